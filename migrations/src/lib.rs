@@ -1,0 +1,24 @@
+//! paylink's database schema, one migration per file. Every migration must run on PostgreSQL and
+//! SQLite alike: the schema builder is used instead of raw SQL for that reason.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_products;
+mod m20261126_000002_create_blasts;
+mod m20261126_000003_create_orders;
+mod m20261126_000004_create_stripe_events;
+
+/// Applies paylink's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_products::Migration),
+            Box::new(m20261126_000002_create_blasts::Migration),
+            Box::new(m20261126_000003_create_orders::Migration),
+            Box::new(m20261126_000004_create_stripe_events::Migration),
+        ]
+    }
+}

@@ -1,0 +1,151 @@
+//! The `paylink` command line. Exit codes: 0 success, 2 bad usage or configuration (with a
+//! message naming the setting), 1 any other failure.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use migration::MigratorTrait as _;
+use tokio::sync::watch;
+
+use crate::config::{ConfigError, Settings};
+use crate::fake_stripe::{FakeConfig, FakeStripeServer};
+use crate::startup::{Application, Engine};
+
+#[derive(Debug, Parser)]
+#[command(name = "paylink", version, about = "Never-expiring Stripe Payment Links, minted in bulk")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The intake (HTTP): orders, pay URLs, health.
+    Serve,
+    /// The workers: mint links from the queue.
+    Work,
+    /// Intake and workers in one process.
+    Run,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// The Stripe stand-in: Stripe's wire format, in memory.
+    FakeStripe {
+        /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+        #[arg(long, default_value = "127.0.0.1:12111")]
+        addr: String,
+        /// Requests per second per endpoint before 429, like Stripe (0 = no limit).
+        #[arg(long, default_value_t = 25)]
+        rate_limit_per_sec: u32,
+    },
+}
+
+/// Runs the parsed command and maps failures to exit codes.
+pub async fn main(cli: Cli) -> std::process::ExitCode {
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let code = if e.downcast_ref::<ConfigError>().is_some() { 2 } else { 1 };
+            eprintln!("paylink: {e:#}");
+            std::process::ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::FakeStripe { addr, rate_limit_per_sec } = cli.command {
+        crate::telemetry::init("text", "info");
+        let config = FakeConfig { rate_limit_per_sec, ..FakeConfig::default() };
+        let server = FakeStripeServer::bind(&addr, config).await?;
+        announce(&format!("fake-stripe listening on {}", server.base_url()));
+        return server.run().await;
+    }
+    let settings = Settings::load()?;
+    crate::telemetry::init(&settings.log.format, &settings.log.level);
+    match cli.command {
+        Command::Migrate => {
+            let mut settings = settings;
+            settings.database.migrate_on_start = false;
+            let db = crate::startup::connect_database(&settings).await?;
+            migration::Migrator::up(&db, None).await.context("failed to apply migrations")?;
+            announce("migrations applied");
+            Ok(())
+        }
+        Command::Serve => serve(&settings, false).await,
+        Command::Run => serve(&settings, true).await,
+        Command::Work => {
+            let engine = Engine::connect(&settings).await?;
+            announce("paylink workers started");
+            let (stop, stopped) = stop_channel();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            paylink_workers::run_workers(engine.jobs, engine.queue, settings.worker_settings(), wait(stopped)).await
+        }
+        Command::FakeStripe { .. } => unreachable!("handled above"),
+    }
+}
+
+/// The intake, with the workers in the same process when `with_workers`.
+async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
+    let engine = Engine::connect(settings).await?;
+    let app = Application::build(settings, &engine).await?;
+    announce(&format!("paylink intake listening on http://{}", app.local_addr()?));
+    let (stop, stopped) = stop_channel();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let workers = with_workers.then(|| {
+        paylink_workers::spawn_workers(
+            engine.jobs.clone(),
+            engine.queue.clone(),
+            settings.worker_settings(),
+            wait(stopped.clone()),
+        )
+    });
+    app.run_until_stopped(wait(stopped)).await?;
+    if let Some(workers) = workers {
+        workers.await.context("the workers panicked")??;
+    }
+    Ok(())
+}
+
+fn stop_channel() -> (watch::Sender<bool>, watch::Receiver<bool>) {
+    watch::channel(false)
+}
+
+async fn wait(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// A line for the person (or script) that started paylink, on stdout.
+fn announce(line: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}

@@ -1,0 +1,236 @@
+//! Settings: `config/default.toml`, then `config/{PAYLINK_ENV}.toml`, then `PAYLINK__SECTION__KEY`
+//! environment variables. Secrets (Stripe key, webhook secrets, admin token) are accepted only
+//! from the environment and held as `SecretString`, so they never reach logs or error pages.
+
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use paylink_workers::policy::Policy;
+use paylink_workers::stripe::StripeSettings;
+use paylink_workers::{RetrySettings, WorkerSettings};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+
+/// The Stripe key used when `stripe.api_base` is not Stripe's own (the stand-in accepts any
+/// `sk_test_…` key).
+const STAND_IN_KEY: &str = "sk_test_paylink_stand_in";
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub public_base_url: String,
+    pub database: DatabaseSettings,
+    pub queue: QueueSettings,
+    pub stripe: StripeConfig,
+    pub admin: AdminSettings,
+    pub policy: PolicyConfig,
+    pub workers: WorkersConfig,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct HttpSettings {
+    pub addr: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://…` or `sqlite://…`.
+    pub url: String,
+    pub max_connections: u32,
+    /// Apply migrations when serve/work/run start.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct QueueSettings {
+    /// `redis://…`; unset means the embedded queue (not built yet: see README).
+    pub url: Option<String>,
+    /// Prefix of every queue key, so deployments can share one Redis.
+    pub namespace: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct StripeConfig {
+    pub secret_key: Option<SecretString>,
+    pub api_base: String,
+    #[serde(default, deserialize_with = "comma_list")]
+    pub webhook_secrets: Vec<String>,
+    pub rate_limit_per_sec: u32,
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AdminSettings {
+    pub token: Option<SecretString>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PolicyConfig {
+    #[serde(deserialize_with = "comma_list")]
+    pub save_card_categories: Vec<String>,
+    #[serde(deserialize_with = "comma_list")]
+    pub deactivate_on_paid_categories: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct WorkersConfig {
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Stripe requests a payer's click may spend minting a link that is not ready yet.
+    pub click_mint_attempts: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter such as `info` or `paylink=debug,info`.
+    pub level: String,
+}
+
+/// A setting that is missing or wrong; `paylink` exits 2 with this message.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Settings that must never come from a file in the repository.
+const SECRET_KEYS: [&str; 3] = ["stripe.secret_key", "stripe.webhook_secrets", "admin.token"];
+
+impl Settings {
+    /// The layered sources, before extraction. Tests merge their own values on top.
+    pub fn figment() -> Figment {
+        let env = std::env::var("PAYLINK_ENV").unwrap_or_else(|_| "development".into());
+        Figment::new()
+            .merge(Toml::file("config/default.toml"))
+            .merge(Toml::file(format!("config/{env}.toml")))
+            .merge(Env::prefixed("PAYLINK__").split("__"))
+    }
+
+    /// Loads settings from files and the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let env = std::env::var("PAYLINK_ENV").unwrap_or_else(|_| "development".into());
+        let files = Figment::new()
+            .merge(Toml::file("config/default.toml"))
+            .merge(Toml::file(format!("config/{env}.toml")));
+        for key in SECRET_KEYS {
+            if files.find_value(key).is_ok() {
+                return Err(ConfigError(format!(
+                    "{key} is set in a config file; secrets are read only from the environment (PAYLINK__{})",
+                    key.replace('.', "__").to_uppercase()
+                )));
+            }
+        }
+        Self::from_figment(Self::figment())
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            ConfigError(format!("{key}: {e} (set PAYLINK__{})", key.replace('.', "__").to_uppercase()))
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        use paylink_workers::store::product::CATEGORIES;
+        for category in self.policy.save_card_categories.iter().chain(&self.policy.deactivate_on_paid_categories) {
+            if !CATEGORIES.contains(&category.as_str()) {
+                return Err(ConfigError(format!(
+                    "policy: unknown category {category:?}; known categories are {}",
+                    CATEGORIES.join(", ")
+                )));
+            }
+        }
+        if !(self.public_base_url.starts_with("http://") || self.public_base_url.starts_with("https://")) {
+            return Err(ConfigError(format!("public_base_url must be an http(s) URL, got {:?}", self.public_base_url)));
+        }
+        if self.workers.max_attempts == 0 || self.workers.concurrency == 0 {
+            return Err(ConfigError("workers.max_attempts and workers.concurrency must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The Stripe settings, with the key required unless the base URL is not Stripe's own.
+    pub fn stripe_settings(&self) -> Result<StripeSettings, ConfigError> {
+        let secret_key = match (&self.stripe.secret_key, self.uses_real_stripe()) {
+            (Some(key), _) => key.clone(),
+            (None, false) => SecretString::from(STAND_IN_KEY),
+            (None, true) => {
+                return Err(ConfigError(
+                    "PAYLINK__STRIPE__SECRET_KEY is required when stripe.api_base is Stripe's API".into(),
+                ));
+            }
+        };
+        Ok(StripeSettings {
+            secret_key,
+            api_base: self.stripe.api_base.clone(),
+            request_timeout: Duration::from_millis(self.stripe.request_timeout_ms),
+        })
+    }
+
+    fn uses_real_stripe(&self) -> bool {
+        self.stripe.api_base.contains("api.stripe.com")
+    }
+
+    /// The admin token, required by the intake.
+    pub fn admin_token(&self) -> Result<SecretString, ConfigError> {
+        self.admin
+            .token
+            .clone()
+            .filter(|t| !secrecy::ExposeSecret::expose_secret(t).is_empty())
+            .ok_or_else(|| ConfigError("PAYLINK__ADMIN__TOKEN is required for serve and run".into()))
+    }
+
+    pub fn queue_url(&self) -> Result<&str, ConfigError> {
+        self.queue.url.as_deref().filter(|u| !u.is_empty()).ok_or_else(|| {
+            ConfigError(
+                "PAYLINK__QUEUE__URL is required (redis://…); the embedded queue is not available yet".into(),
+            )
+        })
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy {
+            save_card_categories: self.policy.save_card_categories.clone(),
+            deactivate_on_paid_categories: self.policy.deactivate_on_paid_categories.clone(),
+        }
+    }
+
+    pub fn retry(&self) -> RetrySettings {
+        RetrySettings {
+            max_attempts: self.workers.max_attempts,
+            base_backoff: Duration::from_millis(self.workers.base_backoff_ms),
+            max_backoff: Duration::from_millis(self.workers.max_backoff_ms),
+        }
+    }
+
+    pub fn worker_settings(&self) -> WorkerSettings {
+        WorkerSettings {
+            concurrency: self.workers.concurrency,
+        }
+    }
+}
+
+/// Accepts `"a,b"` (from an environment variable) or `["a", "b"]` (from TOML).
+fn comma_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Either::deserialize(deserializer)? {
+        Either::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Either::Many(v) => v,
+    })
+}

@@ -1,0 +1,98 @@
+//! `paylink fake-stripe`: a stateful stand-in that speaks Stripe's wire format, for development,
+//! tests, demos and benchmarks. It shares no code with paylink's Stripe client or domain: it
+//! parses Stripe's form encoding and builds Stripe's objects on its own, so it cannot agree with
+//! our mistakes, and it talks to paylink only over HTTP.
+
+mod api;
+mod control;
+mod error;
+mod form;
+mod objects;
+mod pipeline;
+mod spec;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+pub use state::FakeConfig;
+
+/// The stand-in's shared state and the base URL its links live under.
+pub struct FakeStripe {
+    state: Mutex<state::State>,
+    base_url: String,
+}
+
+impl FakeStripe {
+    fn lock(&self) -> MutexGuard<'_, state::State> {
+        // A panic while holding the lock leaves counters, not invariants, half-done: keep going.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running stand-in.
+pub struct FakeStripeServer {
+    pub addr: SocketAddr,
+    listener: TcpListener,
+    router: Router,
+}
+
+impl FakeStripeServer {
+    /// Binds the stand-in (port 0 picks a free port) with the given initial behaviour.
+    pub async fn bind(addr: &str, config: FakeConfig) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("failed to bind the Stripe stand-in to {addr}"))?;
+        let addr = listener.local_addr()?;
+        let fake = Arc::new(FakeStripe {
+            state: Mutex::new(state::State {
+                config,
+                ..Default::default()
+            }),
+            base_url: format!("http://{addr}"),
+        });
+        Ok(Self {
+            addr,
+            listener,
+            router: router(fake),
+        })
+    }
+
+    /// The base URL to give paylink as `PAYLINK__STRIPE__API_BASE`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router).await?;
+        Ok(())
+    }
+}
+
+fn router(fake: Arc<FakeStripe>) -> Router {
+    Router::new()
+        .route("/v1/products", post(api::create_product))
+        .route("/v1/prices", post(api::create_price))
+        .route("/v1/prices/{id}", get(api::get_price))
+        .route(
+            "/v1/payment_links",
+            post(api::create_payment_link).get(api::list_payment_links),
+        )
+        .route(
+            "/v1/payment_links/{id}",
+            get(api::get_payment_link).post(api::update_payment_link),
+        )
+        .route(
+            "/v1/payment_links/{id}/line_items",
+            get(api::list_line_items),
+        )
+        .route("/_fake/config", post(control::set_config))
+        .route("/_fake/stats", get(control::stats))
+        .route("/b/{id}", get(control::hosted_page))
+        .with_state(fake)
+}

@@ -1,0 +1,255 @@
+//! Which parameters each stand-in endpoint accepts, and their types, so that a request Stripe
+//! would refuse (an unknown parameter, a bad integer, a value outside an enum) is refused here too
+//! with Stripe's `invalid_request_error`.
+
+use serde_json::Value;
+
+/// The shape of one parameter.
+pub enum Spec {
+    Str,
+    Int,
+    Bool,
+    /// String keys to string values (`metadata`).
+    Map,
+    Enum(&'static [&'static str]),
+    List(&'static Spec),
+    Obj(&'static [(&'static str, Spec)]),
+}
+
+/// A parameter Stripe would refuse: the message and the parameter's bracket name.
+#[derive(Debug)]
+pub struct Invalid {
+    pub code: &'static str,
+    pub message: String,
+    pub param: String,
+}
+
+impl Spec {
+    /// Checks `value` (from the form parser) against this spec; `name` is the bracket path so far.
+    pub fn check(&self, value: &Value, name: &str) -> Result<(), Invalid> {
+        let invalid = |code: &'static str, message: String| Invalid {
+            code,
+            message,
+            param: name.to_owned(),
+        };
+        match (self, value) {
+            (Spec::Str, Value::String(_)) => Ok(()),
+            (Spec::Int, Value::String(s)) => s
+                .parse::<i64>()
+                .map(|_| ())
+                .map_err(|_| invalid("parameter_invalid_integer", format!("Invalid integer: {s}"))),
+            (Spec::Bool, Value::String(s)) => match s.as_str() {
+                "true" | "false" => Ok(()),
+                _ => Err(invalid("parameter_invalid_boolean", format!("Invalid boolean: {s}"))),
+            },
+            (Spec::Enum(options), Value::String(s)) => {
+                if options.contains(&s.as_str()) {
+                    Ok(())
+                } else {
+                    Err(invalid(
+                        "parameter_invalid_string",
+                        format!("Invalid {name}: must be one of {}", options.join(", ")),
+                    ))
+                }
+            }
+            (Spec::Map, Value::Object(map)) => {
+                for (key, value) in map {
+                    if !value.is_string() {
+                        return Err(invalid(
+                            "parameter_invalid",
+                            format!("Invalid value for {name}[{key}]: metadata values must be strings"),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            // `metadata=` (empty) clears metadata at Stripe.
+            (Spec::Map, Value::String(s)) if s.is_empty() => Ok(()),
+            (Spec::List(item), Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| item.check(v, &format!("{name}[{i}]"))),
+            (Spec::Obj(fields), Value::Object(map)) => {
+                for (key, value) in map {
+                    let child = if name.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{name}[{key}]")
+                    };
+                    match fields.iter().find(|(field, _)| field == key) {
+                        Some((_, spec)) => spec.check(value, &child)?,
+                        None => {
+                            return Err(Invalid {
+                                code: "parameter_unknown",
+                                message: format!("Received unknown parameter: {child}"),
+                                param: child,
+                            });
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(invalid(
+                "parameter_invalid",
+                format!("Invalid value for {name}: wrong type"),
+            )),
+        }
+    }
+}
+
+const METADATA: (&str, Spec) = ("metadata", Spec::Map);
+const EXPAND: (&str, Spec) = ("expand", Spec::List(&Spec::Str));
+
+const PRODUCT_DATA: Spec = Spec::Obj(&[
+    ("name", Spec::Str),
+    ("description", Spec::Str),
+    ("tax_code", Spec::Str),
+    ("unit_label", Spec::Str),
+    ("images", Spec::List(&Spec::Str)),
+    METADATA,
+]);
+
+const RECURRING: Spec = Spec::Obj(&[
+    ("interval", Spec::Enum(&["day", "week", "month", "year"])),
+    ("interval_count", Spec::Int),
+]);
+
+const TAX_BEHAVIOR: Spec = Spec::Enum(&["inclusive", "exclusive", "unspecified"]);
+
+const PRICE_DATA: Spec = Spec::Obj(&[
+    ("currency", Spec::Str),
+    ("product", Spec::Str),
+    ("product_data", PRODUCT_DATA),
+    ("unit_amount", Spec::Int),
+    ("unit_amount_decimal", Spec::Str),
+    ("recurring", RECURRING),
+    ("tax_behavior", TAX_BEHAVIOR),
+]);
+
+const LINE_ITEM: Spec = Spec::Obj(&[
+    ("price", Spec::Str),
+    ("price_data", PRICE_DATA),
+    ("quantity", Spec::Int),
+    (
+        "adjustable_quantity",
+        Spec::Obj(&[
+            ("enabled", Spec::Bool),
+            ("maximum", Spec::Int),
+            ("minimum", Spec::Int),
+        ]),
+    ),
+]);
+
+const AFTER_COMPLETION: Spec = Spec::Obj(&[
+    ("type", Spec::Enum(&["redirect", "hosted_confirmation"])),
+    ("redirect", Spec::Obj(&[("url", Spec::Str)])),
+    (
+        "hosted_confirmation",
+        Spec::Obj(&[("custom_message", Spec::Str)]),
+    ),
+]);
+
+const PAYMENT_INTENT_DATA: Spec = Spec::Obj(&[
+    ("capture_method", Spec::Enum(&["automatic", "automatic_async", "manual"])),
+    ("description", Spec::Str),
+    METADATA,
+    ("setup_future_usage", Spec::Enum(&["on_session", "off_session"])),
+    ("statement_descriptor", Spec::Str),
+    ("statement_descriptor_suffix", Spec::Str),
+    ("transfer_group", Spec::Str),
+]);
+
+const RESTRICTIONS: Spec = Spec::Obj(&[("completed_sessions", Spec::Obj(&[("limit", Spec::Int)]))]);
+
+/// `POST /v1/products`.
+pub const CREATE_PRODUCT: Spec = Spec::Obj(&[
+    ("name", Spec::Str),
+    ("description", Spec::Str),
+    ("active", Spec::Bool),
+    ("id", Spec::Str),
+    ("tax_code", Spec::Str),
+    ("unit_label", Spec::Str),
+    ("url", Spec::Str),
+    ("images", Spec::List(&Spec::Str)),
+    METADATA,
+    EXPAND,
+]);
+
+/// `POST /v1/prices`.
+pub const CREATE_PRICE: Spec = Spec::Obj(&[
+    ("currency", Spec::Str),
+    ("product", Spec::Str),
+    ("product_data", PRODUCT_DATA),
+    ("unit_amount", Spec::Int),
+    ("unit_amount_decimal", Spec::Str),
+    ("recurring", RECURRING),
+    ("tax_behavior", TAX_BEHAVIOR),
+    ("active", Spec::Bool),
+    ("nickname", Spec::Str),
+    ("lookup_key", Spec::Str),
+    METADATA,
+    EXPAND,
+]);
+
+/// `POST /v1/payment_links`.
+pub const CREATE_PAYMENT_LINK: Spec = Spec::Obj(&[
+    ("line_items", Spec::List(&LINE_ITEM)),
+    METADATA,
+    ("payment_intent_data", PAYMENT_INTENT_DATA),
+    ("after_completion", AFTER_COMPLETION),
+    ("restrictions", RESTRICTIONS),
+    ("inactive_message", Spec::Str),
+    ("currency", Spec::Str),
+    ("allow_promotion_codes", Spec::Bool),
+    ("billing_address_collection", Spec::Enum(&["auto", "required"])),
+    ("customer_creation", Spec::Enum(&["always", "if_required"])),
+    ("submit_type", Spec::Enum(&["auto", "book", "donate", "pay", "subscribe"])),
+    ("payment_method_types", Spec::List(&Spec::Str)),
+    EXPAND,
+]);
+
+/// `POST /v1/payment_links/{id}`.
+pub const UPDATE_PAYMENT_LINK: Spec = Spec::Obj(&[
+    ("active", Spec::Bool),
+    METADATA,
+    ("payment_intent_data", PAYMENT_INTENT_DATA),
+    ("after_completion", AFTER_COMPLETION),
+    ("restrictions", RESTRICTIONS),
+    ("inactive_message", Spec::Str),
+    ("allow_promotion_codes", Spec::Bool),
+    EXPAND,
+]);
+
+/// Query of `GET /v1/payment_links` and of list endpoints in general.
+pub const LIST: Spec = Spec::Obj(&[
+    ("limit", Spec::Int),
+    ("starting_after", Spec::Str),
+    ("ending_before", Spec::Str),
+    ("active", Spec::Bool),
+    EXPAND,
+]);
+
+/// Query of retrieve endpoints.
+pub const RETRIEVE: Spec = Spec::Obj(&[EXPAND]);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_stripe::form;
+
+    #[test]
+    fn unknown_parameters_are_named() {
+        let body = form::parse("line_items[0][price]=price_1&line_items[0][quantity]=1&line_items[0][colour]=red").unwrap();
+        let err = CREATE_PAYMENT_LINK.check(&body, "").unwrap_err();
+        assert_eq!(err.code, "parameter_unknown");
+        assert_eq!(err.param, "line_items[0][colour]");
+    }
+
+    #[test]
+    fn bad_integers_and_enums_are_refused() {
+        let body = form::parse("line_items[0][quantity]=one").unwrap();
+        assert_eq!(CREATE_PAYMENT_LINK.check(&body, "").unwrap_err().code, "parameter_invalid_integer");
+        let body = form::parse("payment_intent_data[setup_future_usage]=sometimes").unwrap();
+        assert_eq!(CREATE_PAYMENT_LINK.check(&body, "").unwrap_err().param, "payment_intent_data[setup_future_usage]");
+    }
+}

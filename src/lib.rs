@@ -1,0 +1,9 @@
+//! paylink's intake and command line: the thin HTTP layer that validates, stores and enqueues,
+//! plus the Stripe stand-in. The engine it hands work to is `paylink-workers`.
+
+pub mod cli;
+pub mod config;
+pub mod fake_stripe;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

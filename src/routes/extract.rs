@@ -1,0 +1,30 @@
+//! A JSON body extractor whose rejections speak the API's error format: malformed JSON is a
+//! 400, well-formed JSON of the wrong shape (a missing or mistyped field) a 422 naming the field.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+
+use super::ApiError;
+
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Validation {
+                field: "body".into(),
+                message: format!("body: {}", e.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: ")),
+            }),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!("malformed JSON: {}", e.body_text()))),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest("expected Content-Type: application/json".into())),
+            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The intake's HTTP surface, one file per resource.
+
+mod auth;
+mod error;
+mod extract;
+mod health;
+mod orders;
+mod pages;
+mod pay;
+mod products;
+mod validate;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+use crate::startup::AppState;
+
+pub use error::ApiError;
+
+/// Every route, with bearer-token auth on `/v1/*`.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/products", post(products::create))
+        .route("/v1/orders", post(orders::create))
+        .route("/v1/orders/{id}", get(orders::show))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_admin_token));
+    Router::new()
+        .merge(api)
+        .route("/pay/{token}", get(pay::click))
+        .route("/pay/{token}/thanks", get(pay::thanks))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(error::not_found)
+        .with_state(state)
+}

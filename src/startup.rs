@@ -1,0 +1,97 @@
+//! Building the intake: connections, state and router, bound to a port (0 picks a free one).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use migration::MigratorTrait as _;
+use paylink_workers::{JobContext, JobQueue, stripe::StripeApi};
+use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub queue: JobQueue,
+    pub jobs: Arc<JobContext>,
+    pub admin_token: SecretString,
+    pub click_mint_attempts: u32,
+}
+
+/// The connections and engine both the intake and the workers are built from.
+pub struct Engine {
+    pub db: DatabaseConnection,
+    pub queue: JobQueue,
+    pub jobs: Arc<JobContext>,
+}
+
+impl Engine {
+    /// Connects to the database (migrating it when configured to) and the queue.
+    pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let db = connect_database(settings).await?;
+        let queue = JobQueue::connect(settings.queue_url()?, &settings.queue.namespace).await?;
+        let jobs = Arc::new(JobContext {
+            db: db.clone(),
+            stripe: StripeApi::new(&settings.stripe_settings()?)?,
+            policy: settings.policy(),
+            public_base_url: settings.public_base_url.clone(),
+            retry: settings.retry(),
+        });
+        Ok(Self { db, queue, jobs })
+    }
+}
+
+/// Opens the database and applies pending migrations unless told not to.
+pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let db = paylink_workers::store::connect(&settings.database.url, settings.database.max_connections).await?;
+    if settings.database.migrate_on_start {
+        migration::Migrator::up(&db, None)
+            .await
+            .context("failed to apply database migrations")?;
+    }
+    Ok(db)
+}
+
+/// The intake, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings, engine: &Engine) -> anyhow::Result<Self> {
+        let state = AppState {
+            db: engine.db.clone(),
+            queue: engine.queue.clone(),
+            jobs: engine.jobs.clone(),
+            admin_token: settings.admin_token()?,
+            click_mint_attempts: settings.workers.click_mint_attempts.max(1),
+        };
+        let listener = TcpListener::bind(&settings.http.addr)
+            .await
+            .with_context(|| format!("failed to bind the intake to {}", settings.http.addr))?;
+        let router = crate::routes::router(state)
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024));
+        Ok(Self { listener, router })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the intake stopped with an error")
+    }
+}

@@ -1,0 +1,171 @@
+//! `mint_link`: create the order's one Payment Link (DESIGN.md flow 2).
+//!
+//! Safe to run any number of times, concurrently, for the same order: every attempt for an order
+//! and generation sends the same Idempotency-Key (until a Stripe 500 moves the retry epoch on),
+//! and only an order still waiting for a link of that generation stores the result.
+
+use std::sync::Arc;
+
+use apalis::prelude::{BoxDynError, Data};
+use serde::{Deserialize, Serialize};
+
+use crate::context::JobContext;
+use crate::store::{order, product};
+use crate::stripe::{LinkRequest, MintedLink};
+
+/// Mint the link of `order_id` for link generation `generation`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MintLink {
+    pub order_id: String,
+    pub generation: i32,
+}
+
+impl MintLink {
+    pub const QUEUE: &'static str = "mint_link";
+}
+
+/// What a mint attempt came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MintOutcome {
+    /// This call created (or recovered by idempotent replay) the link and stored it.
+    Minted(MintedLink),
+    /// The order already has its link for this generation (another job or a click won).
+    AlreadyMinted(MintedLink),
+    /// Nothing to do: the order is paid, cancelled, failed, gone, or on another generation.
+    Skipped(&'static str),
+    /// Stripe refused the link; the order is now `failed` with Stripe's message.
+    Refused(String),
+    /// Every attempt allowed failed transiently; the order is still `minting`.
+    GaveUp(String),
+}
+
+/// The job handler: mint, and when the retries run out, leave a visible failure an operator can
+/// retry. Database errors are returned so the queue retries the job later.
+pub async fn mint_link(job: MintLink, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    let outcome = mint_order_link(&ctx, &job.order_id, job.generation, ctx.retry.max_attempts)
+        .await
+        .map_err(|e| format!("mint_link {}: {e:#}", job.order_id))?;
+    if let MintOutcome::GaveUp(message) = &outcome {
+        let message = format!(
+            "gave up after {} attempts: {message}",
+            ctx.retry.max_attempts
+        );
+        order::mark_link_failed(&ctx.db, &job.order_id, job.generation, &message).await?;
+    }
+    tracing::info!(order_id = %job.order_id, generation = job.generation, ?outcome, "mint_link done");
+    Ok(())
+}
+
+/// The idempotency key for one order, generation and retry epoch.
+pub fn idempotency_key(order_id: &str, generation: i32, epoch: i32) -> String {
+    format!("paylink-order-{order_id}-gen-{generation}-try-{epoch}")
+}
+
+/// Mints the order's link with up to `max_attempts` Stripe requests. Shared by the job and by a
+/// payer's click on a not-yet-minted pay URL, which is why both can never create two links.
+pub async fn mint_order_link(
+    ctx: &JobContext,
+    order_id: &str,
+    generation: i32,
+    max_attempts: u32,
+) -> anyhow::Result<MintOutcome> {
+    let mut last_error = String::from("no attempt made");
+    for attempt in 0..max_attempts {
+        if attempt > 0 {
+            tokio::time::sleep(ctx.retry.backoff(attempt - 1)).await;
+        }
+        let Some(current) = order::find(&ctx.db, order_id).await? else {
+            return Ok(MintOutcome::Skipped("order not found"));
+        };
+        if let Some(done) = settled(&current, generation) {
+            return Ok(done);
+        }
+        let Some(product) = product::find(&ctx.db, &current.product_id).await? else {
+            return Ok(MintOutcome::Skipped("product not found"));
+        };
+        let request = LinkRequest {
+            order_id: current.id.clone(),
+            amount_cents: current.amount_cents,
+            currency: current.currency.clone(),
+            product_name: product.name.clone(),
+            save_card: ctx.policy.saves_card(&product.category),
+            single_payment: ctx.policy.deactivates_on_paid(&product.category),
+            redirect_url: format!(
+                "{}/thanks?session_id={{CHECKOUT_SESSION_ID}}",
+                ctx.pay_url(&current.pay_token)
+            ),
+        };
+        let key = idempotency_key(order_id, generation, current.retry_epoch);
+        match ctx.stripe.create_payment_link(&request, &key).await {
+            Ok(link) => {
+                order::record_attempt(&ctx.db, order_id, None).await?;
+                return store(ctx, order_id, generation, link).await;
+            }
+            Err(failure) => {
+                let message = failure.to_string();
+                tracing::warn!(%order_id, generation, attempt, %key, error = %message, "Payment Link request failed");
+                order::record_attempt(&ctx.db, order_id, Some(&message)).await?;
+                if !failure.is_retryable() {
+                    order::mark_link_failed(&ctx.db, order_id, generation, &message).await?;
+                    return Ok(MintOutcome::Refused(message));
+                }
+                if failure.needs_new_key() {
+                    order::bump_retry_epoch(&ctx.db, order_id, current.retry_epoch).await?;
+                }
+                last_error = message;
+            }
+        }
+    }
+    Ok(MintOutcome::GaveUp(last_error))
+}
+
+/// The outcome when the order needs no link from us, or None when it is waiting for one.
+fn settled(current: &order::Model, generation: i32) -> Option<MintOutcome> {
+    if current.status != order::Status::Pending {
+        return Some(MintOutcome::Skipped("order is no longer pending"));
+    }
+    if current.link_generation != generation {
+        return Some(MintOutcome::Skipped("order is on another link generation"));
+    }
+    match current.link_state {
+        order::LinkState::Minting => None,
+        order::LinkState::Failed => Some(MintOutcome::Skipped("order's link failed")),
+        order::LinkState::Active | order::LinkState::Deactivated => {
+            Some(match stored_link(current) {
+                Some(link) => MintOutcome::AlreadyMinted(link),
+                None => MintOutcome::Skipped("order has no stored link"),
+            })
+        }
+    }
+}
+
+fn stored_link(current: &order::Model) -> Option<MintedLink> {
+    Some(MintedLink {
+        id: current.stripe_payment_link_id.clone()?,
+        url: current.stripe_payment_link_url.clone()?,
+    })
+}
+
+/// Stores the link unless someone else stored one first. A link of ours that lost to a
+/// different stored link (the order moved on meanwhile) is switched off so it cannot take money.
+async fn store(
+    ctx: &JobContext,
+    order_id: &str,
+    generation: i32,
+    link: MintedLink,
+) -> anyhow::Result<MintOutcome> {
+    if order::store_minted_link(&ctx.db, order_id, generation, &link.id, &link.url).await? {
+        return Ok(MintOutcome::Minted(link));
+    }
+    let current = order::find(&ctx.db, order_id).await?;
+    let stored = current.as_ref().and_then(stored_link);
+    if stored.as_ref().map(|s| &s.id) == Some(&link.id) {
+        return Ok(MintOutcome::AlreadyMinted(link));
+    }
+    tracing::warn!(%order_id, link_id = %link.id, "minted link not stored: order moved on; deactivating it");
+    let key = format!("paylink-deactivate-{}", link.id);
+    if let Err(e) = ctx.stripe.deactivate_payment_link(&link.id, &key).await {
+        tracing::error!(%order_id, link_id = %link.id, error = %e, "failed to deactivate an unstored link");
+    }
+    Ok(MintOutcome::Skipped("order moved on before the link was stored"))
+}

@@ -1,0 +1,3 @@
+//! One file per job: the payload and its handler side by side.
+
+pub mod mint_link;

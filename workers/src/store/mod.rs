@@ -1,0 +1,64 @@
+//! sea-orm entities and the queries on them, one file per table. State transitions are
+//! conditional updates whose affected-row count says who won; uniqueness is the schema's job.
+
+pub mod blast;
+pub mod order;
+pub mod product;
+pub mod stripe_event;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+/// Opens a connection pool for `postgres://…` or `sqlite://…` URLs. SQLite files are created
+/// when missing so that the embedded default needs no setup.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    use anyhow::Context as _;
+    let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_owned()
+    };
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create the directory {} for SQLite", dir.display()))?;
+    }
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .sqlx_logging(false);
+    Database::connect(opts)
+        .await
+        .with_context(|| format!("failed to connect to the database at {}", redact_url(&url)))
+}
+
+/// A database URL without its password, safe to put in logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A fresh identifier with a short prefix naming its kind (`ord_…`, `prd_…`, `bl_…`).
+/// Random, so ids never repeat across databases: they are part of Stripe idempotency keys.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}

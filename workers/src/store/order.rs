@@ -1,0 +1,264 @@
+//! Orders: one payer, one amount, one stable pay URL, at most one live Payment Link.
+//!
+//! Every transition here is a conditional `UPDATE … WHERE` whose affected-row count says whether
+//! this caller won; callers never read-then-write.
+
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
+use serde::Serialize;
+
+/// Whether the payer still owes the money.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "paid")]
+    Paid,
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+}
+
+/// Where the order's Stripe Payment Link stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "lowercase")]
+pub enum LinkState {
+    /// Accepted; the link is being (or waiting to be) created.
+    #[sea_orm(string_value = "minting")]
+    Minting,
+    /// The link exists and takes payments.
+    #[sea_orm(string_value = "active")]
+    Active,
+    /// Stripe refused the link, or retries ran out; `last_error` says why.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// The link was switched off at Stripe.
+    #[sea_orm(string_value = "deactivated")]
+    Deactivated,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "orders")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    #[sea_orm(unique)]
+    pub external_ref: String,
+    pub product_id: String,
+    pub blast_id: Option<String>,
+    pub payer_email: String,
+    pub payer_name: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub status: Status,
+    pub link_state: LinkState,
+    /// Moves on whenever the order needs a different link (amount change); part of the
+    /// idempotency key, and the guard on storing a minted link.
+    pub link_generation: i32,
+    /// Moves on only after Stripe answered 500 for the current key (Stripe replays that 500
+    /// for the same key forever, so the next try needs a new one).
+    pub retry_epoch: i32,
+    /// Stripe requests made for this order's links, for the operator.
+    pub attempts: i32,
+    pub stripe_payment_link_id: Option<String>,
+    pub stripe_payment_link_url: Option<String>,
+    #[sea_orm(unique)]
+    pub pay_token: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
+    pub stripe_checkout_session_id: Option<String>,
+    pub stripe_payment_intent_id: Option<String>,
+    pub stripe_customer_id: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// What the caller supplies for a new order; the rest is generated.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    pub external_ref: String,
+    pub product_id: String,
+    pub blast_id: Option<String>,
+    pub payer_email: String,
+    pub payer_name: String,
+    pub amount_cents: i64,
+    pub currency: String,
+}
+
+/// 128 random bits, hex encoded: URL-safe and unguessable, so a pay URL reveals nothing.
+pub fn new_pay_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Inserts the order unless one with the same `external_ref` exists. Returns the stored order
+/// and whether this call created it (the schema's unique index decides, not a prior read).
+pub async fn insert_or_get<C: ConnectionTrait>(
+    db: &C,
+    new: NewOrder,
+) -> Result<(Model, bool), DbErr> {
+    let now = Utc::now();
+    let external_ref = new.external_ref.clone();
+    let active = ActiveModel {
+        id: Set(super::new_id("ord")),
+        external_ref: Set(new.external_ref),
+        product_id: Set(new.product_id),
+        blast_id: Set(new.blast_id),
+        payer_email: Set(new.payer_email),
+        payer_name: Set(new.payer_name),
+        amount_cents: Set(new.amount_cents),
+        currency: Set(new.currency),
+        status: Set(Status::Pending),
+        link_state: Set(LinkState::Minting),
+        link_generation: Set(0),
+        retry_epoch: Set(0),
+        attempts: Set(0),
+        stripe_payment_link_id: Set(None),
+        stripe_payment_link_url: Set(None),
+        pay_token: Set(new_pay_token()),
+        last_error: Set(None),
+        stripe_checkout_session_id: Set(None),
+        stripe_payment_intent_id: Set(None),
+        stripe_customer_id: Set(None),
+        paid_at: Set(None),
+        last_attempt_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let inserted = Entity::insert(active)
+        .on_conflict(
+            OnConflict::column(Column::ExternalRef)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    let order = find_by_external_ref(db, &external_ref)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("order {external_ref} after insert")))?;
+    Ok((order, inserted == 1))
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+pub async fn find_by_external_ref<C: ConnectionTrait>(
+    db: &C,
+    external_ref: &str,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::ExternalRef.eq(external_ref))
+        .one(db)
+        .await
+}
+
+pub async fn find_by_pay_token<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::PayToken.eq(token))
+        .one(db)
+        .await
+}
+
+/// Stores a minted link, only if the order is still pending and waiting for a link of this
+/// generation. Returns false when another job (or a click) stored it first, or the order moved on.
+pub async fn store_minted_link<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    generation: i32,
+    link_id: &str,
+    link_url: &str,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::LinkState, Expr::value(LinkState::Active.to_value()))
+        .col_expr(Column::StripePaymentLinkId, Expr::value(link_id))
+        .col_expr(Column::StripePaymentLinkUrl, Expr::value(link_url))
+        .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LinkGeneration.eq(generation))
+        .filter(Column::LinkState.eq(LinkState::Minting))
+        .filter(Column::Status.eq(Status::Pending))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Marks the link as failed for good (a Stripe refusal retrying cannot fix, or retries spent),
+/// keeping the reason for the operator. Only a link still being minted at this generation fails.
+pub async fn mark_link_failed<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    generation: i32,
+    error: &str,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::LinkState, Expr::value(LinkState::Failed.to_value()))
+        .col_expr(Column::LastError, Expr::value(error))
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LinkGeneration.eq(generation))
+        .filter(Column::LinkState.eq(LinkState::Minting))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Counts one Stripe request for the order and keeps its error (None on success).
+pub async fn record_attempt<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    error: Option<&str>,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::LastAttemptAt, Expr::value(now))
+        .col_expr(Column::LastError, Expr::value(error.map(str::to_owned)))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Moves the retry epoch on from `from`, after Stripe answered 500 for the key built with it.
+/// Conditional, so two jobs that both saw the replayed 500 move it on once, not twice.
+pub async fn bump_retry_epoch<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    from: i32,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::RetryEpoch, Expr::value(from + 1))
+        .filter(Column::Id.eq(id))
+        .filter(Column::RetryEpoch.eq(from))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Orders whose link has not been minted yet, oldest first: work the queue may have lost.
+pub async fn list_minting<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Entity::find()
+        .filter(Column::LinkState.eq(LinkState::Minting))
+        .filter(Column::Status.eq(Status::Pending))
+        .order_by_asc(Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}

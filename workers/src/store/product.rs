@@ -1,0 +1,57 @@
+//! Products: what an order is for. The category drives policy (save card, deactivate on paid).
+
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "products")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub currency: String,
+    #[serde(skip)]
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// The product categories paylink knows. Policy settings name these.
+pub const CATEGORIES: [&str; 5] = ["monthly", "tournament", "jersey", "tryout", "generic"];
+
+/// Inserts a product and returns it.
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    category: &str,
+    currency: &str,
+) -> Result<Model, DbErr> {
+    let model = Model {
+        id: super::new_id("prd"),
+        name: name.to_owned(),
+        category: category.to_owned(),
+        currency: currency.to_owned(),
+        created_at: Utc::now(),
+    };
+    ActiveModel {
+        id: Set(model.id.clone()),
+        name: Set(model.name.clone()),
+        category: Set(model.category.clone()),
+        currency: Set(model.currency.clone()),
+        created_at: Set(model.created_at),
+    }
+    .insert(db)
+    .await?;
+    Ok(model)
+}
+
+/// Finds a product by id.
+pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(db).await
+}

@@ -1,0 +1,153 @@
+//! The async-stripe client, configured once, and the requests paylink builds with it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
+use stripe_payment::payment_link::{
+    AfterCompletionRedirectParams, CompletedSessionsParams, CreatePaymentLink,
+    CreatePaymentLinkAfterCompletion, CreatePaymentLinkAfterCompletionType,
+    CreatePaymentLinkLineItems, CreatePaymentLinkLineItemsPriceData,
+    CreatePaymentLinkLineItemsPriceDataProductData, CreatePaymentLinkPaymentIntentData,
+    CreatePaymentLinkPaymentIntentDataSetupFutureUsage, RestrictionsParams, UpdatePaymentLink,
+};
+
+use super::StripeFailure;
+
+/// How to reach Stripe. The secret key is held as a secret and never logged.
+#[derive(Clone, Debug)]
+pub struct StripeSettings {
+    pub secret_key: SecretString,
+    /// `https://api.stripe.com/` or the stand-in's address (with a trailing slash).
+    pub api_base: String,
+    /// How long one request may take before it counts as unanswered.
+    pub request_timeout: Duration,
+}
+
+/// Stripe as paylink uses it.
+#[derive(Clone, Debug)]
+pub struct StripeApi {
+    client: stripe::Client,
+}
+
+/// Everything that decides what a Payment Link looks like for one order.
+#[derive(Clone, Debug)]
+pub struct LinkRequest {
+    pub order_id: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub product_name: String,
+    /// Save the card for later off-session charges (`setup_future_usage=off_session`).
+    pub save_card: bool,
+    /// Allow one completed payment only, and say so when the link is switched off.
+    pub single_payment: bool,
+    /// Where Stripe sends the payer after paying.
+    pub redirect_url: String,
+}
+
+/// A Payment Link as Stripe created it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MintedLink {
+    pub id: String,
+    pub url: String,
+}
+
+/// Shown by Stripe on a link switched off after its payment.
+pub const INACTIVE_MESSAGE: &str =
+    "This payment has already been made. Thank you! If you think this is a mistake, contact the organiser.";
+
+impl StripeApi {
+    pub fn new(settings: &StripeSettings) -> anyhow::Result<Self> {
+        let mut base = settings.api_base.clone();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        let client = stripe::ClientBuilder::new(settings.secret_key.expose_secret())
+            .url(base)
+            .timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| anyhow::anyhow!("failed to build the Stripe client: {e}"))?;
+        Ok(Self { client })
+    }
+
+    /// Creates the order's Payment Link in one request (inline `price_data` at the order's own
+    /// amount), under the caller's idempotency key so a retry can never create a second one.
+    pub async fn create_payment_link(
+        &self,
+        link: &LinkRequest,
+        idempotency_key: &str,
+    ) -> Result<MintedLink, StripeFailure> {
+        let metadata = HashMap::from([("order_id".to_owned(), link.order_id.clone())]);
+        let mut price_data = CreatePaymentLinkLineItemsPriceData::new(
+            link.currency.parse::<stripe_types::Currency>().map_err(|_| {
+                StripeFailure::Refused {
+                    status: 0,
+                    message: format!("unknown currency {:?}", link.currency),
+                }
+            })?,
+        );
+        price_data.unit_amount = Some(link.amount_cents);
+        price_data.product_data = Some(CreatePaymentLinkLineItemsPriceDataProductData::new(
+            link.product_name.clone(),
+        ));
+        let mut item = CreatePaymentLinkLineItems::new(1u64);
+        item.price_data = Some(price_data);
+
+        let mut intent = CreatePaymentLinkPaymentIntentData::new();
+        intent.metadata = Some(metadata.clone());
+        if link.save_card {
+            intent.setup_future_usage =
+                Some(CreatePaymentLinkPaymentIntentDataSetupFutureUsage::OffSession);
+        }
+        let mut after = CreatePaymentLinkAfterCompletion::new(
+            CreatePaymentLinkAfterCompletionType::Redirect,
+        );
+        after.redirect = Some(AfterCompletionRedirectParams {
+            url: link.redirect_url.clone(),
+        });
+
+        let mut request = CreatePaymentLink::new(vec![item])
+            .metadata(metadata)
+            .payment_intent_data(intent)
+            .after_completion(after);
+        if link.single_payment {
+            request = request
+                .restrictions(RestrictionsParams::new(CompletedSessionsParams::new(1)))
+                .inactive_message(INACTIVE_MESSAGE);
+        }
+        let created = request
+            .customize()
+            .request_strategy(strategy(idempotency_key)?)
+            .send(&self.client)
+            .await?;
+        Ok(MintedLink {
+            id: created.id.to_string(),
+            url: created.url,
+        })
+    }
+
+    /// Switches a Payment Link off. Already inactive counts as done (Stripe accepts it again).
+    pub async fn deactivate_payment_link(
+        &self,
+        link_id: &str,
+        idempotency_key: &str,
+    ) -> Result<(), StripeFailure> {
+        UpdatePaymentLink::new(link_id)
+            .active(false)
+            .customize()
+            .request_strategy(strategy(idempotency_key)?)
+            .send(&self.client)
+            .await?;
+        Ok(())
+    }
+}
+
+fn strategy(key: &str) -> Result<RequestStrategy, StripeFailure> {
+    IdempotencyKey::new(key)
+        .map(RequestStrategy::Idempotent)
+        .map_err(|e| StripeFailure::Refused {
+            status: 0,
+            message: format!("invalid idempotency key {key:?}: {e:?}"),
+        })
+}

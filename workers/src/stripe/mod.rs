@@ -1,0 +1,8 @@
+//! paylink's narrow window onto Stripe: the few calls it makes, with errors classified by what
+//! a retry can do about them.
+
+mod client;
+mod error;
+
+pub use client::{LinkRequest, MintedLink, StripeApi, StripeSettings};
+pub use error::StripeFailure;
