@@ -13,7 +13,11 @@ use crate::fake_stripe::{FakeConfig, FakeStripeServer};
 use crate::startup::{Application, Engine};
 
 #[derive(Debug, Parser)]
-#[command(name = "paylink", version, about = "Never-expiring Stripe Payment Links, minted in bulk")]
+#[command(
+    name = "paylink",
+    version,
+    about = "Never-expiring Stripe Payment Links, minted in bulk"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -45,7 +49,11 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            let code = if e.downcast_ref::<ConfigError>().is_some() { 2 } else { 1 };
+            let code = if e.downcast_ref::<ConfigError>().is_some() {
+                2
+            } else {
+                1
+            };
             eprintln!("paylink: {e:#}");
             std::process::ExitCode::from(code)
         }
@@ -53,9 +61,16 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::FakeStripe { addr, rate_limit_per_sec } = cli.command {
+    if let Command::FakeStripe {
+        addr,
+        rate_limit_per_sec,
+    } = cli.command
+    {
         crate::telemetry::init("text", "info");
-        let config = FakeConfig { rate_limit_per_sec, ..FakeConfig::default() };
+        let config = FakeConfig {
+            rate_limit_per_sec,
+            ..FakeConfig::default()
+        };
         let server = FakeStripeServer::bind(&addr, config).await?;
         announce(&format!("fake-stripe listening on {}", server.base_url()));
         return server.run().await;
@@ -67,7 +82,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut settings = settings;
             settings.database.migrate_on_start = false;
             let db = crate::startup::connect_database(&settings).await?;
-            migration::Migrator::up(&db, None).await.context("failed to apply migrations")?;
+            migration::Migrator::up(&db, None)
+                .await
+                .context("failed to apply migrations")?;
             announce("migrations applied");
             Ok(())
         }
@@ -81,7 +98,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 shutdown_signal().await;
                 let _ = stop.send(true);
             });
-            paylink_workers::run_workers(engine.jobs, engine.queue, settings.worker_settings(), wait(stopped)).await
+            paylink_workers::run_workers(
+                engine.jobs,
+                engine.queue,
+                settings.worker_settings(),
+                wait(stopped),
+            )
+            .await
         }
         Command::FakeStripe { .. } => unreachable!("handled above"),
     }
@@ -89,9 +112,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The intake, with the workers in the same process when `with_workers`.
 async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
+    // Fail on missing settings before connecting to anything.
+    settings.admin_token()?;
+    settings.stripe_settings()?;
     let engine = Engine::connect(settings).await?;
     let app = Application::build(settings, &engine).await?;
-    announce(&format!("paylink intake listening on http://{}", app.local_addr()?));
+    announce(&format!(
+        "paylink intake listening on http://{}",
+        app.local_addr()?
+    ));
     let (stop, stopped) = stop_channel();
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -97,25 +97,39 @@ pub struct LogSettings {
 #[error("configuration error: {0}")]
 pub struct ConfigError(pub String);
 
+/// The shipped defaults, compiled in.
+const BUILT_IN_DEFAULTS: &str = include_str!("../config/default.toml");
+
 /// Settings that must never come from a file in the repository.
 const SECRET_KEYS: [&str; 3] = ["stripe.secret_key", "stripe.webhook_secrets", "admin.token"];
 
 impl Settings {
-    /// The layered sources, before extraction. Tests merge their own values on top.
+    /// The layered sources for `PAYLINK_ENV` (default `development`), before extraction.
     pub fn figment() -> Figment {
         let env = std::env::var("PAYLINK_ENV").unwrap_or_else(|_| "development".into());
+        Self::figment_for(&env)
+    }
+
+    /// The built-in defaults (the shipped `config/default.toml`, so the binary runs from any
+    /// directory), then `config/default.toml` and `config/{env}.toml` when present, then the
+    /// environment.
+    pub fn figment_for(env: &str) -> Figment {
+        Figment::new()
+            .merge(Toml::string(BUILT_IN_DEFAULTS))
+            .merge(Self::files(env))
+            .merge(Env::prefixed("PAYLINK__").split("__"))
+    }
+
+    fn files(env: &str) -> Figment {
         Figment::new()
             .merge(Toml::file("config/default.toml"))
             .merge(Toml::file(format!("config/{env}.toml")))
-            .merge(Env::prefixed("PAYLINK__").split("__"))
     }
 
     /// Loads settings from files and the environment.
     pub fn load() -> Result<Self, ConfigError> {
         let env = std::env::var("PAYLINK_ENV").unwrap_or_else(|_| "development".into());
-        let files = Figment::new()
-            .merge(Toml::file("config/default.toml"))
-            .merge(Toml::file(format!("config/{env}.toml")));
+        let files = Self::files(&env);
         for key in SECRET_KEYS {
             if files.find_value(key).is_ok() {
                 return Err(ConfigError(format!(
@@ -124,13 +138,16 @@ impl Settings {
                 )));
             }
         }
-        Self::from_figment(Self::figment())
+        Self::from_figment(Self::figment_for(&env))
     }
 
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let settings: Settings = figment.extract().map_err(|e| {
             let key = e.path.join(".");
-            ConfigError(format!("{key}: {e} (set PAYLINK__{})", key.replace('.', "__").to_uppercase()))
+            ConfigError(format!(
+                "{key}: {e} (set PAYLINK__{})",
+                key.replace('.', "__").to_uppercase()
+            ))
         })?;
         settings.validate()?;
         Ok(settings)
@@ -138,7 +155,12 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         use paylink_workers::store::product::CATEGORIES;
-        for category in self.policy.save_card_categories.iter().chain(&self.policy.deactivate_on_paid_categories) {
+        for category in self
+            .policy
+            .save_card_categories
+            .iter()
+            .chain(&self.policy.deactivate_on_paid_categories)
+        {
             if !CATEGORIES.contains(&category.as_str()) {
                 return Err(ConfigError(format!(
                     "policy: unknown category {category:?}; known categories are {}",
@@ -146,11 +168,18 @@ impl Settings {
                 )));
             }
         }
-        if !(self.public_base_url.starts_with("http://") || self.public_base_url.starts_with("https://")) {
-            return Err(ConfigError(format!("public_base_url must be an http(s) URL, got {:?}", self.public_base_url)));
+        if !(self.public_base_url.starts_with("http://")
+            || self.public_base_url.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "public_base_url must be an http(s) URL, got {:?}",
+                self.public_base_url
+            )));
         }
         if self.workers.max_attempts == 0 || self.workers.concurrency == 0 {
-            return Err(ConfigError("workers.max_attempts and workers.concurrency must be at least 1".into()));
+            return Err(ConfigError(
+                "workers.max_attempts and workers.concurrency must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -162,7 +191,8 @@ impl Settings {
             (None, false) => SecretString::from(STAND_IN_KEY),
             (None, true) => {
                 return Err(ConfigError(
-                    "PAYLINK__STRIPE__SECRET_KEY is required when stripe.api_base is Stripe's API".into(),
+                    "PAYLINK__STRIPE__SECRET_KEY is required when stripe.api_base is Stripe's API"
+                        .into(),
                 ));
             }
         };
@@ -183,7 +213,9 @@ impl Settings {
             .token
             .clone()
             .filter(|t| !secrecy::ExposeSecret::expose_secret(t).is_empty())
-            .ok_or_else(|| ConfigError("PAYLINK__ADMIN__TOKEN is required for serve and run".into()))
+            .ok_or_else(|| {
+                ConfigError("PAYLINK__ADMIN__TOKEN is required for serve and run".into())
+            })
     }
 
     pub fn queue_url(&self) -> Result<&str, ConfigError> {

@@ -47,7 +47,9 @@ impl Engine {
 
 /// Opens the database and applies pending migrations unless told not to.
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
-    let db = paylink_workers::store::connect(&settings.database.url, settings.database.max_connections).await?;
+    let db =
+        paylink_workers::store::connect(&settings.database.url, settings.database.max_connections)
+            .await?;
     if settings.database.migrate_on_start {
         migration::Migrator::up(&db, None)
             .await

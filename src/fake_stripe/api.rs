@@ -18,17 +18,47 @@ type Fake = AxumState<Arc<FakeStripe>>;
 
 /// Currencies the stand-in accepts, with Stripe's minimum charge in minor units.
 const CURRENCIES: &[(&str, i64)] = &[
-    ("usd", 50), ("eur", 50), ("gbp", 30), ("cad", 50), ("aud", 50), ("nzd", 50),
-    ("chf", 50), ("sek", 300), ("nok", 300), ("dkk", 250), ("jpy", 50), ("sgd", 50),
-    ("hkd", 400), ("mxn", 1000), ("brl", 50), ("inr", 50), ("pln", 200), ("czk", 1500),
+    ("usd", 50),
+    ("eur", 50),
+    ("gbp", 30),
+    ("cad", 50),
+    ("aud", 50),
+    ("nzd", 50),
+    ("chf", 50),
+    ("sek", 300),
+    ("nok", 300),
+    ("dkk", 250),
+    ("jpy", 50),
+    ("sgd", 50),
+    ("hkd", 400),
+    ("mxn", 1000),
+    ("brl", 50),
+    ("inr", 50),
+    ("pln", 200),
+    ("czk", 1500),
 ];
 
 pub async fn create_product(AxumState(fake): Fake, headers: HeaderMap, body: String) -> Response {
-    let call = Call { endpoint: "POST /v1/products", headers: &headers, raw_params: &body, spec: &spec::CREATE_PRODUCT };
+    let call = Call {
+        endpoint: "POST /v1/products",
+        headers: &headers,
+        raw_params: &body,
+        spec: &spec::CREATE_PRODUCT,
+    };
     run(&fake, call, |state, p| {
-        let name = p["name"].as_str().ok_or_else(|| StripeError::missing("name"))?;
-        let id = p["id"].as_str().map(str::to_owned).unwrap_or_else(|| objects::new_id("prod"));
-        let product = objects::product(&id, name, p["description"].as_str(), objects::metadata_of(p));
+        let name = p["name"]
+            .as_str()
+            .ok_or_else(|| StripeError::missing("name"))?;
+        let id = p["id"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| objects::new_id("prod"));
+        let product = objects::product(
+            &id,
+            name,
+            p["description"].as_str(),
+            objects::metadata_of(p),
+        );
         state.products.insert(id, product.clone());
         Ok(product)
     })
@@ -36,7 +66,12 @@ pub async fn create_product(AxumState(fake): Fake, headers: HeaderMap, body: Str
 }
 
 pub async fn create_price(AxumState(fake): Fake, headers: HeaderMap, body: String) -> Response {
-    let call = Call { endpoint: "POST /v1/prices", headers: &headers, raw_params: &body, spec: &spec::CREATE_PRICE };
+    let call = Call {
+        endpoint: "POST /v1/prices",
+        headers: &headers,
+        raw_params: &body,
+        spec: &spec::CREATE_PRICE,
+    };
     run(&fake, call, |state, p| {
         let price = new_price(state, p, "", p["active"].as_str() != Some("false"))?;
         Ok(price)
@@ -44,15 +79,41 @@ pub async fn create_price(AxumState(fake): Fake, headers: HeaderMap, body: Strin
     .await
 }
 
-pub async fn get_price(AxumState(fake): Fake, headers: HeaderMap, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
+pub async fn get_price(
+    AxumState(fake): Fake,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let q = q.unwrap_or_default();
-    let call = Call { endpoint: "GET /v1/prices/{id}", headers: &headers, raw_params: &q, spec: &spec::RETRIEVE };
-    run(&fake, call, |state, _| state.prices.get(&id).cloned().ok_or_else(|| StripeError::no_such("price", &id, "id"))).await
+    let call = Call {
+        endpoint: "GET /v1/prices/{id}",
+        headers: &headers,
+        raw_params: &q,
+        spec: &spec::RETRIEVE,
+    };
+    run(&fake, call, |state, _| {
+        state
+            .prices
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StripeError::no_such("price", &id, "id"))
+    })
+    .await
 }
 
-pub async fn create_payment_link(AxumState(fake): Fake, headers: HeaderMap, body: String) -> Response {
+pub async fn create_payment_link(
+    AxumState(fake): Fake,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let base = fake.base_url.clone();
-    let call = Call { endpoint: "POST /v1/payment_links", headers: &headers, raw_params: &body, spec: &spec::CREATE_PAYMENT_LINK };
+    let call = Call {
+        endpoint: "POST /v1/payment_links",
+        headers: &headers,
+        raw_params: &body,
+        spec: &spec::CREATE_PAYMENT_LINK,
+    };
     run(&fake, call, move |state, p| {
         let items = p["line_items"].as_array().filter(|i| !i.is_empty()).ok_or_else(|| StripeError::missing("line_items"))?;
         let mut line_items = Vec::new();
@@ -82,10 +143,14 @@ pub async fn create_payment_link(AxumState(fake): Fake, headers: HeaderMap, body
                 Some("line_items"),
             ));
         }
-        if let Some(url) = p["after_completion"]["redirect"]["url"].as_str() {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(StripeError::invalid("url_invalid", "Not a valid URL", Some("after_completion[redirect][url]")));
-            }
+        if let Some(url) = p["after_completion"]["redirect"]["url"].as_str()
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(StripeError::invalid(
+                "url_invalid",
+                "Not a valid URL",
+                Some("after_completion[redirect][url]"),
+            ));
         }
         let id = objects::new_id("plink");
         let object = objects::payment_link(LinkParams { id: &id, url: format!("{base}/b/{id}"), currency: &currency, params: p });
@@ -96,16 +161,42 @@ pub async fn create_payment_link(AxumState(fake): Fake, headers: HeaderMap, body
     .await
 }
 
-pub async fn get_payment_link(AxumState(fake): Fake, headers: HeaderMap, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
+pub async fn get_payment_link(
+    AxumState(fake): Fake,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let q = q.unwrap_or_default();
-    let call = Call { endpoint: "GET /v1/payment_links/{id}", headers: &headers, raw_params: &q, spec: &spec::RETRIEVE };
-    run(&fake, call, |state, _| link(state, &id).map(|l| l.object.clone())).await
+    let call = Call {
+        endpoint: "GET /v1/payment_links/{id}",
+        headers: &headers,
+        raw_params: &q,
+        spec: &spec::RETRIEVE,
+    };
+    run(&fake, call, |state, _| {
+        link(state, &id).map(|l| l.object.clone())
+    })
+    .await
 }
 
-pub async fn update_payment_link(AxumState(fake): Fake, headers: HeaderMap, Path(id): Path<String>, body: String) -> Response {
-    let call = Call { endpoint: "POST /v1/payment_links/{id}", headers: &headers, raw_params: &body, spec: &spec::UPDATE_PAYMENT_LINK };
+pub async fn update_payment_link(
+    AxumState(fake): Fake,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: String,
+) -> Response {
+    let call = Call {
+        endpoint: "POST /v1/payment_links/{id}",
+        headers: &headers,
+        raw_params: &body,
+        spec: &spec::UPDATE_PAYMENT_LINK,
+    };
     run(&fake, call, |state, p| {
-        let record = state.links.get_mut(&id).ok_or_else(|| StripeError::no_such("payment_link", &id, "id"))?;
+        let record = state
+            .links
+            .get_mut(&id)
+            .ok_or_else(|| StripeError::no_such("payment_link", &id, "id"))?;
         let object = &mut record.object;
         if let Some(active) = p["active"].as_str() {
             object["active"] = json!(active == "true");
@@ -117,34 +208,63 @@ pub async fn update_payment_link(AxumState(fake): Fake, headers: HeaderMap, Path
             object["metadata"] = objects::metadata_of(p);
         }
         if let Some(limit) = int(&p["restrictions"]["completed_sessions"]["limit"]) {
-            let count = object["restrictions"]["completed_sessions"]["count"].as_i64().unwrap_or(0);
-            object["restrictions"] = json!({"completed_sessions": {"count": count, "limit": limit}});
+            let count = object["restrictions"]["completed_sessions"]["count"]
+                .as_i64()
+                .unwrap_or(0);
+            object["restrictions"] =
+                json!({"completed_sessions": {"count": count, "limit": limit}});
         }
         Ok(object.clone())
     })
     .await
 }
 
-pub async fn list_line_items(AxumState(fake): Fake, headers: HeaderMap, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
+pub async fn list_line_items(
+    AxumState(fake): Fake,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let q = q.unwrap_or_default();
-    let call = Call { endpoint: "GET /v1/payment_links/{id}/line_items", headers: &headers, raw_params: &q, spec: &spec::LIST };
+    let call = Call {
+        endpoint: "GET /v1/payment_links/{id}/line_items",
+        headers: &headers,
+        raw_params: &q,
+        spec: &spec::LIST,
+    };
     run(&fake, call, |state, _| {
         let items = link(state, &id)?.line_items.clone();
-        Ok(objects::list(&format!("/v1/payment_links/{id}/line_items"), items, false))
+        Ok(objects::list(
+            &format!("/v1/payment_links/{id}/line_items"),
+            items,
+            false,
+        ))
     })
     .await
 }
 
-pub async fn list_payment_links(AxumState(fake): Fake, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub async fn list_payment_links(
+    AxumState(fake): Fake,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let q = q.unwrap_or_default();
-    let call = Call { endpoint: "GET /v1/payment_links", headers: &headers, raw_params: &q, spec: &spec::LIST };
+    let call = Call {
+        endpoint: "GET /v1/payment_links",
+        headers: &headers,
+        raw_params: &q,
+        spec: &spec::LIST,
+    };
     run(&fake, call, |state, p| {
         let limit = int(&p["limit"]).unwrap_or(10).clamp(1, 100) as usize;
         let active = p["active"].as_str().map(|a| a == "true");
         // Newest first, as Stripe lists; `starting_after` continues after that id.
         let mut ids: Vec<&String> = state.link_order.iter().rev().collect();
         if let Some(after) = p["starting_after"].as_str() {
-            let at = ids.iter().position(|id| *id == after).ok_or_else(|| StripeError::no_such("payment_link", after, "starting_after"))?;
+            let at = ids
+                .iter()
+                .position(|id| *id == after)
+                .ok_or_else(|| StripeError::no_such("payment_link", after, "starting_after"))?;
             ids.drain(..=at);
         }
         let matching: Vec<Value> = ids
@@ -154,13 +274,20 @@ pub async fn list_payment_links(AxumState(fake): Fake, headers: HeaderMap, RawQu
             .map(|l| l.object.clone())
             .collect();
         let has_more = matching.len() > limit;
-        Ok(objects::list("/v1/payment_links", matching.into_iter().take(limit).collect(), has_more))
+        Ok(objects::list(
+            "/v1/payment_links",
+            matching.into_iter().take(limit).collect(),
+            has_more,
+        ))
     })
     .await
 }
 
 fn link<'a>(state: &'a State, id: &str) -> Result<&'a LinkRecord, StripeError> {
-    state.links.get(id).ok_or_else(|| StripeError::no_such("payment_link", id, "id"))
+    state
+        .links
+        .get(id)
+        .ok_or_else(|| StripeError::no_such("payment_link", id, "id"))
 }
 
 fn int(value: &Value) -> Option<i64> {
@@ -169,20 +296,57 @@ fn int(value: &Value) -> Option<i64> {
 
 /// Creates a Price from `price_data`-shaped parameters (prices created inline are inactive, as
 /// at Stripe). `param` prefixes parameter names in errors.
-fn new_price(state: &mut State, p: &Value, param: &str, active: bool) -> Result<Value, StripeError> {
-    let name = |field: &str| if param.is_empty() { field.to_owned() } else { format!("{param}[{field}]") };
-    let currency = p["currency"].as_str().ok_or_else(|| StripeError::missing(&name("currency")))?;
+fn new_price(
+    state: &mut State,
+    p: &Value,
+    param: &str,
+    active: bool,
+) -> Result<Value, StripeError> {
+    let name = |field: &str| {
+        if param.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{param}[{field}]")
+        }
+    };
+    let currency = p["currency"]
+        .as_str()
+        .ok_or_else(|| StripeError::missing(&name("currency")))?;
     if !CURRENCIES.iter().any(|(c, _)| *c == currency) {
-        return Err(StripeError::invalid("parameter_invalid_string", &format!("Invalid currency: {currency}. Stripe currently supports these currencies: {}", CURRENCIES.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")), Some(&name("currency"))));
+        return Err(StripeError::invalid(
+            "parameter_invalid_string",
+            &format!(
+                "Invalid currency: {currency}. Stripe currently supports these currencies: {}",
+                CURRENCIES
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(&name("currency")),
+        ));
     }
     let unit_amount = int(&p["unit_amount"])
-        .or_else(|| p["unit_amount_decimal"].as_str().and_then(|d| d.parse::<f64>().ok()).map(|d| d.round() as i64))
+        .or_else(|| {
+            p["unit_amount_decimal"]
+                .as_str()
+                .and_then(|d| d.parse::<f64>().ok())
+                .map(|d| d.round() as i64)
+        })
         .ok_or_else(|| StripeError::missing(&name("unit_amount")))?;
     if unit_amount < 0 {
-        return Err(StripeError::invalid("parameter_invalid_integer", "This value must be greater than or equal to 0.", Some(&name("unit_amount"))));
+        return Err(StripeError::invalid(
+            "parameter_invalid_integer",
+            "This value must be greater than or equal to 0.",
+            Some(&name("unit_amount")),
+        ));
     }
     if unit_amount > 99_999_999 {
-        return Err(StripeError::invalid("parameter_invalid_integer", "This value must be less than or equal to 99999999.", Some(&name("unit_amount"))));
+        return Err(StripeError::invalid(
+            "parameter_invalid_integer",
+            "This value must be less than or equal to 99999999.",
+            Some(&name("unit_amount")),
+        ));
     }
     let product = match (p["product"].as_str(), p.get("product_data")) {
         (Some(id), _) => {
@@ -192,15 +356,32 @@ fn new_price(state: &mut State, p: &Value, param: &str, active: bool) -> Result<
             id.to_owned()
         }
         (None, Some(data)) => {
-            let product_name = data["name"].as_str().ok_or_else(|| StripeError::missing(&format!("{}[name]", name("product_data"))))?;
+            let product_name = data["name"]
+                .as_str()
+                .ok_or_else(|| StripeError::missing(&format!("{}[name]", name("product_data"))))?;
             let id = objects::new_id("prod");
-            state.products.insert(id.clone(), objects::product(&id, product_name, data["description"].as_str(), objects::metadata_of(data)));
+            state.products.insert(
+                id.clone(),
+                objects::product(
+                    &id,
+                    product_name,
+                    data["description"].as_str(),
+                    objects::metadata_of(data),
+                ),
+            );
             id
         }
         (None, None) => return Err(StripeError::missing(&name("product"))),
     };
     let id = objects::new_id("price");
-    let price = objects::price(&id, &product, currency, unit_amount, active, objects::metadata_of(p));
+    let price = objects::price(
+        &id,
+        &product,
+        currency,
+        unit_amount,
+        active,
+        objects::metadata_of(p),
+    );
     state.prices.insert(id, price.clone());
     Ok(price)
 }

@@ -67,12 +67,25 @@ pub async fn stats(AxumState(fake): Fake) -> Json<Stats> {
 pub async fn hosted_page(AxumState(fake): Fake, Path(id): Path<String>) -> Response {
     let state = fake.lock();
     let Some(link) = state.links.get(&id) else {
-        return (StatusCode::NOT_FOUND, Html(page("Not found", "<p>This payment link does not exist.</p>"))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Html(page(
+                "Not found",
+                "<p>This payment link does not exist.</p>",
+            )),
+        )
+            .into_response();
     };
     let object = &link.object;
     if object["active"] != Value::Bool(true) {
-        let message = object["inactive_message"].as_str().unwrap_or("This link is no longer active.");
-        return Html(page("Link inactive", &format!("<p class=\"inactive\">{}</p>", escape(message)))).into_response();
+        let message = object["inactive_message"]
+            .as_str()
+            .unwrap_or("This link is no longer active.");
+        return Html(page(
+            "Link inactive",
+            &format!("<p class=\"inactive\">{}</p>", escape(message)),
+        ))
+        .into_response();
     }
     let currency = object["currency"].as_str().unwrap_or_default();
     let body = format!(
@@ -87,9 +100,14 @@ pub async fn hosted_page(AxumState(fake): Fake, Path(id): Path<String>) -> Respo
 }
 
 fn page(title: &str, body: &str) -> String {
-    format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} · fake Stripe</title></head><body>{body}</body></html>")
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} · fake Stripe</title></head><body>{body}</body></html>"
+    )
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -13,16 +13,28 @@ pub struct StripeError {
 }
 
 impl StripeError {
-    pub fn new(status: u16, kind: &str, code: Option<&str>, message: &str, param: Option<&str>) -> Self {
+    pub fn new(
+        status: u16,
+        kind: &str,
+        code: Option<&str>,
+        message: &str,
+        param: Option<&str>,
+    ) -> Self {
         let mut error = json!({"type": kind, "message": message});
         if let Some(code) = code {
             error["code"] = json!(code);
-            error["doc_url"] = json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-")));
+            error["doc_url"] = json!(format!(
+                "https://stripe.com/docs/error-codes/{}",
+                code.replace('_', "-")
+            ));
         }
         if let Some(param) = param {
             error["param"] = json!(param);
         }
-        Self { status, body: json!({"error": error}) }
+        Self {
+            status,
+            body: json!({"error": error}),
+        }
     }
 
     pub fn invalid(code: &str, message: &str, param: Option<&str>) -> Self {
@@ -30,7 +42,11 @@ impl StripeError {
     }
 
     pub fn missing(param: &str) -> Self {
-        Self::invalid("parameter_missing", &format!("Missing required param: {param}."), Some(param))
+        Self::invalid(
+            "parameter_missing",
+            &format!("Missing required param: {param}."),
+            Some(param),
+        )
     }
 
     pub fn no_such(kind: &str, id: &str, param: &str) -> Self {
@@ -64,7 +80,13 @@ impl StripeError {
     }
 
     pub fn server() -> Self {
-        Self::new(500, "api_error", None, "An unknown error occurred (injected by the stand-in).", None)
+        Self::new(
+            500,
+            "api_error",
+            None,
+            "An unknown error occurred (injected by the stand-in).",
+            None,
+        )
     }
 }
 

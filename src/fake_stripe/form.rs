@@ -39,7 +39,9 @@ fn split_key(key: &str) -> Result<Vec<String>, String> {
 
 fn insert(node: &mut Value, path: &[String], value: String, key: &str) -> Result<(), String> {
     let Value::Object(map) = node else {
-        return Err(format!("Invalid parameter: {key} mixes a value and nested fields"));
+        return Err(format!(
+            "Invalid parameter: {key} mixes a value and nested fields"
+        ));
     };
     let (first, rest) = path.split_first().ok_or_else(|| key.to_owned())?;
     // `expand[]=a&expand[]=b`: an empty segment appends, so give it the next free index.
@@ -65,8 +67,8 @@ fn insert(node: &mut Value, path: &[String], value: String, key: &str) -> Result
 fn normalize(value: Value) -> Value {
     match value {
         Value::Object(map) => {
-            let is_list = !map.is_empty()
-                && (0..map.len()).all(|i| map.contains_key(&i.to_string()));
+            let is_list =
+                !map.is_empty() && (0..map.len()).all(|i| map.contains_key(&i.to_string()));
             if is_list {
                 let mut map = map;
                 Value::Array(

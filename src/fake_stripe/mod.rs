@@ -30,7 +30,9 @@ pub struct FakeStripe {
 impl FakeStripe {
     fn lock(&self) -> MutexGuard<'_, state::State> {
         // A panic while holding the lock leaves counters, not invariants, half-done: keep going.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

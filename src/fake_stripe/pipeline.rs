@@ -34,7 +34,11 @@ pub async fn run(
     let (status, body, replayed, latency) = {
         let mut state = fake.lock();
         let latency = state.config.latency_ms;
-        *state.stats.requests.entry(call.endpoint.to_owned()).or_default() += 1;
+        *state
+            .stats
+            .requests
+            .entry(call.endpoint.to_owned())
+            .or_default() += 1;
         match execute(&mut state, &call, op) {
             Ok((status, body, replayed)) => (status, body, replayed, latency),
             Err(err) => (err.status, err.body, false, latency),
@@ -77,22 +81,24 @@ fn execute(
         .filter(|_| call.endpoint.starts_with("POST"))
         .map(str::to_owned);
     let fingerprint = format!("{} {}", call.endpoint, call.raw_params);
-    if let Some(key) = &key {
-        if let Some(saved) = state.idempotency.get(key) {
-            if saved.fingerprint != fingerprint {
-                return Err(key_reused(key));
-            }
-            let replay = (saved.status, saved.body.clone(), true);
-            state.stats.idempotent_replays += 1;
-            return Ok(replay);
+    if let Some(key) = &key
+        && let Some(saved) = state.idempotency.get(key)
+    {
+        if saved.fingerprint != fingerprint {
+            return Err(key_reused(key));
         }
+        let replay = (saved.status, saved.body.clone(), true);
+        state.stats.idempotent_replays += 1;
+        return Ok(replay);
     }
     let outcome = checked_op(state, call, op);
     if let Some(key) = key {
         match &outcome {
             // Stripe saves what ran (a success or a 500) and nothing for a refused request.
             Ok(body) => save(state, key, fingerprint, 200, body.clone()),
-            Err(err) if err.status >= 500 => save(state, key, fingerprint, err.status, err.body.clone()),
+            Err(err) if err.status >= 500 => {
+                save(state, key, fingerprint, err.status, err.body.clone())
+            }
             Err(_) => {}
         }
     }
@@ -117,7 +123,14 @@ fn checked_op(
 }
 
 fn save(state: &mut State, key: String, fingerprint: String, status: u16, body: Value) {
-    state.idempotency.insert(key, Saved { fingerprint, status, body });
+    state.idempotency.insert(
+        key,
+        Saved {
+            fingerprint,
+            status,
+            body,
+        },
+    );
 }
 
 fn authenticate(headers: &HeaderMap) -> Result<(), StripeError> {

@@ -40,7 +40,10 @@ impl Spec {
                 .map_err(|_| invalid("parameter_invalid_integer", format!("Invalid integer: {s}"))),
             (Spec::Bool, Value::String(s)) => match s.as_str() {
                 "true" | "false" => Ok(()),
-                _ => Err(invalid("parameter_invalid_boolean", format!("Invalid boolean: {s}"))),
+                _ => Err(invalid(
+                    "parameter_invalid_boolean",
+                    format!("Invalid boolean: {s}"),
+                )),
             },
             (Spec::Enum(options), Value::String(s)) => {
                 if options.contains(&s.as_str()) {
@@ -57,7 +60,9 @@ impl Spec {
                     if !value.is_string() {
                         return Err(invalid(
                             "parameter_invalid",
-                            format!("Invalid value for {name}[{key}]: metadata values must be strings"),
+                            format!(
+                                "Invalid value for {name}[{key}]: metadata values must be strings"
+                            ),
                         ));
                     }
                 }
@@ -150,10 +155,16 @@ const AFTER_COMPLETION: Spec = Spec::Obj(&[
 ]);
 
 const PAYMENT_INTENT_DATA: Spec = Spec::Obj(&[
-    ("capture_method", Spec::Enum(&["automatic", "automatic_async", "manual"])),
+    (
+        "capture_method",
+        Spec::Enum(&["automatic", "automatic_async", "manual"]),
+    ),
     ("description", Spec::Str),
     METADATA,
-    ("setup_future_usage", Spec::Enum(&["on_session", "off_session"])),
+    (
+        "setup_future_usage",
+        Spec::Enum(&["on_session", "off_session"]),
+    ),
     ("statement_descriptor", Spec::Str),
     ("statement_descriptor_suffix", Spec::Str),
     ("transfer_group", Spec::Str),
@@ -201,9 +212,15 @@ pub const CREATE_PAYMENT_LINK: Spec = Spec::Obj(&[
     ("inactive_message", Spec::Str),
     ("currency", Spec::Str),
     ("allow_promotion_codes", Spec::Bool),
-    ("billing_address_collection", Spec::Enum(&["auto", "required"])),
+    (
+        "billing_address_collection",
+        Spec::Enum(&["auto", "required"]),
+    ),
     ("customer_creation", Spec::Enum(&["always", "if_required"])),
-    ("submit_type", Spec::Enum(&["auto", "book", "donate", "pay", "subscribe"])),
+    (
+        "submit_type",
+        Spec::Enum(&["auto", "book", "donate", "pay", "subscribe"]),
+    ),
     ("payment_method_types", Spec::List(&Spec::Str)),
     EXPAND,
 ]);
@@ -239,7 +256,10 @@ mod tests {
 
     #[test]
     fn unknown_parameters_are_named() {
-        let body = form::parse("line_items[0][price]=price_1&line_items[0][quantity]=1&line_items[0][colour]=red").unwrap();
+        let body = form::parse(
+            "line_items[0][price]=price_1&line_items[0][quantity]=1&line_items[0][colour]=red",
+        )
+        .unwrap();
         let err = CREATE_PAYMENT_LINK.check(&body, "").unwrap_err();
         assert_eq!(err.code, "parameter_unknown");
         assert_eq!(err.param, "line_items[0][colour]");
@@ -248,8 +268,14 @@ mod tests {
     #[test]
     fn bad_integers_and_enums_are_refused() {
         let body = form::parse("line_items[0][quantity]=one").unwrap();
-        assert_eq!(CREATE_PAYMENT_LINK.check(&body, "").unwrap_err().code, "parameter_invalid_integer");
+        assert_eq!(
+            CREATE_PAYMENT_LINK.check(&body, "").unwrap_err().code,
+            "parameter_invalid_integer"
+        );
         let body = form::parse("payment_intent_data[setup_future_usage]=sometimes").unwrap();
-        assert_eq!(CREATE_PAYMENT_LINK.check(&body, "").unwrap_err().param, "payment_intent_data[setup_future_usage]");
+        assert_eq!(
+            CREATE_PAYMENT_LINK.check(&body, "").unwrap_err().param,
+            "payment_intent_data[setup_future_usage]"
+        );
     }
 }

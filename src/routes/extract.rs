@@ -20,10 +20,20 @@ where
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Validation {
                 field: "body".into(),
-                message: format!("body: {}", e.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: ")),
+                message: format!(
+                    "body: {}",
+                    e.body_text().trim_start_matches(
+                        "Failed to deserialize the JSON body into the target type: "
+                    )
+                ),
             }),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!("malformed JSON: {}", e.body_text()))),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest("expected Content-Type: application/json".into())),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!(
+                "malformed JSON: {}",
+                e.body_text()
+            ))),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest(
+                "expected Content-Type: application/json".into(),
+            )),
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
         }
     }

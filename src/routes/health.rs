@@ -20,5 +20,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         StatusCode::SERVICE_UNAVAILABLE
     };
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    (status, Json(json!({"database": word(database), "queue": word(queue)})))
+    (
+        status,
+        Json(json!({"database": word(database), "queue": word(queue)})),
+    )
 }

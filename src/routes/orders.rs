@@ -64,7 +64,10 @@ impl OrderView {
             blast_id: o.blast_id,
             amount_cents: o.amount_cents,
             currency: o.currency,
-            payer: Payer { email: o.payer_email, name: o.payer_name },
+            payer: Payer {
+                email: o.payer_email,
+                name: o.payer_name,
+            },
             status: o.status,
             link_state: o.link_state,
             link_generation: o.link_generation,
@@ -88,7 +91,9 @@ async fn validated(state: &AppState, body: OrderRequest) -> Result<NewOrder, Api
     let payer_name = validate::text("payer.name", &body.payer.name, 200)?;
     let product = product::find(&state.db, &body.product_id)
         .await?
-        .ok_or_else(|| ApiError::validation("product_id", format!("no product {:?}", body.product_id)))?;
+        .ok_or_else(|| {
+            ApiError::validation("product_id", format!("no product {:?}", body.product_id))
+        })?;
     let currency = match &body.currency {
         Some(c) => validate::currency("currency", c)?,
         None => product.currency.clone(),
@@ -124,7 +129,10 @@ pub async fn create(
         }
         return Ok((StatusCode::OK, Json(OrderView::new(&state, stored))));
     }
-    let job = MintLink { order_id: stored.id.clone(), generation: stored.link_generation };
+    let job = MintLink {
+        order_id: stored.id.clone(),
+        generation: stored.link_generation,
+    };
     if let Err(e) = state.queue.enqueue_mint(job).await {
         // The order is stored: a click mints it, and the reconciler re-enqueues it.
         tracing::warn!(order_id = %stored.id, error = %format!("{e:#}"), "order stored but not enqueued");

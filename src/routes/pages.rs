@@ -18,44 +18,62 @@ fn layout(title: &str, body: Markup) -> Markup {
 }
 
 pub fn paid(product: &str) -> Markup {
-    layout("Already paid", html! {
-        h1 { "This payment has been made" }
-        p { "Thank you: " (product) " is paid. There is nothing more to do." }
-    })
+    layout(
+        "Already paid",
+        html! {
+            h1 { "This payment has been made" }
+            p { "Thank you: " (product) " is paid. There is nothing more to do." }
+        },
+    )
 }
 
 pub fn cancelled() -> Markup {
-    layout("Payment cancelled", html! {
-        h1 { "This payment was cancelled" }
-        p { "The organiser cancelled this request for payment. Contact them if you think this is a mistake." }
-    })
+    layout(
+        "Payment cancelled",
+        html! {
+            h1 { "This payment was cancelled" }
+            p { "The organiser cancelled this request for payment. Contact them if you think this is a mistake." }
+        },
+    )
 }
 
 pub fn unknown() -> Markup {
-    layout("Payment not found", html! {
-        h1 { "We could not find this payment" }
-        p { "Check that the link is complete, exactly as it appeared in your email." }
-    })
+    layout(
+        "Payment not found",
+        html! {
+            h1 { "We could not find this payment" }
+            p { "Check that the link is complete, exactly as it appeared in your email." }
+        },
+    )
 }
 
 pub fn preparing() -> Markup {
-    layout("Preparing your payment", html! {
-        meta http-equiv="refresh" content="5";
-        h1 { "Your payment page is being prepared" }
-        p { "This usually takes a few seconds. This page reloads by itself." }
-    })
+    layout(
+        "Preparing your payment",
+        html! {
+            meta http-equiv="refresh" content="5";
+            h1 { "Your payment page is being prepared" }
+            p { "This usually takes a few seconds. This page reloads by itself." }
+        },
+    )
 }
 
 pub fn unavailable() -> Markup {
-    layout("Payment unavailable", html! {
-        h1 { "This payment is not available right now" }
-        p { "The organiser has been told. Please try again later or contact them." }
-    })
+    layout(
+        "Payment unavailable",
+        html! {
+            h1 { "This payment is not available right now" }
+            p { "The organiser has been told. Please try again later or contact them." }
+        },
+    )
 }
 
 pub fn thanks() -> Markup {
-    layout("Thank you", html! {
-        h1 { "Thank you" }
-        p { "Your payment was received. You can close this page." }
-    })
+    layout(
+        "Thank you",
+        html! {
+            h1 { "Thank you" }
+            p { "Your payment was received. You can close this page." }
+        },
+    )
 }

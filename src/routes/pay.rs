@@ -56,7 +56,9 @@ async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {
                 MintOutcome::GaveUp(_) | MintOutcome::Skipped(_) => {
                     page(StatusCode::SERVICE_UNAVAILABLE, pages::preparing())
                 }
-                MintOutcome::Refused(_) => page(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable()),
+                MintOutcome::Refused(_) => {
+                    page(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable())
+                }
             })
         }
         _ => Ok(page(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable())),
@@ -64,14 +66,26 @@ async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {
 }
 
 fn redirect(url: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_owned()), (header::CACHE_CONTROL, "no-store".to_owned())]).into_response()
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, url.to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
+        .into_response()
 }
 
 fn page(status: StatusCode, markup: maud::Markup) -> Response {
     let mut response = (status, Html(markup.into_string())).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
     }
     response
 }

@@ -26,7 +26,11 @@ pub async fn create(
     if !CATEGORIES.contains(&body.category.as_str()) {
         return Err(ApiError::validation(
             "category",
-            format!("{:?} is not one of {}", body.category, CATEGORIES.join(", ")),
+            format!(
+                "{:?} is not one of {}",
+                body.category,
+                CATEGORIES.join(", ")
+            ),
         ));
     }
     let currency = validate::currency("currency", &body.currency)?;

@@ -9,16 +9,25 @@ pub fn currency(field: &str, value: &str) -> Result<String, ApiError> {
     if value.len() == 3 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
         Ok(value.to_ascii_lowercase())
     } else {
-        Err(ApiError::validation(field, format!("{value:?} is not a three-letter ISO currency code")))
+        Err(ApiError::validation(
+            field,
+            format!("{value:?} is not a three-letter ISO currency code"),
+        ))
     }
 }
 
 pub fn amount(field: &str, value: i64) -> Result<i64, ApiError> {
     if value <= 0 {
-        return Err(ApiError::validation(field, format!("must be greater than 0, got {value}")));
+        return Err(ApiError::validation(
+            field,
+            format!("must be greater than 0, got {value}"),
+        ));
     }
     if value > MAX_AMOUNT_CENTS {
-        return Err(ApiError::validation(field, format!("must be at most {MAX_AMOUNT_CENTS} (Stripe's limit), got {value}")));
+        return Err(ApiError::validation(
+            field,
+            format!("must be at most {MAX_AMOUNT_CENTS} (Stripe's limit), got {value}"),
+        ));
     }
     Ok(value)
 }
@@ -30,10 +39,16 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
         return Err(ApiError::validation(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ApiError::validation(field, format!("must be at most {max} characters")));
+        return Err(ApiError::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::validation(field, "must not contain control characters"));
+        return Err(ApiError::validation(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -55,6 +70,9 @@ pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
     if valid {
         Ok(value)
     } else {
-        Err(ApiError::validation(field, format!("{value:?} is not an email address")))
+        Err(ApiError::validation(
+            field,
+            format!("{value:?} is not an email address"),
+        ))
     }
 }

@@ -1,1 +1,16 @@
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test that cannot unwrap should fail loudly"
+)]
 
+//! paylink's integration tests: one binary, real PostgreSQL and Redis, the Stripe stand-in on
+//! port 0, the intake on port 0. Each test gets its own database and Redis namespace.
+
+mod helpers;
+
+mod cli;
+mod fake_stripe;
+mod mint;
+mod orders;
+mod pay;
+mod store;

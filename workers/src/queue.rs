@@ -29,18 +29,15 @@ impl JobQueue {
     pub async fn connect(url: &str, namespace: &str) -> anyhow::Result<Self> {
         let client = apalis_redis::Client::open(url)
             .with_context(|| format!("invalid Redis URL {}", crate::store::redact_url(url)))?;
-        let conn = tokio::time::timeout(
-            Duration::from_secs(5),
-            client.get_connection_manager(),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("Redis did not answer within 5 s"))?
-        .with_context(|| {
-            format!(
-                "failed to connect to Redis at {}",
-                crate::store::redact_url(url)
-            )
-        })?;
+        let conn = tokio::time::timeout(Duration::from_secs(5), client.get_connection_manager())
+            .await
+            .map_err(|_| anyhow::anyhow!("Redis did not answer within 5 s"))?
+            .with_context(|| {
+                format!(
+                    "failed to connect to Redis at {}",
+                    crate::store::redact_url(url)
+                )
+            })?;
         Ok(Self {
             conn,
             namespace: namespace.to_owned(),

@@ -167,5 +167,7 @@ async fn store(
     if let Err(e) = ctx.stripe.deactivate_payment_link(&link.id, &key).await {
         tracing::error!(%order_id, link_id = %link.id, error = %e, "failed to deactivate an unstored link");
     }
-    Ok(MintOutcome::Skipped("order moved on before the link was stored"))
+    Ok(MintOutcome::Skipped(
+        "order moved on before the link was stored",
+    ))
 }

@@ -24,8 +24,12 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         && let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create the directory {} for SQLite", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "failed to create the directory {} for SQLite",
+                dir.display()
+            )
+        })?;
     }
     let mut opts = ConnectOptions::new(url.clone());
     opts.max_connections(max_connections)

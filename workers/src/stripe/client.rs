@@ -54,8 +54,7 @@ pub struct MintedLink {
 }
 
 /// Shown by Stripe on a link switched off after its payment.
-pub const INACTIVE_MESSAGE: &str =
-    "This payment has already been made. Thank you! If you think this is a mistake, contact the organiser.";
+pub const INACTIVE_MESSAGE: &str = "This payment has already been made. Thank you! If you think this is a mistake, contact the organiser.";
 
 impl StripeApi {
     pub fn new(settings: &StripeSettings) -> anyhow::Result<Self> {
@@ -80,12 +79,12 @@ impl StripeApi {
     ) -> Result<MintedLink, StripeFailure> {
         let metadata = HashMap::from([("order_id".to_owned(), link.order_id.clone())]);
         let mut price_data = CreatePaymentLinkLineItemsPriceData::new(
-            link.currency.parse::<stripe_types::Currency>().map_err(|_| {
-                StripeFailure::Refused {
+            link.currency
+                .parse::<stripe_types::Currency>()
+                .map_err(|_| StripeFailure::Refused {
                     status: 0,
                     message: format!("unknown currency {:?}", link.currency),
-                }
-            })?,
+                })?,
         );
         price_data.unit_amount = Some(link.amount_cents);
         price_data.product_data = Some(CreatePaymentLinkLineItemsPriceDataProductData::new(
@@ -100,9 +99,8 @@ impl StripeApi {
             intent.setup_future_usage =
                 Some(CreatePaymentLinkPaymentIntentDataSetupFutureUsage::OffSession);
         }
-        let mut after = CreatePaymentLinkAfterCompletion::new(
-            CreatePaymentLinkAfterCompletionType::Redirect,
-        );
+        let mut after =
+            CreatePaymentLinkAfterCompletion::new(CreatePaymentLinkAfterCompletionType::Redirect);
         after.redirect = Some(AfterCompletionRedirectParams {
             url: link.redirect_url.clone(),
         });

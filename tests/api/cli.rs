@@ -1,0 +1,190 @@
+//! The `paylink` binary as a new user starts it from the README: the stand-in in one process,
+//! `paylink run` in another, an order POSTed, its pay URL clicked.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{eventually, redis_url};
+
+/// A child process killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn paylink() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_paylink"));
+    command
+        .env_remove("PAYLINK_ENV")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PAYLINK__")) {
+        command.env_remove(key);
+    }
+    command
+}
+
+/// Reads stdout lines until one contains `marker`; returns that line.
+fn wait_for_line(child: &mut Child, marker: &str) -> String {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("readable stdout");
+        if line.contains(marker) {
+            // Keep draining so the child never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return line;
+        }
+    }
+    panic!("the process exited before printing {marker:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paylink_run_turns_an_order_into_a_working_pay_url() {
+    let tmp = std::env::temp_dir().join(format!("paylink_cli_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut fake = Running(
+        paylink()
+            .args(["fake-stripe", "--addr", "127.0.0.1:0"])
+            .spawn()
+            .unwrap(),
+    );
+    let line = wait_for_line(&mut fake.0, "listening on");
+    let fake_url = line.rsplit(' ').next().unwrap().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let namespace = format!("paylink_cli_{}", uuid::Uuid::new_v4().simple());
+    let mut run = Running(
+        paylink()
+            .arg("run")
+            .current_dir(&tmp)
+            .env("PAYLINK__QUEUE__URL", redis_url())
+            .env("PAYLINK__QUEUE__NAMESPACE", &namespace)
+            .env("PAYLINK__ADMIN__TOKEN", "change-me")
+            .env("PAYLINK__STRIPE__API_BASE", &fake_url)
+            .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
+            .env("PAYLINK__PUBLIC_BASE_URL", &base)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_line(&mut run.0, "listening on");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth("change-me")
+            .json(&body)
+            .send()
+    };
+
+    let product: Value = post(
+        "/v1/products",
+        json!({"name": "April dues", "category": "monthly", "currency": "usd"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let order: Value = post(
+        "/v1/orders",
+        json!({
+            "external_ref": "april-7", "product_id": product["id"], "amount_cents": 4500,
+            "payer": {"email": "pat@example.com", "name": "Pat"}
+        }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = order["id"].as_str().unwrap();
+    let minted = eventually(Duration::from_secs(20), || async {
+        let o: Value = client
+            .get(format!("{base}/v1/orders/{id}"))
+            .bearer_auth("change-me")
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (o["link_state"] == "active").then_some(o)
+    })
+    .await
+    .expect("the worker minted the link");
+    let click = client
+        .get(order["pay_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(click.status(), 303);
+    let location = click.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        location,
+        minted["stripe_payment_link_url"].as_str().unwrap()
+    );
+    assert!(
+        location.starts_with(fake_url.trim_end_matches('/')),
+        "{location} is at the stand-in"
+    );
+    let hosted = client.get(&location).send().await.unwrap();
+    assert_eq!(hosted.status(), 200);
+    assert!(hosted.text().await.unwrap().contains("45.00 USD"));
+    assert!(
+        tmp.join("data/paylink.db").exists(),
+        "the default SQLite file under ./data/"
+    );
+
+    // SIGTERM stops it cleanly.
+    Command::new("kill")
+        .args(["-TERM", &run.0.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        match run.0.try_wait().unwrap() {
+            Some(status) => break Some(status),
+            None if std::time::Instant::now() > deadline => break None,
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert_eq!(
+        status.map(|s| s.code()),
+        Some(Some(0)),
+        "exit 0 after SIGTERM"
+    );
+
+    crate::helpers::clean_redis_namespace(namespace);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn a_missing_setting_exits_2_naming_it() {
+    let output = paylink()
+        .arg("run")
+        .env("PAYLINK__QUEUE__URL", redis_url())
+        .env("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/")
+        .env("PAYLINK__DATABASE__URL", "sqlite::memory:")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("PAYLINK__ADMIN__TOKEN"), "{stderr}");
+}

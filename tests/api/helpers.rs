@@ -1,0 +1,429 @@
+//! `spawn_app()` and the typed helpers tests use to drive paylink and inspect the stand-in.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use paylink::config::Settings;
+use paylink::fake_stripe::{FakeConfig, FakeStripeServer};
+use paylink::startup::{Application, Engine};
+use paylink_workers::JobContext;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// Where the tests find PostgreSQL and Redis (override with these variables).
+pub fn postgres_url() -> String {
+    std::env::var("PAYLINK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("PAYLINK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Postgres,
+    Sqlite,
+}
+
+/// A fresh, empty database of the given kind, dropped again when the guard goes.
+pub struct TestDatabase {
+    pub url: String,
+    pg_name: Option<String>,
+    sqlite_dir: Option<std::path::PathBuf>,
+}
+
+impl TestDatabase {
+    pub async fn create(kind: Db) -> Self {
+        let name = format!("paylink_test_{}", uuid::Uuid::new_v4().simple());
+        match kind {
+            Db::Postgres => {
+                let admin = sea_orm::Database::connect(format!("{}/postgres", postgres_url()))
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {} ({e}); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", postgres_url()));
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("failed to create the test database");
+                Self {
+                    url: format!("{}/{name}", postgres_url()),
+                    pg_name: Some(name),
+                    sqlite_dir: None,
+                }
+            }
+            Db::Sqlite => {
+                let dir = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&dir).expect("failed to create a temp dir");
+                Self {
+                    url: format!("sqlite://{}/paylink.db", dir.display()),
+                    pg_name: None,
+                    sqlite_dir: Some(dir),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.sqlite_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(name) = self.pg_name.take() {
+            let url = format!("{}/postgres", postgres_url());
+            // Drop runs inside the test's runtime: clean up from a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async move {
+                    let admin = sea_orm::Database::connect(url)
+                        .await
+                        .map_err(std::io::Error::other)?;
+                    admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await
+                        .map_err(std::io::Error::other)?;
+                    Ok::<(), std::io::Error>(())
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// Removes every Redis key under `namespace:` (a test's queue keys). Runs twice, a moment
+/// apart, because a stopping worker may still acknowledge its last job.
+pub fn clean_redis_namespace(namespace: String) {
+    let _ = std::thread::spawn(move || {
+        let client = redis::Client::open(redis_url())?;
+        let mut conn = client.get_connection()?;
+        for pass in 0..2 {
+            if pass > 0 {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{namespace}:*"))
+                .query(&mut conn)?;
+            if !keys.is_empty() {
+                redis::cmd("DEL").arg(keys).exec(&mut conn)?;
+            }
+        }
+        Ok::<(), redis::RedisError>(())
+    })
+    .join();
+}
+
+/// Options for `spawn_app_with`.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    pub db: Db,
+    /// Start the workers in-process (off: jobs wait in Redis until `start_workers`).
+    pub workers: bool,
+    pub fake: FakeConfig,
+    /// Stripe request timeout, to provoke client-side timeouts.
+    pub stripe_timeout_ms: u64,
+    pub max_attempts: u32,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            db: Db::Postgres,
+            workers: true,
+            fake: FakeConfig {
+                rate_limit_per_sec: 0,
+                ..FakeConfig::default()
+            },
+            stripe_timeout_ms: 2000,
+            max_attempts: 8,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub fake_url: String,
+    pub db: DatabaseConnection,
+    pub jobs: Arc<JobContext>,
+    pub settings: Settings,
+    pub engine: Engine,
+    pub client: reqwest::Client,
+    namespace: String,
+    stop: watch::Sender<bool>,
+    workers_started: bool,
+    // Dropped last: the database outlives the connections above.
+    _database: TestDatabase,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    paylink::telemetry::init(
+        "text",
+        &std::env::var("PAYLINK_TEST_LOG").unwrap_or_else(|_| "off".into()),
+    );
+    let database = TestDatabase::create(options.db).await;
+    let fake = FakeStripeServer::bind("127.0.0.1:0", options.fake.clone())
+        .await
+        .expect("stand-in binds");
+    let fake_url = fake.base_url();
+    tokio::spawn(fake.run());
+    let namespace = format!("paylink_test_{}", uuid::Uuid::new_v4().simple());
+    // Reserve a port so pay URLs can name it before the intake binds.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let figment = Settings::figment_for("test")
+        .merge(("http.addr", format!("127.0.0.1:{port}")))
+        .merge(("public_base_url", format!("http://127.0.0.1:{port}")))
+        .merge(("database.url", database.url.clone()))
+        .merge(("database.max_connections", 5))
+        .merge(("queue.url", redis_url()))
+        .merge(("queue.namespace", namespace.clone()))
+        .merge(("stripe.api_base", fake_url.clone()))
+        .merge(("stripe.request_timeout_ms", options.stripe_timeout_ms))
+        .merge(("admin.token", ADMIN_TOKEN))
+        .merge(("workers.max_attempts", options.max_attempts));
+    let settings = Settings::from_figment(figment).expect("test settings are valid");
+    let engine = Engine::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("paylink could not start ({e:#}); is Redis running? start it with: redis-server --daemonize yes --save '' --appendonly no"));
+    let app = Application::build(&settings, &engine)
+        .await
+        .expect("intake builds");
+    let address = format!("http://{}", app.local_addr().expect("bound"));
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(app.run_until_stopped(wait(stopped)));
+    let mut test_app = TestApp {
+        address,
+        fake_url,
+        db: engine.db.clone(),
+        jobs: engine.jobs.clone(),
+        settings,
+        engine,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        namespace,
+        stop,
+        workers_started: false,
+        _database: database,
+    };
+    if options.workers {
+        test_app.start_workers();
+    }
+    test_app
+}
+
+async fn wait(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        clean_redis_namespace(self.namespace.clone());
+    }
+}
+
+impl TestApp {
+    /// Starts the in-process workers (once).
+    pub fn start_workers(&mut self) {
+        if self.workers_started {
+            return;
+        }
+        self.workers_started = true;
+        paylink_workers::spawn_workers(
+            self.engine.jobs.clone(),
+            self.engine.queue.clone(),
+            self.settings.worker_settings(),
+            wait(self.stop.subscribe()),
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_json(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Creates a product and returns its id.
+    pub async fn create_product(&self, category: &str) -> String {
+        let response = self
+            .post_json("/v1/products", &json!({"name": format!("{category} fee"), "category": category, "currency": "usd"}))
+            .await;
+        assert_eq!(response.status(), 201, "product created");
+        response.json::<Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    pub async fn post_order(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/v1/orders", body).await
+    }
+
+    /// Creates an order for `product_id` at `amount_cents` and returns it.
+    pub async fn create_order(&self, product_id: &str, amount_cents: i64) -> Value {
+        let response = self.post_order(&order_body(product_id, amount_cents)).await;
+        assert_eq!(response.status(), 201, "order created");
+        response.json().await.expect("json")
+    }
+
+    pub async fn get_order(&self, id: &str) -> Value {
+        let response = self.get_json(&format!("/v1/orders/{id}")).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("json")
+    }
+
+    /// Waits (up to 20 s) until the order's link state is no longer `minting`, and returns it.
+    pub async fn wait_until_settled(&self, id: &str) -> Value {
+        eventually(Duration::from_secs(20), || async {
+            let order = self.get_order(id).await;
+            (order["link_state"] != "minting").then_some(order)
+        })
+        .await
+        .unwrap_or_else(|| panic!("order {id} still minting after 20 s"))
+    }
+
+    pub async fn click_pay(&self, pay_url: &str) -> reqwest::Response {
+        self.client.get(pay_url).send().await.expect("click sent")
+    }
+
+    pub async fn count_orders(&self) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM orders",
+            ))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+
+    // --- the stand-in, seen from outside, over HTTP as Stripe would be ---
+
+    pub async fn fake_config(&self, config: Value) {
+        let response = self
+            .client
+            .post(format!("{}_fake/config", self.fake_url))
+            .json(&config)
+            .send()
+            .await
+            .expect("config sent");
+        assert!(
+            response.status().is_success(),
+            "stand-in accepted config {config}"
+        );
+    }
+
+    pub async fn fake_stats(&self) -> Value {
+        self.client
+            .get(format!("{}_fake/stats", self.fake_url))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub async fn stripe_get(&self, path: &str) -> Value {
+        self.client
+            .get(format!("{}v1/{path}", self.fake_url))
+            .bearer_auth("sk_test_inspector")
+            .send()
+            .await
+            .expect("stand-in answers")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Every Payment Link the stand-in holds (paging through `GET /v1/payment_links`).
+    pub async fn stripe_links(&self) -> Vec<Value> {
+        let mut links = Vec::new();
+        let mut path = "payment_links?limit=100".to_owned();
+        loop {
+            let page = self.stripe_get(&path).await;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            let last = data
+                .last()
+                .and_then(|l| l["id"].as_str())
+                .map(str::to_owned);
+            links.extend(data);
+            match (page["has_more"].as_bool(), last) {
+                (Some(true), Some(last)) => {
+                    path = format!("payment_links?limit=100&starting_after={last}")
+                }
+                _ => return links,
+            }
+        }
+    }
+
+    /// The Payment Links at the stand-in whose `metadata.order_id` names this order.
+    pub async fn stripe_links_for(&self, order_id: &str) -> Vec<Value> {
+        self.stripe_links()
+            .await
+            .into_iter()
+            .filter(|l| l["metadata"]["order_id"] == order_id)
+            .collect()
+    }
+}
+
+pub fn order_body(product_id: &str, amount_cents: i64) -> Value {
+    json!({
+        "external_ref": format!("ref-{}", uuid::Uuid::new_v4().simple()),
+        "product_id": product_id,
+        "amount_cents": amount_cents,
+        "payer": {"email": "parent@example.com", "name": "Pat Parent"}
+    })
+}
+
+/// Polls `check` every 50 ms until it returns Some, or `within` passes (then None).
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
