@@ -39,12 +39,7 @@ const CURRENCIES: &[(&str, i64)] = &[
 ];
 
 pub async fn create_product(AxumState(fake): Fake, headers: HeaderMap, body: String) -> Response {
-    let call = Call {
-        endpoint: "POST /v1/products",
-        headers: &headers,
-        raw_params: &body,
-        spec: &spec::CREATE_PRODUCT,
-    };
+    let call = Call::new("POST /v1/products", &headers, &body, &spec::CREATE_PRODUCT);
     run(&fake, call, |state, p| {
         let name = p["name"]
             .as_str()
@@ -66,12 +61,7 @@ pub async fn create_product(AxumState(fake): Fake, headers: HeaderMap, body: Str
 }
 
 pub async fn create_price(AxumState(fake): Fake, headers: HeaderMap, body: String) -> Response {
-    let call = Call {
-        endpoint: "POST /v1/prices",
-        headers: &headers,
-        raw_params: &body,
-        spec: &spec::CREATE_PRICE,
-    };
+    let call = Call::new("POST /v1/prices", &headers, &body, &spec::CREATE_PRICE);
     run(&fake, call, |state, p| {
         let price = new_price(state, p, "", p["active"].as_str() != Some("false"))?;
         Ok(price)
@@ -85,13 +75,12 @@ pub async fn get_price(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let q = q.unwrap_or_default();
-    let call = Call {
-        endpoint: "GET /v1/prices/{id}",
-        headers: &headers,
-        raw_params: &q,
-        spec: &spec::RETRIEVE,
-    };
+    let call = Call::new(
+        "GET /v1/prices/{id}",
+        &headers,
+        q.as_deref().unwrap_or_default(),
+        &spec::RETRIEVE,
+    );
     run(&fake, call, |state, _| {
         state
             .prices
@@ -108,12 +97,12 @@ pub async fn create_payment_link(
     body: String,
 ) -> Response {
     let base = fake.base_url.clone();
-    let call = Call {
-        endpoint: "POST /v1/payment_links",
-        headers: &headers,
-        raw_params: &body,
-        spec: &spec::CREATE_PAYMENT_LINK,
-    };
+    let call = Call::new(
+        "POST /v1/payment_links",
+        &headers,
+        &body,
+        &spec::CREATE_PAYMENT_LINK,
+    );
     run(&fake, call, move |state, p| {
         let items = p["line_items"].as_array().filter(|i| !i.is_empty()).ok_or_else(|| StripeError::missing("line_items"))?;
         let mut line_items = Vec::new();
@@ -167,13 +156,12 @@ pub async fn get_payment_link(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let q = q.unwrap_or_default();
-    let call = Call {
-        endpoint: "GET /v1/payment_links/{id}",
-        headers: &headers,
-        raw_params: &q,
-        spec: &spec::RETRIEVE,
-    };
+    let call = Call::new(
+        "GET /v1/payment_links/{id}",
+        &headers,
+        q.as_deref().unwrap_or_default(),
+        &spec::RETRIEVE,
+    );
     run(&fake, call, |state, _| {
         link(state, &id).map(|l| l.object.clone())
     })
@@ -186,12 +174,12 @@ pub async fn update_payment_link(
     Path(id): Path<String>,
     body: String,
 ) -> Response {
-    let call = Call {
-        endpoint: "POST /v1/payment_links/{id}",
-        headers: &headers,
-        raw_params: &body,
-        spec: &spec::UPDATE_PAYMENT_LINK,
-    };
+    let call = Call::new(
+        "POST /v1/payment_links/{id}",
+        &headers,
+        &body,
+        &spec::UPDATE_PAYMENT_LINK,
+    );
     run(&fake, call, |state, p| {
         let record = state
             .links
@@ -225,13 +213,12 @@ pub async fn list_line_items(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let q = q.unwrap_or_default();
-    let call = Call {
-        endpoint: "GET /v1/payment_links/{id}/line_items",
-        headers: &headers,
-        raw_params: &q,
-        spec: &spec::LIST,
-    };
+    let call = Call::new(
+        "GET /v1/payment_links/{id}/line_items",
+        &headers,
+        q.as_deref().unwrap_or_default(),
+        &spec::LIST,
+    );
     run(&fake, call, |state, _| {
         let items = link(state, &id)?.line_items.clone();
         Ok(objects::list(
@@ -248,13 +235,12 @@ pub async fn list_payment_links(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let q = q.unwrap_or_default();
-    let call = Call {
-        endpoint: "GET /v1/payment_links",
-        headers: &headers,
-        raw_params: &q,
-        spec: &spec::LIST,
-    };
+    let call = Call::new(
+        "GET /v1/payment_links",
+        &headers,
+        q.as_deref().unwrap_or_default(),
+        &spec::LIST,
+    );
     run(&fake, call, |state, p| {
         let limit = int(&p["limit"]).unwrap_or(10).clamp(1, 100) as usize;
         let active = p["active"].as_str().map(|a| a == "true");

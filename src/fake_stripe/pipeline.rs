@@ -25,6 +25,22 @@ pub struct Call<'a> {
     pub spec: &'a Spec,
 }
 
+impl<'a> Call<'a> {
+    pub fn new(
+        endpoint: &'static str,
+        headers: &'a HeaderMap,
+        raw_params: &'a str,
+        spec: &'a Spec,
+    ) -> Self {
+        Self {
+            endpoint,
+            headers,
+            raw_params,
+            spec,
+        }
+    }
+}
+
 /// Runs `op` under the stand-in's rules and turns the result into Stripe's response.
 pub async fn run(
     fake: &Arc<FakeStripe>,
