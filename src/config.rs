@@ -55,8 +55,11 @@ pub struct QueueSettings {
 pub struct StripeConfig {
     pub secret_key: Option<SecretString>,
     pub api_base: String,
-    #[serde(default, deserialize_with = "comma_list")]
-    pub webhook_secrets: Vec<String>,
+    /// `whsec_…` secrets; several during a roll. Held as secrets, never logged.
+    #[serde(default, deserialize_with = "comma_secrets")]
+    pub webhook_secrets: Vec<SecretString>,
+    /// How far a delivery's signed timestamp may be from now.
+    pub webhook_tolerance_secs: u64,
     pub rate_limit_per_sec: u32,
     pub request_timeout_ms: u64,
 }
@@ -246,6 +249,15 @@ impl Settings {
             concurrency: self.workers.concurrency,
         }
     }
+}
+
+fn comma_secrets<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SecretString>, D::Error> {
+    Ok(comma_list(deserializer)?
+        .into_iter()
+        .map(SecretString::from)
+        .collect())
 }
 
 /// Accepts `"a,b"` (from an environment variable) or `["a", "b"]` (from TOML).

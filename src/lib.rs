@@ -3,7 +3,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod event_intake;
 pub mod fake_stripe;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod webhook_signature;

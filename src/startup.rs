@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::event_intake::EventIntake;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -20,6 +21,14 @@ pub struct AppState {
     pub jobs: Arc<JobContext>,
     pub admin_token: SecretString,
     pub click_mint_attempts: u32,
+    pub webhooks: Arc<WebhookSettings>,
+}
+
+/// What the webhook route needs: the secrets to verify with and the batching store.
+pub struct WebhookSettings {
+    pub secrets: Vec<SecretString>,
+    pub tolerance_secs: u64,
+    pub intake: EventIntake,
 }
 
 /// The connections and engine both the intake and the workers are built from.
@@ -72,6 +81,11 @@ impl Application {
             jobs: engine.jobs.clone(),
             admin_token: settings.admin_token()?,
             click_mint_attempts: settings.workers.click_mint_attempts.max(1),
+            webhooks: Arc::new(WebhookSettings {
+                secrets: settings.stripe.webhook_secrets.clone(),
+                tolerance_secs: settings.stripe.webhook_tolerance_secs,
+                intake: EventIntake::start(engine.db.clone(), engine.queue.clone()),
+            }),
         };
         let listener = TcpListener::bind(&settings.http.addr)
             .await

@@ -6,6 +6,7 @@
 mod api;
 mod control;
 mod error;
+mod events;
 mod form;
 mod objects;
 mod pipeline;
@@ -95,6 +96,15 @@ fn router(fake: Arc<FakeStripe>) -> Router {
         )
         .route("/_fake/config", post(control::set_config))
         .route("/_fake/stats", get(control::stats))
+        .route(
+            "/_fake/payment_links/{id}/complete",
+            post(control::complete),
+        )
+        .route(
+            "/_fake/checkout_sessions/{id}/settle",
+            post(control::settle),
+        )
         .route("/b/{id}", get(control::hosted_page))
+        .route("/b/{id}/pay", post(control::pay))
         .with_state(fake)
 }

@@ -45,6 +45,8 @@ pub struct Stats {
     pub injected_failures: u64,
     pub payment_links: LinkCounts,
     pub events_delivered: u64,
+    /// Delivery attempts the webhook endpoint did not answer with 2xx.
+    pub event_delivery_failures: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -78,6 +80,8 @@ pub struct State {
     pub links: HashMap<String, LinkRecord>,
     /// Link ids in creation order (lists are newest first).
     pub link_order: Vec<String>,
+    /// Checkout Sessions by id, with the link they were completed on.
+    pub sessions: HashMap<String, Value>,
     pub idempotency: HashMap<String, Saved>,
     pub stats: Stats,
     /// Per endpoint: the current one-second window and the requests seen in it.

@@ -21,6 +21,9 @@ pub enum ApiError {
     /// The request contradicts what is stored (same external_ref, different order).
     #[error("{0}")]
     Conflict(String),
+    /// The body is larger than the endpoint takes.
+    #[error("{0}")]
+    TooLarge(String),
     /// A dependency (the database) is unavailable: retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -43,6 +46,7 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

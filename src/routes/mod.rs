@@ -9,8 +9,10 @@ mod pages;
 mod pay;
 mod products;
 mod validate;
+mod webhooks;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
@@ -29,6 +31,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route("/pay/{token}", get(pay::click))
         .route("/pay/{token}/thanks", get(pay::thanks))
+        .route(
+            "/webhooks/stripe",
+            post(webhooks::receive).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(error::not_found)

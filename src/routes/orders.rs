@@ -133,7 +133,7 @@ pub async fn create(
         order_id: stored.id.clone(),
         generation: stored.link_generation,
     };
-    if let Err(e) = state.queue.enqueue_mint(job).await {
+    if let Err(e) = state.queue.enqueue(job).await {
         // The order is stored: a click mints it, and the reconciler re-enqueues it.
         tracing::warn!(order_id = %stored.id, error = %format!("{e:#}"), "order stored but not enqueued");
     }

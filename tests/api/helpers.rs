@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The secret the stand-in signs with; paylink accepts it and `WEBHOOK_SECRET_2` (a roll).
+pub const WEBHOOK_SECRET: &str = "whsec_test_primary";
+pub const WEBHOOK_SECRET_2: &str = "whsec_test_secondary";
 
 /// Where the tests find PostgreSQL and Redis (override with these variables).
 pub fn postgres_url() -> String {
@@ -193,6 +196,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .merge(("stripe.api_base", fake_url.clone()))
         .merge(("stripe.request_timeout_ms", options.stripe_timeout_ms))
         .merge(("admin.token", ADMIN_TOKEN))
+        .merge((
+            "stripe.webhook_secrets",
+            format!("{WEBHOOK_SECRET},{WEBHOOK_SECRET_2}"),
+        ))
         .merge(("workers.max_attempts", options.max_attempts));
     let settings = Settings::from_figment(figment).expect("test settings are valid");
     let engine = Engine::connect(&settings)
@@ -220,6 +227,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         workers_started: false,
         _database: database,
     };
+    test_app
+        .fake_config(json!({
+            "webhook_url": test_app.url("/webhooks/stripe"),
+            "webhook_secret": WEBHOOK_SECRET,
+        }))
+        .await;
     if options.workers {
         test_app.start_workers();
     }
@@ -331,6 +344,114 @@ impl TestApp {
         row.try_get::<i64>("", "n").expect("count")
     }
 
+    /// Posts a webhook delivery with the given body and `Stripe-Signature` header.
+    pub async fn send_webhook_raw(&self, body: &str, signature: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/webhooks/stripe"))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        request.send().await.expect("delivery sent")
+    }
+
+    /// Posts `event` signed as Stripe signs it, with the secret the stand-in uses.
+    pub async fn send_stripe_webhook(&self, event: &Value) -> reqwest::Response {
+        let body = event.to_string();
+        let signature = sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body);
+        self.send_webhook_raw(&body, Some(&signature)).await
+    }
+
+    /// A payer completes checkout on `link_id` at the stand-in; returns the session id.
+    pub async fn complete_checkout(&self, link_id: &str, payment_status: &str) -> String {
+        let response = self
+            .client
+            .post(format!(
+                "{}_fake/payment_links/{link_id}/complete",
+                self.fake_url
+            ))
+            .json(&json!({"payment_status": payment_status}))
+            .send()
+            .await
+            .expect("complete sent");
+        assert_eq!(response.status(), 200, "the stand-in completed checkout");
+        let body: Value = response.json().await.expect("json");
+        body["checkout_session"]
+            .as_str()
+            .expect("session id")
+            .to_owned()
+    }
+
+    pub async fn settle(&self, session_id: &str, outcome: &str) {
+        let response = self
+            .client
+            .post(format!(
+                "{}_fake/checkout_sessions/{session_id}/settle",
+                self.fake_url
+            ))
+            .json(&json!({"outcome": outcome}))
+            .send()
+            .await
+            .expect("settle sent");
+        assert_eq!(response.status(), 200, "the stand-in settled the session");
+    }
+
+    /// Waits (up to 20 s) until `check` holds for the order, and returns it.
+    pub async fn wait_for_order(
+        &self,
+        id: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let found = eventually(Duration::from_secs(20), || async {
+            let order = self.get_order(id).await;
+            check(&order).then_some(order)
+        })
+        .await;
+        match found {
+            Some(order) => order,
+            None => panic!(
+                "order {id}: {what} did not happen within 20 s; now {}",
+                self.get_order(id).await
+            ),
+        }
+    }
+
+    /// Mints an order of a `category` product at `amount` and waits for its link.
+    pub async fn minted_order(&self, category: &str, amount: i64) -> Value {
+        let product = self.create_product(category).await;
+        let order = self.create_order(&product, amount).await;
+        let order = self
+            .wait_until_settled(order["id"].as_str().expect("id"))
+            .await;
+        assert_eq!(order["link_state"], "active", "{order}");
+        order
+    }
+
+    /// Rows in a table (`orders`, `stripe_events`).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+
+    /// The stored event's outcome, once processed (None while unprocessed or absent).
+    pub async fn event_outcome(&self, event_id: &str) -> Option<String> {
+        paylink_workers::store::stripe_event::find(&self.db, event_id)
+            .await
+            .expect("query")
+            .and_then(|e| e.outcome)
+    }
+
     // --- the stand-in, seen from outside, over HTTP as Stripe would be ---
 
     pub async fn fake_config(&self, config: Value) {
@@ -408,6 +529,15 @@ pub fn order_body(product_id: &str, amount_cents: i64) -> Value {
         "amount_cents": amount_cents,
         "payer": {"email": "parent@example.com", "name": "Pat Parent"}
     })
+}
+
+/// Stripe's signature header, computed as Stripe documents it (HMAC-SHA256 over `t.body`).
+pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
+    paylink::webhook_signature::sign(
+        &secrecy::SecretString::from(secret),
+        timestamp,
+        body.as_bytes(),
+    )
 }
 
 /// Polls `check` every 50 ms until it returns Some, or `within` passes (then None).

@@ -14,3 +14,4 @@ mod mint;
 mod orders;
 mod pay;
 mod store;
+mod webhooks;

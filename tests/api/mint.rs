@@ -202,7 +202,7 @@ async fn two_concurrent_jobs_for_one_order_yield_one_link() {
     // A second delivery of the same job, in Redis beside the first.
     app.engine
         .queue
-        .enqueue_mint(MintLink {
+        .enqueue(MintLink {
             order_id: id.clone(),
             generation: 0,
         })

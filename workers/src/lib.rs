@@ -17,7 +17,11 @@ use apalis::prelude::*;
 pub use context::{JobContext, RetrySettings};
 pub use queue::JobQueue;
 
+use futures::FutureExt as _;
+use jobs::deactivate_link::{DeactivateLink, deactivate_link};
 use jobs::mint_link::{MintLink, mint_link};
+use jobs::stripe_event::{EventDeps, StripeEvent, stripe_event};
+use queue::Job;
 
 /// How the worker pool runs.
 #[derive(Clone, Debug)]
@@ -32,36 +36,61 @@ impl Default for WorkerSettings {
     }
 }
 
+/// A worker name unique to this process and queue: apalis refuses a name still registered by a
+/// process that died, so a restart must never reuse one.
+fn worker_name(queue: &str) -> String {
+    format!(
+        "{queue}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 /// Runs every job type until `shutdown` completes, then stops fetching and lets in-flight jobs
-/// finish. Worker names are unique per process so that a restarted process is never refused.
+/// finish.
 pub async fn run_workers(
     ctx: Arc<JobContext>,
     queue: JobQueue,
     settings: WorkerSettings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let name = format!(
-        "{}-{}-{}",
-        MintLink::QUEUE,
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let storage = queue
-        .storage::<MintLink>(MintLink::QUEUE)
-        .poll_with_interval(Duration::from_millis(100));
-    let worker = WorkerBuilder::new(name)
-        .backend(storage)
+    let shutdown = shutdown.shared();
+    let stop = |name: &'static str| {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.await;
+            tracing::info!(worker = name, "stopping");
+            Ok::<(), std::io::Error>(())
+        }
+    };
+    let poll = Duration::from_millis(100);
+    let mint = WorkerBuilder::new(worker_name(MintLink::QUEUE))
+        .backend(queue.storage::<MintLink>().poll_with_interval(poll))
+        .concurrency(settings.concurrency)
+        .parallelize(tokio::spawn)
+        .data(ctx.clone())
+        .build(mint_link)
+        .run_until(stop(MintLink::QUEUE));
+    let events = WorkerBuilder::new(worker_name(StripeEvent::QUEUE))
+        .backend(queue.storage::<StripeEvent>().poll_with_interval(poll))
+        .concurrency(settings.concurrency)
+        .parallelize(tokio::spawn)
+        .data(ctx.clone())
+        .data(EventDeps {
+            queue: queue.clone(),
+        })
+        .build(stripe_event)
+        .run_until(stop(StripeEvent::QUEUE));
+    let deactivate = WorkerBuilder::new(worker_name(DeactivateLink::QUEUE))
+        .backend(queue.storage::<DeactivateLink>().poll_with_interval(poll))
         .concurrency(settings.concurrency)
         .parallelize(tokio::spawn)
         .data(ctx)
-        .build(mint_link);
-    worker
-        .run_until(async move {
-            shutdown.await;
-            Ok::<(), std::io::Error>(())
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("mint_link worker stopped: {e}"))
+        .build(deactivate_link)
+        .run_until(stop(DeactivateLink::QUEUE));
+    futures::try_join!(mint, events, deactivate)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("a worker stopped with an error: {e}"))
 }
 
 /// Runs [`run_workers`] on a thread of its own and returns its handle.

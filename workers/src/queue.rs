@@ -7,7 +7,14 @@ use anyhow::Context as _;
 use apalis::prelude::TaskSink;
 use apalis_redis::{Config, ConnectionManager, RedisStorage};
 
-use crate::jobs::mint_link::MintLink;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A job payload and the queue it travels on.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// The queue name under the namespace (`{namespace}:{QUEUE}`).
+    const QUEUE: &'static str;
+}
 
 /// Enqueues jobs. Cheap to clone; every clone shares one reconnecting Redis connection.
 #[derive(Clone)]
@@ -45,9 +52,9 @@ impl JobQueue {
     }
 
     /// The storage behind one job type. Workers poll it; the intake pushes to it.
-    pub fn storage<T>(&self, job: &str) -> RedisStorage<T> {
+    pub fn storage<J: Job>(&self) -> RedisStorage<J> {
         let config = Config::default()
-            .queue(format!("{}:{job}", self.namespace))
+            .queue(format!("{}:{}", self.namespace, J::QUEUE))
             // Short heartbeats: a killed worker's jobs come back within seconds, not minutes.
             .heartbeat_interval(Duration::from_secs(2))
             .missed_heartbeats(3)
@@ -55,14 +62,27 @@ impl JobQueue {
         RedisStorage::new(self.conn.clone()).with_config(config)
     }
 
-    /// Asks a worker to mint the order's link for this generation.
-    pub async fn enqueue_mint(&self, job: MintLink) -> anyhow::Result<()> {
-        let order_id = job.order_id.clone();
-        self.storage::<MintLink>(MintLink::QUEUE)
+    /// Puts one job on its queue.
+    pub async fn enqueue<J: Job + std::fmt::Debug>(&self, job: J) -> anyhow::Result<()> {
+        let described = format!("{job:?}");
+        self.storage::<J>()
             .push(job)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("failed to enqueue mint_link for order {order_id}"))
+            .with_context(|| format!("failed to enqueue {} {described}", J::QUEUE))
+    }
+
+    /// Puts many jobs on their queue in one round trip.
+    pub async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let count = jobs.len();
+        self.storage::<J>()
+            .push_bulk(jobs)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("failed to enqueue {count} {} jobs", J::QUEUE))
     }
 
     /// Whether Redis answers a PING within a second.

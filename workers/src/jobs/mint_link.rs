@@ -20,8 +20,8 @@ pub struct MintLink {
     pub generation: i32,
 }
 
-impl MintLink {
-    pub const QUEUE: &'static str = "mint_link";
+impl crate::queue::Job for MintLink {
+    const QUEUE: &'static str = "mint_link";
 }
 
 /// What a mint attempt came to.
@@ -163,8 +163,7 @@ async fn store(
         return Ok(MintOutcome::AlreadyMinted(link));
     }
     tracing::warn!(%order_id, link_id = %link.id, "minted link not stored: order moved on; deactivating it");
-    let key = format!("paylink-deactivate-{}", link.id);
-    if let Err(e) = ctx.stripe.deactivate_payment_link(&link.id, &key).await {
+    if let Err(e) = ctx.stripe.deactivate_payment_link(&link.id).await {
         tracing::error!(%order_id, link_id = %link.id, error = %e, "failed to deactivate an unstored link");
     }
     Ok(MintOutcome::Skipped(

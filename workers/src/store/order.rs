@@ -262,3 +262,117 @@ pub async fn list_minting<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<
         .all(db)
         .await
 }
+
+/// What a completed Checkout Session tells us about the payment.
+#[derive(Clone, Debug, Default)]
+pub struct Payment {
+    pub checkout_session_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// Marks a pending order paid and records Stripe's ids. Returns false when it was not pending
+/// (already paid by an earlier or duplicate event, or cancelled): exactly one event wins.
+pub async fn mark_paid<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    payment: &Payment,
+) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let result = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(Status::Paid.to_value()))
+        .col_expr(Column::PaidAt, Expr::value(now))
+        .col_expr(
+            Column::StripeCheckoutSessionId,
+            Expr::value(payment.checkout_session_id.clone()),
+        )
+        .col_expr(
+            Column::StripePaymentIntentId,
+            Expr::value(payment.payment_intent_id.clone()),
+        )
+        .col_expr(
+            Column::StripeCustomerId,
+            Expr::value(payment.customer_id.clone()),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(Status::Pending))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// The order whose stored link is `link_id` (the fallback when an event lacks our metadata).
+pub async fn find_by_payment_link<C: ConnectionTrait>(
+    db: &C,
+    link_id: &str,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::StripePaymentLinkId.eq(link_id))
+        .one(db)
+        .await
+}
+
+/// Records that the order's stored link `link_id` was switched off at Stripe. Only the link
+/// still stored on the order changes its state.
+pub async fn mark_link_deactivated<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    link_id: &str,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(
+            Column::LinkState,
+            Expr::value(LinkState::Deactivated.to_value()),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::StripePaymentLinkId.eq(link_id))
+        .filter(Column::LinkState.eq(LinkState::Active))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Moves a pending order on to a fresh link generation (its current link can take no more
+/// payments), clearing the old link so that the pay URL mints the new one. Conditional on the
+/// generation the caller saw, so concurrent callers move it on once.
+pub async fn start_new_generation<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    from_generation: i32,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::LinkGeneration, Expr::value(from_generation + 1))
+        .col_expr(
+            Column::LinkState,
+            Expr::value(LinkState::Minting.to_value()),
+        )
+        .col_expr(Column::RetryEpoch, Expr::value(0))
+        .col_expr(
+            Column::StripePaymentLinkId,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            Column::StripePaymentLinkUrl,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LinkGeneration.eq(from_generation))
+        .filter(Column::Status.eq(Status::Pending))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Keeps an error for the operator without changing the order's state.
+pub async fn note_error<C: ConnectionTrait>(db: &C, id: &str, error: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::LastError, Expr::value(error))
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

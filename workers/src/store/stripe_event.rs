@@ -22,3 +22,75 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
+
+/// An event as received, before it is stored.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub id: String,
+    pub event_type: String,
+    pub payload: String,
+}
+
+/// Stores the events, ignoring ids already stored (Stripe delivers an event more than once).
+/// Returns the ids this call inserted: those, and only those, need a job.
+pub async fn insert_new<C: ConnectionTrait>(
+    db: &C,
+    events: &[NewEvent],
+) -> Result<Vec<String>, DbErr> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = Utc::now();
+    // The same id twice in one batch (concurrent duplicates) would conflict within the
+    // statement itself on PostgreSQL: keep the first.
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<ActiveModel> = events
+        .iter()
+        .filter(|e| seen.insert(e.id.as_str()))
+        .map(|e| ActiveModel {
+            id: Set(e.id.clone()),
+            event_type: Set(e.event_type.clone()),
+            payload: Set(e.payload.clone()),
+            received_at: Set(now),
+            processed_at: Set(None),
+            outcome: Set(None),
+            error: Set(None),
+        })
+        .collect();
+    let inserted = Entity::insert_many(rows)
+        .on_conflict(OnConflict::column(Column::Id).do_nothing().to_owned())
+        .exec_with_returning_keys(db)
+        .await;
+    match inserted {
+        Ok(ids) => Ok(ids),
+        // Every row conflicted: all are duplicates.
+        Err(DbErr::RecordNotInserted) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// Records how processing ended. Only the first outcome sticks: a duplicate job that finishes
+/// later changes nothing.
+pub async fn mark_processed<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    outcome: &str,
+    error: Option<&str>,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::ProcessedAt, Expr::value(Utc::now()))
+        .col_expr(Column::Outcome, Expr::value(outcome))
+        .col_expr(Column::Error, Expr::value(error.map(str::to_owned)))
+        .filter(Column::Id.eq(id))
+        .filter(Column::ProcessedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

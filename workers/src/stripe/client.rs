@@ -10,7 +10,8 @@ use stripe_payment::payment_link::{
     CreatePaymentLinkAfterCompletion, CreatePaymentLinkAfterCompletionType,
     CreatePaymentLinkLineItems, CreatePaymentLinkLineItemsPriceData,
     CreatePaymentLinkLineItemsPriceDataProductData, CreatePaymentLinkPaymentIntentData,
-    CreatePaymentLinkPaymentIntentDataSetupFutureUsage, RestrictionsParams, UpdatePaymentLink,
+    CreatePaymentLinkPaymentIntentDataSetupFutureUsage, RestrictionsParams, RetrievePaymentLink,
+    UpdatePaymentLink,
 };
 
 use super::StripeFailure;
@@ -125,19 +126,25 @@ impl StripeApi {
         })
     }
 
-    /// Switches a Payment Link off. Already inactive counts as done (Stripe accepts it again).
-    pub async fn deactivate_payment_link(
-        &self,
-        link_id: &str,
-        idempotency_key: &str,
-    ) -> Result<(), StripeFailure> {
+    /// Switches a Payment Link off. Setting `active=false` is idempotent by nature (an already
+    /// inactive link accepts it again), so no idempotency key is needed and any retry is safe.
+    pub async fn deactivate_payment_link(&self, link_id: &str) -> Result<(), StripeFailure> {
         UpdatePaymentLink::new(link_id)
             .active(false)
-            .customize()
-            .request_strategy(strategy(idempotency_key)?)
             .send(&self.client)
             .await?;
         Ok(())
+    }
+
+    /// Whether a Payment Link can still take a payment: active, and under its completed-sessions
+    /// limit when it has one.
+    pub async fn payment_link_open(&self, link_id: &str) -> Result<bool, StripeFailure> {
+        let link = RetrievePaymentLink::new(link_id).send(&self.client).await?;
+        let under_limit = link.restrictions.is_none_or(|r| {
+            i64::try_from(r.completed_sessions.count).unwrap_or(i64::MAX)
+                < r.completed_sessions.limit
+        });
+        Ok(link.active && under_limit)
     }
 }
 

@@ -1,0 +1,126 @@
+//! Stores verified webhook events and enqueues their processing, many deliveries per database
+//! round trip.
+//!
+//! Each delivery hands its event to one batching task and waits for its answer. The task takes
+//! whatever deliveries are waiting (up to `MAX_BATCH`), stores them with one multi-row
+//! `INSERT … ON CONFLICT DO NOTHING RETURNING id`, answers each delivery as soon as that commits,
+//! then enqueues a `stripe_event` job per newly stored event in one Redis round trip. Under load
+//! the batches grow by themselves; an idle intake stores a lone delivery at once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use paylink_workers::JobQueue;
+use paylink_workers::jobs::stripe_event::StripeEvent;
+use paylink_workers::store::stripe_event::{self, NewEvent};
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::routes::ApiError;
+
+/// Deliveries stored by one statement at most.
+const MAX_BATCH: usize = 256;
+/// Batches being stored at once (overlapping round trips to the database).
+const CONCURRENT_BATCHES: usize = 4;
+
+struct Delivery {
+    event: NewEvent,
+    /// Ok(true): stored now; Ok(false): already stored; Err: could not store.
+    reply: oneshot::Sender<Result<bool, String>>,
+}
+
+/// The handle the webhook route holds.
+#[derive(Clone)]
+pub struct EventIntake {
+    tx: mpsc::Sender<Delivery>,
+}
+
+impl EventIntake {
+    /// Starts the batching task on the current runtime.
+    pub fn start(db: DatabaseConnection, queue: JobQueue) -> Self {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * CONCURRENT_BATCHES * 4);
+        tokio::spawn(run(rx, db, queue));
+        Self { tx }
+    }
+
+    /// Stores the event unless its id is stored already; returns whether this call stored it.
+    pub async fn accept(
+        &self,
+        id: String,
+        event_type: String,
+        payload: String,
+    ) -> Result<bool, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let event = NewEvent {
+            id,
+            event_type,
+            payload,
+        };
+        self.tx
+            .send(Delivery { event, reply })
+            .await
+            .map_err(|_| unavailable("the event intake has stopped"))?;
+        answer
+            .await
+            .map_err(|_| unavailable("the event intake dropped the delivery"))?
+            .map_err(|cause| {
+                tracing::error!(%cause, "failed to store a Stripe event");
+                unavailable("cannot store the event now")
+            })
+    }
+}
+
+fn unavailable(message: &str) -> ApiError {
+    ApiError::Unavailable(format!("{message}; Stripe will retry the delivery"))
+}
+
+async fn run(mut rx: mpsc::Receiver<Delivery>, db: DatabaseConnection, queue: JobQueue) {
+    let permits = Arc::new(Semaphore::new(CONCURRENT_BATCHES));
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(delivery) => batch.push(delivery),
+                Err(_) => break,
+            }
+        }
+        let (db, queue) = (db.clone(), queue.clone());
+        tokio::spawn(async move {
+            store_batch(&db, &queue, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn store_batch(db: &DatabaseConnection, queue: &JobQueue, batch: Vec<Delivery>) {
+    let events: Vec<NewEvent> = batch.iter().map(|d| d.event.clone()).collect();
+    match stripe_event::insert_new(db, &events).await {
+        Ok(inserted) => {
+            let mut new: HashSet<String> = inserted.into_iter().collect();
+            let jobs: Vec<StripeEvent> = new
+                .iter()
+                .map(|id| StripeEvent {
+                    event_id: id.clone(),
+                })
+                .collect();
+            for delivery in batch {
+                // The first delivery of a new id in this batch stored it; any twin is a duplicate.
+                let stored = new.remove(&delivery.event.id);
+                let _ = delivery.reply.send(Ok(stored));
+            }
+            if let Err(e) = queue.enqueue_many(jobs).await {
+                // Stored and answered: the reconciler enqueues stored events never processed.
+                tracing::error!(error = %format!("{e:#}"), "Stripe events stored but not enqueued");
+            }
+        }
+        Err(e) => {
+            let cause = e.to_string();
+            for delivery in batch {
+                let _ = delivery.reply.send(Err(cause.clone()));
+            }
+        }
+    }
+}

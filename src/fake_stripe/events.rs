@@ -1,0 +1,109 @@
+//! Checkout Sessions and the events they produce, signed and delivered to the configured
+//! webhook URL the way Stripe does: `Stripe-Signature: t=…,v1=…`, retried with backoff until the
+//! endpoint answers 2xx, each event on its own (so deliveries may arrive out of order).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::FakeStripe;
+use super::objects::{new_id, now};
+
+/// Delivery attempts per event before the stand-in gives up (Stripe keeps trying for days).
+const DELIVERY_ATTEMPTS: u32 = 12;
+
+/// A Checkout Session completed on `link` (its metadata copied from the link, as Stripe does).
+pub fn checkout_session(link: &Value, amount: i64, payment_status: &str) -> Value {
+    json!({
+        "id": new_id("cs_test"),
+        "object": "checkout.session",
+        "amount_subtotal": amount,
+        "amount_total": amount,
+        "client_reference_id": null,
+        "created": now(),
+        "currency": link["currency"],
+        "customer": new_id("cus"),
+        "customer_details": {"email": "payer@example.com", "name": "Test Payer"},
+        "customer_email": null,
+        "livemode": false,
+        "metadata": link["metadata"],
+        "mode": "payment",
+        "payment_intent": new_id("pi"),
+        "payment_link": link["id"],
+        "payment_status": payment_status,
+        "status": "complete",
+        "success_url": link["after_completion"]["redirect"]["url"],
+        "url": null
+    })
+}
+
+pub fn event(event_type: &str, object: &Value) -> Value {
+    json!({
+        "id": new_id("evt"),
+        "object": "event",
+        "api_version": "2026-09-30.endive",
+        "created": now(),
+        "data": {"object": object},
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": event_type
+    })
+}
+
+/// Stripe's signature header for `payload` at `timestamp`.
+pub fn signature(secret: &str, timestamp: i64, payload: &str) -> Option<String> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).ok()?;
+    mac.update(format!("{timestamp}.{payload}").as_bytes());
+    Some(format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// Delivers `event` in the background, retrying until the endpoint takes it.
+pub fn deliver(fake: Arc<FakeStripe>, event: Value) {
+    tokio::spawn(async move {
+        let payload = event.to_string();
+        let client = reqwest::Client::new();
+        for attempt in 0..DELIVERY_ATTEMPTS {
+            if attempt > 0 {
+                let backoff = Duration::from_millis(100u64 << attempt.min(6));
+                tokio::time::sleep(backoff).await;
+            }
+            let (url, secret) = {
+                let state = fake.lock();
+                (
+                    state.config.webhook_url.clone(),
+                    state.config.webhook_secret.clone(),
+                )
+            };
+            let (Some(url), Some(secret)) = (url, secret) else {
+                continue;
+            };
+            let Some(header) = signature(&secret, now(), &payload) else {
+                continue;
+            };
+            let sent = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("stripe-signature", header)
+                .body(payload.clone())
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await;
+            let mut state = fake.lock();
+            match sent {
+                Ok(response) if response.status().is_success() => {
+                    state.stats.events_delivered += 1;
+                    return;
+                }
+                _ => state.stats.event_delivery_failures += 1,
+            }
+        }
+        tracing::warn!(event = %event["id"], "the stand-in gave up delivering an event");
+    });
+}

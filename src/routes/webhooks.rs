@@ -1,0 +1,74 @@
+//! `POST /webhooks/stripe` (DESIGN.md flow 4): verify the signature, store the raw event keyed
+//! by its Stripe id, enqueue its processing, answer 200. Nothing is stored for a refused delivery;
+//! a delivery is answered 200 only once its event is stored.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::startup::AppState;
+use crate::webhook_signature;
+
+/// Stripe events are a few KiB; anything near this is not from Stripe.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The envelope fields the intake needs; the rest is stored as received.
+#[derive(Deserialize)]
+struct Envelope {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!(
+                "webhook bodies are limited to {MAX_BODY_BYTES} bytes"
+            ))
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })?;
+    let webhooks = &state.webhooks;
+    if webhooks.secrets.is_empty() {
+        tracing::error!("a Stripe webhook arrived but PAYLINK__STRIPE__WEBHOOK_SECRETS is not set");
+        return Err(ApiError::Unavailable(
+            "webhook secrets are not configured".into(),
+        ));
+    }
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    webhook_signature::verify(
+        header,
+        &body,
+        &webhooks.secrets,
+        webhooks.tolerance_secs,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(|e| ApiError::BadRequest(format!("signature refused: {e}")))?;
+    let envelope: Envelope = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed event JSON: {e}")))?;
+    if envelope.id.is_empty() || envelope.event_type.is_empty() {
+        return Err(ApiError::BadRequest(
+            "malformed event: id and type must not be empty".into(),
+        ));
+    }
+    // The body parsed as JSON, so it is UTF-8.
+    let payload = String::from_utf8_lossy(&body).into_owned();
+    let stored = webhooks
+        .intake
+        .accept(envelope.id, envelope.event_type, payload)
+        .await?;
+    Ok(Json(json!({"received": true, "duplicate": !stored})))
+}

@@ -1,0 +1,52 @@
+//! `deactivate_link`: switch a paid order's Payment Link off (DESIGN.md flow 6).
+
+use std::sync::Arc;
+
+use apalis::prelude::{BoxDynError, Data};
+use serde::{Deserialize, Serialize};
+
+use crate::context::JobContext;
+use crate::store::order;
+
+/// Switch `link_id` off; if it is still the link stored on `order_id`, record it as deactivated.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeactivateLink {
+    pub order_id: String,
+    pub link_id: String,
+}
+
+impl crate::queue::Job for DeactivateLink {
+    const QUEUE: &'static str = "deactivate_link";
+}
+
+/// The job handler. Transient Stripe errors are retried here with backoff; when the attempts
+/// run out, or Stripe refuses, the error is kept on the order and the job fails so that the
+/// queue (and later the reconciler) tries again.
+pub async fn deactivate_link(
+    job: DeactivateLink,
+    ctx: Data<Arc<JobContext>>,
+) -> Result<(), BoxDynError> {
+    let mut last_error = String::new();
+    for attempt in 0..ctx.retry.max_attempts {
+        if attempt > 0 {
+            tokio::time::sleep(ctx.retry.backoff(attempt - 1)).await;
+        }
+        match ctx.stripe.deactivate_payment_link(&job.link_id).await {
+            Ok(()) => {
+                order::mark_link_deactivated(&ctx.db, &job.order_id, &job.link_id).await?;
+                tracing::info!(order_id = %job.order_id, link_id = %job.link_id, "link deactivated");
+                return Ok(());
+            }
+            Err(failure) => {
+                last_error = failure.to_string();
+                tracing::warn!(order_id = %job.order_id, link_id = %job.link_id, attempt, error = %last_error, "deactivation failed");
+                if !failure.is_retryable() {
+                    break;
+                }
+            }
+        }
+    }
+    let message = format!("deactivating {} failed: {last_error}", job.link_id);
+    order::note_error(&ctx.db, &job.order_id, &message).await?;
+    Err(message.into())
+}
