@@ -1,0 +1,206 @@
+//! Webhook intake benchmark: drives `paylink serve` over loopback with many connections, each
+//! sending freshly signed `checkout.session.completed` deliveries, and prints one parseable line:
+//! requests/s, p50/p99 latency, errors, and how many events were stored and enqueued.
+//!
+//! Needs PostgreSQL and Redis as the tests do. Run:
+//!   cargo bench --bench webhook_intake -- [--seconds 10] [--connections 64] [--warmup 2]
+//! Figures cover the measured seconds only, after the warm-up; `stored` and `enqueued` count
+//! every delivery, warm-up included, and must equal the requests answered 200 overall.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sea_orm::ConnectionTrait;
+use secrecy::SecretString;
+
+const SECRET: &str = "whsec_bench";
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn event(n: u64, connection: u64) -> String {
+    serde_json::json!({
+        "id": format!("evt_bench_{connection}_{n}_{}", uuid::Uuid::new_v4().simple()),
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": chrono::Utc::now().timestamp(),
+        "livemode": false,
+        "data": {"object": {
+            "id": format!("cs_test_bench_{connection}_{n}"),
+            "object": "checkout.session",
+            "payment_link": "plink_bench",
+            "payment_intent": "pi_bench",
+            "customer": "cus_bench",
+            "payment_status": "paid",
+            "metadata": {"order_id": format!("ord_bench_{n}")}
+        }}
+    })
+    .to_string()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let seconds = arg("--seconds", 10);
+    let connections = arg("--connections", 64);
+    let pg = std::env::var("PAYLINK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let redis_url =
+        std::env::var("PAYLINK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let name = format!("paylink_bench_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(format!("{pg}/postgres")).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_paylink"))
+        .arg("serve")
+        .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "PAYLINK__DATABASE__URL",
+            format!(
+                "{pg}/{name}{}",
+                std::env::var("XX_PGOPTS").unwrap_or_default()
+            ),
+        )
+        .env("PAYLINK__DATABASE__MAX_CONNECTIONS", "16")
+        .env("PAYLINK__QUEUE__URL", &redis_url)
+        .env("PAYLINK__QUEUE__NAMESPACE", &name)
+        .env("PAYLINK__ADMIN__TOKEN", "bench")
+        .env("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/")
+        .env("PAYLINK__STRIPE__WEBHOOK_SECRETS", SECRET)
+        .env("PAYLINK__LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = server.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if line?.contains("listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+
+    let url = Arc::new(format!("http://127.0.0.1:{port}/webhooks/stripe"));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections as usize)
+        .build()?;
+    let secret = SecretString::from(SECRET);
+    // Warm up first (connections opened, pools filled), then measure.
+    let warmup = Duration::from_secs(arg("--warmup", 2));
+    let measure_from = Instant::now() + warmup;
+    let deadline = measure_from + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0u64;
+                let mut n = 0;
+                while Instant::now() < deadline {
+                    n += 1;
+                    let body = event(n, c);
+                    let signature = paylink::webhook_signature::sign(
+                        &secret,
+                        chrono::Utc::now().timestamp(),
+                        body.as_bytes(),
+                    );
+                    let sent = Instant::now();
+                    let ok = client
+                        .post(url.as_str())
+                        .header("content-type", "application/json")
+                        .header("stripe-signature", signature)
+                        .body(body)
+                        .send()
+                        .await
+                        .map(|r| r.status().is_success())
+                        .unwrap_or(false);
+                    if sent >= measure_from {
+                        latencies.push(sent.elapsed());
+                        if !ok {
+                            errors += 1;
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = seconds as f64;
+    latencies.sort();
+
+    let db = sea_orm::Database::connect(format!("{pg}/{name}")).await?;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM stripe_events",
+        ))
+        .await?
+        .expect("a row");
+    let stored: i64 = row.try_get("", "n")?;
+    let redis = redis::Client::open(redis_url.as_str())?;
+    let mut conn = redis.get_multiplexed_async_connection().await?;
+    // apalis-redis keeps jobs pushed in bulk in the queue's scheduled set until a worker promotes them.
+    let scheduled: i64 = redis::cmd("ZCARD")
+        .arg(format!("{name}:stripe_event:scheduled"))
+        .query_async(&mut conn)
+        .await?;
+    let active: i64 = redis::cmd("LLEN")
+        .arg(format!("{name}:stripe_event:active"))
+        .query_async(&mut conn)
+        .await?;
+    let enqueued = scheduled + active;
+
+    println!(
+        "bench=webhook_intake cpus={} connections={connections} seconds={seconds} requests={} rps={:.0} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} p999_ms={:.2} errors={errors} stored={stored} enqueued={enqueued}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.90),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 0.999),
+    );
+
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(db);
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{name}:*"))
+        .query_async(&mut conn)
+        .await?;
+    if !keys.is_empty() {
+        redis::cmd("DEL").arg(keys).exec_async(&mut conn).await?;
+    }
+    Ok(())
+}
