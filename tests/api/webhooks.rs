@@ -388,3 +388,33 @@ async fn a_delivery_while_the_database_is_unavailable_gets_503() {
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stand_in_retries_a_delivery_the_endpoint_did_not_take() {
+    let app = spawn_app().await;
+    let order = app.minted_order("monthly", 4500).await;
+    // Deliveries fail at first: the endpoint is somewhere nobody listens.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    app.fake_config(json!({"webhook_url": format!("http://{dead}/webhooks/stripe")}))
+        .await;
+
+    app.complete_checkout(order["stripe_payment_link_id"].as_str().unwrap(), "paid")
+        .await;
+    eventually(Duration::from_secs(10), || async {
+        (app.fake_stats().await["event_delivery_failures"].as_u64() >= Some(1)).then_some(())
+    })
+    .await
+    .expect("a delivery failed");
+    app.fake_config(json!({"webhook_url": app.url("/webhooks/stripe")}))
+        .await;
+
+    let id = order["id"].as_str().unwrap();
+    app.wait_for_order(id, "paid after a retried delivery", |o| {
+        o["status"] == "paid"
+    })
+    .await;
+    assert_eq!(app.fake_stats().await["events_delivered"], 1);
+}
