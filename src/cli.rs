@@ -33,6 +33,21 @@ pub enum Command {
     Run,
     /// Apply database migrations and exit.
     Migrate,
+    /// Create one order per CSV row (header: external_ref, payer_email, payer_name, product_id,
+    /// amount_cents[, currency]) and show progress while running workers mint their links.
+    Blast {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// The blast's name (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Write every order's payer, amount, state and pay URL here as CSV.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Return once the orders are stored, without waiting for the links.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// The Stripe stand-in: Stripe's wire format, in memory.
     FakeStripe {
         /// Address to listen on (port 0 picks a free port; the chosen address is printed).
@@ -88,6 +103,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             announce("migrations applied");
             Ok(())
         }
+        Command::Blast {
+            file,
+            name,
+            out,
+            no_wait,
+        } => crate::blast_cli::run(&settings, file, name, out, no_wait).await,
         Command::Serve => serve(&settings, false).await,
         Command::Run => serve(&settings, true).await,
         Command::Work => {

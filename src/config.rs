@@ -85,6 +85,12 @@ pub struct WorkersConfig {
     pub max_backoff_ms: u64,
     /// Stripe requests a payer's click may spend minting a link that is not ready yet.
     pub click_mint_attempts: u32,
+    /// Most mint jobs due in Redis at once; the rest of a blast waits in the database.
+    pub window: u64,
+    /// How often each worker process tops the queue up from the database.
+    pub feed_interval_ms: u64,
+    /// A mint job enqueued this long ago whose order is still minting is enqueued again.
+    pub requeue_after_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -247,6 +253,11 @@ impl Settings {
     pub fn worker_settings(&self) -> WorkerSettings {
         WorkerSettings {
             concurrency: self.workers.concurrency,
+            feeder: paylink_workers::feeder::FeederSettings {
+                window: self.workers.window,
+                interval: Duration::from_millis(self.workers.feed_interval_ms),
+                requeue_after: Duration::from_secs(self.workers.requeue_after_secs),
+            },
         }
     }
 }

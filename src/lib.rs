@@ -1,10 +1,13 @@
 //! paylink's intake and command line: the thin HTTP layer that validates, stores and enqueues,
 //! plus the Stripe stand-in. The engine it hands work to is `paylink-workers`.
 
+pub mod blast_cli;
+pub mod blasts;
 pub mod cli;
 pub mod config;
 pub mod event_intake;
 pub mod fake_stripe;
+pub mod order_input;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

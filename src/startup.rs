@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use migration::MigratorTrait as _;
-use paylink_workers::{JobContext, JobQueue, stripe::StripeApi};
+use paylink_workers::stripe::{RateLimiter, StripeApi};
+use paylink_workers::{JobContext, JobQueue};
 use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
@@ -45,7 +46,13 @@ impl Engine {
         let queue = JobQueue::connect(settings.queue_url()?, &settings.queue.namespace).await?;
         let jobs = Arc::new(JobContext {
             db: db.clone(),
-            stripe: StripeApi::new(&settings.stripe_settings()?)?,
+            stripe: StripeApi::new(&settings.stripe_settings()?)?.with_rate_limiter(
+                RateLimiter::new(
+                    queue.connection(),
+                    queue.namespace(),
+                    settings.stripe.rate_limit_per_sec,
+                ),
+            ),
             policy: settings.policy(),
             public_base_url: settings.public_base_url.clone(),
             retry: settings.retry(),

@@ -118,7 +118,6 @@ fn execute(
             Err(_) => {}
         }
     }
-    state.refresh_link_counts();
     outcome.map(|body| (200, body, false))
 }
 

@@ -14,6 +14,12 @@ pub enum ApiError {
     /// A field failed validation; the message names it.
     #[error("{message}")]
     Validation { field: String, message: String },
+    /// Rows of a blast failed validation; nothing was created.
+    #[error("{total} row(s) are invalid; nothing was created")]
+    InvalidRows {
+        rows: Vec<crate::blasts::RowError>,
+        total: usize,
+    },
     #[error("missing or invalid bearer token")]
     Unauthorized,
     #[error("{0}")]
@@ -42,7 +48,9 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::Validation { .. } | Self::InvalidRows { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            }
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -75,6 +83,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({"error": {"code": code, "message": self.to_string()}});
         if let Self::Validation { field, .. } = &self {
             body["error"]["field"] = json!(field);
+        }
+        if let Self::InvalidRows { rows, .. } = &self {
+            body["error"]["rows"] = json!(rows);
         }
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {

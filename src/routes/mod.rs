@@ -1,6 +1,7 @@
 //! The intake's HTTP surface, one file per resource.
 
 mod auth;
+pub(crate) mod blasts;
 mod error;
 mod extract;
 mod health;
@@ -8,7 +9,7 @@ mod orders;
 mod pages;
 mod pay;
 mod products;
-mod validate;
+pub(crate) mod validate;
 mod webhooks;
 
 use axum::Router;
@@ -26,6 +27,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/products", post(products::create))
         .route("/v1/orders", post(orders::create))
         .route("/v1/orders/{id}", get(orders::show))
+        .route(
+            "/v1/blasts",
+            post(blasts::create).layer(DefaultBodyLimit::max(blasts::MAX_BODY_BYTES)),
+        )
+        .route("/v1/blasts/{id}", get(blasts::show))
+        .route("/v1/blasts/{id}/orders", get(blasts::orders))
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin_token));
     Router::new()
         .merge(api)

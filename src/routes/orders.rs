@@ -5,30 +5,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use paylink_workers::jobs::mint_link::MintLink;
-use paylink_workers::store::order::{self, NewOrder};
+use paylink_workers::store::order;
 use paylink_workers::store::product;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::ApiError;
 use super::extract::JsonBody;
-use super::{ApiError, validate};
+use crate::order_input::{OrderInput, Payer, same_order};
 use crate::startup::AppState;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OrderRequest {
-    external_ref: String,
-    product_id: String,
-    amount_cents: i64,
-    currency: Option<String>,
-    payer: Payer,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Payer {
-    email: String,
-    name: String,
-}
 
 /// An order as the API shows it.
 #[derive(Debug, Serialize)]
@@ -83,45 +67,16 @@ impl OrderView {
     }
 }
 
-/// Validates a request into a new order, checking the product exists.
-async fn validated(state: &AppState, body: OrderRequest) -> Result<NewOrder, ApiError> {
-    let external_ref = validate::text("external_ref", &body.external_ref, 255)?;
-    let amount_cents = validate::amount("amount_cents", body.amount_cents)?;
-    let payer_email = validate::email("payer.email", &body.payer.email)?;
-    let payer_name = validate::text("payer.name", &body.payer.name, 200)?;
-    let product = product::find(&state.db, &body.product_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::validation("product_id", format!("no product {:?}", body.product_id))
-        })?;
-    let currency = match &body.currency {
-        Some(c) => validate::currency("currency", c)?,
-        None => product.currency.clone(),
-    };
-    Ok(NewOrder {
-        external_ref,
-        product_id: product.id,
-        blast_id: None,
-        payer_email,
-        payer_name,
-        amount_cents,
-        currency,
-    })
-}
-
 pub async fn create(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<OrderRequest>,
+    JsonBody(body): JsonBody<OrderInput>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
-    let new = validated(&state, body).await?;
+    let product = product::find(&state.db, &body.product_id).await?;
+    let new = body.validate(product.as_ref(), None)?;
     let (stored, created) = order::insert_or_get(&state.db, new.clone()).await?;
     if !created {
         // The same external_ref is the caller's retry; a different order under it is a mistake.
-        if stored.amount_cents != new.amount_cents
-            || stored.product_id != new.product_id
-            || stored.currency != new.currency
-            || stored.payer_email != new.payer_email
-        {
+        if !same_order(&stored, &new) {
             return Err(ApiError::Conflict(format!(
                 "external_ref {:?} already names order {} with a different product, amount, currency or payer",
                 new.external_ref, stored.id
@@ -133,9 +88,12 @@ pub async fn create(
         order_id: stored.id.clone(),
         generation: stored.link_generation,
     };
-    if let Err(e) = state.queue.enqueue(job).await {
-        // The order is stored: a click mints it, and the reconciler re-enqueues it.
-        tracing::warn!(order_id = %stored.id, error = %format!("{e:#}"), "order stored but not enqueued");
+    match state.queue.enqueue(job).await {
+        Ok(()) => order::mark_enqueued(&state.db, &stored.id).await?,
+        // The order is stored with no job: the feeder enqueues it (or a click mints it).
+        Err(e) => {
+            tracing::warn!(order_id = %stored.id, error = %format!("{e:#}"), "order stored but not enqueued")
+        }
     }
     Ok((StatusCode::CREATED, Json(OrderView::new(&state, stored))))
 }

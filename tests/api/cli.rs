@@ -7,17 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{eventually, redis_url};
-
-/// A child process killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::helpers::{Running, eventually, redis_url};
 
 fn paylink() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_paylink"));

@@ -133,6 +133,10 @@ pub struct AppOptions {
     /// Stripe request timeout, to provoke client-side timeouts.
     pub stripe_timeout_ms: u64,
     pub max_attempts: u32,
+    /// paylink's own Stripe rate limit (all workers together).
+    pub stripe_rate: u32,
+    /// Most mint jobs due in Redis at once.
+    pub window: u64,
 }
 
 impl Default for AppOptions {
@@ -146,6 +150,8 @@ impl Default for AppOptions {
             },
             stripe_timeout_ms: 2000,
             max_attempts: 8,
+            stripe_rate: 1000,
+            window: 1000,
         }
     }
 }
@@ -158,7 +164,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub engine: Engine,
     pub client: reqwest::Client,
-    namespace: String,
+    pub namespace: String,
     stop: watch::Sender<bool>,
     workers_started: bool,
     // Dropped last: the database outlives the connections above.
@@ -200,7 +206,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             "stripe.webhook_secrets",
             format!("{WEBHOOK_SECRET},{WEBHOOK_SECRET_2}"),
         ))
-        .merge(("workers.max_attempts", options.max_attempts));
+        .merge(("workers.max_attempts", options.max_attempts))
+        .merge(("stripe.rate_limit_per_sec", options.stripe_rate))
+        .merge(("workers.window", options.window))
+        .merge(("workers.feed_interval_ms", 100));
     let settings = Settings::from_figment(figment).expect("test settings are valid");
     let engine = Engine::connect(&settings)
         .await
@@ -250,7 +259,65 @@ impl Drop for TestApp {
     }
 }
 
+/// A child process killed when the test ends, however it ends.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
 impl TestApp {
+    /// Starts a `paylink work` process sharing this app's database, queue and stand-in.
+    pub fn spawn_worker_process(&self) -> Running {
+        let s = &self.settings;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_paylink"));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PAYLINK")) {
+            command.env_remove(key);
+        }
+        command
+            .arg("work")
+            .env("PAYLINK_ENV", "test")
+            .env("PAYLINK__DATABASE__URL", &s.database.url)
+            .env("PAYLINK__DATABASE__MIGRATE_ON_START", "false")
+            .env("PAYLINK__QUEUE__URL", redis_url())
+            .env("PAYLINK__QUEUE__NAMESPACE", &self.namespace)
+            .env("PAYLINK__STRIPE__API_BASE", &self.fake_url)
+            .env(
+                "PAYLINK__STRIPE__RATE_LIMIT_PER_SEC",
+                s.stripe.rate_limit_per_sec.to_string(),
+            )
+            .env(
+                "PAYLINK__STRIPE__REQUEST_TIMEOUT_MS",
+                s.stripe.request_timeout_ms.to_string(),
+            )
+            .env("PAYLINK__PUBLIC_BASE_URL", &s.public_base_url)
+            .env("PAYLINK__WORKERS__WINDOW", s.workers.window.to_string())
+            .env(
+                "PAYLINK__WORKERS__FEED_INTERVAL_MS",
+                s.workers.feed_interval_ms.to_string(),
+            )
+            .env(
+                "PAYLINK__WORKERS__MAX_ATTEMPTS",
+                s.workers.max_attempts.to_string(),
+            )
+            .env(
+                "PAYLINK__LOG__LEVEL",
+                std::env::var("PAYLINK_TEST_LOG").unwrap_or_else(|_| "error".into()),
+            )
+            .stdout(std::process::Stdio::null());
+        Running(command.spawn().expect("paylink work starts"))
+    }
+
     /// Starts the in-process workers (once).
     pub fn start_workers(&mut self) {
         if self.workers_started {

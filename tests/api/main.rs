@@ -8,6 +8,7 @@
 
 mod helpers;
 
+mod blasts;
 mod cli;
 mod fake_stripe;
 mod mint;

@@ -2,6 +2,7 @@
 //! worker pool that runs every job type. Depends on `migration` only; never on the intake.
 
 pub mod context;
+pub mod feeder;
 pub mod jobs;
 pub mod policy;
 pub mod queue;
@@ -28,11 +29,15 @@ use queue::Job;
 pub struct WorkerSettings {
     /// Jobs of one type a process runs at once.
     pub concurrency: usize,
+    pub feeder: feeder::FeederSettings,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        Self { concurrency: 16 }
+        Self {
+            concurrency: 16,
+            feeder: feeder::FeederSettings::default(),
+        }
     }
 }
 
@@ -64,6 +69,7 @@ pub async fn run_workers(
         }
     };
     let poll = Duration::from_millis(100);
+    let ctx_db = ctx.db.clone();
     let mint = WorkerBuilder::new(worker_name(MintLink::QUEUE))
         .backend(queue.storage::<MintLink>().poll_with_interval(poll))
         .concurrency(settings.concurrency)
@@ -88,7 +94,14 @@ pub async fn run_workers(
         .data(ctx)
         .build(deactivate_link)
         .run_until(stop(DeactivateLink::QUEUE));
-    futures::try_join!(mint, events, deactivate)
+    let feed = feeder::run_feeder(
+        ctx_db,
+        queue.clone(),
+        settings.feeder.clone(),
+        shutdown.clone(),
+    )
+    .map(Ok::<(), apalis::prelude::WorkerError>);
+    futures::try_join!(mint, events, deactivate, feed)
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("a worker stopped with an error: {e}"))
 }

@@ -85,6 +85,22 @@ impl JobQueue {
             .with_context(|| format!("failed to enqueue {count} {} jobs", J::QUEUE))
     }
 
+    /// Jobs of type `J` due in Redis: waiting to be fetched now or scheduled (apalis-redis
+    /// keeps bulk-pushed jobs in the scheduled set until a worker promotes them).
+    pub async fn due<J: Job>(&self) -> anyhow::Result<u64> {
+        let mut conn = self.conn.clone();
+        let base = format!("{}:{}", self.namespace, J::QUEUE);
+        let (active, scheduled): (u64, u64) = redis::pipe()
+            .cmd("LLEN")
+            .arg(format!("{base}:active"))
+            .cmd("ZCARD")
+            .arg(format!("{base}:scheduled"))
+            .query_async(&mut conn)
+            .await
+            .with_context(|| format!("failed to measure the {} queue", J::QUEUE))?;
+        Ok(active + scheduled)
+    }
+
     /// Whether Redis answers a PING within a second.
     pub async fn ping(&self) -> anyhow::Result<()> {
         let mut conn = self.conn.clone();

@@ -18,3 +18,77 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, QuerySelect};
+
+use super::order;
+
+/// Stores the blast unless one with this id exists (a re-run of the same file). Returns whether
+/// this call created it.
+pub async fn insert_if_new<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    name: &str,
+    size: i32,
+) -> Result<bool, DbErr> {
+    let row = ActiveModel {
+        id: Set(id.to_owned()),
+        name: Set(name.to_owned()),
+        size: Set(size),
+        created_at: Set(Utc::now()),
+    };
+    match Entity::insert(row)
+        .on_conflict(OnConflict::column(Column::Id).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await
+    {
+        Ok(n) => Ok(n == 1),
+        Err(DbErr::RecordNotInserted) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// How a blast's orders stand: links by state (every order) and orders paid or cancelled.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub minting: i64,
+    pub active: i64,
+    pub failed: i64,
+    pub deactivated: i64,
+    pub paid: i64,
+    pub cancelled: i64,
+}
+
+pub async fn counts<C: ConnectionTrait>(db: &C, id: &str) -> Result<Counts, DbErr> {
+    let rows: Vec<(order::LinkState, order::Status, i64)> = order::Entity::find()
+        .select_only()
+        .column(order::Column::LinkState)
+        .column(order::Column::Status)
+        .column_as(order::Column::Id.count(), "n")
+        .filter(order::Column::BlastId.eq(id))
+        .group_by(order::Column::LinkState)
+        .group_by(order::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut counts = Counts::default();
+    for (link_state, status, n) in rows {
+        *match link_state {
+            order::LinkState::Minting => &mut counts.minting,
+            order::LinkState::Active => &mut counts.active,
+            order::LinkState::Failed => &mut counts.failed,
+            order::LinkState::Deactivated => &mut counts.deactivated,
+        } += n;
+        match status {
+            order::Status::Paid => counts.paid += n,
+            order::Status::Cancelled => counts.cancelled += n,
+            order::Status::Pending => {}
+        }
+    }
+    Ok(counts)
+}

@@ -75,6 +75,8 @@ pub struct Model {
     pub stripe_customer_id: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When the current mint job went on the queue; NULL while the order waits in the backlog.
+    pub enqueued_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -96,20 +98,9 @@ pub struct NewOrder {
     pub currency: String,
 }
 
-/// 128 random bits, hex encoded: URL-safe and unguessable, so a pay URL reveals nothing.
-pub fn new_pay_token() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
-}
-
-/// Inserts the order unless one with the same `external_ref` exists. Returns the stored order
-/// and whether this call created it (the schema's unique index decides, not a prior read).
-pub async fn insert_or_get<C: ConnectionTrait>(
-    db: &C,
-    new: NewOrder,
-) -> Result<(Model, bool), DbErr> {
-    let now = Utc::now();
-    let external_ref = new.external_ref.clone();
-    let active = ActiveModel {
+/// A new order's row: pending, waiting for its first link, with a fresh pay token.
+fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
+    ActiveModel {
         id: Set(super::new_id("ord")),
         external_ref: Set(new.external_ref),
         product_id: Set(new.product_id),
@@ -132,9 +123,136 @@ pub async fn insert_or_get<C: ConnectionTrait>(
         stripe_customer_id: Set(None),
         paid_at: Set(None),
         last_attempt_at: Set(None),
+        enqueued_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+    }
+}
+
+/// Rows per INSERT when storing many orders (PostgreSQL allows 65,535 bind parameters).
+const INSERT_CHUNK: usize = 1000;
+
+/// Inserts many orders, skipping any whose `external_ref` exists. Returns how many were new.
+/// Run it inside a transaction to make a blast all-or-nothing.
+pub async fn insert_many<C: ConnectionTrait>(db: &C, orders: Vec<NewOrder>) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    let mut inserted = 0;
+    let mut rows = orders.into_iter().map(|o| new_active(o, now)).peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
+        let result = Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(Column::ExternalRef)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await;
+        match result {
+            Ok(n) => inserted += n,
+            Err(DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(inserted)
+}
+
+/// The stored orders among `external_refs`.
+pub async fn find_by_external_refs<C: ConnectionTrait>(
+    db: &C,
+    external_refs: &[String],
+) -> Result<Vec<Model>, DbErr> {
+    let mut found = Vec::new();
+    for chunk in external_refs.chunks(INSERT_CHUNK) {
+        found.extend(
+            Entity::find()
+                .filter(Column::ExternalRef.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(found)
+}
+
+/// Takes up to `limit` orders that wait for a mint job (never enqueued, or enqueued before
+/// `stale_before` and still not minted: the queue lost them), oldest first, and stamps them
+/// enqueued. The caller puts their jobs on the queue.
+pub async fn claim_backlog<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+    stale_before: DateTime<Utc>,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::sea_query::Condition;
+    use sea_orm::{QueryOrder, QuerySelect};
+    let waiting = || {
+        Condition::all()
+            .add(Column::LinkState.eq(LinkState::Minting))
+            .add(Column::Status.eq(Status::Pending))
+            .add(
+                Condition::any()
+                    .add(Column::EnqueuedAt.is_null())
+                    .add(Column::EnqueuedAt.lt(stale_before)),
+            )
     };
+    let claimed = Entity::find()
+        .filter(waiting())
+        .order_by_asc(Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    if claimed.is_empty() {
+        return Ok(claimed);
+    }
+    Entity::update_many()
+        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.is_in(claimed.iter().map(|o| o.id.clone())))
+        .filter(waiting())
+        .exec(db)
+        .await?;
+    Ok(claimed)
+}
+
+/// Stamps the order's mint job as enqueued (so the feeder leaves it alone).
+pub async fn mark_enqueued<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A blast's orders, oldest first, one page at a time.
+pub async fn list_for_blast<C: ConnectionTrait>(
+    db: &C,
+    blast_id: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Entity::find()
+        .filter(Column::BlastId.eq(blast_id))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// 128 random bits, hex encoded: URL-safe and unguessable, so a pay URL reveals nothing.
+pub fn new_pay_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Inserts the order unless one with the same `external_ref` exists. Returns the stored order
+/// and whether this call created it (the schema's unique index decides, not a prior read).
+pub async fn insert_or_get<C: ConnectionTrait>(
+    db: &C,
+    new: NewOrder,
+) -> Result<(Model, bool), DbErr> {
+    let external_ref = new.external_ref.clone();
+    let active = new_active(new, Utc::now());
     let inserted = Entity::insert(active)
         .on_conflict(
             OnConflict::column(Column::ExternalRef)

@@ -14,7 +14,7 @@ use stripe_payment::payment_link::{
     UpdatePaymentLink,
 };
 
-use super::StripeFailure;
+use super::{RateLimiter, StripeFailure};
 
 /// How to reach Stripe. The secret key is held as a secret and never logged.
 #[derive(Clone, Debug)]
@@ -30,7 +30,12 @@ pub struct StripeSettings {
 #[derive(Clone, Debug)]
 pub struct StripeApi {
     client: stripe::Client,
+    limiter: Option<RateLimiter>,
 }
+
+/// How long the fleet holds back after Stripe answered 429. async-stripe does not expose the
+/// `Retry-After` header, so Stripe's documented advice (back off about a second) is used.
+const PAUSE_AFTER_429: Duration = Duration::from_secs(1);
 
 /// Everything that decides what a Payment Link looks like for one order.
 #[derive(Clone, Debug)]
@@ -68,7 +73,33 @@ impl StripeApi {
             .timeout(settings.request_timeout)
             .build()
             .map_err(|e| anyhow::anyhow!("failed to build the Stripe client: {e}"))?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            limiter: None,
+        })
+    }
+
+    /// Paces every request through the fleet-wide limiter.
+    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Runs one Stripe request within the shared rate limit; a 429 pauses the whole fleet.
+    async fn paced<T, F>(&self, request: F) -> Result<T, StripeFailure>
+    where
+        F: std::future::Future<Output = Result<T, stripe::StripeError>>,
+    {
+        if let Some(limiter) = &self.limiter {
+            limiter.acquire().await;
+        }
+        let result = request.await.map_err(StripeFailure::from);
+        if let (Err(StripeFailure::RetryLater { status: 429, .. }), Some(limiter)) =
+            (&result, &self.limiter)
+        {
+            limiter.pause_fleet(PAUSE_AFTER_429).await;
+        }
+        result
     }
 
     /// Creates the order's Payment Link in one request (inline `price_data` at the order's own
@@ -115,10 +146,14 @@ impl StripeApi {
                 .restrictions(RestrictionsParams::new(CompletedSessionsParams::new(1)))
                 .inactive_message(INACTIVE_MESSAGE);
         }
-        let created = request
-            .customize()
-            .request_strategy(strategy(idempotency_key)?)
-            .send(&self.client)
+        let strategy = strategy(idempotency_key)?;
+        let created = self
+            .paced(
+                request
+                    .customize()
+                    .request_strategy(strategy)
+                    .send(&self.client),
+            )
             .await?;
         Ok(MintedLink {
             id: created.id.to_string(),
@@ -129,17 +164,16 @@ impl StripeApi {
     /// Switches a Payment Link off. Setting `active=false` is idempotent by nature (an already
     /// inactive link accepts it again), so no idempotency key is needed and any retry is safe.
     pub async fn deactivate_payment_link(&self, link_id: &str) -> Result<(), StripeFailure> {
-        UpdatePaymentLink::new(link_id)
-            .active(false)
-            .send(&self.client)
-            .await?;
+        let request = UpdatePaymentLink::new(link_id).active(false);
+        self.paced(request.send(&self.client)).await?;
         Ok(())
     }
 
     /// Whether a Payment Link can still take a payment: active, and under its completed-sessions
     /// limit when it has one.
     pub async fn payment_link_open(&self, link_id: &str) -> Result<bool, StripeFailure> {
-        let link = RetrievePaymentLink::new(link_id).send(&self.client).await?;
+        let request = RetrievePaymentLink::new(link_id);
+        let link = self.paced(request.send(&self.client)).await?;
         let under_limit = link.restrictions.is_none_or(|r| {
             i64::try_from(r.completed_sessions.count).unwrap_or(i64::MAX)
                 < r.completed_sessions.limit

@@ -3,6 +3,8 @@
 
 mod client;
 mod error;
+mod rate_limit;
 
 pub use client::{LinkRequest, MintedLink, StripeApi, StripeSettings};
 pub use error::StripeFailure;
+pub use rate_limit::RateLimiter;

@@ -1,0 +1,64 @@
+//! An order as a caller submits it (an API body, a row of a blast, a line of a CSV file) and
+//! the checks that turn it into a `NewOrder`. One set of rules for every way in.
+
+use paylink_workers::store::order::NewOrder;
+use paylink_workers::store::product;
+use serde::{Deserialize, Serialize};
+
+use crate::routes::{ApiError, validate};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    pub external_ref: String,
+    pub product_id: String,
+    pub amount_cents: i64,
+    pub currency: Option<String>,
+    pub payer: Payer,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payer {
+    pub email: String,
+    pub name: String,
+}
+
+impl OrderInput {
+    /// Checks every field; `product` is the product `product_id` names, if it exists.
+    pub fn validate(
+        &self,
+        product: Option<&product::Model>,
+        blast_id: Option<String>,
+    ) -> Result<NewOrder, ApiError> {
+        let external_ref = validate::text("external_ref", &self.external_ref, 255)?;
+        let amount_cents = validate::amount("amount_cents", self.amount_cents)?;
+        let payer_email = validate::email("payer.email", &self.payer.email)?;
+        let payer_name = validate::text("payer.name", &self.payer.name, 200)?;
+        let product = product.ok_or_else(|| {
+            ApiError::validation("product_id", format!("no product {:?}", self.product_id))
+        })?;
+        let currency = match &self.currency {
+            Some(c) => validate::currency("currency", c)?,
+            None => product.currency.clone(),
+        };
+        Ok(NewOrder {
+            external_ref,
+            product_id: product.id.clone(),
+            blast_id,
+            payer_email,
+            payer_name,
+            amount_cents,
+            currency,
+        })
+    }
+}
+
+/// Whether a stored order is the one `new` describes (same caller key, same content): a retry,
+/// not a conflict.
+pub fn same_order(stored: &paylink_workers::store::order::Model, new: &NewOrder) -> bool {
+    stored.amount_cents == new.amount_cents
+        && stored.product_id == new.product_id
+        && stored.currency == new.currency
+        && stored.payer_email == new.payer_email
+}

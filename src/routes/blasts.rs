@@ -1,0 +1,126 @@
+//! `POST /v1/blasts`, `GET /v1/blasts/{id}` and `GET /v1/blasts/{id}/orders` (JSON pages, or CSV
+//! with `Accept: text/csv`): what the sender needs to reach every payer.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use paylink_workers::store::{blast, order};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use super::extract::JsonBody;
+use crate::blasts::{ResultRow, all_rows, to_csv};
+use crate::order_input::OrderInput;
+use crate::startup::AppState;
+
+/// A blast body may hold 10,000 orders.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlastRequest {
+    name: String,
+    orders: Vec<OrderInput>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<BlastRequest>,
+) -> Result<(StatusCode, Json<crate::blasts::Created>), ApiError> {
+    let created = crate::blasts::create(&state.db, &body.name, body.orders).await?;
+    Ok((StatusCode::ACCEPTED, Json(created)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct BlastView {
+    id: String,
+    name: String,
+    size: i32,
+    created_at: DateTime<Utc>,
+    counts: blast::Counts,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<BlastView>, ApiError> {
+    let found = blast::find(&state.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no blast {id:?}")))?;
+    let counts = blast::counts(&state.db, &id).await?;
+    Ok(Json(BlastView {
+        id: found.id,
+        name: found.name,
+        size: found.size,
+        created_at: found.created_at,
+        counts,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    page: Option<u64>,
+    per_page: Option<u64>,
+}
+
+const DEFAULT_PER_PAGE: u64 = 100;
+const MAX_PER_PAGE: u64 = 1000;
+
+/// JSON: `{data, page, per_page, has_more}`. CSV (`Accept: text/csv`): the same page, or every
+/// order when no `page` is given.
+pub async fn orders(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if blast::find(&state.db, &id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no blast {id:?}")));
+    }
+    let wants_csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    let per_page = query
+        .per_page
+        .unwrap_or(DEFAULT_PER_PAGE)
+        .clamp(1, MAX_PER_PAGE);
+    let page = query.page.unwrap_or(1).max(1);
+    if wants_csv {
+        let rows = match query.page {
+            Some(_) => page_of(&state, &id, page, per_page).await?.0,
+            None => all_rows(&state.db, &id, |token| state.jobs.pay_url(token)).await?,
+        };
+        return csv_response(&rows);
+    }
+    let (data, has_more) = page_of(&state, &id, page, per_page).await?;
+    Ok(Json(
+        serde_json::json!({"data": data, "page": page, "per_page": per_page, "has_more": has_more}),
+    )
+    .into_response())
+}
+
+async fn page_of(
+    state: &AppState,
+    id: &str,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<ResultRow>, bool), ApiError> {
+    let mut found =
+        order::list_for_blast(&state.db, id, (page - 1) * per_page, per_page + 1).await?;
+    let has_more = found.len() as u64 > per_page;
+    found.truncate(per_page as usize);
+    Ok((found.into_iter().map(|o| row(state, o)).collect(), has_more))
+}
+
+fn row(state: &AppState, o: order::Model) -> ResultRow {
+    let pay_url = state.jobs.pay_url(&o.pay_token);
+    ResultRow::new(o, pay_url)
+}
+
+fn csv_response(rows: &[ResultRow]) -> Result<Response, ApiError> {
+    let body = to_csv(rows)?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+}

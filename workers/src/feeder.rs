@@ -1,0 +1,125 @@
+//! The feeder: moves mint work from the database backlog into Redis, a bounded window at a time.
+//!
+//! apalis-redis promotes every due job in one Lua call and kills its workers when ~8,000 are due
+//! at once (STACK-FACTS.md), so a blast of 50,000 orders must never become 50,000 due jobs. The
+//! database holds the backlog (orders with no `enqueued_at`); every worker process runs a feeder,
+//! a Redis lock lets one at a time top the queue up to `window` due jobs, and the orders it takes
+//! are stamped so they are taken once. An order stamped long ago and still not minted (its job was
+//! lost with Redis) is taken again.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sea_orm::DatabaseConnection;
+
+use crate::jobs::mint_link::MintLink;
+use crate::queue::JobQueue;
+use crate::store::order;
+
+/// How the feeder keeps the queue topped up.
+#[derive(Clone, Debug)]
+pub struct FeederSettings {
+    /// Most mint jobs due in Redis at once.
+    pub window: u64,
+    /// How often each process tries to top up.
+    pub interval: Duration,
+    /// An order enqueued this long ago and still minting is enqueued again.
+    pub requeue_after: Duration,
+}
+
+impl Default for FeederSettings {
+    fn default() -> Self {
+        Self {
+            window: 1000,
+            interval: Duration::from_millis(200),
+            requeue_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Releases the lock only if this process still holds it.
+const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// Tops the queue up every `interval` until `shutdown` completes.
+pub async fn run_feeder(
+    db: DatabaseConnection,
+    queue: JobQueue,
+    settings: FeederSettings,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(settings.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = tick.tick() => {
+                if let Err(e) = feed_once(&db, &queue, &settings).await {
+                    tracing::warn!(error = %format!("{e:#}"), "feeder pass failed");
+                }
+            }
+        }
+    }
+}
+
+/// One pass: if this process gets the lock, enqueue up to the free part of the window.
+/// Returns how many jobs it enqueued.
+pub async fn feed_once(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    settings: &FeederSettings,
+) -> anyhow::Result<usize> {
+    let mut conn = queue.connection();
+    let lock = format!("{}:feeder:lock", queue.namespace());
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let acquired: Option<String> = redis::cmd("SET")
+        .arg(&lock)
+        .arg(&token)
+        .arg("NX")
+        .arg("PX")
+        .arg(30_000)
+        .query_async(&mut conn)
+        .await
+        .context("failed to take the feeder lock")?;
+    if acquired.is_none() {
+        return Ok(0);
+    }
+    let fed = top_up(db, queue, settings).await;
+    let _: Result<i64, _> = redis::Script::new(UNLOCK)
+        .key(&lock)
+        .arg(&token)
+        .invoke_async(&mut conn)
+        .await;
+    fed
+}
+
+async fn top_up(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    settings: &FeederSettings,
+) -> anyhow::Result<usize> {
+    let due = queue.due::<MintLink>().await?;
+    let room = settings.window.saturating_sub(due);
+    if room == 0 {
+        return Ok(0);
+    }
+    let stale_before = chrono::Utc::now()
+        - chrono::Duration::from_std(settings.requeue_after).unwrap_or(chrono::Duration::MAX);
+    let orders = order::claim_backlog(db, room, stale_before).await?;
+    let jobs: Vec<MintLink> = orders
+        .into_iter()
+        .map(|o| MintLink {
+            order_id: o.id,
+            generation: o.link_generation,
+        })
+        .collect();
+    let count = jobs.len();
+    queue.enqueue_many(jobs).await?;
+    if count > 0 {
+        tracing::debug!(count, due, "feeder enqueued mint jobs");
+    }
+    Ok(count)
+}
