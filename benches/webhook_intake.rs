@@ -7,6 +7,8 @@
 //! Figures cover the measured seconds only, after the warm-up; `stored` and `enqueued` count
 //! every delivery, warm-up included, and must equal the requests answered 200 overall.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -15,16 +17,9 @@ use std::time::{Duration, Instant};
 use sea_orm::ConnectionTrait;
 use secrecy::SecretString;
 
-const SECRET: &str = "whsec_bench";
+use common::{Scratch, arg, percentile};
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+const SECRET: &str = "whsec_bench";
 
 fn event(n: u64, connection: u64) -> String {
     serde_json::json!({
@@ -46,27 +41,12 @@ fn event(n: u64, connection: u64) -> String {
     .to_string()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let seconds = arg("--seconds", 10);
     let connections = arg("--connections", 64);
-    let pg = std::env::var("PAYLINK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let redis_url =
-        std::env::var("PAYLINK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let name = format!("paylink_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = sea_orm::Database::connect(format!("{pg}/postgres")).await?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await?;
+    let scratch = Scratch::create().await?;
+    let (name, redis_url) = (scratch.name.clone(), scratch.redis_url.clone());
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -74,13 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let mut server = Command::new(env!("CARGO_BIN_EXE_paylink"))
         .arg("serve")
         .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
-        .env(
-            "PAYLINK__DATABASE__URL",
-            format!(
-                "{pg}/{name}{}",
-                std::env::var("XX_PGOPTS").unwrap_or_default()
-            ),
-        )
+        .env("PAYLINK__DATABASE__URL", &scratch.db_url)
         .env("PAYLINK__DATABASE__MAX_CONNECTIONS", "16")
         .env("PAYLINK__QUEUE__URL", &redis_url)
         .env("PAYLINK__QUEUE__NAMESPACE", &name)
@@ -152,9 +126,10 @@ async fn main() -> anyhow::Result<()> {
         errors += e;
     }
     let elapsed = seconds as f64;
-    latencies.sort();
+    let mut latencies: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    latencies.sort_by(f64::total_cmp);
 
-    let db = sea_orm::Database::connect(format!("{pg}/{name}")).await?;
+    let db = sea_orm::Database::connect(&scratch.db_url).await?;
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
@@ -192,15 +167,5 @@ async fn main() -> anyhow::Result<()> {
     let _ = server.kill();
     let _ = server.wait();
     drop(db);
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await?;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{name}:*"))
-        .query_async(&mut conn)
-        .await?;
-    if !keys.is_empty() {
-        redis::cmd("DEL").arg(keys).exec_async(&mut conn).await?;
-    }
-    Ok(())
+    scratch.remove().await
 }

@@ -178,3 +178,106 @@ fn a_missing_setting_exits_2_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("PAYLINK__ADMIN__TOKEN"), "{stderr}");
 }
+
+/// `paylink blast` against an app's database, with the app's in-process workers minting.
+fn blast_command(app: &crate::helpers::TestApp) -> Command {
+    let mut command = paylink();
+    command
+        .arg("blast")
+        .env("PAYLINK_ENV", "test")
+        .env("PAYLINK__DATABASE__URL", &app.settings.database.url)
+        .env("PAYLINK__PUBLIC_BASE_URL", &app.settings.public_base_url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paylink_blast_creates_the_orders_waits_for_the_links_and_writes_the_result() {
+    let app = crate::helpers::spawn_app().await;
+    let product = app.create_product("monthly").await;
+    let dir = std::env::temp_dir().join(format!("paylink_blast_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("june.csv");
+    let mut csv = String::from("external_ref,payer_email,payer_name,product_id,amount_cents\n");
+    for i in 0..30 {
+        csv.push_str(&format!(
+            "june-{i},p{i}@example.com,Payer {i},{product},{}\n",
+            4000 + i
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let out = dir.join("result.csv");
+
+    let first = tokio::task::spawn_blocking({
+        let mut command = blast_command(&app);
+        command.arg(&file).arg("--out").arg(&out);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(stdout.contains("minted 30, failed 0"), "{stdout}");
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let pay = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "pay_url")
+        .unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(records.len(), 30);
+    let click = app.click_pay(&records[7][pay]).await;
+    assert_eq!(click.status(), 303);
+
+    let again = tokio::task::spawn_blocking({
+        let mut command = blast_command(&app);
+        command.arg(&file).arg("--no-wait");
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing new created"));
+    assert_eq!(app.count_orders().await, 30);
+    assert_eq!(app.fake_stats().await["payment_links"]["total"], 30);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paylink_blast_refuses_a_file_with_a_missing_column_naming_the_line() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let product = app.create_product("monthly").await;
+    let file =
+        std::env::temp_dir().join(format!("paylink_bad_{}.csv", uuid::Uuid::new_v4().simple()));
+    std::fs::write(
+        &file,
+        format!("external_ref,payer_email,payer_name,product_id,amount_cents\na,a@example.com,A,{product},100\nb,b@example.com,B,{product}\n"),
+    )
+    .unwrap();
+
+    let output = tokio::task::spawn_blocking({
+        let mut command = blast_command(&app);
+        command.arg(&file).arg("--no-wait");
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert_eq!(app.count_orders().await, 0);
+    let _ = std::fs::remove_file(&file);
+}
