@@ -56,6 +56,12 @@ pub enum Command {
         /// Requests per second per endpoint before 429, like Stripe (0 = no limit).
         #[arg(long, default_value_t = 25)]
         rate_limit_per_sec: u32,
+        /// Where to deliver signed events (e.g. http://127.0.0.1:8080/webhooks/stripe).
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// The `whsec_…` secret events are signed with (paylink's PAYLINK__STRIPE__WEBHOOK_SECRETS).
+        #[arg(long, env = "PAYLINK_FAKE_WEBHOOK_SECRET")]
+        webhook_secret: Option<String>,
     },
 }
 
@@ -79,11 +85,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::FakeStripe {
         addr,
         rate_limit_per_sec,
+        webhook_url,
+        webhook_secret,
     } = cli.command
     {
         crate::telemetry::init("text", "info");
         let config = FakeConfig {
             rate_limit_per_sec,
+            webhook_url,
+            webhook_secret,
             ..FakeConfig::default()
         };
         let server = FakeStripeServer::bind(&addr, config).await?;
