@@ -4,8 +4,10 @@
 //! Each delivery hands its event to one batching task and waits for its answer. The task takes
 //! whatever deliveries are waiting (up to `MAX_BATCH`), stores them with one multi-row
 //! `INSERT … ON CONFLICT DO NOTHING RETURNING id`, answers each delivery as soon as that commits,
-//! then enqueues a `stripe_event` job per newly stored event in one Redis round trip. Under load
-//! the batches grow by themselves; an idle intake stores a lone delivery at once.
+//! then enqueues a `stripe_event` job per newly stored event in one Redis round trip, unless the
+//! queue's window is full: then the events wait in the database for the workers' feeder (a burst
+//! of thousands of due jobs would kill apalis-redis workers). Under load the batches grow by
+//! themselves; an idle intake stores a lone delivery at once.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -41,10 +43,11 @@ pub struct EventIntake {
 }
 
 impl EventIntake {
-    /// Starts the batching task on the current runtime.
-    pub fn start(db: DatabaseConnection, queue: JobQueue) -> Self {
+    /// Starts the batching task on the current runtime. At most `window` `stripe_event` jobs
+    /// are put in Redis; past that, stored events wait for the workers' feeder.
+    pub fn start(db: DatabaseConnection, queue: JobQueue, window: u64) -> Self {
         let (tx, rx) = mpsc::channel(MAX_BATCH * CONCURRENT_BATCHES * 4);
-        tokio::spawn(run(rx, db, queue));
+        tokio::spawn(run(rx, db, queue, window));
         Self { tx }
     }
 
@@ -79,7 +82,12 @@ fn unavailable(message: &str) -> ApiError {
     ApiError::Unavailable(format!("{message}; Stripe will retry the delivery"))
 }
 
-async fn run(mut rx: mpsc::Receiver<Delivery>, db: DatabaseConnection, queue: JobQueue) {
+async fn run(
+    mut rx: mpsc::Receiver<Delivery>,
+    db: DatabaseConnection,
+    queue: JobQueue,
+    window: u64,
+) {
     let permits = Arc::new(Semaphore::new(CONCURRENT_BATCHES));
     while let Some(first) = rx.recv().await {
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -101,11 +109,37 @@ async fn run(mut rx: mpsc::Receiver<Delivery>, db: DatabaseConnection, queue: Jo
             let jobs = store_batch(&db, batch).await;
             // The database part is what limits concurrency; enqueueing runs beside the next batch.
             drop(permit);
-            if let Err(e) = queue.enqueue_many(jobs).await {
-                // Stored and answered: the reconciler enqueues stored events never processed.
-                tracing::error!(error = %format!("{e:#}"), "Stripe events stored but not enqueued");
-            }
+            enqueue(&db, &queue, window, jobs).await;
         });
+    }
+}
+
+/// Enqueues the jobs of newly stored events if the queue's window has room; otherwise (or if
+/// Redis fails) returns the events to the backlog the feeder drains. The rows were stored
+/// stamped as enqueued, so a crash before this point is caught by the feeder's stale check.
+async fn enqueue(db: &DatabaseConnection, queue: &JobQueue, window: u64, jobs: Vec<StripeEvent>) {
+    if jobs.is_empty() {
+        return;
+    }
+    let room = match queue.due::<StripeEvent>().await {
+        Ok(due) => window.saturating_sub(due),
+        Err(_) => 0,
+    };
+    let ids: Vec<String> = jobs.iter().map(|j| j.event_id.clone()).collect();
+    let enqueued = if (jobs.len() as u64) <= room {
+        match queue.enqueue_many(jobs).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "Stripe events stored but not enqueued");
+                false
+            }
+        }
+    } else {
+        false
+    };
+    if !enqueued && let Err(e) = stripe_event::clear_enqueued(db, &ids).await {
+        // Still stamped: the feeder takes them once the stamp is stale.
+        tracing::error!(error = %e, "failed to return Stripe events to the backlog");
     }
 }
 

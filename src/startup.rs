@@ -91,7 +91,11 @@ impl Application {
             webhooks: Arc::new(WebhookSettings {
                 secrets: settings.stripe.webhook_secrets.clone(),
                 tolerance_secs: settings.stripe.webhook_tolerance_secs,
-                intake: EventIntake::start(engine.db.clone(), engine.queue.clone()),
+                intake: EventIntake::start(
+                    engine.db.clone(),
+                    engine.queue.clone(),
+                    settings.workers.window,
+                ),
             }),
         };
         let listener = TcpListener::bind(&settings.http.addr)

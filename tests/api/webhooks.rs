@@ -418,3 +418,45 @@ async fn the_stand_in_retries_a_delivery_the_endpoint_did_not_take() {
     .await;
     assert_eq!(app.fake_stats().await["events_delivered"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_the_window_waits_in_the_database_then_is_processed() {
+    let window = 10;
+    let mut app = spawn_app_with(AppOptions {
+        workers: false,
+        window,
+        ..AppOptions::default()
+    })
+    .await;
+    let ids: Vec<String> = (0..25).map(|i| format!("evt_test_burst_{i}")).collect();
+
+    for id in &ids {
+        let event =
+            json!({"id": id, "type": "customer.created", "data": {"object": {"id": "cus_1"}}});
+        assert_eq!(app.send_stripe_webhook(&event).await.status(), 200);
+    }
+
+    let due = app
+        .engine
+        .queue
+        .due::<paylink_workers::jobs::stripe_event::StripeEvent>()
+        .await
+        .unwrap();
+    assert!(
+        due <= window,
+        "{due} stripe_event jobs due; the window is {window}"
+    );
+    assert_eq!(
+        app.count_rows("stripe_events").await,
+        25,
+        "every delivery is stored"
+    );
+    app.start_workers();
+    for id in &ids {
+        let outcome = eventually(Duration::from_secs(20), || async {
+            app.event_outcome(id).await
+        })
+        .await;
+        assert_eq!(outcome.as_deref(), Some("ignored"), "{id}");
+    }
+}

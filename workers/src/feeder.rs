@@ -5,7 +5,8 @@
 //! database holds the backlog (orders with no `enqueued_at`); every worker process runs a feeder,
 //! a Redis lock lets one at a time top the queue up to `window` due jobs, and the orders it takes
 //! are stamped so they are taken once. An order stamped long ago and still not minted (its job was
-//! lost with Redis) is taken again.
+//! lost with Redis) is taken again. Stored Stripe events the intake could not enqueue (the window
+//! was full) are fed the same way.
 
 use std::time::Duration;
 
@@ -13,8 +14,9 @@ use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
 
 use crate::jobs::mint_link::MintLink;
+use crate::jobs::stripe_event::StripeEvent;
 use crate::queue::JobQueue;
-use crate::store::order;
+use crate::store::{order, stripe_event};
 
 /// How the feeder keeps the queue topped up.
 #[derive(Clone, Debug)]
@@ -87,13 +89,49 @@ pub async fn feed_once(
     if acquired.is_none() {
         return Ok(0);
     }
-    let fed = top_up(db, queue, settings).await;
+    let fed = match top_up(db, queue, settings).await {
+        Ok(mints) => top_up_events(db, queue, settings)
+            .await
+            .map(|events| mints + events),
+        Err(e) => Err(e),
+    };
     let _: Result<i64, _> = redis::Script::new(UNLOCK)
         .key(&lock)
         .arg(&token)
         .invoke_async(&mut conn)
         .await;
     fed
+}
+
+/// The stale-before instant for orders or events enqueued but never finished.
+fn stale_before(settings: &FeederSettings) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+        - chrono::Duration::from_std(settings.requeue_after).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Stored Stripe events waiting for room in the `stripe_event` queue (a burst of deliveries
+/// larger than the window, or events whose job Redis lost).
+async fn top_up_events(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    settings: &FeederSettings,
+) -> anyhow::Result<usize> {
+    let room = settings
+        .window
+        .saturating_sub(queue.due::<StripeEvent>().await?);
+    if room == 0 {
+        return Ok(0);
+    }
+    let ids = stripe_event::claim_backlog(db, room, stale_before(settings)).await?;
+    let count = ids.len();
+    queue
+        .enqueue_many(
+            ids.into_iter()
+                .map(|event_id| StripeEvent { event_id })
+                .collect(),
+        )
+        .await?;
+    Ok(count)
 }
 
 async fn top_up(
@@ -106,9 +144,7 @@ async fn top_up(
     if room == 0 {
         return Ok(0);
     }
-    let stale_before = chrono::Utc::now()
-        - chrono::Duration::from_std(settings.requeue_after).unwrap_or(chrono::Duration::MAX);
-    let orders = order::claim_backlog(db, room, stale_before).await?;
+    let orders = order::claim_backlog(db, room, stale_before(settings)).await?;
     let jobs: Vec<MintLink> = orders
         .into_iter()
         .map(|o| MintLink {

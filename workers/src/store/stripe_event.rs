@@ -16,6 +16,8 @@ pub struct Model {
     pub outcome: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
+    /// When its `stripe_event` job went on the queue; NULL while it waits for room.
+    pub enqueued_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -58,6 +60,8 @@ pub async fn insert_new<C: ConnectionTrait>(
             processed_at: Set(None),
             outcome: Set(None),
             error: Set(None),
+            // Optimistic: the intake enqueues right after storing, or clears this again.
+            enqueued_at: Set(Some(now)),
         })
         .collect();
     let inserted = Entity::insert_many(rows)
@@ -93,4 +97,57 @@ pub async fn mark_processed<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Returns events to the backlog (their jobs were not enqueued), for the feeder to take.
+pub async fn clear_enqueued<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    Entity::update_many()
+        .col_expr(
+            Column::EnqueuedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Takes up to `limit` unprocessed events with no job (or a job enqueued before `stale_before`
+/// that never finished: the queue lost it), oldest first, and stamps them enqueued.
+pub async fn claim_backlog<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+    stale_before: DateTime<Utc>,
+) -> Result<Vec<String>, DbErr> {
+    use sea_orm::sea_query::Condition;
+    use sea_orm::{QueryOrder, QuerySelect};
+    let waiting = || {
+        Condition::all().add(Column::ProcessedAt.is_null()).add(
+            Condition::any()
+                .add(Column::EnqueuedAt.is_null())
+                .add(Column::EnqueuedAt.lt(stale_before)),
+        )
+    };
+    let ids: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(waiting())
+        .order_by_asc(Column::ReceivedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    Entity::update_many()
+        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .filter(waiting())
+        .exec(db)
+        .await?;
+    Ok(ids)
 }
