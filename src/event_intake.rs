@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use paylink_workers::JobQueue;
 use paylink_workers::jobs::stripe_event::StripeEvent;
@@ -89,6 +90,9 @@ async fn run(
     window: u64,
 ) {
     let permits = Arc::new(Semaphore::new(CONCURRENT_BATCHES));
+    let gauge = Arc::new(DueGauge {
+        state: tokio::sync::Mutex::new((None, 0)),
+    });
     while let Some(first) = rx.recv().await {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
@@ -104,49 +108,71 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let (db, queue) = (db.clone(), queue.clone());
+        let (db, queue, gauge) = (db.clone(), queue.clone(), gauge.clone());
         tokio::spawn(async move {
-            let jobs = store_batch(&db, batch).await;
+            // Decided before storing, so the rows are stamped right in the same INSERT.
+            let enqueue_now = gauge.take(&queue, window, batch.len() as u64).await;
+            let jobs = store_batch(&db, batch, enqueue_now).await;
             // The database part is what limits concurrency; enqueueing runs beside the next batch.
             drop(permit);
-            enqueue(&db, &queue, window, jobs).await;
+            if enqueue_now {
+                enqueue(&db, &queue, jobs).await;
+            }
         });
     }
 }
 
-/// Enqueues the jobs of newly stored events if the queue's window has room; otherwise (or if
-/// Redis fails) returns the events to the backlog the feeder drains. The rows were stored
-/// stamped as enqueued, so a crash before this point is caught by the feeder's stale check.
-async fn enqueue(db: &DatabaseConnection, queue: &JobQueue, window: u64, jobs: Vec<StripeEvent>) {
+/// How many `stripe_event` jobs are due in Redis, asked at most every `FRESH` and counted up
+/// locally in between, so that checking the window costs no Redis round trip per batch.
+struct DueGauge {
+    state: tokio::sync::Mutex<(Option<Instant>, u64)>,
+}
+
+const FRESH: Duration = Duration::from_millis(100);
+
+impl DueGauge {
+    /// Room left in the window; takes `wanted` of it when there is enough.
+    async fn take(&self, queue: &JobQueue, window: u64, wanted: u64) -> bool {
+        let mut state = self.state.lock().await;
+        if state.0.is_none_or(|at| at.elapsed() > FRESH) {
+            // If Redis cannot be asked, assume the window is full: the feeder catches up.
+            *state = (
+                Some(Instant::now()),
+                queue.due::<StripeEvent>().await.unwrap_or(u64::MAX),
+            );
+        }
+        let fits = state.1.saturating_add(wanted) <= window;
+        if fits {
+            state.1 += wanted;
+        }
+        fits
+    }
+}
+
+/// Puts the stored events' jobs on the queue; if that fails, returns the events to the backlog
+/// the feeder drains (the rows were stamped as enqueued).
+async fn enqueue(db: &DatabaseConnection, queue: &JobQueue, jobs: Vec<StripeEvent>) {
     if jobs.is_empty() {
         return;
     }
-    let room = match queue.due::<StripeEvent>().await {
-        Ok(due) => window.saturating_sub(due),
-        Err(_) => 0,
-    };
     let ids: Vec<String> = jobs.iter().map(|j| j.event_id.clone()).collect();
-    let enqueued = if (jobs.len() as u64) <= room {
-        match queue.enqueue_many(jobs).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "Stripe events stored but not enqueued");
-                false
-            }
+    if let Err(e) = queue.enqueue_many(jobs).await {
+        tracing::warn!(error = %format!("{e:#}"), "Stripe events stored but not enqueued");
+        if let Err(e) = stripe_event::clear_enqueued(db, &ids).await {
+            // Still stamped: the feeder takes them once the stamp is stale.
+            tracing::error!(error = %e, "failed to return Stripe events to the backlog");
         }
-    } else {
-        false
-    };
-    if !enqueued && let Err(e) = stripe_event::clear_enqueued(db, &ids).await {
-        // Still stamped: the feeder takes them once the stamp is stale.
-        tracing::error!(error = %e, "failed to return Stripe events to the backlog");
     }
 }
 
 /// Stores a batch and answers its deliveries; returns the jobs for the newly stored events.
-async fn store_batch(db: &DatabaseConnection, batch: Vec<Delivery>) -> Vec<StripeEvent> {
+async fn store_batch(
+    db: &DatabaseConnection,
+    batch: Vec<Delivery>,
+    enqueued: bool,
+) -> Vec<StripeEvent> {
     let events: Vec<NewEvent> = batch.iter().map(|d| d.event.clone()).collect();
-    match stripe_event::insert_new(db, &events).await {
+    match stripe_event::insert_new(db, &events, enqueued).await {
         Ok(inserted) => {
             let mut new: HashSet<String> = inserted.into_iter().collect();
             let jobs: Vec<StripeEvent> = new

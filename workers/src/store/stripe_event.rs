@@ -36,11 +36,13 @@ pub struct NewEvent {
     pub payload: String,
 }
 
-/// Stores the events, ignoring ids already stored (Stripe delivers an event more than once).
-/// Returns the ids this call inserted: those, and only those, need a job.
+/// Stores the events, ignoring ids already stored (Stripe delivers an event more than once),
+/// stamped as enqueued when the caller is about to enqueue their jobs (`enqueued`), else left
+/// for the feeder. Returns the ids this call inserted: those, and only those, need a job.
 pub async fn insert_new<C: ConnectionTrait>(
     db: &C,
     events: &[NewEvent],
+    enqueued: bool,
 ) -> Result<Vec<String>, DbErr> {
     if events.is_empty() {
         return Ok(Vec::new());
@@ -60,8 +62,7 @@ pub async fn insert_new<C: ConnectionTrait>(
             processed_at: Set(None),
             outcome: Set(None),
             error: Set(None),
-            // Optimistic: the intake enqueues right after storing, or clears this again.
-            enqueued_at: Set(Some(now)),
+            enqueued_at: Set(enqueued.then_some(now)),
         })
         .collect();
     let inserted = Entity::insert_many(rows)
