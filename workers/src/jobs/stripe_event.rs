@@ -157,19 +157,24 @@ async fn mark_paid(
         .await?
         .map(|p| p.category);
     let deactivates = category.is_some_and(|c| ctx.policy.deactivates_on_paid(&c));
-    // The link that took the payment is the one to close (the stored one, or the session's).
-    let link = found
-        .stripe_payment_link_id
-        .clone()
-        .or_else(|| session.payment_link.clone());
-    if deactivates && let Some(link_id) = link {
-        let job = DeactivateLink {
-            order_id: found.id.clone(),
-            link_id,
-        };
-        if let Err(e) = queue.enqueue(job).await {
-            // Paid is recorded; the reconciler finds paid orders whose link is still active.
-            tracing::error!(order_id = %found.id, error = %format!("{e:#}"), "paid, but deactivate_link not enqueued");
+    // Close the order's stored link, and the link that took the payment if it is another one
+    // (an older generation's): a paid order keeps no link that can take money again.
+    let mut links: Vec<String> = found.stripe_payment_link_id.iter().cloned().collect();
+    if let Some(paid_on) = &session.payment_link
+        && !links.contains(paid_on)
+    {
+        links.push(paid_on.clone());
+    }
+    if deactivates {
+        for link_id in links {
+            let job = DeactivateLink {
+                order_id: found.id.clone(),
+                link_id,
+            };
+            if let Err(e) = queue.enqueue(job).await {
+                // Paid is recorded; the reconciler finds paid orders whose link is still active.
+                tracing::error!(order_id = %found.id, error = %format!("{e:#}"), "paid, but deactivate_link not enqueued");
+            }
         }
     }
     Ok(Outcome::Paid)
