@@ -63,6 +63,7 @@ async fn paylink_run_turns_an_order_into_a_working_pay_url() {
             .env("PAYLINK__QUEUE__NAMESPACE", &namespace)
             .env("PAYLINK__ADMIN__TOKEN", "change-me")
             .env("PAYLINK__STRIPE__API_BASE", &fake_url)
+            .env("PAYLINK__STRIPE__WEBHOOK_SECRETS", "whsec_dev")
             .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
             .env("PAYLINK__PUBLIC_BASE_URL", &base)
             .spawn()
