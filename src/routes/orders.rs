@@ -88,12 +88,10 @@ pub async fn create(
         order_id: stored.id.clone(),
         generation: stored.link_generation,
     };
-    match state.queue.enqueue(job).await {
-        Ok(()) => order::mark_enqueued(&state.db, &stored.id).await?,
-        // The order is stored with no job: the feeder enqueues it (or a click mints it).
-        Err(e) => {
-            tracing::warn!(order_id = %stored.id, error = %format!("{e:#}"), "order stored but not enqueued")
-        }
+    if let Err(e) = state.queue.enqueue(job).await {
+        // Stored with no job: back to the backlog, where the feeder finds it (or a click mints it).
+        tracing::warn!(order_id = %stored.id, error = %format!("{e:#}"), "order stored but not enqueued");
+        order::clear_enqueued(&state.db, &stored.id).await?;
     }
     Ok((StatusCode::CREATED, Json(OrderView::new(&state, stored))))
 }

@@ -195,7 +195,7 @@ async fn two_concurrent_jobs_for_one_order_yield_one_link() {
         ..AppOptions::default()
     })
     .await;
-    app.fake_config(json!({"latency_ms": 200})).await;
+    app.fake_config(json!({"latency_ms": 800})).await;
     let product = app.create_product("monthly").await;
     let order = app.create_order(&product, 4500).await;
     let id = order["id"].as_str().unwrap().to_owned();
@@ -267,7 +267,7 @@ async fn a_click_racing_the_queued_job_yields_one_link() {
         ..AppOptions::default()
     })
     .await;
-    app.fake_config(json!({"latency_ms": 300})).await;
+    app.fake_config(json!({"latency_ms": 1000})).await;
     let product = app.create_product("tournament").await;
     let order = app.create_order(&product, 6000).await;
     let id = order["id"].as_str().unwrap().to_owned();

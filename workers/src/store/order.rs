@@ -212,10 +212,13 @@ pub async fn claim_backlog<C: ConnectionTrait>(
     Ok(claimed)
 }
 
-/// Stamps the order's mint job as enqueued (so the feeder leaves it alone).
-pub async fn mark_enqueued<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+/// Returns the order to the backlog: its mint job could not be enqueued, so the feeder takes it.
+pub async fn clear_enqueued<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
     Entity::update_many()
-        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .col_expr(
+            Column::EnqueuedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .filter(Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -245,14 +248,18 @@ pub fn new_pay_token() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
-/// Inserts the order unless one with the same `external_ref` exists. Returns the stored order
+/// Inserts the order, stamped as enqueued, unless one with the same `external_ref` exists. Returns the stored order
 /// and whether this call created it (the schema's unique index decides, not a prior read).
 pub async fn insert_or_get<C: ConnectionTrait>(
     db: &C,
     new: NewOrder,
 ) -> Result<(Model, bool), DbErr> {
     let external_ref = new.external_ref.clone();
-    let active = new_active(new, Utc::now());
+    let now = Utc::now();
+    let mut active = new_active(new, now);
+    // The caller enqueues its mint job right away: stamped now, so the feeder leaves it alone
+    // (the caller clears the stamp if enqueueing fails).
+    active.enqueued_at = Set(Some(now));
     let inserted = Entity::insert(active)
         .on_conflict(
             OnConflict::column(Column::ExternalRef)
