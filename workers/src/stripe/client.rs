@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_payment::payment_link::{
     AfterCompletionRedirectParams, CompletedSessionsParams, CreatePaymentLink,
@@ -14,7 +14,7 @@ use stripe_payment::payment_link::{
     UpdatePaymentLink,
 };
 
-use super::{RateLimiter, StripeFailure};
+use super::{RateLimiter, StripeFailure, StripeHttp};
 
 /// How to reach Stripe. The secret key is held as a secret and never logged.
 #[derive(Clone, Debug)]
@@ -29,12 +29,12 @@ pub struct StripeSettings {
 /// Stripe as paylink uses it.
 #[derive(Clone, Debug)]
 pub struct StripeApi {
-    client: stripe::Client,
+    client: StripeHttp,
     limiter: Option<RateLimiter>,
 }
 
-/// How long the fleet holds back after Stripe answered 429. async-stripe does not expose the
-/// `Retry-After` header, so Stripe's documented advice (back off about a second) is used.
+/// How long the fleet holds back after a 429 that carried no `Retry-After` (Stripe's general
+/// advice: back off about a second).
 const PAUSE_AFTER_429: Duration = Duration::from_secs(1);
 
 /// Everything that decides what a Payment Link looks like for one order.
@@ -64,15 +64,11 @@ pub const INACTIVE_MESSAGE: &str = "This payment has already been made. Thank yo
 
 impl StripeApi {
     pub fn new(settings: &StripeSettings) -> anyhow::Result<Self> {
-        let mut base = settings.api_base.clone();
-        if !base.ends_with('/') {
-            base.push('/');
-        }
-        let client = stripe::ClientBuilder::new(settings.secret_key.expose_secret())
-            .url(base)
-            .timeout(settings.request_timeout)
-            .build()
-            .map_err(|e| anyhow::anyhow!("failed to build the Stripe client: {e}"))?;
+        let client = StripeHttp::new(
+            &settings.api_base,
+            settings.secret_key.clone(),
+            settings.request_timeout,
+        )?;
         Ok(Self {
             client,
             limiter: None,
@@ -88,16 +84,24 @@ impl StripeApi {
     /// Runs one Stripe request within the shared rate limit; a 429 pauses the whole fleet.
     async fn paced<T, F>(&self, request: F) -> Result<T, StripeFailure>
     where
-        F: std::future::Future<Output = Result<T, stripe::StripeError>>,
+        F: std::future::Future<Output = Result<T, super::HttpError>>,
     {
         if let Some(limiter) = &self.limiter {
             limiter.acquire().await;
         }
         let result = request.await.map_err(StripeFailure::from);
-        if let (Err(StripeFailure::RetryLater { status: 429, .. }), Some(limiter)) =
-            (&result, &self.limiter)
+        if let (
+            Err(StripeFailure::RetryLater {
+                status: 429,
+                retry_after,
+                ..
+            }),
+            Some(limiter),
+        ) = (&result, &self.limiter)
         {
-            limiter.pause_fleet(PAUSE_AFTER_429).await;
+            limiter
+                .pause_fleet(retry_after.unwrap_or(PAUSE_AFTER_429))
+                .await;
         }
         result
     }

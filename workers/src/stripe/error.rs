@@ -6,7 +6,12 @@ pub enum StripeFailure {
     /// 429 (rate limit, lock contention), 409 (a request with this key is still running) or 424.
     /// Stripe saved nothing for the key: retry later with the same key.
     #[error("Stripe asked us to retry later (HTTP {status}): {message}")]
-    RetryLater { status: u16, message: String },
+    RetryLater {
+        status: u16,
+        message: String,
+        /// How long Stripe asked us to wait (`Retry-After`), when it said.
+        retry_after: Option<std::time::Duration>,
+    },
     /// A 5xx. Stripe saved this result against the idempotency key and will replay it for that
     /// key, so the next try must use a new key.
     #[error("Stripe failed (HTTP {status}): {message}")]
@@ -33,32 +38,90 @@ impl StripeFailure {
     }
 }
 
-impl From<stripe::StripeError> for StripeFailure {
-    fn from(err: stripe::StripeError) -> Self {
+impl From<super::HttpError> for StripeFailure {
+    fn from(err: super::HttpError) -> Self {
+        use super::HttpError;
         match err {
-            stripe::StripeError::Stripe(api, status) => {
-                let message = api
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| format!("{} error without a message", api.type_.as_str()));
-                match status {
-                    409 | 424 | 429 => StripeFailure::RetryLater { status, message },
-                    500..=599 => StripeFailure::Server { status, message },
-                    _ => StripeFailure::Refused { status, message },
-                }
-            }
-            stripe::StripeError::Timeout => {
-                StripeFailure::Unreachable("the request timed out".into())
-            }
-            stripe::StripeError::ClientError(message) => StripeFailure::Unreachable(message),
-            stripe::StripeError::JSONDeserialize(message) => StripeFailure::Refused {
+            HttpError::Api {
+                status,
+                message,
+                retry_after,
+                should_retry,
+            } => match (should_retry, status) {
+                // `Stripe-Should-Retry` overrides the status, either way.
+                (Some(false), _) => StripeFailure::Refused { status, message },
+                (_, 500..=599) => StripeFailure::Server { status, message },
+                (Some(true), _) | (None, 409 | 424 | 429) => StripeFailure::RetryLater {
+                    status,
+                    message,
+                    retry_after,
+                },
+                (None, _) => StripeFailure::Refused { status, message },
+            },
+            HttpError::Timeout => StripeFailure::Unreachable("the request timed out".into()),
+            HttpError::Transport(message) => StripeFailure::Unreachable(message),
+            HttpError::Deserialize(message) => StripeFailure::Refused {
                 status: 200,
                 message: format!("unreadable response from Stripe: {message}"),
             },
-            stripe::StripeError::ConfigError(message) => StripeFailure::Refused {
-                status: 0,
-                message: format!("Stripe client misconfigured: {message}"),
-            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::HttpError;
+    use super::StripeFailure;
+
+    fn api(status: u16, should_retry: Option<bool>) -> StripeFailure {
+        HttpError::Api {
+            status,
+            message: "m".into(),
+            retry_after: Some(Duration::from_secs(3)),
+            should_retry,
+        }
+        .into()
+    }
+
+    #[test]
+    fn the_status_decides_when_stripe_says_nothing() {
+        assert!(
+            matches!(api(429, None), StripeFailure::RetryLater { retry_after: Some(d), .. } if d == Duration::from_secs(3))
+        );
+        assert!(matches!(api(409, None), StripeFailure::RetryLater { .. }));
+        assert!(matches!(api(500, None), StripeFailure::Server { .. }));
+        assert!(matches!(api(400, None), StripeFailure::Refused { .. }));
+        assert!(api(500, None).needs_new_key());
+        assert!(!api(429, None).needs_new_key());
+    }
+
+    #[test]
+    fn stripe_should_retry_overrides_the_status() {
+        assert!(matches!(
+            api(429, Some(false)),
+            StripeFailure::Refused { .. }
+        ));
+        assert!(matches!(
+            api(503, Some(false)),
+            StripeFailure::Refused { .. }
+        ));
+        assert!(matches!(
+            api(400, Some(true)),
+            StripeFailure::RetryLater { .. }
+        ));
+        assert!(
+            !api(400, Some(true)).needs_new_key(),
+            "nothing was saved for the key"
+        );
+    }
+
+    #[test]
+    fn no_answer_means_retry_with_the_same_key() {
+        let timeout: StripeFailure = HttpError::Timeout.into();
+        assert!(timeout.is_retryable() && !timeout.needs_new_key());
+        let refused: StripeFailure = HttpError::Transport("connection refused".into()).into();
+        assert!(refused.is_retryable() && !refused.needs_new_key());
     }
 }

@@ -3,8 +3,10 @@
 
 mod client;
 mod error;
+mod http;
 mod rate_limit;
 
 pub use client::{LinkRequest, MintedLink, StripeApi, StripeSettings};
 pub use error::StripeFailure;
+pub use http::{HttpError, StripeHttp};
 pub use rate_limit::RateLimiter;
