@@ -376,18 +376,6 @@ pub async fn bump_retry_epoch<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// Orders whose link has not been minted yet, oldest first: work the queue may have lost.
-pub async fn list_minting<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>, DbErr> {
-    use sea_orm::{QueryOrder, QuerySelect};
-    Entity::find()
-        .filter(Column::LinkState.eq(LinkState::Minting))
-        .filter(Column::Status.eq(Status::Pending))
-        .order_by_asc(Column::CreatedAt)
-        .limit(limit)
-        .all(db)
-        .await
-}
-
 /// What a completed Checkout Session tells us about the payment.
 #[derive(Clone, Debug, Default)]
 pub struct Payment {
