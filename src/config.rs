@@ -45,7 +45,7 @@ pub struct DatabaseSettings {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct QueueSettings {
-    /// `redis://…`; unset means the embedded queue (not built yet: see README).
+    /// `redis://…`; unset means the embedded queue, in the SQLite database.
     pub url: Option<String>,
     /// Prefix of every queue key, so deployments can share one Redis.
     pub namespace: String,
@@ -227,12 +227,23 @@ impl Settings {
             })
     }
 
-    pub fn queue_url(&self) -> Result<&str, ConfigError> {
-        self.queue.url.as_deref().filter(|u| !u.is_empty()).ok_or_else(|| {
-            ConfigError(
-                "PAYLINK__QUEUE__URL is required (redis://…); the embedded queue is not available yet".into(),
-            )
-        })
+    /// Redis's URL, or `None` for the embedded queue (which lives in a SQLite database).
+    pub fn queue_url(&self) -> Result<Option<&str>, ConfigError> {
+        match self.queue.url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) if !url.starts_with("redis://") && !url.starts_with("rediss://") => {
+                Err(ConfigError(format!(
+                    "PAYLINK__QUEUE__URL must be a redis:// or rediss:// URL, not {}",
+                    paylink_workers::store::redact_url(url)
+                )))
+            }
+            Some(url) => Ok(Some(url)),
+            None if !self.database.url.starts_with("sqlite:") => Err(ConfigError(
+                "PAYLINK__QUEUE__URL (redis://…) is required with a PostgreSQL database; \
+                 the embedded queue needs PAYLINK__DATABASE__URL=sqlite://…"
+                    .into(),
+            )),
+            None => Ok(None),
+        }
     }
 
     pub fn policy(&self) -> Policy {

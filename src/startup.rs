@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use migration::MigratorTrait as _;
-use paylink_workers::stripe::{RateLimiter, StripeApi};
+use paylink_workers::stripe::StripeApi;
 use paylink_workers::{JobContext, JobQueue};
 use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
@@ -42,17 +42,13 @@ pub struct Engine {
 impl Engine {
     /// Connects to the database (migrating it when configured to) and the queue.
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let queue_url = settings.queue_url()?;
         let db = connect_database(settings).await?;
-        let queue = JobQueue::connect(settings.queue_url()?, &settings.queue.namespace).await?;
+        let queue = JobQueue::connect(queue_url, &settings.queue.namespace, &db).await?;
         let jobs = Arc::new(JobContext {
             db: db.clone(),
-            stripe: StripeApi::new(&settings.stripe_settings()?)?.with_rate_limiter(
-                RateLimiter::new(
-                    queue.connection(),
-                    queue.namespace(),
-                    settings.stripe.rate_limit_per_sec,
-                ),
-            ),
+            stripe: StripeApi::new(&settings.stripe_settings()?)?
+                .with_rate_limiter(queue.rate_limiter(settings.stripe.rate_limit_per_sec)),
             policy: settings.policy(),
             public_base_url: settings.public_base_url.clone(),
             retry: settings.retry(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use paylink_workers::jobs::mint_link::MintLink;
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, TestApp, eventually, spawn_app_with};
+use crate::helpers::{AppOptions, Stack, TestApp, eventually, spawn_app_with};
 
 fn rows(product: &str, count: usize, tag: &str) -> Vec<Value> {
     (0..count)
@@ -262,11 +262,10 @@ async fn a_15000_order_blast_never_overfills_redis_and_every_worker_survives() {
     assert_eq!(app.fake_stats().await["payment_links"]["total"], 15_000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_a_fifth_of_stripe_requests_failing_every_link_is_minted_once() {
+async fn with_a_fifth_of_stripe_requests_failing_every_link_is_minted_once(stack: Stack) {
     let app = spawn_app_with(AppOptions {
         max_attempts: 30,
-        ..AppOptions::default()
+        ..AppOptions::on(stack)
     })
     .await;
     app.fake_config(json!({"fail_rate": 0.2})).await;
@@ -289,3 +288,5 @@ async fn with_a_fifth_of_stripe_requests_failing_every_link_is_minted_once() {
     assert_eq!(stats["payment_links"]["total"], 300);
     assert!(links_per_order(&app).await.values().all(|n| *n == 1));
 }
+
+crate::on_every_stack!(with_a_fifth_of_stripe_requests_failing_every_link_is_minted_once,);

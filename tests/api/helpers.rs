@@ -123,11 +123,50 @@ pub fn clean_redis_namespace(namespace: String) {
     .join();
 }
 
+/// The database and queue a test runs paylink on. The core flows run on all three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stack {
+    /// PostgreSQL and Redis: the deployment for a fleet.
+    PostgresRedis,
+    /// SQLite and Redis.
+    SqliteRedis,
+    /// SQLite with the embedded queue in the same file: `paylink run` with no services.
+    Embedded,
+}
+
+impl Stack {
+    pub fn db(self) -> Db {
+        match self {
+            Self::PostgresRedis => Db::Postgres,
+            Self::SqliteRedis | Self::Embedded => Db::Sqlite,
+        }
+    }
+
+    pub fn uses_redis(self) -> bool {
+        self != Self::Embedded
+    }
+}
+
+/// Runs each named `async fn(Stack)` test on every stack, as `<name>::<stack>`.
+#[macro_export]
+macro_rules! on_every_stack {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_redis() { super::$name($crate::helpers::Stack::PostgresRedis).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_redis() { super::$name($crate::helpers::Stack::SqliteRedis).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() { super::$name($crate::helpers::Stack::Embedded).await }
+        })*
+    };
+}
+
 /// Options for `spawn_app_with`.
 #[derive(Clone, Debug)]
 pub struct AppOptions {
-    pub db: Db,
-    /// Start the workers in-process (off: jobs wait in Redis until `start_workers`).
+    pub stack: Stack,
+    /// Start the workers in-process (off: jobs wait in the queue until `start_workers`).
     pub workers: bool,
     pub fake: FakeConfig,
     /// Stripe request timeout, to provoke client-side timeouts.
@@ -135,14 +174,26 @@ pub struct AppOptions {
     pub max_attempts: u32,
     /// paylink's own Stripe rate limit (all workers together).
     pub stripe_rate: u32,
-    /// Most mint jobs due in Redis at once.
+    /// Most mint jobs due in the queue at once.
     pub window: u64,
+    /// A job enqueued this long ago whose work is unfinished is enqueued again.
+    pub requeue_after_secs: u64,
+}
+
+impl AppOptions {
+    /// The defaults, on `stack`.
+    pub fn on(stack: Stack) -> Self {
+        Self {
+            stack,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
         Self {
-            db: Db::Postgres,
+            stack: Stack::PostgresRedis,
             workers: true,
             fake: FakeConfig {
                 rate_limit_per_sec: 0,
@@ -152,6 +203,7 @@ impl Default for AppOptions {
             max_attempts: 8,
             stripe_rate: 1000,
             window: 1000,
+            requeue_after_secs: 600,
         }
     }
 }
@@ -165,6 +217,7 @@ pub struct TestApp {
     pub engine: Engine,
     pub client: reqwest::Client,
     pub namespace: String,
+    pub stack: Stack,
     stop: watch::Sender<bool>,
     workers_started: bool,
     // Dropped last: the database outlives the connections above.
@@ -180,7 +233,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         "text",
         &std::env::var("PAYLINK_TEST_LOG").unwrap_or_else(|_| "off".into()),
     );
-    let database = TestDatabase::create(options.db).await;
+    let database = TestDatabase::create(options.stack.db()).await;
     let fake = FakeStripeServer::bind("127.0.0.1:0", options.fake.clone())
         .await
         .expect("stand-in binds");
@@ -197,7 +250,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .merge(("public_base_url", format!("http://127.0.0.1:{port}")))
         .merge(("database.url", database.url.clone()))
         .merge(("database.max_connections", 5))
-        .merge(("queue.url", redis_url()))
+        .merge((
+            "queue.url",
+            options
+                .stack
+                .uses_redis()
+                .then(redis_url)
+                .unwrap_or_default(),
+        ))
         .merge(("queue.namespace", namespace.clone()))
         .merge(("stripe.api_base", fake_url.clone()))
         .merge(("stripe.request_timeout_ms", options.stripe_timeout_ms))
@@ -209,7 +269,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .merge(("workers.max_attempts", options.max_attempts))
         .merge(("stripe.rate_limit_per_sec", options.stripe_rate))
         .merge(("workers.window", options.window))
-        .merge(("workers.feed_interval_ms", 100));
+        .merge(("workers.feed_interval_ms", 100))
+        .merge(("workers.requeue_after_secs", options.requeue_after_secs));
     let settings = Settings::from_figment(figment).expect("test settings are valid");
     let engine = Engine::connect(&settings)
         .await
@@ -232,6 +293,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             .build()
             .expect("client"),
         namespace,
+        stack: options.stack,
         stop,
         workers_started: false,
         _database: database,
@@ -255,7 +317,9 @@ async fn wait(mut stopped: watch::Receiver<bool>) {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        clean_redis_namespace(self.namespace.clone());
+        if self.stack.uses_redis() {
+            clean_redis_namespace(self.namespace.clone());
+        }
     }
 }
 
@@ -289,7 +353,6 @@ impl TestApp {
             .env("PAYLINK_ENV", "test")
             .env("PAYLINK__DATABASE__URL", &s.database.url)
             .env("PAYLINK__DATABASE__MIGRATE_ON_START", "false")
-            .env("PAYLINK__QUEUE__URL", redis_url())
             .env("PAYLINK__QUEUE__NAMESPACE", &self.namespace)
             .env("PAYLINK__STRIPE__API_BASE", &self.fake_url)
             .env(
@@ -315,7 +378,23 @@ impl TestApp {
                 std::env::var("PAYLINK_TEST_LOG").unwrap_or_else(|_| "error".into()),
             )
             .stdout(std::process::Stdio::null());
+        if self.stack.uses_redis() {
+            command.env("PAYLINK__QUEUE__URL", redis_url());
+        }
         Running(command.spawn().expect("paylink work starts"))
+    }
+
+    /// Throws away every job waiting in the queue (as a flushed Redis would), leaving the
+    /// database as it is.
+    pub async fn lose_queued_jobs(&self) {
+        if self.stack.uses_redis() {
+            clean_redis_namespace(self.namespace.clone());
+        } else {
+            self.db
+                .execute_unprepared("DELETE FROM Jobs")
+                .await
+                .expect("embedded queue emptied");
+        }
     }
 
     /// Starts the in-process workers (once).

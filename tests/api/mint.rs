@@ -6,7 +6,7 @@ use apalis::prelude::Data;
 use paylink_workers::jobs::mint_link::{MintLink, mint_link};
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, TestApp, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{AppOptions, Stack, TestApp, eventually, spawn_app, spawn_app_with};
 
 /// Mints one order of a product in `category` and returns (order, its link at the stand-in).
 async fn mint_one(app: &TestApp, category: &str, amount: i64) -> (Value, Value) {
@@ -23,9 +23,8 @@ async fn mint_one(app: &TestApp, category: &str, amount: i64) -> (Value, Value) 
     (order, link)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_link_charges_the_orders_own_amount() {
-    let app = spawn_app().await;
+async fn the_link_charges_the_orders_own_amount(stack: Stack) {
+    let app = spawn_app_with(AppOptions::on(stack)).await;
     let product = app.create_product("tournament").await;
     let cheap = app.create_order(&product, 1500).await;
     let dear = app.create_order(&product, 12_345).await;
@@ -121,11 +120,10 @@ async fn jersey_tryout_and_generic_links_stay_open_and_do_not_save_the_card() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stripe_500_then_success_leaves_exactly_one_link() {
+async fn a_stripe_500_then_success_leaves_exactly_one_link(stack: Stack) {
     let app = spawn_app_with(AppOptions {
         workers: false,
-        ..AppOptions::default()
+        ..AppOptions::on(stack)
     })
     .await;
     app.fake_config(json!({"fail_next": 2})).await;
@@ -330,3 +328,31 @@ async fn transient_failures_that_never_end_leave_a_visible_failure() {
     );
     assert_eq!(order["attempts"], 3);
 }
+
+/// The queue lost the job (Redis flushed, the embedded queue emptied): the feeder finds the order
+/// still minting once `requeue_after` has passed, and enqueues it again.
+async fn an_order_whose_job_the_queue_lost_is_minted_anyway(stack: Stack) {
+    let mut app = spawn_app_with(AppOptions {
+        workers: false,
+        requeue_after_secs: 1,
+        ..AppOptions::on(stack)
+    })
+    .await;
+    let product = app.create_product("monthly").await;
+    let order = app.create_order(&product, 4500).await;
+    let id = order["id"].as_str().unwrap();
+    app.lose_queued_jobs().await;
+
+    app.start_workers();
+    let order = app.wait_until_settled(id).await;
+
+    assert_eq!(order["link_state"], "active", "{order}");
+    assert_eq!(app.stripe_links_for(id).await.len(), 1);
+    assert_eq!(app.fake_stats().await["payment_links"]["total"], 1);
+}
+
+crate::on_every_stack!(
+    an_order_whose_job_the_queue_lost_is_minted_anyway,
+    the_link_charges_the_orders_own_amount,
+    a_stripe_500_then_success_leaves_exactly_one_link,
+);

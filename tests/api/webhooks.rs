@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    AppOptions, TestApp, WEBHOOK_SECRET, WEBHOOK_SECRET_2, eventually, sign, spawn_app,
+    AppOptions, Stack, TestApp, WEBHOOK_SECRET, WEBHOOK_SECRET_2, eventually, sign, spawn_app,
     spawn_app_with,
 };
 
@@ -182,9 +182,8 @@ async fn an_oversized_body_is_413_and_stores_nothing() {
     assert_eq!(app.count_rows("stripe_events").await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_event_delivered_ten_times_at_once_is_processed_once() {
-    let app = spawn_app().await;
+async fn the_same_event_delivered_ten_times_at_once_is_processed_once(stack: Stack) {
+    let app = spawn_app_with(AppOptions::on(stack)).await;
     let order = app.minted_order("monthly", 4500).await;
     let event = completed_event(&order, "paid");
 
@@ -284,9 +283,8 @@ async fn an_unpaid_completion_that_fails_gets_a_fresh_link_behind_the_same_pay_u
     assert_eq!(app.stripe_links_for(id).await.len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_loop_closes_links_by_category() {
-    let app = spawn_app().await;
+async fn the_whole_loop_closes_links_by_category(stack: Stack) {
+    let app = spawn_app_with(AppOptions::on(stack)).await;
     let mut orders = Vec::new();
     for category in ["monthly", "tournament", "jersey", "tryout", "generic"] {
         let order = app.minted_order(category, 2500).await;
@@ -460,3 +458,8 @@ async fn a_burst_larger_than_the_window_waits_in_the_database_then_is_processed(
         assert_eq!(outcome.as_deref(), Some("ignored"), "{id}");
     }
 }
+
+crate::on_every_stack!(
+    the_same_event_delivered_ten_times_at_once_is_processed_once,
+    the_whole_loop_closes_links_by_category,
+);

@@ -1,16 +1,16 @@
-//! The feeder: moves mint work from the database backlog into Redis, a bounded window at a time.
+//! The feeder: moves mint work from the database backlog into the queue, a bounded window at a
+//! time.
 //!
 //! apalis-redis promotes every due job in one Lua call and kills its workers when ~8,000 are due
 //! at once (STACK-FACTS.md), so a blast of 50,000 orders must never become 50,000 due jobs. The
 //! database holds the backlog (orders with no `enqueued_at`); every worker process runs a feeder,
-//! a Redis lock lets one at a time top the queue up to `window` due jobs, and the orders it takes
+//! a lock in Redis lets one at a time top the queue up to `window` due jobs, and the orders it takes
 //! are stamped so they are taken once. An order stamped long ago and still not minted (its job was
 //! lost with Redis) is taken again. Stored Stripe events the intake could not enqueue (the window
 //! was full) are fed the same way.
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
 
 use crate::jobs::mint_link::MintLink;
@@ -38,12 +38,6 @@ impl Default for FeederSettings {
         }
     }
 }
-
-/// Releases the lock only if this process still holds it.
-const UNLOCK: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-";
 
 /// Tops the queue up every `interval` until `shutdown` completes.
 pub async fn run_feeder(
@@ -74,32 +68,19 @@ pub async fn feed_once(
     queue: &JobQueue,
     settings: &FeederSettings,
 ) -> anyhow::Result<usize> {
-    let mut conn = queue.connection();
-    let lock = format!("{}:feeder:lock", queue.namespace());
-    let token = uuid::Uuid::new_v4().simple().to_string();
-    let acquired: Option<String> = redis::cmd("SET")
-        .arg(&lock)
-        .arg(&token)
-        .arg("NX")
-        .arg("PX")
-        .arg(30_000)
-        .query_async(&mut conn)
-        .await
-        .context("failed to take the feeder lock")?;
-    if acquired.is_none() {
+    let Some(lock) = queue.lock_feeder().await? else {
         return Ok(0);
-    }
+    };
     let fed = match top_up(db, queue, settings).await {
         Ok(mints) => top_up_events(db, queue, settings)
             .await
             .map(|events| mints + events),
         Err(e) => Err(e),
     };
-    let _: Result<i64, _> = redis::Script::new(UNLOCK)
-        .key(&lock)
-        .arg(&token)
-        .invoke_async(&mut conn)
-        .await;
+    lock.release().await;
+    if let Err(e) = queue.tidy().await {
+        tracing::warn!(error = %format!("{e:#}"), "queue housekeeping failed");
+    }
     fed
 }
 

@@ -69,39 +69,50 @@ pub async fn run_workers(
         }
     };
     let poll = Duration::from_millis(100);
-    let ctx_db = ctx.db.clone();
-    let mint = WorkerBuilder::new(worker_name(MintLink::QUEUE))
-        .backend(queue.storage::<MintLink>().poll_with_interval(poll))
-        .concurrency(settings.concurrency)
-        .parallelize(tokio::spawn)
-        .data(ctx.clone())
-        .build(mint_link)
-        .run_until(stop(MintLink::QUEUE));
-    let events = WorkerBuilder::new(worker_name(StripeEvent::QUEUE))
-        .backend(queue.storage::<StripeEvent>().poll_with_interval(poll))
-        .concurrency(settings.concurrency)
-        .parallelize(tokio::spawn)
-        .data(ctx.clone())
-        .data(EventDeps {
-            queue: queue.clone(),
-        })
-        .build(stripe_event)
-        .run_until(stop(StripeEvent::QUEUE));
-    let deactivate = WorkerBuilder::new(worker_name(DeactivateLink::QUEUE))
-        .backend(queue.storage::<DeactivateLink>().poll_with_interval(poll))
-        .concurrency(settings.concurrency)
-        .parallelize(tokio::spawn)
-        .data(ctx)
-        .build(deactivate_link)
-        .run_until(stop(DeactivateLink::QUEUE));
+    // One worker per job type, on whichever backend the queue uses. A macro rather than a
+    // generic function: apalis's service-stack bounds cannot be named for both backends.
+    macro_rules! worker {
+        ($backend:expr, $job:ty, $handler:expr $(, $data:expr)*) => {
+            WorkerBuilder::new(worker_name(<$job>::QUEUE))
+                .backend($backend.storage::<$job>().poll_with_interval(poll))
+                .concurrency(settings.concurrency)
+                .parallelize(tokio::spawn)
+                .data(ctx.clone())
+                $(.data($data))*
+                .build($handler)
+                .run_until(stop(<$job>::QUEUE))
+        };
+    }
+    macro_rules! all_workers {
+        ($backend:expr) => {
+            futures::try_join!(
+                worker!($backend, MintLink, mint_link),
+                worker!(
+                    $backend,
+                    StripeEvent,
+                    stripe_event,
+                    EventDeps {
+                        queue: queue.clone()
+                    }
+                ),
+                worker!($backend, DeactivateLink, deactivate_link),
+            )
+        };
+    }
     let feed = feeder::run_feeder(
-        ctx_db,
+        ctx.db.clone(),
         queue.clone(),
         settings.feeder.clone(),
         shutdown.clone(),
-    )
-    .map(Ok::<(), apalis::prelude::WorkerError>);
-    futures::try_join!(mint, events, deactivate, feed)
+    );
+    let workers = async {
+        match &queue {
+            JobQueue::Redis(backend) => all_workers!(backend).map(|_| ()),
+            JobQueue::Embedded(backend) => all_workers!(backend).map(|_| ()),
+        }
+    };
+    // The first worker to fail ends the pool (and the process, which a supervisor restarts).
+    futures::try_join!(workers, feed.map(Ok))
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("a worker stopped with an error: {e}"))
 }

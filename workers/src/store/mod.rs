@@ -36,7 +36,14 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         .min_connections(1)
         .connect_timeout(std::time::Duration::from_secs(5))
         .acquire_timeout(std::time::Duration::from_secs(5))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // SQLite: WAL lets readers run beside the one writer (the intake, the workers and the
+        // embedded queue share the file); a writer waits for the lock rather than failing.
+        // `synchronous` stays FULL, so a commit is on disk before paylink answers.
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(std::time::Duration::from_secs(10))
+        });
     Database::connect(opts)
         .await
         .with_context(|| format!("failed to connect to the database at {}", redact_url(&url)))

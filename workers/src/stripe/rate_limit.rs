@@ -1,8 +1,13 @@
-//! One Stripe rate limit for every worker process together, kept in Redis (per-process limiters
-//! multiply with the number of processes). GCRA in one Lua script, run atomically by Redis with
-//! Redis's own clock: each request takes the next slot `1/rate` seconds after the previous one.
-//! A 429 from Stripe pauses the whole fleet briefly through a second key.
+//! Stripe's rate limit, honoured by everything that calls Stripe.
+//!
+//! With Redis, one limit for every worker process together (per-process limiters would multiply
+//! with the number of processes): GCRA in one Lua script, run atomically by Redis with Redis's
+//! own clock, each request taking the next slot `1/rate` seconds after the previous one, and a
+//! 429 pausing the whole fleet through a second key. With the embedded queue there is one
+//! process, and governor keeps the same GCRA in memory.
 
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis_redis::ConnectionManager;
@@ -24,9 +29,100 @@ redis.call('SET', KEYS[1], tat + interval, 'PX', math.floor(interval / 1000) + 1
 return 0
 ";
 
-/// The fleet-wide limiter.
+/// Paces Stripe requests; a 429 holds everyone back.
+#[derive(Clone, Debug)]
+pub enum RateLimiter {
+    /// Shared through Redis by every process of the deployment.
+    Fleet(FleetLimiter),
+    /// This process only (the embedded queue).
+    Local(LocalLimiter),
+}
+
+impl RateLimiter {
+    /// `per_second` requests per second across every process sharing `namespace` in Redis.
+    pub fn fleet(conn: ConnectionManager, namespace: &str, per_second: u32) -> Self {
+        Self::Fleet(FleetLimiter::new(conn, namespace, per_second))
+    }
+
+    /// `per_second` requests per second in this process.
+    pub fn local(per_second: u32) -> Self {
+        Self::Local(LocalLimiter::new(per_second))
+    }
+
+    /// Waits for this caller's turn.
+    pub async fn acquire(&self) {
+        match self {
+            Self::Fleet(l) => l.acquire().await,
+            Self::Local(l) => l.acquire().await,
+        }
+    }
+
+    /// Holds every caller back for `pause` (after Stripe answered 429).
+    pub async fn pause_fleet(&self, pause: Duration) {
+        match self {
+            Self::Fleet(l) => l.pause_fleet(pause).await,
+            Self::Local(l) => l.pause(pause),
+        }
+    }
+}
+
+type Governor = governor::DefaultDirectRateLimiter;
+
+/// GCRA in memory (governor), with the same pause after a 429.
 #[derive(Clone)]
-pub struct RateLimiter {
+pub struct LocalLimiter {
+    governor: Arc<Governor>,
+    paused_until: Arc<Mutex<Option<tokio::time::Instant>>>,
+}
+
+impl std::fmt::Debug for LocalLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalLimiter").finish_non_exhaustive()
+    }
+}
+
+impl LocalLimiter {
+    fn new(per_second: u32) -> Self {
+        let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        // A burst of one: requests are spaced evenly, as the Redis limiter spaces them.
+        let quota = governor::Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
+        Self {
+            governor: Arc::new(governor::RateLimiter::direct(quota)),
+            paused_until: Arc::default(),
+        }
+    }
+
+    async fn acquire(&self) {
+        loop {
+            let until = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match until {
+                Some(until) if until > tokio::time::Instant::now() => {
+                    tokio::time::sleep_until(until).await;
+                }
+                _ => break,
+            }
+        }
+        self.governor.until_ready().await;
+    }
+
+    fn pause(&self, pause: Duration) {
+        let until = tokio::time::Instant::now() + pause;
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+}
+
+/// The fleet-wide limiter in Redis.
+#[derive(Clone)]
+pub struct FleetLimiter {
     conn: ConnectionManager,
     script: std::sync::Arc<redis::Script>,
     tat_key: String,
@@ -34,18 +130,17 @@ pub struct RateLimiter {
     interval_us: u64,
 }
 
-impl std::fmt::Debug for RateLimiter {
+impl std::fmt::Debug for FleetLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimiter")
+        f.debug_struct("FleetLimiter")
             .field("key", &self.tat_key)
             .field("interval_us", &self.interval_us)
             .finish_non_exhaustive()
     }
 }
 
-impl RateLimiter {
-    /// `per_second` requests per second across every process sharing `namespace`.
-    pub fn new(conn: ConnectionManager, namespace: &str, per_second: u32) -> Self {
+impl FleetLimiter {
+    fn new(conn: ConnectionManager, namespace: &str, per_second: u32) -> Self {
         Self {
             conn,
             script: std::sync::Arc::new(redis::Script::new(GCRA)),
@@ -57,7 +152,7 @@ impl RateLimiter {
 
     /// Waits for this process's turn. If Redis cannot be asked, waits one interval and goes on:
     /// Stripe's own 429s (which pause the fleet) then keep the rate in check.
-    pub async fn acquire(&self) {
+    async fn acquire(&self) {
         loop {
             let mut conn = self.conn.clone();
             let wait_ms: Result<u64, _> = self
@@ -79,8 +174,7 @@ impl RateLimiter {
         }
     }
 
-    /// Holds every process back for `pause` (after Stripe answered 429).
-    pub async fn pause_fleet(&self, pause: Duration) {
+    async fn pause_fleet(&self, pause: Duration) {
         let mut conn = self.conn.clone();
         let ms = pause.as_millis().max(1) as u64;
         let result: Result<(), _> = redis::cmd("SET")

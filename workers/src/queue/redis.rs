@@ -1,5 +1,6 @@
 //! The Redis queue (apalis-redis): one storage per job type, under a namespace so that several
-//! deployments (or test runs) can share one Redis.
+//! deployments (or test runs) can share one Redis. Also the feeder's lock, so that one process
+//! at a time tops the queue up.
 
 use std::time::Duration;
 
@@ -7,31 +8,24 @@ use anyhow::Context as _;
 use apalis::prelude::TaskSink;
 use apalis_redis::{Config, ConnectionManager, RedisStorage};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-/// A job payload and the queue it travels on.
-pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
-    /// The queue name under the namespace (`{namespace}:{QUEUE}`).
-    const QUEUE: &'static str;
-}
+use super::Job;
 
 /// Enqueues jobs. Cheap to clone; every clone shares one reconnecting Redis connection.
 #[derive(Clone)]
-pub struct JobQueue {
+pub struct RedisQueue {
     conn: ConnectionManager,
     namespace: String,
 }
 
-impl std::fmt::Debug for JobQueue {
+impl std::fmt::Debug for RedisQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobQueue")
+        f.debug_struct("RedisQueue")
             .field("namespace", &self.namespace)
             .finish_non_exhaustive()
     }
 }
 
-impl JobQueue {
+impl RedisQueue {
     /// Connects to Redis. Fails when Redis does not answer.
     pub async fn connect(url: &str, namespace: &str) -> anyhow::Result<Self> {
         let client = apalis_redis::Client::open(url)
@@ -74,9 +68,6 @@ impl JobQueue {
 
     /// Puts many jobs on their queue in one round trip.
     pub async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
         let count = jobs.len();
         self.storage::<J>()
             .push_bulk(jobs)
@@ -119,8 +110,62 @@ impl JobQueue {
         &self.namespace
     }
 
-    /// A connection for housekeeping (tests clean their namespace with it).
+    /// A connection to the same Redis (the rate limiter shares it).
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
+    }
+
+    /// Takes the feeder lock for 30 s unless another process holds it.
+    pub async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
+        let mut conn = self.conn.clone();
+        let key = format!("{}:feeder:lock", self.namespace);
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let acquired: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(30_000)
+            .query_async(&mut conn)
+            .await
+            .context("failed to take the feeder lock")?;
+        Ok(acquired.map(|_| FeederLock::Redis { conn, key, token }))
+    }
+}
+
+/// Releases the lock only if this process still holds it.
+const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// The feeder's turn, held until [`FeederLock::release`] (or for at most 30 s in Redis).
+pub enum FeederLock {
+    Redis {
+        conn: ConnectionManager,
+        key: String,
+        token: String,
+    },
+    /// Nothing to release: the embedded queue's feeder shares with no one.
+    Unshared,
+}
+
+impl FeederLock {
+    pub async fn release(self) {
+        if let Self::Redis {
+            mut conn,
+            key,
+            token,
+        } = self
+        {
+            let released: Result<i64, _> = redis::Script::new(UNLOCK)
+                .key(&key)
+                .arg(&token)
+                .invoke_async(&mut conn)
+                .await;
+            if let Err(e) = released {
+                tracing::debug!(error = %e, "feeder lock not released; it expires in 30 s");
+            }
+        }
     }
 }

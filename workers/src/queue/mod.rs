@@ -1,0 +1,122 @@
+//! The job queue: Redis (apalis-redis) for a fleet of processes, or the embedded queue
+//! (apalis-sqlite, in the database's own SQLite file) so that `paylink run` needs no services.
+//! Both carry the same job types to the same handlers; the database holds every decision, so
+//! the queue only ever says "look at this order or event now".
+
+mod embedded;
+mod redis;
+
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use embedded::EmbeddedQueue;
+pub use redis::{FeederLock, RedisQueue};
+
+use crate::stripe::RateLimiter;
+
+/// A job payload and the queue it travels on.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// The queue name under the namespace (`{namespace}:{QUEUE}`).
+    const QUEUE: &'static str;
+}
+
+/// Enqueues jobs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum JobQueue {
+    Redis(RedisQueue),
+    Embedded(EmbeddedQueue),
+}
+
+impl JobQueue {
+    /// Redis when `url` is given (`redis://…`), else the embedded queue inside `db`, which must
+    /// then be SQLite.
+    pub async fn connect(
+        url: Option<&str>,
+        namespace: &str,
+        db: &DatabaseConnection,
+    ) -> anyhow::Result<Self> {
+        match url {
+            Some(url) => Ok(Self::Redis(RedisQueue::connect(url, namespace).await?)),
+            None => Ok(Self::Embedded(EmbeddedQueue::open(db, namespace).await?)),
+        }
+    }
+
+    /// `redis` or `embedded`, for logs and `/readyz`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Redis(_) => "redis",
+            Self::Embedded(_) => "embedded",
+        }
+    }
+
+    /// Puts one job on its queue.
+    pub async fn enqueue<J: Job + std::fmt::Debug>(&self, job: J) -> anyhow::Result<()> {
+        match self {
+            Self::Redis(q) => q.enqueue(job).await,
+            Self::Embedded(q) => q.enqueue(job).await,
+        }
+    }
+
+    /// Puts many jobs on their queue at once.
+    pub async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Self::Redis(q) => q.enqueue_many(jobs).await,
+            Self::Embedded(q) => q.enqueue_many(jobs).await,
+        }
+    }
+
+    /// Jobs of type `J` waiting for a worker (not yet fetched).
+    pub async fn due<J: Job>(&self) -> anyhow::Result<u64> {
+        match self {
+            Self::Redis(q) => q.due::<J>().await,
+            Self::Embedded(q) => q.due::<J>().await,
+        }
+    }
+
+    /// Whether the queue answers within a second.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Redis(q) => q.ping().await,
+            Self::Embedded(q) => q.ping().await,
+        }
+    }
+
+    /// The namespace every queue name starts with.
+    pub fn namespace(&self) -> &str {
+        match self {
+            Self::Redis(q) => q.namespace(),
+            Self::Embedded(q) => q.namespace(),
+        }
+    }
+
+    /// The Stripe limiter every process using this queue shares: in Redis for a fleet, in
+    /// this process for the embedded queue (which serves one process).
+    pub fn rate_limiter(&self, per_second: u32) -> RateLimiter {
+        match self {
+            Self::Redis(q) => RateLimiter::fleet(q.connection(), q.namespace(), per_second),
+            Self::Embedded(_) => RateLimiter::local(per_second),
+        }
+    }
+
+    /// The feeder's turn: `None` while another process holds it. The embedded queue has one
+    /// feeder per process and needs no lock: the backlog is claimed by conditional updates, so
+    /// two feeders can never take the same order.
+    pub async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
+        match self {
+            Self::Redis(q) => q.lock_feeder().await,
+            Self::Embedded(_) => Ok(Some(FeederLock::Unshared)),
+        }
+    }
+
+    /// Housekeeping between feeder passes: the embedded queue drops finished jobs.
+    pub async fn tidy(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Redis(_) => Ok(()),
+            Self::Embedded(q) => q.tidy().await,
+        }
+    }
+}
