@@ -37,7 +37,17 @@ fn wait_for_line(child: &mut Child, marker: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paylink_run_turns_an_order_into_a_working_pay_url() {
+async fn paylink_run_with_redis_turns_an_order_into_a_working_pay_url() {
+    paylink_run_turns_an_order_into_a_working_pay_url(true).await;
+}
+
+/// The embedded default: no Redis setting at all, the queue in the SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paylink_run_with_no_services_turns_an_order_into_a_working_pay_url() {
+    paylink_run_turns_an_order_into_a_working_pay_url(false).await;
+}
+
+async fn paylink_run_turns_an_order_into_a_working_pay_url(redis: bool) {
     let tmp = std::env::temp_dir().join(format!("paylink_cli_{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&tmp).unwrap();
     let mut fake = Running(
@@ -55,20 +65,20 @@ async fn paylink_run_turns_an_order_into_a_working_pay_url() {
         .port();
     let base = format!("http://127.0.0.1:{port}");
     let namespace = format!("paylink_cli_{}", uuid::Uuid::new_v4().simple());
-    let mut run = Running(
-        paylink()
-            .arg("run")
-            .current_dir(&tmp)
-            .env("PAYLINK__QUEUE__URL", redis_url())
-            .env("PAYLINK__QUEUE__NAMESPACE", &namespace)
-            .env("PAYLINK__ADMIN__TOKEN", "change-me")
-            .env("PAYLINK__STRIPE__API_BASE", &fake_url)
-            .env("PAYLINK__STRIPE__WEBHOOK_SECRETS", "whsec_dev")
-            .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
-            .env("PAYLINK__PUBLIC_BASE_URL", &base)
-            .spawn()
-            .unwrap(),
-    );
+    let mut command = paylink();
+    command
+        .arg("run")
+        .current_dir(&tmp)
+        .env("PAYLINK__QUEUE__NAMESPACE", &namespace)
+        .env("PAYLINK__ADMIN__TOKEN", "change-me")
+        .env("PAYLINK__STRIPE__API_BASE", &fake_url)
+        .env("PAYLINK__STRIPE__WEBHOOK_SECRETS", "whsec_dev")
+        .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
+        .env("PAYLINK__PUBLIC_BASE_URL", &base);
+    if redis {
+        command.env("PAYLINK__QUEUE__URL", redis_url());
+    }
+    let mut run = Running(command.spawn().unwrap());
     wait_for_line(&mut run.0, "listening on");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -161,8 +171,27 @@ async fn paylink_run_turns_an_order_into_a_working_pay_url() {
         "exit 0 after SIGTERM"
     );
 
-    crate::helpers::clean_redis_namespace(namespace);
+    if redis {
+        crate::helpers::clean_redis_namespace(namespace);
+    }
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn postgres_without_a_queue_url_exits_2_naming_the_setting() {
+    let output = paylink()
+        .arg("work")
+        .env(
+            "PAYLINK__DATABASE__URL",
+            "postgres://nobody@127.0.0.1:9/none",
+        )
+        .env("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("PAYLINK__QUEUE__URL"), "{stderr}");
 }
 
 #[test]
