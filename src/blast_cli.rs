@@ -129,7 +129,7 @@ pub async fn run(
 }
 
 /// Shows progress until no order of the blast is still minting.
-async fn wait(
+pub(crate) async fn wait(
     db: &sea_orm::DatabaseConnection,
     id: &str,
     size: u64,

@@ -123,10 +123,14 @@ impl Settings {
     /// directory), then `config/default.toml` and `config/{env}.toml` when present, then the
     /// environment.
     pub fn figment_for(env: &str) -> Figment {
-        Figment::new()
-            .merge(Toml::string(BUILT_IN_DEFAULTS))
+        Self::built_in()
             .merge(Self::files(env))
             .merge(Env::prefixed("PAYLINK__").split("__"))
+    }
+
+    /// Only the defaults compiled into the binary: no files, no environment (the demo).
+    pub fn built_in() -> Figment {
+        Figment::new().merge(Toml::string(BUILT_IN_DEFAULTS))
     }
 
     fn files(env: &str) -> Figment {

@@ -5,6 +5,7 @@ pub mod blast_cli;
 pub mod blasts;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod event_intake;
 pub mod fake_stripe;
 pub mod order_input;

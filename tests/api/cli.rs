@@ -311,3 +311,40 @@ async fn paylink_blast_refuses_a_file_with_a_missing_column_naming_the_line() {
     assert_eq!(app.count_orders().await, 0);
     let _ = std::fs::remove_file(&file);
 }
+
+/// `paylink demo` as the README's first command runs it (with fewer orders): nothing else
+/// running, every promise checked, exit 0.
+#[test]
+fn paylink_demo_keeps_every_promise_and_exits_0() {
+    let output = paylink()
+        .args(["demo", "--orders", "40", "--stripe-failure-rate", "0.1"])
+        .env("PAYLINK__QUEUE__URL", "redis://127.0.0.1:9")
+        .env(
+            "PAYLINK__DATABASE__URL",
+            "postgres://nobody@127.0.0.1:9/none",
+        )
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("every promise held"), "{stdout}");
+    assert!(stdout.contains("minted        40"), "{stdout}");
+    assert!(
+        stdout.contains("paid          14"),
+        "a third of 40 paid: {stdout}"
+    );
+    assert!(!stdout.contains("BROKEN"), "{stdout}");
+}
+
+#[test]
+fn paylink_demo_refuses_a_nonsense_order_count() {
+    let output = paylink()
+        .args(["demo", "--orders", "0"])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--orders"));
+}

@@ -1,0 +1,199 @@
+//! `paylink demo`: the whole job in one process with nothing else running. The Stripe stand-in,
+//! the intake and the workers start on the embedded default (a SQLite file in a temporary
+//! directory, the embedded queue); a product per category and a blast of orders go in through
+//! the HTTP API; the links are minted at Stripe's pace with a progress bar; a third of the
+//! payers pay on the stand-in's hosted page, which sends signed webhooks; then every promise is
+//! checked against the stand-in's own records and a summary is printed. Exit 0 only if every
+//! promise held.
+
+mod promises;
+mod scenario;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+
+use crate::config::{ConfigError, Settings};
+use crate::fake_stripe::{FakeConfig, FakeStripeServer};
+use crate::startup::{Application, Engine};
+use scenario::{Observed, Scenario};
+
+/// What the demo runs.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    /// Orders in the blast.
+    pub orders: usize,
+    /// Share of Stripe requests the stand-in answers 500 (paylink must still mint each once).
+    pub stripe_failure_rate: f64,
+    /// Keep serving after the summary, until Ctrl-C, to look around.
+    pub keep: bool,
+}
+
+/// Runs the demo; an error names what failed or which promises broke.
+pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    if !(1..=crate::blasts::MAX_ORDERS).contains(&options.orders) {
+        return Err(ConfigError(format!(
+            "--orders must be between 1 and {}",
+            crate::blasts::MAX_ORDERS
+        ))
+        .into());
+    }
+    if !(0.0..1.0).contains(&options.stripe_failure_rate) {
+        return Err(
+            ConfigError("--stripe-failure-rate must be at least 0 and below 1".into()).into(),
+        );
+    }
+    let started = Instant::now();
+    let dir = TempDir::create()?;
+    let demo = Demo::start(&dir.0, &options).await?;
+    println!(
+        "paylink demo: intake at {}, Stripe stand-in at {}, database {}",
+        demo.base_url,
+        demo.scenario.fake_url,
+        dir.0.join("paylink.db").display()
+    );
+    let result = demo.scenario.play(options.orders, started).await;
+    let outcome = match result {
+        Ok(observed) => report(&observed, &demo.settings, started),
+        Err(e) => Err(e),
+    };
+    if options.keep {
+        demo.scenario.print_where_to_look();
+        println!("serving until Ctrl-C");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    demo.stop().await;
+    outcome
+}
+
+/// Prints the summary and the promises; fails when one broke.
+fn report(observed: &Observed, settings: &Settings, started: Instant) -> anyhow::Result<()> {
+    let checks = promises::judge(&observed.facts);
+    println!();
+    println!("{}", observed.summary(started.elapsed()));
+    println!(
+        "promises (Stripe limit {}/s in paylink, 25/s per endpoint at the stand-in):",
+        settings.stripe.rate_limit_per_sec
+    );
+    for check in &checks {
+        if check.held {
+            println!("  ok      {}", check.promise);
+        } else {
+            println!("  BROKEN  {}: {}", check.promise, check.detail);
+        }
+    }
+    let broken = checks.iter().filter(|c| !c.held).count();
+    anyhow::ensure!(broken == 0, "{broken} promise(s) broken");
+    println!("every promise held");
+    Ok(())
+}
+
+/// The stand-in, intake and workers of one demo run.
+struct Demo {
+    base_url: String,
+    settings: Settings,
+    scenario: Scenario,
+    stop: watch::Sender<bool>,
+    intake: tokio::task::JoinHandle<anyhow::Result<()>>,
+    workers: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Demo {
+    async fn start(dir: &std::path::Path, options: &DemoOptions) -> anyhow::Result<Self> {
+        let secret = |prefix: &str| format!("{prefix}{}", uuid::Uuid::new_v4().simple());
+        let (admin_token, webhook_secret) = (secret("demo-"), secret("whsec_demo_"));
+        // The intake's port is chosen first so that pay URLs and the webhook endpoint can
+        // name it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("no free local port for the intake")?
+            .port();
+        let base_url = format!("http://127.0.0.1:{port}");
+        let fake = FakeStripeServer::bind(
+            "127.0.0.1:0",
+            FakeConfig {
+                fail_rate: options.stripe_failure_rate,
+                webhook_url: Some(format!("{base_url}/webhooks/stripe")),
+                webhook_secret: Some(webhook_secret.clone()),
+                ..FakeConfig::default()
+            },
+        )
+        .await?;
+        let fake_url = fake.base_url();
+        tokio::spawn(fake.run());
+        let figment = Settings::built_in()
+            .merge(("http.addr", format!("127.0.0.1:{port}")))
+            .merge(("public_base_url", base_url.clone()))
+            .merge((
+                "database.url",
+                format!("sqlite://{}", dir.join("paylink.db").display()),
+            ))
+            .merge(("stripe.api_base", fake_url.clone()))
+            .merge(("stripe.secret_key", "sk_test_paylink_demo"))
+            .merge(("stripe.webhook_secrets", webhook_secret))
+            .merge(("admin.token", admin_token.clone()));
+        let settings = Settings::from_figment(figment)?;
+        let engine = Engine::connect(&settings).await?;
+        let app = Application::build(&settings, &engine).await?;
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let intake = tokio::spawn(app.run_until_stopped(until_stopped(stopped.clone())));
+        let workers = paylink_workers::spawn_workers(
+            engine.jobs.clone(),
+            engine.queue.clone(),
+            settings.worker_settings(),
+            until_stopped(stopped),
+        );
+        let scenario = Scenario {
+            base_url: base_url.clone(),
+            fake_url,
+            admin_token,
+            db: engine.db.clone(),
+            closing_categories: Arc::new(settings.policy().deactivate_on_paid_categories),
+            http: reqwest::Client::new(),
+        };
+        Ok(Self {
+            base_url,
+            settings,
+            scenario,
+            stop,
+            intake,
+            workers,
+        })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for (name, handle) in [("intake", self.intake), ("workers", self.workers)] {
+            match handle.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("paylink demo: the {name} stopped with an error: {e:#}"),
+                Err(e) => eprintln!("paylink demo: the {name} panicked: {e}"),
+            }
+        }
+    }
+}
+
+/// A directory for the demo's database, removed when the demo ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn create() -> anyhow::Result<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("paylink-demo-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,390 @@
+//! The demo's story, told through paylink's HTTP API and the stand-in's hosted pages as an
+//! organiser and their payers would: products, a blast, links minted, a third of the payers
+//! paying. Then what happened is gathered from both sides for the promises.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use paylink_workers::store::order;
+use sea_orm::{
+    ActiveEnum as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _,
+};
+use serde_json::{Value, json};
+
+use super::promises::{Facts, LinkFact, OrderFact};
+
+/// The categories the demo sells, with a base price in cents.
+const CATEGORIES: [(&str, i64); 5] = [
+    ("monthly", 4500),
+    ("tournament", 8000),
+    ("jersey", 3500),
+    ("tryout", 2000),
+    ("generic", 1500),
+];
+
+/// Every `PAYER_EVERY`-th order is paid.
+const PAYER_EVERY: usize = 3;
+
+/// Clients of the running intake and stand-in.
+pub struct Scenario {
+    pub base_url: String,
+    pub fake_url: String,
+    pub admin_token: String,
+    pub db: DatabaseConnection,
+    pub closing_categories: Arc<Vec<String>>,
+    pub http: reqwest::Client,
+}
+
+/// What the demo saw, for the summary and the promises.
+pub struct Observed {
+    pub facts: Facts,
+    /// The stand-in's request counts by endpoint, taken before the demo inspected it.
+    pub stripe_requests: BTreeMap<String, u64>,
+    pub blast_id: String,
+}
+
+impl Scenario {
+    /// Runs the story with `orders` orders; errors only when an API call fails outright (the
+    /// promises judge everything else).
+    pub async fn play(&self, orders: usize, started: Instant) -> anyhow::Result<Observed> {
+        let products = self.create_products().await?;
+        let blast_id = self.create_blast(&products, orders).await?;
+        println!(
+            "blast {blast_id}: {orders} orders across {} categories, created in {:.1} s",
+            products.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let mint_budget = Duration::from_secs(60 + orders as u64 / 5);
+        if tokio::time::timeout(
+            mint_budget,
+            crate::blast_cli::wait(&self.db, &blast_id, orders as u64),
+        )
+        .await
+        .is_err()
+        {
+            println!("links still minting after {} s", mint_budget.as_secs());
+        }
+        let minted = self.orders(&blast_id).await?;
+        let payers: Vec<&order::Model> = minted
+            .iter()
+            .enumerate()
+            .filter(|(i, o)| i % PAYER_EVERY == 0 && o.stripe_payment_link_id.is_some())
+            .map(|(_, o)| o)
+            .collect();
+        self.pay(&payers).await;
+        let paid_ids: Vec<String> = payers.iter().map(|o| o.id.clone()).collect();
+        self.wait_for_the_loop_to_close(&paid_ids, &products)
+            .await?;
+        let stats = self.fake_get("_fake/stats").await?;
+        let stripe_requests = serde_json::from_value(stats["requests"].clone()).unwrap_or_default();
+        // Inspection is not paylink's traffic: no limit and no injected failures for it.
+        self.fake_post(
+            "_fake/config",
+            &json!({"rate_limit_per_sec": 0, "fail_rate": 0.0}),
+        )
+        .await?;
+        let links = self.links().await?;
+        let orders = self.orders(&blast_id).await?;
+        let facts = Facts {
+            orders: orders
+                .into_iter()
+                .map(|o| OrderFact {
+                    category: products.get(&o.product_id).cloned().unwrap_or_default(),
+                    paid_by_demo: paid_ids.contains(&o.id),
+                    paid: o.status == order::Status::Paid,
+                    link_state: o.link_state.to_value(),
+                    link_id: o.stripe_payment_link_id,
+                    last_error: o.last_error,
+                    amount_cents: o.amount_cents,
+                    id: o.id,
+                })
+                .collect(),
+            links,
+            closing_categories: self.closing_categories.to_vec(),
+            rate_limited: stats["rate_limited"].as_u64().unwrap_or(0),
+            create_requests: stats["requests"]["POST /v1/payment_links"]
+                .as_u64()
+                .unwrap_or(0),
+            injected_failures: stats["injected_failures"].as_u64().unwrap_or(0),
+            delivery_failures: stats["event_delivery_failures"].as_u64().unwrap_or(0),
+        };
+        Ok(Observed {
+            facts,
+            stripe_requests,
+            blast_id,
+        })
+    }
+
+    /// One product per category; returns product id → category.
+    async fn create_products(&self) -> anyhow::Result<HashMap<String, String>> {
+        let mut products = HashMap::new();
+        for (category, _) in CATEGORIES {
+            let product = self
+                .api_post(
+                    "/v1/products",
+                    &json!({"name": format!("Demo {category}"), "category": category, "currency": "usd"}),
+                )
+                .await?;
+            let id = product["id"].as_str().context("product without an id")?;
+            products.insert(id.to_owned(), category.to_owned());
+        }
+        Ok(products)
+    }
+
+    async fn create_blast(
+        &self,
+        products: &HashMap<String, String>,
+        orders: usize,
+    ) -> anyhow::Result<String> {
+        let by_category: HashMap<&str, &str> = products
+            .iter()
+            .map(|(id, category)| (category.as_str(), id.as_str()))
+            .collect();
+        let rows: Vec<Value> = (0..orders)
+            .map(|i| {
+                let (category, base) = CATEGORIES[i % CATEGORIES.len()];
+                json!({
+                    "external_ref": format!("demo-{i:05}"),
+                    "product_id": by_category.get(category),
+                    "amount_cents": base + (i % 7) as i64 * 100,
+                    "payer": {"email": format!("payer{i}@example.com"), "name": format!("Payer {i}")}
+                })
+            })
+            .collect();
+        let blast = self
+            .api_post(
+                "/v1/blasts",
+                &json!({"name": format!("demo {}", chrono::Utc::now().to_rfc3339()), "orders": rows}),
+            )
+            .await?;
+        Ok(blast["id"]
+            .as_str()
+            .context("blast without an id")?
+            .to_owned())
+    }
+
+    /// Every order of the blast as paylink stores it.
+    async fn orders(&self, blast_id: &str) -> anyhow::Result<Vec<order::Model>> {
+        let mut all = Vec::new();
+        loop {
+            let page = order::list_for_blast(&self.db, blast_id, all.len() as u64, 1000).await?;
+            let done = page.len() < 1000;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Each payer clicks their pay URL, lands on the stand-in's hosted page and presses Pay;
+    /// the stand-in then sends paylink the signed `checkout.session.completed`.
+    async fn pay(&self, payers: &[&order::Model]) {
+        let bar = bar(payers.len(), "paying");
+        let failures: Vec<String> = futures::stream::iter(payers)
+            .map(|o| async {
+                let result = self.pay_one(&o.pay_token).await;
+                bar.inc(1);
+                result.err().map(|e| format!("{}: {e:#}", o.id))
+            })
+            .buffer_unordered(8)
+            .filter_map(|e| async { e })
+            .collect()
+            .await;
+        bar.finish();
+        for failure in failures.iter().take(3) {
+            println!("a payment did not go through: {failure}");
+        }
+    }
+
+    async fn pay_one(&self, pay_token: &str) -> anyhow::Result<()> {
+        let page = self
+            .http
+            .get(format!("{}/pay/{pay_token}", self.base_url))
+            .send()
+            .await?
+            .error_for_status()?;
+        let hosted = page.url().clone();
+        anyhow::ensure!(
+            hosted.as_str().starts_with(&self.fake_url) && hosted.path().starts_with("/b/"),
+            "the pay URL led to {hosted}, not to a Payment Link"
+        );
+        self.http
+            .post(format!("{hosted}/pay"))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    /// Waits until every payment is recorded and every closing link is switched off.
+    async fn wait_for_the_loop_to_close(
+        &self,
+        paid_ids: &[String],
+        products: &HashMap<String, String>,
+    ) -> anyhow::Result<()> {
+        let bar = bar(paid_ids.len(), "recorded");
+        let deadline = Instant::now() + Duration::from_secs(60 + paid_ids.len() as u64 / 5);
+        loop {
+            let settled = order::Entity::find()
+                .filter(order::Column::Id.is_in(paid_ids))
+                .all(&self.db)
+                .await?
+                .iter()
+                .filter(|o| {
+                    let closes = products
+                        .get(&o.product_id)
+                        .is_some_and(|c| self.closing_categories.contains(c));
+                    o.status == order::Status::Paid
+                        && (!closes || o.link_state == order::LinkState::Deactivated)
+                })
+                .count();
+            bar.set_position(settled as u64);
+            if settled == paid_ids.len() || Instant::now() > deadline {
+                bar.finish();
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every Payment Link at the stand-in, with what its line item charges.
+    async fn links(&self) -> anyhow::Result<Vec<LinkFact>> {
+        let mut objects: Vec<Value> = Vec::new();
+        let mut path = "v1/payment_links?limit=100".to_owned();
+        loop {
+            let page = self.fake_get(&path).await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            let last = data
+                .last()
+                .and_then(|l| l["id"].as_str())
+                .map(str::to_owned);
+            objects.extend(data);
+            match (page["has_more"].as_bool(), last) {
+                (Some(true), Some(last)) => {
+                    path = format!("v1/payment_links?limit=100&starting_after={last}");
+                }
+                _ => break,
+            }
+        }
+        futures::stream::iter(objects)
+            .map(|link| async move {
+                let id = link["id"].as_str().unwrap_or_default().to_owned();
+                let items = self
+                    .fake_get(&format!("v1/payment_links/{id}/line_items"))
+                    .await?;
+                Ok(LinkFact {
+                    amount_cents: items["data"][0]["price"]["unit_amount"].as_i64(),
+                    order_id: link["metadata"]["order_id"].as_str().map(str::to_owned),
+                    active: link["active"] == Value::Bool(true),
+                    id,
+                })
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<anyhow::Result<LinkFact>>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// Prints the URLs to look at while `--keep` holds the demo open.
+    pub fn print_where_to_look(&self) {
+        println!();
+        println!("look around (admin token: {}):", self.admin_token);
+        println!(
+            "  curl -H 'Authorization: Bearer {}' {}/v1/blasts/<blast id>/orders",
+            self.admin_token, self.base_url
+        );
+        println!("  pay URLs are listed there; open one to reach the stand-in's Pay page");
+        println!("  Stripe stand-in: {}_fake/stats", self.fake_url);
+    }
+
+    async fn api_post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path} did not answer"))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "POST {path} answered {status}: {body}");
+        Ok(body)
+    }
+
+    async fn fake_get(&self, path: &str) -> anyhow::Result<Value> {
+        self.http
+            .get(format!("{}{path}", self.fake_url))
+            .bearer_auth("sk_test_paylink_demo_inspector")
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+            .with_context(|| format!("the stand-in's {path} is not JSON"))
+    }
+
+    async fn fake_post(&self, path: &str, body: &Value) -> anyhow::Result<()> {
+        self.http
+            .post(format!("{}{path}", self.fake_url))
+            .json(body)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+}
+
+impl Observed {
+    /// The closing summary: counts by outcome and category, time, and Stripe traffic.
+    pub fn summary(&self, elapsed: Duration) -> String {
+        let orders = &self.facts.orders;
+        let count = |f: &dyn Fn(&OrderFact) -> bool| orders.iter().filter(|o| f(o)).count();
+        let minted = count(&|o| o.link_id.is_some());
+        let paid = count(&|o| o.paid);
+        let failed = count(&|o| o.link_state == "failed");
+        let still_active = self.facts.links.iter().filter(|l| l.active).count();
+        let mut deactivated: BTreeMap<&str, usize> = BTreeMap::new();
+        for o in orders.iter().filter(|o| o.link_state == "deactivated") {
+            *deactivated.entry(o.category.as_str()).or_default() += 1;
+        }
+        let deactivated = if deactivated.is_empty() {
+            "none".to_owned()
+        } else {
+            deactivated
+                .iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let requests: u64 = self.stripe_requests.values().sum();
+        let by_endpoint = self
+            .stripe_requests
+            .iter()
+            .map(|(endpoint, n)| format!("{endpoint} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "blast {}: {} orders in {:.1} s\n  minted        {minted}\n  paid          {paid}\n  deactivated   {deactivated}\n  still active  {still_active}\n  failures      {failed}\n  Stripe        {requests} requests ({by_endpoint}); {} answered 429; {} failed on purpose",
+            self.blast_id,
+            orders.len(),
+            elapsed.as_secs_f64(),
+            self.facts.rate_limited,
+            self.facts.injected_failures,
+        )
+    }
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
