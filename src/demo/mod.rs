@@ -55,15 +55,17 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         demo.scenario.fake_url,
         dir.0.join("paylink.db").display()
     );
-    let result = demo.scenario.play(options.orders, started).await;
-    let outcome = match result {
-        Ok(observed) => report(&observed, &demo.settings, started),
-        Err(e) => Err(e),
+    let observed = demo.scenario.play(options.orders, started).await;
+    let outcome = match &observed {
+        Ok(observed) => report(observed, &demo.settings, started),
+        Err(e) => Err(anyhow::anyhow!("{e:#}")),
     };
     if options.keep {
-        demo.scenario.print_where_to_look();
+        demo.scenario.print_where_to_look(observed.as_ref().ok());
         println!("serving until Ctrl-C");
         let _ = tokio::signal::ctrl_c().await;
+    } else {
+        println!("run `paylink demo --keep` to stay up afterwards with a pay URL to click");
     }
     demo.stop().await;
     outcome

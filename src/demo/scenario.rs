@@ -45,6 +45,9 @@ pub struct Observed {
     /// The stand-in's request counts by endpoint, taken before the demo inspected it.
     pub stripe_requests: BTreeMap<String, u64>,
     pub blast_id: String,
+    /// Pay tokens to show: an order nobody paid, and one paid whose link was switched off.
+    pub unpaid_pay_token: Option<String>,
+    pub closed_pay_token: Option<String>,
 }
 
 impl Scenario {
@@ -89,6 +92,13 @@ impl Scenario {
         .await?;
         let links = self.links().await?;
         let orders = self.orders(&blast_id).await?;
+        let token_where = |f: &dyn Fn(&order::Model) -> bool| {
+            orders.iter().find(|o| f(o)).map(|o| o.pay_token.clone())
+        };
+        let unpaid_pay_token = token_where(&|o| {
+            o.status == order::Status::Pending && o.link_state == order::LinkState::Active
+        });
+        let closed_pay_token = token_where(&|o| o.link_state == order::LinkState::Deactivated);
         let facts = Facts {
             orders: orders
                 .into_iter()
@@ -116,6 +126,8 @@ impl Scenario {
             facts,
             stripe_requests,
             blast_id,
+            unpaid_pay_token,
+            closed_pay_token,
         })
     }
 
@@ -291,15 +303,26 @@ impl Scenario {
     }
 
     /// Prints the URLs to look at while `--keep` holds the demo open.
-    pub fn print_where_to_look(&self) {
+    pub fn print_where_to_look(&self, observed: Option<&Observed>) {
+        let pay_url = |token: &str| format!("{}/pay/{token}", self.base_url);
         println!();
         println!("look around (admin token: {}):", self.admin_token);
+        if let Some(observed) = observed {
+            if let Some(token) = &observed.unpaid_pay_token {
+                println!("  a pay URL to click (unpaid):   {}", pay_url(token));
+            }
+            if let Some(token) = &observed.closed_pay_token {
+                println!("  a paid order's pay URL:        {}", pay_url(token));
+            }
+            println!(
+                "  every order, as CSV:           curl -H 'Accept: text/csv' -H 'Authorization: Bearer {}' {}/v1/blasts/{}/orders",
+                self.admin_token, self.base_url, observed.blast_id
+            );
+        }
         println!(
-            "  curl -H 'Authorization: Bearer {}' {}/v1/blasts/<blast id>/orders",
-            self.admin_token, self.base_url
+            "  the stand-in's counters:       {}_fake/stats",
+            self.fake_url
         );
-        println!("  pay URLs are listed there; open one to reach the stand-in's Pay page");
-        println!("  Stripe stand-in: {}_fake/stats", self.fake_url);
     }
 
     async fn api_post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
