@@ -157,13 +157,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 shutdown_signal().await;
                 let _ = stop.send(true);
             });
-            paylink_workers::run_workers(
+            let mut workers = paylink_workers::spawn_workers(
                 engine.jobs,
                 engine.queue,
                 settings.worker_settings(),
-                wait(stopped),
-            )
-            .await
+                wait(stopped.clone()),
+            );
+            tokio::select! {
+                joined = &mut workers => return joined.context("the workers panicked")?,
+                () = wait(stopped) => {}
+            }
+            finish_within(workers, settings.workers.shutdown_grace_secs).await
         }
         Command::FakeStripe { .. } | Command::Demo { .. } => unreachable!("handled above"),
     }
@@ -194,10 +198,32 @@ async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
         )
     });
     app.run_until_stopped(wait(stopped)).await?;
-    if let Some(workers) = workers {
-        workers.await.context("the workers panicked")??;
+    match workers {
+        Some(workers) => finish_within(workers, settings.workers.shutdown_grace_secs).await,
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Waits for the stopping workers to finish their in-flight jobs, at most `grace_secs`; past
+/// that the process exits anyway. Jobs still running then are not lost: their rows are
+/// unfinished in the database, and the queue hands them to another worker once this process's
+/// heartbeat lapses (seconds), or the reconciler re-enqueues them.
+async fn finish_within(
+    workers: tokio::task::JoinHandle<anyhow::Result<()>>,
+    grace_secs: u64,
+) -> anyhow::Result<()> {
+    match tokio::time::timeout(std::time::Duration::from_secs(grace_secs), workers).await {
+        Ok(joined) => joined.context("the workers panicked")?,
+        Err(_) => {
+            tracing::warn!(
+                grace_secs,
+                "in-flight jobs did not finish in time; exiting, they return to the queue"
+            );
+            // The workers run on a blocking-pool thread the runtime would wait for on the way
+            // out: leave now.
+            std::process::exit(0);
+        }
+    }
 }
 
 fn stop_channel() -> (watch::Sender<bool>, watch::Receiver<bool>) {

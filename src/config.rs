@@ -26,6 +26,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub policy: PolicyConfig,
     pub workers: WorkersConfig,
+    pub reconcile: ReconcileConfig,
     pub log: LogSettings,
 }
 
@@ -89,8 +90,17 @@ pub struct WorkersConfig {
     pub window: u64,
     /// How often each worker process tops the queue up from the database.
     pub feed_interval_ms: u64,
-    /// A mint job enqueued this long ago whose order is still minting is enqueued again.
-    pub requeue_after_secs: u64,
+    /// After SIGTERM or Ctrl-C, how long in-flight jobs may take before the process exits anyway
+    /// (their jobs come back to the queue when the process's heartbeat lapses).
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ReconcileConfig {
+    /// How often each worker process runs the reconcile sweep (one at a time wins).
+    pub interval_secs: u64,
+    /// Work enqueued, or an order paid, this long ago and not done counts as lost.
+    pub stale_after_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -271,9 +281,23 @@ impl Settings {
             feeder: paylink_workers::feeder::FeederSettings {
                 window: self.workers.window,
                 interval: Duration::from_millis(self.workers.feed_interval_ms),
-                requeue_after: Duration::from_secs(self.workers.requeue_after_secs),
+                reconcile: paylink_workers::reconcile::ReconcileSettings {
+                    interval: Duration::from_secs(self.reconcile.interval_secs.max(1)),
+                    stale_after: self.stale_after(),
+                    closing_categories: self.policy.deactivate_on_paid_categories.clone(),
+                },
             },
         }
+    }
+}
+
+impl Settings {
+    /// `reconcile.stale_after_secs`, but never less than twice the time a full window of jobs
+    /// takes at the Stripe rate: a job merely waiting its turn is not lost.
+    pub fn stale_after(&self) -> Duration {
+        let window_secs =
+            2 * self.workers.window / u64::from(self.stripe.rate_limit_per_sec.max(1));
+        Duration::from_secs(self.reconcile.stale_after_secs.max(window_secs))
     }
 }
 

@@ -179,3 +179,123 @@ mod tests {
         );
     }
 }
+
+/// Properties over arbitrary input: the header and body come from the network.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOLERANCE: u64 = 300;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s)
+    }
+
+    /// Header-like strings: `key=value` parts (timestamps, hex, other schemes, junk) joined by
+    /// commas with stray whitespace, so that parsing gets past its first check.
+    fn header_like() -> impl Strategy<Value = String> {
+        let part = prop_oneof![
+            any::<i64>().prop_map(|t| format!("t={t}")),
+            "t=[-+0-9 ]{0,22}",
+            "v1=[0-9a-fA-F]{0,80}",
+            "v1=[0-9a-z]{0,66}",
+            "v0=[0-9a-f]{0,64}",
+            "[a-z0-9]{0,3}=?[ -~]{0,12}",
+            "[ ,=\t]{0,3}",
+            ".{0,12}",
+        ];
+        prop::collection::vec(part, 0..6).prop_map(|parts| parts.join(","))
+    }
+
+    fn any_header() -> impl Strategy<Value = String> {
+        prop_oneof![any::<String>(), header_like()]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever the header and body, parsing and verifying answer, and a header nobody
+        /// signed never verifies.
+        #[test]
+        fn arbitrary_headers_never_panic_and_never_verify(
+            header in any_header(),
+            body in prop::collection::vec(any::<u8>(), 0..256),
+            now in any::<i64>(),
+            tolerance in prop_oneof![Just(TOLERANCE), any::<u64>()],
+        ) {
+            let _ = parse_header(&header);
+            let secrets = [secret("whsec_a"), secret("whsec_b")];
+            prop_assert!(verify(Some(&header), &body, &secrets, tolerance, now).is_err());
+            prop_assert!(verify(Some(&header), &body, &[], tolerance, now).is_err());
+        }
+
+        /// A header Stripe signed verifies with the right secret, within the tolerance either way,
+        /// whatever other secrets are configured and whatever other signatures and schemes the
+        /// header carries, in any order.
+        #[test]
+        fn a_correctly_signed_delivery_always_verifies(
+            key in ".{0,40}",
+            other_keys in prop::collection::vec(".{0,20}", 0..3),
+            body in prop::collection::vec(any::<u8>(), 0..512),
+            timestamp in -4_000_000_000_000i64..4_000_000_000_000,
+            skew in -(TOLERANCE as i64)..=(TOLERANCE as i64),
+            decoys in prop::collection::vec("(v1|v0|x)=[0-9a-f]{64}", 0..3),
+            at in any::<prop::sample::Index>(),
+        ) {
+            let signed = sign(&secret(&key), timestamp, &body);
+            let mut parts: Vec<String> = signed.split(',').map(str::to_owned).collect();
+            let mut extra = decoys;
+            let where_ = at.index(extra.len() + 1);
+            extra.insert(where_, parts.pop().expect("a v1 part"));
+            parts.extend(extra);
+            let header = parts.join(",");
+            let mut secrets: Vec<SecretString> = other_keys.iter().map(|k| secret(k)).collect();
+            secrets.insert(where_.min(secrets.len()), secret(&key));
+            prop_assert_eq!(
+                verify(Some(&header), &body, &secrets, TOLERANCE, timestamp + skew),
+                Ok(())
+            );
+        }
+
+        /// A signature made with another secret, or over another body, never verifies.
+        #[test]
+        fn another_secret_or_a_tampered_body_never_verifies(
+            key in ".{0,40}",
+            other_key in ".{0,40}",
+            body in prop::collection::vec(any::<u8>(), 0..256),
+            tampered in prop::collection::vec(any::<u8>(), 0..256),
+            timestamp in any::<i64>(),
+        ) {
+            // HMAC pads short keys with zeros, so `k` and `k\0` are the same key.
+            prop_assume!(key.trim_end_matches('\0') != other_key.trim_end_matches('\0'));
+            let header = sign(&secret(&other_key), timestamp, &body);
+            prop_assert_eq!(
+                verify(Some(&header), &body, &[secret(&key)], TOLERANCE, timestamp),
+                Err(SignatureError::NoMatch)
+            );
+            prop_assume!(tampered != body);
+            let header = sign(&secret(&key), timestamp, &body);
+            prop_assert_eq!(
+                verify(Some(&header), &tampered, &[secret(&key)], TOLERANCE, timestamp),
+                Err(SignatureError::NoMatch)
+            );
+        }
+
+        /// A correct signature outside the tolerance is stale, however far off, either way.
+        #[test]
+        fn a_signature_outside_the_tolerance_is_stale(
+            body in prop::collection::vec(any::<u8>(), 0..64),
+            timestamp in any::<i64>(),
+            now in any::<i64>(),
+        ) {
+            prop_assume!(now.abs_diff(timestamp) > TOLERANCE);
+            let header = sign(&secret("whsec_a"), timestamp, &body);
+            let is_stale = matches!(
+                verify(Some(&header), &body, &[secret("whsec_a")], TOLERANCE, now),
+                Err(SignatureError::Stale { .. })
+            );
+            prop_assert!(is_stale);
+        }
+    }
+}

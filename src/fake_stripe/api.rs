@@ -106,7 +106,7 @@ pub async fn create_payment_link(
     run(&fake, call, move |state, p| {
         let items = p["line_items"].as_array().filter(|i| !i.is_empty()).ok_or_else(|| StripeError::missing("line_items"))?;
         let mut line_items = Vec::new();
-        let mut amount = 0;
+        let mut amount: i64 = 0;
         let mut product_name = String::new();
         for (i, item) in items.iter().enumerate() {
             let param = format!("line_items[{i}]");
@@ -117,7 +117,12 @@ pub async fn create_payment_link(
                 _ => return Err(StripeError::invalid("parameter_missing", &format!("You must specify exactly one of {param}[price] or {param}[price_data]."), Some(&param))),
             };
             let name = state.products.get(price["product"].as_str().unwrap_or_default()).and_then(|p| p["name"].as_str()).unwrap_or("item").to_owned();
-            amount += price["unit_amount"].as_i64().unwrap_or(0) * quantity;
+            amount = price["unit_amount"]
+                .as_i64()
+                .unwrap_or(0)
+                .checked_mul(quantity)
+                .and_then(|line| amount.checked_add(line))
+                .ok_or_else(|| StripeError::invalid("parameter_invalid_integer", "The total amount is too large.", Some(&format!("{param}[quantity]"))))?;
             if i == 0 {
                 product_name = name.clone();
             }

@@ -23,16 +23,23 @@ pub struct ConfigPatch {
     fail_rate: Option<f64>,
     fail_next: Option<u32>,
     latency_ms: Option<u64>,
+    slow_rate: Option<f64>,
+    slow_ms: Option<u64>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
 }
 
 pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -> Response {
-    if let Some(rate) = patch.fail_rate
-        && !(0.0..=1.0).contains(&rate)
-    {
-        let body = serde_json::json!({"error": {"message": "fail_rate must be between 0 and 1"}});
-        return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+    for (name, rate) in [
+        ("fail_rate", patch.fail_rate),
+        ("slow_rate", patch.slow_rate),
+    ] {
+        if let Some(rate) = rate
+            && !(0.0..=1.0).contains(&rate)
+        {
+            let body = serde_json::json!({"error": {"message": format!("{name} must be between 0 and 1")}});
+            return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+        }
     }
     let mut state = fake.lock();
     let config = &mut state.config;
@@ -47,6 +54,12 @@ pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -
     }
     if let Some(v) = patch.latency_ms {
         config.latency_ms = v;
+    }
+    if let Some(v) = patch.slow_rate {
+        config.slow_rate = v;
+    }
+    if let Some(v) = patch.slow_ms {
+        config.slow_ms = v;
     }
     if let Some(v) = patch.webhook_url {
         config.webhook_url = Some(v);

@@ -49,7 +49,9 @@ pub async fn run(
 ) -> Response {
     let (status, body, replayed, latency) = {
         let mut state = fake.lock();
-        let latency = state.config.latency_ms;
+        let config = &state.config;
+        let slow = config.slow_rate > 0.0 && rand::random::<f64>() < config.slow_rate;
+        let latency = config.latency_ms + if slow { config.slow_ms } else { 0 };
         *state
             .stats
             .requests

@@ -17,6 +17,10 @@ pub struct FakeConfig {
     pub fail_next: u32,
     /// Added to every API response after the request has executed.
     pub latency_ms: u64,
+    /// Share of API requests (0.0–1.0) that execute and then answer only after `slow_ms` more:
+    /// a client with a shorter timeout gives up on a request that did happen.
+    pub slow_rate: f64,
+    pub slow_ms: u64,
     /// Where signed events are delivered.
     pub webhook_url: Option<String>,
     /// The `whsec_…` secret events are signed with.
@@ -30,6 +34,8 @@ impl Default for FakeConfig {
             fail_rate: 0.0,
             fail_next: 0,
             latency_ms: 0,
+            slow_rate: 0.0,
+            slow_ms: 5000,
             webhook_url: None,
             webhook_secret: None,
         }

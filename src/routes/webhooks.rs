@@ -59,10 +59,12 @@ pub async fn receive(
     .map_err(|e| ApiError::BadRequest(format!("signature refused: {e}")))?;
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed event JSON: {e}")))?;
-    if envelope.id.is_empty() || envelope.event_type.is_empty() {
-        return Err(ApiError::BadRequest(
-            "malformed event: id and type must not be empty".into(),
-        ));
+    for (field, value) in [("id", &envelope.id), ("type", &envelope.event_type)] {
+        if !paylink_workers::store::could_be_key(value) {
+            return Err(ApiError::BadRequest(format!(
+                "malformed event: {field} must be 1 to 255 bytes without NUL"
+            )));
+        }
     }
     // The body parsed as JSON, so it is UTF-8.
     let payload = String::from_utf8_lossy(&body).into_owned();

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{AppOptions, Stack, TestApp, eventually, spawn_app_with};
 
-fn rows(product: &str, count: usize, tag: &str) -> Vec<Value> {
+pub(crate) fn rows(product: &str, count: usize, tag: &str) -> Vec<Value> {
     (0..count)
         .map(|i| {
             json!({
@@ -22,7 +22,7 @@ fn rows(product: &str, count: usize, tag: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn post_blast(app: &TestApp, name: &str, orders: Vec<Value>) -> Value {
+pub(crate) async fn post_blast(app: &TestApp, name: &str, orders: Vec<Value>) -> Value {
     let response = app
         .post_json("/v1/blasts", &json!({"name": name, "orders": orders}))
         .await;
@@ -31,7 +31,7 @@ async fn post_blast(app: &TestApp, name: &str, orders: Vec<Value>) -> Value {
 }
 
 /// Waits until no order of the blast is minting; returns its counts.
-async fn wait_for_blast(app: &TestApp, id: &str, within: Duration) -> Value {
+pub(crate) async fn wait_for_blast(app: &TestApp, id: &str, within: Duration) -> Value {
     eventually(within, || async {
         let blast: Value = app
             .get_json(&format!("/v1/blasts/{id}"))
@@ -46,7 +46,7 @@ async fn wait_for_blast(app: &TestApp, id: &str, within: Duration) -> Value {
 }
 
 /// Links at the stand-in per `metadata.order_id`.
-async fn links_per_order(app: &TestApp) -> HashMap<String, usize> {
+pub(crate) async fn links_per_order(app: &TestApp) -> HashMap<String, usize> {
     let mut per_order = HashMap::new();
     for link in app.stripe_links().await {
         *per_order

@@ -101,6 +101,17 @@ impl Drop for TestDatabase {
     }
 }
 
+/// `url` with the port of its host replaced (`postgres://u@127.0.0.1:5432/db` → `…:port/db`).
+pub fn through_port(url: &str, port: u16) -> String {
+    let host_start = url
+        .rfind('@')
+        .map_or_else(|| url.find("://").map_or(0, |i| i + 3), |i| i + 1);
+    let rest = &url[host_start..];
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    let host = rest[..host_end].split(':').next().unwrap_or("127.0.0.1");
+    format!("{}{host}:{port}{}", &url[..host_start], &rest[host_end..])
+}
+
 /// Removes every Redis key under `namespace:` (a test's queue keys). Runs twice, a moment
 /// apart, because a stopping worker may still acknowledge its last job.
 pub fn clean_redis_namespace(namespace: String) {
@@ -176,8 +187,12 @@ pub struct AppOptions {
     pub stripe_rate: u32,
     /// Most mint jobs due in the queue at once.
     pub window: u64,
-    /// A job enqueued this long ago whose work is unfinished is enqueued again.
-    pub requeue_after_secs: u64,
+    /// Work enqueued this long ago and unfinished counts as lost (`reconcile.stale_after_secs`).
+    pub stale_after_secs: u64,
+    /// A Redis of the test's own (one it may stop or flush) instead of the shared one.
+    pub redis_url: Option<String>,
+    /// Reach PostgreSQL through this local port (a proxy the test can cut) instead of directly.
+    pub postgres_port: Option<u16>,
 }
 
 impl AppOptions {
@@ -203,7 +218,9 @@ impl Default for AppOptions {
             max_attempts: 8,
             stripe_rate: 1000,
             window: 1000,
-            requeue_after_secs: 600,
+            stale_after_secs: 600,
+            redis_url: None,
+            postgres_port: None,
         }
     }
 }
@@ -248,15 +265,21 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let figment = Settings::figment_for("test")
         .merge(("http.addr", format!("127.0.0.1:{port}")))
         .merge(("public_base_url", format!("http://127.0.0.1:{port}")))
-        .merge(("database.url", database.url.clone()))
+        .merge((
+            "database.url",
+            match options.postgres_port {
+                Some(port) => through_port(&database.url, port),
+                None => database.url.clone(),
+            },
+        ))
         .merge(("database.max_connections", 5))
         .merge((
             "queue.url",
-            options
-                .stack
-                .uses_redis()
-                .then(redis_url)
-                .unwrap_or_default(),
+            if options.stack.uses_redis() {
+                options.redis_url.clone().unwrap_or_else(redis_url)
+            } else {
+                String::new()
+            },
         ))
         .merge(("queue.namespace", namespace.clone()))
         .merge(("stripe.api_base", fake_url.clone()))
@@ -270,7 +293,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .merge(("stripe.rate_limit_per_sec", options.stripe_rate))
         .merge(("workers.window", options.window))
         .merge(("workers.feed_interval_ms", 100))
-        .merge(("workers.requeue_after_secs", options.requeue_after_secs));
+        .merge(("reconcile.stale_after_secs", options.stale_after_secs))
+        .merge(("reconcile.interval_secs", 1));
     let settings = Settings::from_figment(figment).expect("test settings are valid");
     let engine = Engine::connect(&settings)
         .await
@@ -343,44 +367,62 @@ impl Running {
 impl TestApp {
     /// Starts a `paylink work` process sharing this app's database, queue and stand-in.
     pub fn spawn_worker_process(&self) -> Running {
+        self.spawn_worker_process_with(&[])
+    }
+
+    /// As [`Self::spawn_worker_process`], with extra environment variables.
+    pub fn spawn_worker_process_with(&self, env: &[(&str, &str)]) -> Running {
         let s = &self.settings;
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_paylink"));
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PAYLINK")) {
             command.env_remove(key);
         }
-        command
-            .arg("work")
-            .env("PAYLINK_ENV", "test")
-            .env("PAYLINK__DATABASE__URL", &s.database.url)
-            .env("PAYLINK__DATABASE__MIGRATE_ON_START", "false")
-            .env("PAYLINK__QUEUE__NAMESPACE", &self.namespace)
-            .env("PAYLINK__STRIPE__API_BASE", &self.fake_url)
-            .env(
+        let settings = [
+            ("PAYLINK_ENV", "test".to_owned()),
+            ("PAYLINK__DATABASE__URL", s.database.url.clone()),
+            ("PAYLINK__DATABASE__MIGRATE_ON_START", "false".to_owned()),
+            (
+                "PAYLINK__QUEUE__URL",
+                s.queue.url.clone().unwrap_or_default(),
+            ),
+            ("PAYLINK__QUEUE__NAMESPACE", self.namespace.clone()),
+            ("PAYLINK__STRIPE__API_BASE", self.fake_url.clone()),
+            (
                 "PAYLINK__STRIPE__RATE_LIMIT_PER_SEC",
                 s.stripe.rate_limit_per_sec.to_string(),
-            )
-            .env(
+            ),
+            (
                 "PAYLINK__STRIPE__REQUEST_TIMEOUT_MS",
                 s.stripe.request_timeout_ms.to_string(),
-            )
-            .env("PAYLINK__PUBLIC_BASE_URL", &s.public_base_url)
-            .env("PAYLINK__WORKERS__WINDOW", s.workers.window.to_string())
-            .env(
+            ),
+            ("PAYLINK__PUBLIC_BASE_URL", s.public_base_url.clone()),
+            ("PAYLINK__WORKERS__WINDOW", s.workers.window.to_string()),
+            (
                 "PAYLINK__WORKERS__FEED_INTERVAL_MS",
                 s.workers.feed_interval_ms.to_string(),
-            )
-            .env(
+            ),
+            (
                 "PAYLINK__WORKERS__MAX_ATTEMPTS",
                 s.workers.max_attempts.to_string(),
-            )
-            .env(
+            ),
+            (
+                "PAYLINK__RECONCILE__STALE_AFTER_SECS",
+                s.reconcile.stale_after_secs.to_string(),
+            ),
+            (
+                "PAYLINK__RECONCILE__INTERVAL_SECS",
+                s.reconcile.interval_secs.to_string(),
+            ),
+            (
                 "PAYLINK__LOG__LEVEL",
                 std::env::var("PAYLINK_TEST_LOG").unwrap_or_else(|_| "error".into()),
-            )
+            ),
+        ];
+        command
+            .arg("work")
+            .envs(settings)
             .stdout(std::process::Stdio::null());
-        if self.stack.uses_redis() {
-            command.env("PAYLINK__QUEUE__URL", redis_url());
-        }
+        command.envs(env.iter().copied());
         Running(command.spawn().expect("paylink work starts"))
     }
 

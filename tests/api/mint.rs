@@ -329,30 +329,7 @@ async fn transient_failures_that_never_end_leave_a_visible_failure() {
     assert_eq!(order["attempts"], 3);
 }
 
-/// The queue lost the job (Redis flushed, the embedded queue emptied): the feeder finds the order
-/// still minting once `requeue_after` has passed, and enqueues it again.
-async fn an_order_whose_job_the_queue_lost_is_minted_anyway(stack: Stack) {
-    let mut app = spawn_app_with(AppOptions {
-        workers: false,
-        requeue_after_secs: 1,
-        ..AppOptions::on(stack)
-    })
-    .await;
-    let product = app.create_product("monthly").await;
-    let order = app.create_order(&product, 4500).await;
-    let id = order["id"].as_str().unwrap();
-    app.lose_queued_jobs().await;
-
-    app.start_workers();
-    let order = app.wait_until_settled(id).await;
-
-    assert_eq!(order["link_state"], "active", "{order}");
-    assert_eq!(app.stripe_links_for(id).await.len(), 1);
-    assert_eq!(app.fake_stats().await["payment_links"]["total"], 1);
-}
-
 crate::on_every_stack!(
-    an_order_whose_job_the_queue_lost_is_minted_anyway,
     the_link_charges_the_orders_own_amount,
     a_stripe_500_then_success_leaves_exactly_one_link,
 );

@@ -11,7 +11,7 @@ use crate::helpers::{
 };
 
 /// A `checkout.session.completed` event for `order` (as Stripe would send for its link).
-fn completed_event(order: &Value, payment_status: &str) -> Value {
+pub(crate) fn completed_event(order: &Value, payment_status: &str) -> Value {
     json!({
         "id": format!("evt_test_{}", uuid::Uuid::new_v4().simple()),
         "object": "event",

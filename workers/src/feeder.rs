@@ -1,32 +1,30 @@
-//! The feeder: moves mint work from the database backlog into the queue, a bounded window at a
-//! time.
+//! The feeder: moves work from the database backlog into the queue, a bounded window at a time,
+//! and runs the reconciler's sweep every so often.
 //!
 //! apalis-redis promotes every due job in one Lua call and kills its workers when ~8,000 are due
 //! at once (STACK-FACTS.md), so a blast of 50,000 orders must never become 50,000 due jobs. The
-//! database holds the backlog (orders with no `enqueued_at`); every worker process runs a feeder,
-//! a lock in Redis lets one at a time top the queue up to `window` due jobs, and the orders it takes
-//! are stamped so they are taken once. An order stamped long ago and still not minted (its job was
-//! lost with Redis) is taken again. Stored Stripe events the intake could not enqueue (the window
-//! was full) are fed the same way.
+//! database holds the backlog (orders and events with no `enqueued_at`); every worker process
+//! runs a feeder, a lock in Redis lets one at a time top the queue up to `window` due jobs, and
+//! what it takes is stamped so it is taken once.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::DatabaseConnection;
 
 use crate::jobs::mint_link::MintLink;
 use crate::jobs::stripe_event::StripeEvent;
-use crate::queue::JobQueue;
+use crate::queue::{Job, JobQueue};
+use crate::reconcile::{self, ReconcileSettings};
 use crate::store::{order, stripe_event};
 
 /// How the feeder keeps the queue topped up.
 #[derive(Clone, Debug)]
 pub struct FeederSettings {
-    /// Most mint jobs due in Redis at once.
+    /// Most jobs of one type due in the queue at once.
     pub window: u64,
     /// How often each process tries to top up.
     pub interval: Duration,
-    /// An order enqueued this long ago and still minting is enqueued again.
-    pub requeue_after: Duration,
+    pub reconcile: ReconcileSettings,
 }
 
 impl Default for FeederSettings {
@@ -34,12 +32,13 @@ impl Default for FeederSettings {
         Self {
             window: 1000,
             interval: Duration::from_millis(200),
-            requeue_after: Duration::from_secs(600),
+            reconcile: ReconcileSettings::default(),
         }
     }
 }
 
-/// Tops the queue up every `interval` until `shutdown` completes.
+/// Tops the queue up every `interval`, and sweeps every `reconcile.interval`, until `shutdown`
+/// completes.
 pub async fn run_feeder(
     db: DatabaseConnection,
     queue: JobQueue,
@@ -49,6 +48,10 @@ pub async fn run_feeder(
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(settings.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Sweep once at start: a process restarted after a crash picks up lost work at once.
+    let mut last_sweep = Instant::now()
+        .checked_sub(settings.reconcile.interval)
+        .unwrap_or_else(Instant::now);
     loop {
         tokio::select! {
             () = &mut shutdown => return,
@@ -56,13 +59,23 @@ pub async fn run_feeder(
                 if let Err(e) = feed_once(&db, &queue, &settings).await {
                     tracing::warn!(error = %format!("{e:#}"), "feeder pass failed");
                 }
+                if last_sweep.elapsed() >= settings.reconcile.interval {
+                    last_sweep = Instant::now();
+                    match reconcile::sweep(&db, &queue, &settings).await {
+                        Ok(Some(report)) if !report.is_empty() => {
+                            tracing::warn!(?report, "reconciler re-enqueued lost work");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %format!("{e:#}"), "reconcile sweep failed"),
+                    }
+                }
             }
         }
     }
 }
 
-/// One pass: if this process gets the lock, enqueue up to the free part of the window.
-/// Returns how many jobs it enqueued.
+/// One pass: if this process gets the lock, enqueue never-enqueued work up to the free part of
+/// the window. Returns how many jobs it enqueued.
 pub async fn feed_once(
     db: &DatabaseConnection,
     queue: &JobQueue,
@@ -71,8 +84,8 @@ pub async fn feed_once(
     let Some(lock) = queue.lock_feeder().await? else {
         return Ok(0);
     };
-    let fed = match top_up(db, queue, settings).await {
-        Ok(mints) => top_up_events(db, queue, settings)
+    let fed = match top_up_orders(db, queue, settings.window, None).await {
+        Ok(mints) => top_up_events(db, queue, settings.window, None)
             .await
             .map(|events| mints + events),
         Err(e) => Err(e),
@@ -84,49 +97,25 @@ pub async fn feed_once(
     fed
 }
 
-/// The stale-before instant for orders or events enqueued but never finished.
-fn stale_before(settings: &FeederSettings) -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
-        - chrono::Duration::from_std(settings.requeue_after).unwrap_or(chrono::Duration::MAX)
+/// Room left in the window for jobs of type `J`.
+async fn room<J: Job>(queue: &JobQueue, window: u64) -> anyhow::Result<u64> {
+    Ok(window.saturating_sub(queue.due::<J>().await?))
 }
 
-/// Stored Stripe events waiting for room in the `stripe_event` queue (a burst of deliveries
-/// larger than the window, or events whose job Redis lost).
-async fn top_up_events(
+/// Enqueues mint jobs for orders waiting in the backlog (and, given `stale_before`, for orders
+/// whose job was enqueued before it and lost).
+pub(crate) async fn top_up_orders(
     db: &DatabaseConnection,
     queue: &JobQueue,
-    settings: &FeederSettings,
+    window: u64,
+    stale_before: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<usize> {
-    let room = settings
-        .window
-        .saturating_sub(queue.due::<StripeEvent>().await?);
+    let room = room::<MintLink>(queue, window).await?;
     if room == 0 {
         return Ok(0);
     }
-    let ids = stripe_event::claim_backlog(db, room, stale_before(settings)).await?;
-    let count = ids.len();
-    queue
-        .enqueue_many(
-            ids.into_iter()
-                .map(|event_id| StripeEvent { event_id })
-                .collect(),
-        )
-        .await?;
-    Ok(count)
-}
-
-async fn top_up(
-    db: &DatabaseConnection,
-    queue: &JobQueue,
-    settings: &FeederSettings,
-) -> anyhow::Result<usize> {
-    let due = queue.due::<MintLink>().await?;
-    let room = settings.window.saturating_sub(due);
-    if room == 0 {
-        return Ok(0);
-    }
-    let orders = order::claim_backlog(db, room, stale_before(settings)).await?;
-    let jobs: Vec<MintLink> = orders
+    let jobs: Vec<MintLink> = order::claim_backlog(db, room, stale_before)
+        .await?
         .into_iter()
         .map(|o| MintLink {
             order_id: o.id,
@@ -135,8 +124,29 @@ async fn top_up(
         .collect();
     let count = jobs.len();
     queue.enqueue_many(jobs).await?;
-    if count > 0 {
-        tracing::debug!(count, due, "feeder enqueued mint jobs");
+    Ok(count)
+}
+
+/// Enqueues stored Stripe events waiting for room in the `stripe_event` queue (a burst of
+/// deliveries larger than the window), and, given `stale_before`, events whose job was lost.
+pub(crate) async fn top_up_events(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    window: u64,
+    stale_before: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<usize> {
+    let room = room::<StripeEvent>(queue, window).await?;
+    if room == 0 {
+        return Ok(0);
     }
+    let ids = stripe_event::claim_backlog(db, room, stale_before).await?;
+    let count = ids.len();
+    queue
+        .enqueue_many(
+            ids.into_iter()
+                .map(|event_id| StripeEvent { event_id })
+                .collect(),
+        )
+        .await?;
     Ok(count)
 }

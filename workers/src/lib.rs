@@ -6,6 +6,7 @@ pub mod feeder;
 pub mod jobs;
 pub mod policy;
 pub mod queue;
+pub mod reconcile;
 pub mod store;
 pub mod stripe;
 
@@ -105,17 +106,36 @@ pub async fn run_workers(
         settings.feeder.clone(),
         shutdown.clone(),
     );
+    // A worker stops with an error when its backend fails (Redis down or flushed, the SQLite
+    // file locked past the timeout). The process stays up: the pool is rebuilt, under new
+    // worker names, until the queue answers again; the database still holds every piece of
+    // unfinished work, and the feeder and reconciler put it back on the queue.
     let workers = async {
-        match &queue {
-            JobQueue::Redis(backend) => all_workers!(backend).map(|_| ()),
-            JobQueue::Embedded(backend) => all_workers!(backend).map(|_| ()),
+        loop {
+            let stopped = match &queue {
+                JobQueue::Redis(backend) => all_workers!(backend).map(|_| ()),
+                JobQueue::Embedded(backend) => all_workers!(backend).map(|_| ()),
+            };
+            let error = match stopped {
+                Ok(()) => return,
+                Err(e) => e,
+            };
+            if shutdown.clone().now_or_never().is_some() {
+                return;
+            }
+            tracing::error!(error = %error, "a worker stopped; restarting the workers in {RESTART_AFTER:?}");
+            tokio::select! {
+                () = shutdown.clone() => return,
+                () = tokio::time::sleep(RESTART_AFTER) => {}
+            }
         }
     };
-    // The first worker to fail ends the pool (and the process, which a supervisor restarts).
-    futures::try_join!(workers, feed.map(Ok))
-        .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("a worker stopped with an error: {e}"))
+    futures::join!(workers, feed);
+    Ok(())
 }
+
+/// Pause before the pool is rebuilt after a worker failed.
+const RESTART_AFTER: Duration = Duration::from_secs(2);
 
 /// Runs [`run_workers`] on a thread of its own and returns its handle.
 ///

@@ -102,9 +102,9 @@ impl JobQueue {
         }
     }
 
-    /// The feeder's turn: `None` while another process holds it. The embedded queue has one
-    /// feeder per process and needs no lock: the backlog is claimed by conditional updates, so
-    /// two feeders can never take the same order.
+    /// The feeder's turn: `None` while another process holds it. The embedded queue needs no
+    /// lock: the backlog is claimed by conditional updates that return only the rows this
+    /// caller stamped, so two feeders never take the same order.
     pub async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
         match self {
             Self::Redis(q) => q.lock_feeder().await,

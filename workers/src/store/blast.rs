@@ -50,6 +50,9 @@ pub async fn insert_if_new<C: ConnectionTrait>(
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
+    if !super::could_be_key(id) {
+        return Ok(None);
+    }
     Entity::find_by_id(id.to_owned()).one(db).await
 }
 

@@ -68,6 +68,25 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `column` older than `before`; with `None`, a condition no row meets (the claims' "and, given
+/// a staleness bound, what was enqueued before it").
+pub(crate) fn older_than(
+    column: impl sea_orm::ColumnTrait,
+    before: Option<chrono::DateTime<chrono::Utc>>,
+) -> sea_orm::sea_query::SimpleExpr {
+    match before {
+        Some(before) => column.lt(before),
+        None => sea_orm::sea_query::Expr::value(false),
+    }
+}
+
+/// Whether `key` could name a row: ids, tokens and refs are short and never hold NUL, which
+/// PostgreSQL refuses in text outright (a lookup with one fails instead of finding nothing).
+/// Finders answer "not found" for anything else without asking the database.
+pub fn could_be_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 255 && !key.contains('\0')
+}
+
 /// A fresh identifier with a short prefix naming its kind (`ord_…`, `prd_…`, `bl_…`).
 /// Random, so ids never repeat across databases: they are part of Stripe idempotency keys.
 pub fn new_id(prefix: &str) -> String {

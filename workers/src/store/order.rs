@@ -163,10 +163,14 @@ pub async fn find_by_external_refs<C: ConnectionTrait>(
     external_refs: &[String],
 ) -> Result<Vec<Model>, DbErr> {
     let mut found = Vec::new();
+    let external_refs: Vec<&String> = external_refs
+        .iter()
+        .filter(|r| super::could_be_key(r))
+        .collect();
     for chunk in external_refs.chunks(INSERT_CHUNK) {
         found.extend(
             Entity::find()
-                .filter(Column::ExternalRef.is_in(chunk.iter().cloned()))
+                .filter(Column::ExternalRef.is_in(chunk.iter().map(|r| (*r).clone())))
                 .all(db)
                 .await?,
         );
@@ -174,13 +178,13 @@ pub async fn find_by_external_refs<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// Takes up to `limit` orders that wait for a mint job (never enqueued, or enqueued before
-/// `stale_before` and still not minted: the queue lost them), oldest first, and stamps them
-/// enqueued. The caller puts their jobs on the queue.
+/// Takes up to `limit` orders that wait for a mint job (never enqueued, or, given
+/// `stale_before`, enqueued before it and still not minted: the queue lost them), oldest
+/// first, and stamps them enqueued; returns only the ones this caller stamped. The caller puts their jobs on the queue.
 pub async fn claim_backlog<C: ConnectionTrait>(
     db: &C,
     limit: u64,
-    stale_before: DateTime<Utc>,
+    stale_before: Option<DateTime<Utc>>,
 ) -> Result<Vec<Model>, DbErr> {
     use sea_orm::sea_query::Condition;
     use sea_orm::{QueryOrder, QuerySelect};
@@ -191,7 +195,7 @@ pub async fn claim_backlog<C: ConnectionTrait>(
             .add(
                 Condition::any()
                     .add(Column::EnqueuedAt.is_null())
-                    .add(Column::EnqueuedAt.lt(stale_before)),
+                    .add(super::older_than(Column::EnqueuedAt, stale_before)),
             )
     };
     let claimed = Entity::find()
@@ -203,13 +207,67 @@ pub async fn claim_backlog<C: ConnectionTrait>(
     if claimed.is_empty() {
         return Ok(claimed);
     }
+    // Only the rows this caller stamped are its to enqueue: a concurrent claimer that stamped
+    // one first has taken it.
     Entity::update_many()
         .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
         .filter(Column::Id.is_in(claimed.iter().map(|o| o.id.clone())))
         .filter(waiting())
-        .exec(db)
+        .exec_with_returning(db)
+        .await
+}
+
+/// Paid orders in `categories` whose link is still active although they were paid before
+/// `stale_before` and nothing was enqueued for them since: their `deactivate_link` job was lost
+/// (or gave up). Stamps `enqueued_at` on the ones it returns, so a sweep takes each once per
+/// staleness period.
+pub async fn claim_unclosed_paid<C: ConnectionTrait>(
+    db: &C,
+    categories: &[String],
+    limit: u64,
+    stale_before: DateTime<Utc>,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::sea_query::{Condition, Query};
+    use sea_orm::{QueryOrder, QuerySelect};
+    if categories.is_empty() {
+        return Ok(Vec::new());
+    }
+    let closing_products = Query::select()
+        .column(super::product::Column::Id)
+        .from(super::product::Entity)
+        .and_where(super::product::Column::Category.is_in(categories.iter().cloned()))
+        .to_owned();
+    let unclosed = || {
+        Condition::all()
+            .add(Column::Status.eq(Status::Paid))
+            .add(Column::LinkState.eq(LinkState::Active))
+            .add(Column::StripePaymentLinkId.is_not_null())
+            .add(Column::PaidAt.lt(stale_before))
+            .add(
+                Condition::any()
+                    .add(Column::EnqueuedAt.is_null())
+                    .add(Column::EnqueuedAt.lt(stale_before)),
+            )
+            .add(Column::ProductId.in_subquery(closing_products.clone()))
+    };
+    let found: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(unclosed())
+        .order_by_asc(Column::PaidAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
         .await?;
-    Ok(claimed)
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::update_many()
+        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.is_in(found))
+        .filter(unclosed())
+        .exec_with_returning(db)
+        .await
 }
 
 /// Returns the order to the backlog: its mint job could not be enqueued, so the feeder takes it.
@@ -275,6 +333,9 @@ pub async fn insert_or_get<C: ConnectionTrait>(
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
+    if !super::could_be_key(id) {
+        return Ok(None);
+    }
     Entity::find_by_id(id.to_owned()).one(db).await
 }
 
@@ -282,6 +343,9 @@ pub async fn find_by_external_ref<C: ConnectionTrait>(
     db: &C,
     external_ref: &str,
 ) -> Result<Option<Model>, DbErr> {
+    if !super::could_be_key(external_ref) {
+        return Ok(None);
+    }
     Entity::find()
         .filter(Column::ExternalRef.eq(external_ref))
         .one(db)
@@ -292,6 +356,9 @@ pub async fn find_by_pay_token<C: ConnectionTrait>(
     db: &C,
     token: &str,
 ) -> Result<Option<Model>, DbErr> {
+    if !super::could_be_key(token) {
+        return Ok(None);
+    }
     Entity::find()
         .filter(Column::PayToken.eq(token))
         .one(db)

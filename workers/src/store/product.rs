@@ -53,5 +53,8 @@ pub async fn insert<C: ConnectionTrait>(
 
 /// Finds a product by id.
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
+    if !super::could_be_key(id) {
+        return Ok(None);
+    }
     Entity::find_by_id(id.to_owned()).one(db).await
 }

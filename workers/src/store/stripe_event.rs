@@ -78,6 +78,9 @@ pub async fn insert_new<C: ConnectionTrait>(
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
+    if !super::could_be_key(id) {
+        return Ok(None);
+    }
     Entity::find_by_id(id.to_owned()).one(db).await
 }
 
@@ -116,12 +119,13 @@ pub async fn clear_enqueued<C: ConnectionTrait>(db: &C, ids: &[String]) -> Resul
     Ok(())
 }
 
-/// Takes up to `limit` unprocessed events with no job (or a job enqueued before `stale_before`
-/// that never finished: the queue lost it), oldest first, and stamps them enqueued.
+/// Takes up to `limit` unprocessed events with no job (or, given `stale_before`, a job enqueued
+/// before it that never finished: the queue lost it), oldest first, and stamps them enqueued;
+/// returns only the ones this caller stamped.
 pub async fn claim_backlog<C: ConnectionTrait>(
     db: &C,
     limit: u64,
-    stale_before: DateTime<Utc>,
+    stale_before: Option<DateTime<Utc>>,
 ) -> Result<Vec<String>, DbErr> {
     use sea_orm::sea_query::Condition;
     use sea_orm::{QueryOrder, QuerySelect};
@@ -129,7 +133,7 @@ pub async fn claim_backlog<C: ConnectionTrait>(
         Condition::all().add(Column::ProcessedAt.is_null()).add(
             Condition::any()
                 .add(Column::EnqueuedAt.is_null())
-                .add(Column::EnqueuedAt.lt(stale_before)),
+                .add(super::older_than(Column::EnqueuedAt, stale_before)),
         )
     };
     let ids: Vec<String> = Entity::find()
@@ -144,11 +148,14 @@ pub async fn claim_backlog<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(ids);
     }
-    Entity::update_many()
+    // Only the rows this caller stamped are its to enqueue.
+    Ok(Entity::update_many()
         .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
-        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .filter(Column::Id.is_in(ids))
         .filter(waiting())
-        .exec(db)
-        .await?;
-    Ok(ids)
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .map(|e| e.id)
+        .collect())
 }

@@ -1,0 +1,105 @@
+//! The reconciler: the database says what must still happen; the queue may have forgotten it
+//! (Redis flushed or failed over, a job dead after its retries, a process killed between the
+//! insert and the enqueue). A periodic sweep re-enqueues:
+//!
+//! - orders still minting whose mint job was enqueued more than `stale_after` ago;
+//! - stored Stripe events still unprocessed whose job was enqueued that long ago;
+//! - paid orders in deactivate-on-paid categories whose link is still active that long after
+//!   payment (their `deactivate_link` was lost or gave up).
+//!
+//! Every job is idempotent, so a job enqueued twice costs a little work and nothing else. The
+//! sweep runs under the feeder's lock, so one process sweeps at a time, and each row is stamped
+//! when it is taken, so a concurrent sweep (the embedded queue has no lock) cannot take it too.
+
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+
+use crate::feeder::{FeederSettings, top_up_events, top_up_orders};
+use crate::jobs::deactivate_link::DeactivateLink;
+use crate::queue::JobQueue;
+use crate::store::order;
+
+/// When work counts as lost, and how often to look.
+#[derive(Clone, Debug)]
+pub struct ReconcileSettings {
+    /// How often each process runs the sweep (one at a time wins the lock).
+    pub interval: Duration,
+    /// Work enqueued (or an order paid) this long ago and not done counts as lost.
+    pub stale_after: Duration,
+    /// Categories whose paid orders must have no active link.
+    pub closing_categories: Vec<String>,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(30),
+            stale_after: Duration::from_secs(600),
+            closing_categories: vec!["monthly".into(), "tournament".into()],
+        }
+    }
+}
+
+/// What one sweep re-enqueued.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub mint_jobs: usize,
+    pub event_jobs: usize,
+    pub deactivate_jobs: usize,
+}
+
+impl Report {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// One sweep, if this process gets the lock (`None` when another process holds it).
+pub async fn sweep(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    settings: &FeederSettings,
+) -> anyhow::Result<Option<Report>> {
+    let Some(lock) = queue.lock_feeder().await? else {
+        return Ok(None);
+    };
+    let result = sweep_locked(db, queue, settings).await;
+    lock.release().await;
+    result.map(Some)
+}
+
+async fn sweep_locked(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    settings: &FeederSettings,
+) -> anyhow::Result<Report> {
+    let reconcile = &settings.reconcile;
+    let stale_before = chrono::Utc::now()
+        - chrono::Duration::from_std(reconcile.stale_after).unwrap_or(chrono::Duration::MAX);
+    let mint_jobs = top_up_orders(db, queue, settings.window, Some(stale_before)).await?;
+    let event_jobs = top_up_events(db, queue, settings.window, Some(stale_before)).await?;
+    let unclosed = order::claim_unclosed_paid(
+        db,
+        &reconcile.closing_categories,
+        settings.window,
+        stale_before,
+    )
+    .await?;
+    let deactivations: Vec<DeactivateLink> = unclosed
+        .into_iter()
+        .filter_map(|o| {
+            o.stripe_payment_link_id.map(|link_id| DeactivateLink {
+                order_id: o.id,
+                link_id,
+            })
+        })
+        .collect();
+    let deactivate_jobs = deactivations.len();
+    queue.enqueue_many(deactivations).await?;
+    Ok(Report {
+        mint_jobs,
+        event_jobs,
+        deactivate_jobs,
+    })
+}
