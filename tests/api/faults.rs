@@ -513,3 +513,29 @@ async fn with_redis_down_the_intake_still_takes_orders_and_deliveries_and_they_f
     .await;
     assert_eq!(app.stripe_links_for(id).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_intake_starts_while_redis_is_down_and_the_work_flows_once_it_is_back() {
+    let mut redis = PrivateRedis::start();
+    redis.stop();
+    let app = spawn_app_with(AppOptions {
+        redis_url: Some(redis.url()),
+        ..AppOptions::default()
+    })
+    .await;
+    let product = app.create_product("jersey").await;
+    let order = app.create_order(&product, 2500).await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+
+    redis.restart();
+    let id = order["id"].as_str().unwrap();
+    let minted = app
+        .wait_for_order(id, "minted once Redis answers", |o| {
+            o["link_state"] == "active"
+        })
+        .await;
+    assert_eq!(app.stripe_links_for(id).await.len(), 1, "{minted}");
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}

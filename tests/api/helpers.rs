@@ -298,7 +298,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let settings = Settings::from_figment(figment).expect("test settings are valid");
     let engine = Engine::connect(&settings)
         .await
-        .unwrap_or_else(|e| panic!("paylink could not start ({e:#}); is Redis running? start it with: redis-server --daemonize yes --save '' --appendonly no"));
+        .unwrap_or_else(|e| panic!("paylink could not start ({e:#})"));
+    if options.stack.uses_redis() && options.redis_url.is_none() {
+        engine.queue.ping().await.unwrap_or_else(|e| panic!("the shared Redis at {} does not answer ({e:#}); start it with: redis-server --daemonize yes --save '' --appendonly no", redis_url()));
+    }
     let app = Application::build(&settings, &engine)
         .await
         .expect("intake builds");

@@ -10,6 +10,10 @@ use apalis_redis::{Config, ConnectionManager, RedisStorage};
 
 use super::Job;
 
+/// The longest a Redis command may take; past it the caller treats Redis as down (the work is
+/// in the database already and is enqueued later).
+const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Enqueues jobs. Cheap to clone; every clone shares one reconnecting Redis connection.
 #[derive(Clone)]
 pub struct RedisQueue {
@@ -27,22 +31,34 @@ impl std::fmt::Debug for RedisQueue {
 
 impl RedisQueue {
     /// Connects to Redis. Fails when Redis does not answer.
+    /// Sets up the connection to Redis. It does not wait for Redis: a process started while
+    /// Redis is down comes up (the intake stores orders and events and reports the queue as
+    /// unavailable on `/readyz`), and every command reconnects, so work flows once Redis is back.
+    /// Only an invalid URL fails here.
     pub async fn connect(url: &str, namespace: &str) -> anyhow::Result<Self> {
+        let redacted = crate::store::redact_url(url);
         let client = apalis_redis::Client::open(url)
-            .with_context(|| format!("invalid Redis URL {}", crate::store::redact_url(url)))?;
-        let conn = tokio::time::timeout(Duration::from_secs(5), client.get_connection_manager())
-            .await
-            .map_err(|_| anyhow::anyhow!("Redis did not answer within 5 s"))?
-            .with_context(|| {
-                format!(
-                    "failed to connect to Redis at {}",
-                    crate::store::redact_url(url)
-                )
-            })?;
-        Ok(Self {
+            .with_context(|| format!("invalid Redis URL {redacted}"))?;
+        // A lost connection is retried briefly, then the command fails: a caller (an intake
+        // request) must not wait out a long reconnect schedule while Redis is down.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500))
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(ENQUEUE_TIMEOUT));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .with_context(|| format!("cannot set up a connection to Redis at {redacted}"))?;
+        let queue = Self {
             conn,
             namespace: namespace.to_owned(),
-        })
+        };
+        if let Err(e) = queue.ping().await {
+            tracing::warn!(
+                error = %format!("{e:#}"),
+                "Redis at {redacted} does not answer yet; work is kept in the database and enqueued once it does"
+            );
+        }
+        Ok(queue)
     }
 
     /// The storage behind one job type. Workers poll it; the intake pushes to it.
@@ -56,22 +72,22 @@ impl RedisQueue {
         RedisStorage::new(self.conn.clone()).with_config(config)
     }
 
-    /// Puts one job on its queue.
+    /// Puts one job on its queue, or fails within [`ENQUEUE_TIMEOUT`].
     pub async fn enqueue<J: Job + std::fmt::Debug>(&self, job: J) -> anyhow::Result<()> {
         let described = format!("{job:?}");
-        self.storage::<J>()
-            .push(job)
+        tokio::time::timeout(ENQUEUE_TIMEOUT, self.storage::<J>().push(job))
             .await
+            .map_err(|_| anyhow::anyhow!("Redis did not answer within {ENQUEUE_TIMEOUT:?}"))?
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("failed to enqueue {} {described}", J::QUEUE))
     }
 
-    /// Puts many jobs on their queue in one round trip.
+    /// Puts many jobs on their queue in one round trip, or fails within [`ENQUEUE_TIMEOUT`].
     pub async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
         let count = jobs.len();
-        self.storage::<J>()
-            .push_bulk(jobs)
+        tokio::time::timeout(ENQUEUE_TIMEOUT, self.storage::<J>().push_bulk(jobs))
             .await
+            .map_err(|_| anyhow::anyhow!("Redis did not answer within {ENQUEUE_TIMEOUT:?}"))?
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("failed to enqueue {count} {} jobs", J::QUEUE))
     }
