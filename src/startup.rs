@@ -23,6 +23,8 @@ pub struct AppState {
     pub admin_token: SecretString,
     pub click_mint_attempts: u32,
     pub webhooks: Arc<WebhookSettings>,
+    /// The Stripe dashboard's base URL when the key is live (the admin pages link there).
+    pub stripe_dashboard: Option<String>,
 }
 
 /// What the webhook route needs: the secrets to verify with and the batching store.
@@ -45,6 +47,7 @@ impl Engine {
         let queue_url = settings.queue_url()?;
         let db = connect_database(settings).await?;
         let queue = JobQueue::connect(queue_url, &settings.queue.namespace, &db).await?;
+        crate::telemetry::metrics();
         let jobs = Arc::new(JobContext {
             db: db.clone(),
             stripe: StripeApi::new(&settings.stripe_settings()?)?
@@ -53,6 +56,7 @@ impl Engine {
             public_base_url: settings.public_base_url.clone(),
             retry: settings.retry(),
         });
+        jobs.stripe.tally().spawn_flusher(db.clone());
         Ok(Self { db, queue, jobs })
     }
 }
@@ -84,6 +88,13 @@ impl Application {
             jobs: engine.jobs.clone(),
             admin_token: settings.admin_token()?,
             click_mint_attempts: settings.workers.click_mint_attempts.max(1),
+            stripe_dashboard: settings
+                .stripe
+                .secret_key
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret)
+                .filter(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_"))
+                .map(|_| "https://dashboard.stripe.com".to_owned()),
             webhooks: Arc::new(WebhookSettings {
                 secrets: settings.stripe.webhook_secrets.clone(),
                 tolerance_secs: settings.stripe.webhook_tolerance_secs,

@@ -1,10 +1,12 @@
 //! The intake's HTTP surface, one file per resource.
 
+mod admin;
 mod auth;
 pub(crate) mod blasts;
 mod error;
 mod extract;
 mod health;
+mod metrics;
 mod orders;
 mod pages;
 mod pay;
@@ -42,6 +44,8 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/stripe",
             post(webhooks::receive).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
         )
+        .merge(admin::router(state.clone()))
+        .route("/metrics", get(metrics::render))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(error::not_found)

@@ -41,6 +41,12 @@ async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {
         Status::Cancelled => return Ok(page(StatusCode::GONE, pages::cancelled())),
         Status::Pending => {}
     }
+    // The timeline's "first clicked"; a failure to note it must not cost the payer the page.
+    if found.first_clicked_at.is_none()
+        && let Err(e) = order::note_click(&state.db, &found.id).await
+    {
+        tracing::warn!(order_id = %found.id, error = %e, "first click not recorded");
+    }
     match (found.link_state, &found.stripe_payment_link_url) {
         (LinkState::Active, Some(url)) => Ok(redirect(url)),
         (LinkState::Minting, _) => {

@@ -30,6 +30,22 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let answer = take(&state, &headers, body).await;
+    let result = match &answer {
+        Ok(Json(v)) if v["duplicate"] == Value::Bool(true) => "duplicate",
+        Ok(_) => "received",
+        Err(ApiError::Unavailable(_) | ApiError::Unexpected(_)) => "unavailable",
+        Err(_) => "rejected",
+    };
+    metrics::counter!("paylink_webhooks_total", "result" => result).increment(1);
+    answer
+}
+
+async fn take(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(format!(

@@ -8,7 +8,9 @@
 
 mod helpers;
 
+mod admin;
 mod blasts;
+mod browser;
 mod cli;
 mod fake_stripe;
 mod faults;

@@ -4,8 +4,8 @@
 //!
 //! - orders still minting whose mint job was enqueued more than `stale_after` ago;
 //! - stored Stripe events still unprocessed whose job was enqueued that long ago;
-//! - paid orders in deactivate-on-paid categories whose link is still active that long after
-//!   payment (their `deactivate_link` was lost or gave up).
+//! - paid orders in deactivate-on-paid categories, and cancelled orders, whose link is still
+//!   active that long after (their `deactivate_link` was lost or gave up).
 //!
 //! Every job is idempotent, so a job enqueued twice costs a little work and nothing else. The
 //! sweep runs under the feeder's lock, so one process sweeps at a time, and each row is stamped
@@ -79,7 +79,7 @@ async fn sweep_locked(
         - chrono::Duration::from_std(reconcile.stale_after).unwrap_or(chrono::Duration::MAX);
     let mint_jobs = top_up_orders(db, queue, settings.window, Some(stale_before)).await?;
     let event_jobs = top_up_events(db, queue, settings.window, Some(stale_before)).await?;
-    let unclosed = order::claim_unclosed_paid(
+    let unclosed = order::claim_unclosed(
         db,
         &reconcile.closing_categories,
         settings.window,

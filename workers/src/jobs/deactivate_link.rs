@@ -26,6 +26,10 @@ pub async fn deactivate_link(
     job: DeactivateLink,
     ctx: Data<Arc<JobContext>>,
 ) -> Result<(), BoxDynError> {
+    super::counted("deactivate_link", deactivate(job, &ctx).await)
+}
+
+async fn deactivate(job: DeactivateLink, ctx: &JobContext) -> Result<(), BoxDynError> {
     let mut last_error = String::new();
     for attempt in 0..ctx.retry.max_attempts {
         if attempt > 0 {

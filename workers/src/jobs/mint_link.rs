@@ -42,7 +42,11 @@ pub enum MintOutcome {
 /// The job handler: mint, and when the retries run out, leave a visible failure an operator can
 /// retry. Database errors are returned so the queue retries the job later.
 pub async fn mint_link(job: MintLink, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
-    let outcome = mint_order_link(&ctx, &job.order_id, job.generation, ctx.retry.max_attempts)
+    super::counted("mint_link", mint(job, &ctx).await)
+}
+
+async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
+    let outcome = mint_order_link(ctx, &job.order_id, job.generation, ctx.retry.max_attempts)
         .await
         .map_err(|e| format!("mint_link {}: {e:#}", job.order_id))?;
     if let MintOutcome::GaveUp(message) = &outcome {

@@ -88,6 +88,10 @@ pub async fn stripe_event(
     ctx: Data<Arc<JobContext>>,
     deps: Data<EventDeps>,
 ) -> Result<(), BoxDynError> {
+    super::counted("stripe_event", handle(job, &ctx, &deps).await)
+}
+
+async fn handle(job: StripeEvent, ctx: &JobContext, deps: &EventDeps) -> Result<(), BoxDynError> {
     let Some(event) = stripe_event::find(&ctx.db, &job.event_id).await? else {
         tracing::warn!(event_id = %job.event_id, "stripe_event job for an event not stored");
         return Ok(());
@@ -95,9 +99,17 @@ pub async fn stripe_event(
     if event.processed_at.is_some() {
         return Ok(());
     }
-    let outcome = process(&ctx, &deps.queue, &event.payload)
-        .await
-        .map_err(|e| format!("stripe_event {}: {e:#}", job.event_id))?;
+    let outcome = match process(ctx, &deps.queue, &event.payload).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let message = format!("{e:#}");
+            // Kept for the operator; the event stays unprocessed and is tried again.
+            if let Err(note) = stripe_event::note_error(&ctx.db, &job.event_id, &message).await {
+                tracing::warn!(event_id = %job.event_id, error = %note, "could not record the event's error");
+            }
+            return Err(format!("stripe_event {}: {message}", job.event_id).into());
+        }
+    };
     stripe_event::mark_processed(&ctx.db, &job.event_id, outcome.as_str(), None).await?;
     tracing::info!(event_id = %job.event_id, event_type = %event.event_type, outcome = outcome.as_str(), "stripe event processed");
     Ok(())

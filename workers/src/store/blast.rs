@@ -56,6 +56,16 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>,
     Entity::find_by_id(id.to_owned()).one(db).await
 }
 
+/// The most recent blasts, newest first.
+pub async fn recent<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    Entity::find()
+        .order_by_desc(Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 /// How a blast's orders stand: links by state (every order) and orders paid or cancelled.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -68,12 +78,23 @@ pub struct Counts {
 }
 
 pub async fn counts<C: ConnectionTrait>(db: &C, id: &str) -> Result<Counts, DbErr> {
-    let rows: Vec<(order::LinkState, order::Status, i64)> = order::Entity::find()
+    counts_where(db, Some(id)).await
+}
+
+/// Counts over one blast's orders, or over every order with `None`.
+pub async fn counts_where<C: ConnectionTrait>(
+    db: &C,
+    blast_id: Option<&str>,
+) -> Result<Counts, DbErr> {
+    let mut query = order::Entity::find()
         .select_only()
         .column(order::Column::LinkState)
         .column(order::Column::Status)
-        .column_as(order::Column::Id.count(), "n")
-        .filter(order::Column::BlastId.eq(id))
+        .column_as(order::Column::Id.count(), "n");
+    if let Some(id) = blast_id {
+        query = query.filter(order::Column::BlastId.eq(id));
+    }
+    let rows: Vec<(order::LinkState, order::Status, i64)> = query
         .group_by(order::Column::LinkState)
         .group_by(order::Column::Status)
         .into_tuple()

@@ -2,9 +2,12 @@
 //! conditional updates whose affected-row count says who won; uniqueness is the schema's job.
 
 pub mod blast;
+pub mod dashboard;
+pub mod operator;
 pub mod order;
 pub mod product;
 pub mod stripe_event;
+pub mod stripe_minute;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 

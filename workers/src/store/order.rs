@@ -77,6 +77,12 @@ pub struct Model {
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// When the current mint job went on the queue; NULL while the order waits in the backlog.
     pub enqueued_at: Option<DateTime<Utc>>,
+    /// The order's timeline, for the operator: the current link stored, the payer's first
+    /// click, the link switched off, the order cancelled.
+    pub minted_at: Option<DateTime<Utc>>,
+    pub first_clicked_at: Option<DateTime<Utc>>,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -124,6 +130,10 @@ fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
         paid_at: Set(None),
         last_attempt_at: Set(None),
         enqueued_at: Set(None),
+        minted_at: Set(None),
+        first_clicked_at: Set(None),
+        deactivated_at: Set(None),
+        cancelled_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -217,11 +227,11 @@ pub async fn claim_backlog<C: ConnectionTrait>(
         .await
 }
 
-/// Paid orders in `categories` whose link is still active although they were paid before
-/// `stale_before` and nothing was enqueued for them since: their `deactivate_link` job was lost
-/// (or gave up). Stamps `enqueued_at` on the ones it returns, so a sweep takes each once per
-/// staleness period.
-pub async fn claim_unclosed_paid<C: ConnectionTrait>(
+/// Orders that must have no active link but still have one, past `stale_before` and with
+/// nothing enqueued for them since: paid orders in `categories`, and cancelled orders. Their
+/// `deactivate_link` job was lost (or gave up). Stamps `enqueued_at` on the ones it returns, so
+/// a sweep takes each once per staleness period.
+pub async fn claim_unclosed<C: ConnectionTrait>(
     db: &C,
     categories: &[String],
     limit: u64,
@@ -229,9 +239,6 @@ pub async fn claim_unclosed_paid<C: ConnectionTrait>(
 ) -> Result<Vec<Model>, DbErr> {
     use sea_orm::sea_query::{Condition, Query};
     use sea_orm::{QueryOrder, QuerySelect};
-    if categories.is_empty() {
-        return Ok(Vec::new());
-    }
     let closing_products = Query::select()
         .column(super::product::Column::Id)
         .from(super::product::Entity)
@@ -239,22 +246,33 @@ pub async fn claim_unclosed_paid<C: ConnectionTrait>(
         .to_owned();
     let unclosed = || {
         Condition::all()
-            .add(Column::Status.eq(Status::Paid))
             .add(Column::LinkState.eq(LinkState::Active))
             .add(Column::StripePaymentLinkId.is_not_null())
-            .add(Column::PaidAt.lt(stale_before))
+            .add(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(Column::Status.eq(Status::Paid))
+                            .add(Column::PaidAt.lt(stale_before))
+                            .add(Column::ProductId.in_subquery(closing_products.clone())),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(Column::Status.eq(Status::Cancelled))
+                            .add(Column::CancelledAt.lt(stale_before)),
+                    ),
+            )
             .add(
                 Condition::any()
                     .add(Column::EnqueuedAt.is_null())
                     .add(Column::EnqueuedAt.lt(stale_before)),
             )
-            .add(Column::ProductId.in_subquery(closing_products.clone()))
     };
     let found: Vec<String> = Entity::find()
         .select_only()
         .column(Column::Id)
         .filter(unclosed())
-        .order_by_asc(Column::PaidAt)
+        .order_by_asc(Column::UpdatedAt)
         .limit(limit)
         .into_tuple()
         .all(db)
@@ -379,6 +397,7 @@ pub async fn store_minted_link<C: ConnectionTrait>(
         .col_expr(Column::StripePaymentLinkId, Expr::value(link_id))
         .col_expr(Column::StripePaymentLinkUrl, Expr::value(link_url))
         .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(Column::MintedAt, Expr::value(Utc::now()))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(Column::Id.eq(id))
         .filter(Column::LinkGeneration.eq(generation))
@@ -505,6 +524,7 @@ pub async fn mark_link_deactivated<C: ConnectionTrait>(
             Column::LinkState,
             Expr::value(LinkState::Deactivated.to_value()),
         )
+        .col_expr(Column::DeactivatedAt, Expr::value(Utc::now()))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(Column::Id.eq(id))
         .filter(Column::StripePaymentLinkId.eq(link_id))
@@ -552,6 +572,17 @@ pub async fn note_error<C: ConnectionTrait>(db: &C, id: &str, error: &str) -> Re
         .col_expr(Column::LastError, Expr::value(error))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records the payer's first click on the pay URL (later clicks change nothing).
+pub async fn note_click<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::FirstClickedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::FirstClickedAt.is_null())
         .exec(db)
         .await?;
     Ok(())

@@ -103,6 +103,17 @@ pub async fn mark_processed<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
+/// Keeps the error of a failed processing attempt on an unprocessed event, for the operator.
+pub async fn note_error<C: ConnectionTrait>(db: &C, id: &str, error: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Error, Expr::value(error))
+        .filter(Column::Id.eq(id))
+        .filter(Column::ProcessedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Returns events to the backlog (their jobs were not enqueued), for the feeder to take.
 pub async fn clear_enqueued<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<(), DbErr> {
     if ids.is_empty() {

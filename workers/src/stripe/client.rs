@@ -14,7 +14,7 @@ use stripe_payment::payment_link::{
     UpdatePaymentLink,
 };
 
-use super::{RateLimiter, StripeFailure, StripeHttp};
+use super::{RateLimiter, StripeFailure, StripeHttp, Tally};
 
 /// How to reach Stripe. The secret key is held as a secret and never logged.
 #[derive(Clone, Debug)]
@@ -31,6 +31,7 @@ pub struct StripeSettings {
 pub struct StripeApi {
     client: StripeHttp,
     limiter: Option<RateLimiter>,
+    tally: Tally,
 }
 
 /// How long the fleet holds back after a 429 that carried no `Retry-After` (Stripe's general
@@ -72,6 +73,7 @@ impl StripeApi {
         Ok(Self {
             client,
             limiter: None,
+            tally: Tally::default(),
         })
     }
 
@@ -81,15 +83,22 @@ impl StripeApi {
         self
     }
 
+    /// The counts of this process's Stripe requests (flushed to the database by its owner).
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
     /// Runs one Stripe request within the shared rate limit; a 429 pauses the whole fleet.
-    async fn paced<T, F>(&self, request: F) -> Result<T, StripeFailure>
+    async fn paced<T, F>(&self, endpoint: &'static str, request: F) -> Result<T, StripeFailure>
     where
         F: std::future::Future<Output = Result<T, super::HttpError>>,
     {
         if let Some(limiter) = &self.limiter {
             limiter.acquire().await;
         }
+        let started = std::time::Instant::now();
         let result = request.await.map_err(StripeFailure::from);
+        self.tally.record(endpoint, &result, started.elapsed());
         if let (
             Err(StripeFailure::RetryLater {
                 status: 429,
@@ -153,6 +162,7 @@ impl StripeApi {
         let strategy = strategy(idempotency_key)?;
         let created = self
             .paced(
+                "create_payment_link",
                 request
                     .customize()
                     .request_strategy(strategy)
@@ -169,7 +179,8 @@ impl StripeApi {
     /// inactive link accepts it again), so no idempotency key is needed and any retry is safe.
     pub async fn deactivate_payment_link(&self, link_id: &str) -> Result<(), StripeFailure> {
         let request = UpdatePaymentLink::new(link_id).active(false);
-        self.paced(request.send(&self.client)).await?;
+        self.paced("update_payment_link", request.send(&self.client))
+            .await?;
         Ok(())
     }
 
@@ -177,7 +188,9 @@ impl StripeApi {
     /// limit when it has one.
     pub async fn payment_link_open(&self, link_id: &str) -> Result<bool, StripeFailure> {
         let request = RetrievePaymentLink::new(link_id);
-        let link = self.paced(request.send(&self.client)).await?;
+        let link = self
+            .paced("retrieve_payment_link", request.send(&self.client))
+            .await?;
         let under_limit = link.restrictions.is_none_or(|r| {
             i64::try_from(r.completed_sessions.count).unwrap_or(i64::MAX)
                 < r.completed_sessions.limit

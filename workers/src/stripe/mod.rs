@@ -5,8 +5,10 @@ mod client;
 mod error;
 mod http;
 mod rate_limit;
+mod tally;
 
 pub use client::{LinkRequest, MintedLink, StripeApi, StripeSettings};
 pub use error::StripeFailure;
 pub use http::{HttpError, StripeHttp};
 pub use rate_limit::RateLimiter;
+pub use tally::Tally;

@@ -1,0 +1,347 @@
+//! `/admin`: the operator's dashboard. Pages read the tables (so they show every process's
+//! work); actions are conditional updates that put work back through the backlog, the feeder
+//! and the Stripe limit, never around them.
+
+mod session;
+mod views;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use paylink_workers::jobs::deactivate_link::DeactivateLink;
+use paylink_workers::jobs::mint_link::MintLink;
+use paylink_workers::jobs::stripe_event::StripeEvent;
+use paylink_workers::store::operator::{self, FailureFilter};
+use paylink_workers::store::{blast, dashboard, order, product, stripe_minute};
+use serde::Deserialize;
+
+use crate::startup::AppState;
+use views::{Filter, Overview, QueueDepth};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let guarded = Router::new()
+        .route("/admin", get(overview))
+        .route("/admin/blasts", get(blasts))
+        .route("/admin/blasts/{id}", get(blast_page))
+        .route("/admin/failures", get(failures))
+        .route("/admin/failures/retry", post(retry_matching))
+        .route("/admin/orders/{id}", get(order_page))
+        .route("/admin/orders/{id}/retry", post(retry_one))
+        .route("/admin/orders/{id}/cancel", post(cancel))
+        .route("/admin/events/{id}/replay", post(replay))
+        .route("/admin/logout", post(logout))
+        .route_layer(from_fn_with_state(state, session::require_admin));
+    Router::new()
+        .route("/admin/login", get(login_page).post(login))
+        .merge(guarded)
+}
+
+/// A page that could not be built: the database (or queue) failed.
+struct AdminError(anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for AdminError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %format!("{:#}", self.0), "admin page failed");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            Html("<h1>Unavailable</h1><p>The database did not answer. Try again in a moment.</p>"),
+        )
+            .into_response()
+    }
+}
+
+type Page = Result<Response, AdminError>;
+
+fn html(markup: maud::Markup) -> Response {
+    Html(markup.into_string()).into_response()
+}
+
+fn csrf(state: &AppState) -> String {
+    session::csrf_token(&state.admin_token)
+}
+
+fn refused_csrf() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Html("<h1>Refused</h1><p>This form did not come from the dashboard (missing or invalid CSRF token). Reload the page and try again.</p>"),
+    )
+        .into_response()
+}
+
+async fn login_page() -> Response {
+    html(views::login(None))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    token: String,
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    if !session::is_admin_token(&state, &form.token) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(views::login(Some("That is not the admin token.")).into_string()),
+        )
+            .into_response();
+    }
+    let cookie = session::set_cookie(&state, Some(&session::session_value(&state.admin_token)));
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response()
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(State(state): State<AppState>, Form(form): Form<CsrfForm>) -> Response {
+    if !session::csrf_ok(&state, &form.csrf) {
+        return refused_csrf();
+    }
+    let cookie = session::set_cookie(&state, None);
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/admin/login")).into_response()
+}
+
+async fn overview(State(state): State<AppState>) -> Page {
+    let db = &state.db;
+    let hour_ago = Utc::now() - chrono::Duration::hours(1);
+    let stripe = stripe_minute::since(db, hour_ago).await?;
+    let (failed_orders, failed_events) = dashboard::failures_since(db, hour_ago).await?;
+    let minted = dashboard::minted_per_minute(db, hour_ago).await?;
+    let queue = queue_depth(&state).await;
+    let overview = Overview {
+        counts: blast::counts_where(db, None).await?,
+        stripe_per_minute: per_minute(stripe.iter().map(|m| (m.minute, m.requests))),
+        rate_limited_last_hour: stripe.iter().map(|m| m.rate_limited).sum(),
+        queue,
+        failed_orders_last_hour: failed_orders,
+        failed_events_last_hour: failed_events,
+        minted_per_minute: per_minute(minted.into_iter()),
+        blasts: recent_blasts(&state, 10).await?,
+    };
+    Ok(html(views::overview(&csrf(&state), &overview)))
+}
+
+/// Sixty one-minute buckets ending with the current minute, from (minute, count) pairs.
+fn per_minute(values: impl Iterator<Item = (chrono::DateTime<Utc>, i64)>) -> Vec<i64> {
+    let now = stripe_minute::minute_of(Utc::now());
+    let mut buckets = vec![0; 60];
+    for (minute, n) in values {
+        let ago = (now - stripe_minute::minute_of(minute)).num_minutes();
+        if (0..60).contains(&ago) {
+            buckets[59 - ago as usize] += n;
+        }
+    }
+    buckets
+}
+
+/// Jobs due per queue and the database backlog; `None` when the queue does not answer.
+async fn queue_depth(state: &AppState) -> Option<QueueDepth> {
+    let queue = &state.queue;
+    Some(QueueDepth {
+        mint: queue.due::<MintLink>().await.ok()?,
+        events: queue.due::<StripeEvent>().await.ok()?,
+        deactivate: queue.due::<DeactivateLink>().await.ok()?,
+        backlog: dashboard::backlog(&state.db).await.ok()?,
+    })
+}
+
+async fn recent_blasts(
+    state: &AppState,
+    limit: u64,
+) -> anyhow::Result<Vec<(blast::Model, blast::Counts)>> {
+    let mut rows = Vec::new();
+    for b in blast::recent(&state.db, limit).await? {
+        let counts = blast::counts(&state.db, &b.id).await?;
+        rows.push((b, counts));
+    }
+    Ok(rows)
+}
+
+async fn blasts(State(state): State<AppState>) -> Page {
+    let rows = recent_blasts(&state, 100).await?;
+    Ok(html(views::blasts(&csrf(&state), &rows)))
+}
+
+async fn blast_page(State(state): State<AppState>, Path(id): Path<String>) -> Page {
+    let Some(found) = blast::find(&state.db, &id).await? else {
+        return Ok(not_found("blast"));
+    };
+    let counts = blast::counts(&state.db, &id).await?;
+    let orders = order::list_for_blast(&state.db, &id, 0, 200).await?;
+    Ok(html(views::blast_page(
+        &csrf(&state),
+        &found,
+        &counts,
+        &orders,
+    )))
+}
+
+fn not_found(what: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html(format!("<h1>Not found</h1><p>No such {what}.</p>")),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct FailuresQuery {
+    #[serde(flatten)]
+    filter: Filter,
+    #[serde(default)]
+    notice: String,
+}
+
+fn failure_filter(filter: &Filter) -> FailureFilter {
+    FailureFilter {
+        order_id: None,
+        blast_id: Some(filter.blast.trim().to_owned()).filter(|b| !b.is_empty()),
+        error_contains: Some(filter.error.trim().to_owned()).filter(|e| !e.is_empty()),
+    }
+}
+
+async fn failures(State(state): State<AppState>, Query(query): Query<FailuresQuery>) -> Page {
+    let orders = operator::failures(&state.db, &failure_filter(&query.filter), 500).await?;
+    let events = operator::failed_events(&state.db, 200).await?;
+    let notice = Some(query.notice.as_str()).filter(|n| !n.is_empty());
+    Ok(html(views::failures(
+        &csrf(&state),
+        &query.filter,
+        &orders,
+        &events,
+        notice,
+    )))
+}
+
+/// Back to the failures page, keeping the filter, with a notice.
+fn back_to_failures(filter: &Filter, notice: &str) -> Response {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("blast", &filter.blast)
+        .append_pair("error", &filter.error)
+        .append_pair("notice", notice)
+        .finish();
+    Redirect::to(&format!("/admin/failures?{query}")).into_response()
+}
+
+#[derive(Deserialize)]
+struct RetryMatching {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    filter: Filter,
+}
+
+async fn retry_matching(State(state): State<AppState>, Form(form): Form<RetryMatching>) -> Page {
+    if !session::csrf_ok(&state, &form.csrf) {
+        return Ok(refused_csrf());
+    }
+    let n = operator::retry_failed(&state.db, &failure_filter(&form.filter)).await?;
+    tracing::info!(orders = n, "operator retried failed orders");
+    Ok(back_to_failures(
+        &form.filter,
+        &format!("{n} order(s) put back to minting"),
+    ))
+}
+
+async fn retry_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    if !session::csrf_ok(&state, &form.csrf) {
+        return Ok(refused_csrf());
+    }
+    let filter = FailureFilter {
+        order_id: Some(id.clone()),
+        ..FailureFilter::default()
+    };
+    let n = operator::retry_failed(&state.db, &filter).await?;
+    tracing::info!(order_id = %id, retried = n, "operator retried an order");
+    Ok(back_to_failures(
+        &Filter::default(),
+        &if n == 1 {
+            format!("order {id} put back to minting")
+        } else {
+            format!("order {id} was not failed; nothing to retry")
+        },
+    ))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    if !session::csrf_ok(&state, &form.csrf) {
+        return Ok(refused_csrf());
+    }
+    let Some(cancelled) = operator::cancel(&state.db, &id).await? else {
+        return Ok(back_to_failures(
+            &Filter::default(),
+            &format!("order {id} is not pending; nothing to cancel"),
+        ));
+    };
+    if let (order::LinkState::Active, Some(link_id)) =
+        (cancelled.link_state, cancelled.stripe_payment_link_id)
+    {
+        let job = DeactivateLink {
+            order_id: id.clone(),
+            link_id,
+        };
+        if let Err(e) = state.queue.enqueue(job).await {
+            // The reconciler switches off the links of cancelled orders too.
+            tracing::warn!(order_id = %id, error = %format!("{e:#}"), "cancelled; deactivate_link not enqueued yet");
+        }
+    }
+    tracing::info!(order_id = %id, "operator cancelled an order");
+    Ok(back_to_failures(
+        &Filter::default(),
+        &format!("order {id} cancelled"),
+    ))
+}
+
+async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    if !session::csrf_ok(&state, &form.csrf) {
+        return Ok(refused_csrf());
+    }
+    let replayed = operator::replay_event(&state.db, &id).await?;
+    Ok(back_to_failures(
+        &Filter::default(),
+        &if replayed {
+            format!("event {id} will be processed again")
+        } else {
+            format!("no event {id}")
+        },
+    ))
+}
+
+async fn order_page(State(state): State<AppState>, Path(id): Path<String>) -> Page {
+    let Some(found) = order::find(&state.db, &id).await? else {
+        return Ok(not_found("order"));
+    };
+    let product = product::find(&state.db, &found.product_id).await?;
+    Ok(html(views::order_page(
+        &csrf(&state),
+        &found,
+        product.as_ref().map(|p| p.name.as_str()),
+        state.stripe_dashboard.as_deref(),
+    )))
+}

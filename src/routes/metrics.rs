@@ -1,0 +1,50 @@
+//! `GET /metrics`: Prometheus's text format. Counters and histograms are this process's (jobs
+//! by type and outcome, Stripe requests by endpoint and status with their latency, webhooks by
+//! result); the gauges (orders by state, queue depth) are read from the database and the
+//! queue at scrape time, so they are the deployment's. No admin token: it holds no payer data.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use paylink_workers::jobs::deactivate_link::DeactivateLink;
+use paylink_workers::jobs::mint_link::MintLink;
+use paylink_workers::jobs::stripe_event::StripeEvent;
+use paylink_workers::queue::Job;
+use paylink_workers::store::{blast, dashboard};
+
+use crate::startup::AppState;
+
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    let handle = crate::telemetry::metrics();
+    if let Ok(c) = blast::counts_where(&state.db, None).await {
+        for (link_state, n) in [
+            ("minting", c.minting),
+            ("active", c.active),
+            ("failed", c.failed),
+            ("deactivated", c.deactivated),
+        ] {
+            metrics::gauge!("paylink_orders", "link_state" => link_state).set(n as f64);
+        }
+        metrics::gauge!("paylink_orders_paid").set(c.paid as f64);
+        metrics::gauge!("paylink_orders_cancelled").set(c.cancelled as f64);
+    }
+    for (queue, due) in [
+        (MintLink::QUEUE, state.queue.due::<MintLink>().await),
+        (StripeEvent::QUEUE, state.queue.due::<StripeEvent>().await),
+        (
+            DeactivateLink::QUEUE,
+            state.queue.due::<DeactivateLink>().await,
+        ),
+    ] {
+        if let Ok(due) = due {
+            metrics::gauge!("paylink_queue_due", "queue" => queue).set(due as f64);
+        }
+    }
+    if let Ok(backlog) = dashboard::backlog(&state.db).await {
+        metrics::gauge!("paylink_backlog_orders").set(backlog as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+}

@@ -1,0 +1,350 @@
+//! A real headless Chromium, driven over WebDriver (fantoccini + chromedriver), for the pages a
+//! person looks at. `Browser::start()` gives each test its own chromedriver and browser profile.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use crate::helpers::{AppOptions, Running, eventually, spawn_app_with};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// As root, and on a machine that cannot reach the internet, Chromium needs all of these or it
+/// refuses to start or stalls on refused connections (shared/notes/STACK-FACTS.md).
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--window-size=1280,900",
+];
+
+/// A WebDriver session in a headless Chromium of the test's own.
+pub struct Browser {
+    client: Client,
+    /// chromedriver, leader of a process group that also holds the browser it launched.
+    driver: Running,
+    /// Holds the browser profile and chromedriver's log; dropped after the processes.
+    _dir: TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Self {
+        for (path, what) in [(CHROMIUM, "Chromium"), (CHROMEDRIVER, "chromedriver")] {
+            assert!(
+                Path::new(path).exists(),
+                "{what} is not installed ({path} is missing): install Debian's `chromium` and \
+                 `chromium-driver` packages (apt-get install -y chromium chromium-driver), as \
+                 .ci/run does"
+            );
+        }
+        let dir = TempDir::new();
+        // The port is free when picked but not held; another process may take it before
+        // chromedriver binds it, so a driver that exits early is retried on a new port.
+        for _ in 0..3 {
+            let (driver, url) = match start_driver(&dir).await {
+                Ok(started) => started,
+                Err(log) => {
+                    eprintln!("chromedriver exited before answering, retrying:\n{log}");
+                    continue;
+                }
+            };
+            let client = connect(&url, &dir).await;
+            return Self {
+                client,
+                driver,
+                _dir: dir,
+            };
+        }
+        panic!(
+            "chromedriver did not start on three ports; its log:\n{}",
+            dir.driver_log()
+        );
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Saves what the browser shows to `target/screenshots/<name>.png`, for a person to look at
+    /// when a test fails or a page changes.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("screenshot taken");
+        let dir = workspace_root().join("target").join("screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot directory created");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("screenshot written");
+        path
+    }
+
+    /// Ends the session, so chromedriver closes the browser in an orderly way. A test that
+    /// panics before this still has the processes killed and the profile removed on drop.
+    pub async fn finish(self) {
+        self.client.clone().close().await.expect("session closed");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Killing chromedriver alone leaves the browser running (reparented to init), so the
+        // whole group goes. chromedriver is not reaped yet, so its id still names our group.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.0.id())])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Starts chromedriver on a free port and waits until it answers; Err(its log) if it exits.
+async fn start_driver(dir: &TempDir) -> Result<(Running, String), String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let log = std::fs::File::create(dir.path.join("chromedriver.log")).expect("log file created");
+    let mut command = Command::new(CHROMEDRIVER);
+    command
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log);
+    // Its own process group, so Drop can end the browser it launches along with it.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut driver = Running(command.spawn().expect("chromedriver starts"));
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let ready = eventually(Duration::from_secs(20), || {
+        let alive = driver.alive();
+        let (http, url) = (&http, &url);
+        async move {
+            if !alive {
+                return Some(false);
+            }
+            let status = http.get(format!("{url}/status")).send().await.ok()?;
+            let body: serde_json::Value = status.json().await.ok()?;
+            (body["value"]["ready"] == true).then_some(true)
+        }
+    })
+    .await;
+    match ready {
+        Some(true) => Ok((driver, url)),
+        Some(false) => Err(dir.driver_log()),
+        None => panic!(
+            "chromedriver did not answer on {url} within 20 s; its log:\n{}",
+            dir.driver_log()
+        ),
+    }
+}
+
+async fn connect(url: &str, dir: &TempDir) -> Client {
+    let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|&a| a.to_owned()).collect();
+    args.push(format!(
+        "--user-data-dir={}",
+        dir.path.join("profile").display()
+    ));
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        // A page that never loads fails the test instead of hanging it for chromedriver's 300 s.
+        "timeouts": { "pageLoad": 30_000, "script": 30_000 },
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!("a JSON object")
+    };
+    let mut builder = ClientBuilder::new(HttpConnector::new());
+    builder.capabilities(capabilities);
+    match tokio::time::timeout(Duration::from_secs(60), builder.connect(url)).await {
+        Ok(Ok(client)) => client,
+        Ok(Err(e)) => panic!(
+            "chromedriver could not start Chromium ({e}); its log:\n{}",
+            dir.driver_log()
+        ),
+        Err(_) => panic!(
+            "Chromium did not start within 60 s; chromedriver's log:\n{}",
+            dir.driver_log()
+        ),
+    }
+}
+
+/// The directory holding the workspace's Cargo.toml (and so its `target/`).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.contains("[workspace]"))
+        })
+        .expect("a workspace Cargo.toml above the package")
+        .to_path_buf()
+}
+
+/// A directory of the test's own, removed when dropped.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new() -> Self {
+        let path =
+            std::env::temp_dir().join(format!("paylink_browser_{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).expect("browser temp dir created");
+        Self { path }
+    }
+
+    fn driver_log(&self) -> String {
+        std::fs::read_to_string(self.path.join("chromedriver.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_renders_a_paylink_page() {
+    // Arrange
+    let app = spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let product = app.create_product("monthly").await;
+    let order = app.create_order(&product, 2500).await;
+    let pay_url = order["pay_url"].as_str().expect("pay_url");
+    let browser = Browser::start().await;
+
+    // Act
+    browser
+        .client()
+        .goto(&format!("{pay_url}/thanks"))
+        .await
+        .expect("the thanks page loads");
+    let path = browser.screenshot("smoke-thanks").await;
+
+    // Assert
+    let client = browser.client();
+    assert_eq!(client.title().await.unwrap(), "Thank you");
+    let heading = client.find(Locator::Css("h1")).await.unwrap();
+    assert_eq!(heading.text().await.unwrap(), "Thank you");
+    let body = client.find(Locator::Css("body")).await.unwrap();
+    assert!(
+        body.text()
+            .await
+            .unwrap()
+            .contains("Your payment was received. You can close this page."),
+        "the page says the payment was received"
+    );
+    let size = std::fs::metadata(&path)
+        .unwrap_or_else(|e| panic!("no screenshot at {} ({e})", path.display()))
+        .len();
+    assert!(size > 1024, "{} is only {size} bytes", path.display());
+    browser.finish().await;
+}
+
+/// The operator's path through the dashboard after a blast with injected failures: log in,
+/// look at the overview, open the failures, press Retry on one, and watch the order become
+/// active. Screenshots of the overview and the failures page are kept in
+/// `target/screenshots/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_logs_in_opens_the_failures_and_retries_one_order() {
+    let app = spawn_app_with(AppOptions {
+        max_attempts: 1,
+        ..AppOptions::default()
+    })
+    .await;
+    // The first five Stripe requests fail: five orders end up failed, the rest minted.
+    app.fake_config(json!({"fail_next": 5})).await;
+    let product = app.create_product("monthly").await;
+    let blast = crate::blasts::post_blast(
+        &app,
+        "December dues",
+        crate::blasts::rows(&product, 20, "dec"),
+    )
+    .await;
+    let status =
+        crate::blasts::wait_for_blast(&app, blast["id"].as_str().unwrap(), Duration::from_secs(30))
+            .await;
+    assert_eq!(status["counts"]["failed"], 5, "{status}");
+    let browser = Browser::start().await;
+    let client = browser.client();
+
+    // Log in through the form.
+    client.goto(&app.url("/admin")).await.unwrap();
+    client
+        .form(Locator::Css("form[action='/admin/login']"))
+        .await
+        .expect("the login form is shown without a session")
+        .set_by_name("token", crate::helpers::ADMIN_TOKEN)
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    let heading = client.find(Locator::Css("h1")).await.unwrap();
+    assert_eq!(heading.text().await.unwrap(), "Overview");
+    let failed_card = client
+        .find(Locator::Css(".card[data-label='failed'] b"))
+        .await
+        .unwrap();
+    assert_eq!(failed_card.text().await.unwrap(), "5");
+    browser.screenshot("admin-overview").await;
+
+    // The failures page lists the five with Stripe's error.
+    client
+        .find(Locator::LinkText("Failures"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rows = client
+        .find_all(Locator::Css("#failed-orders tr[data-order]"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 5);
+    let first = &rows[0];
+    let order_id = first.attr("data-order").await.unwrap().unwrap();
+    assert!(first.text().await.unwrap().contains("HTTP 500"));
+    browser.screenshot("admin-failures").await;
+
+    // Retry it, and see it become active on its own page.
+    first
+        .find(Locator::Css("button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let notice = client.find(Locator::Css(".flash")).await.unwrap();
+    assert!(notice.text().await.unwrap().contains("put back to minting"));
+    let page = app.url(&format!("/admin/orders/{order_id}"));
+    let active = eventually(Duration::from_secs(20), || async {
+        client.goto(&page).await.ok()?;
+        let text = client
+            .find(Locator::Css("main"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("link active").then_some(text)
+    })
+    .await
+    .expect("the retried order shows its link active");
+    assert!(active.contains("minted"), "{active}");
+    assert_eq!(app.get_order(&order_id).await["link_state"], "active");
+    assert_eq!(app.stripe_links_for(&order_id).await.len(), 1);
+    browser.finish().await;
+}

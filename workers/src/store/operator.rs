@@ -1,0 +1,145 @@
+//! What an operator does from the dashboard: retry failed orders, cancel an order, replay a
+//! Stripe event. Each is a conditional update, so pressing a button twice (or two operators
+//! at once) changes a row once; the work itself then goes through the usual backlog, feeder
+//! and rate limit.
+
+use chrono::Utc;
+use sea_orm::ConnectionTrait;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
+
+use super::{order, stripe_event};
+
+/// Which failed orders an operator means.
+#[derive(Clone, Debug, Default)]
+pub struct FailureFilter {
+    /// One order.
+    pub order_id: Option<String>,
+    pub blast_id: Option<String>,
+    /// Orders whose error contains this text.
+    pub error_contains: Option<String>,
+}
+
+impl FailureFilter {
+    fn apply<Q: QueryFilter>(&self, mut query: Q) -> Q {
+        query = query
+            .filter(order::Column::LinkState.eq(order::LinkState::Failed))
+            .filter(order::Column::Status.eq(order::Status::Pending));
+        if let Some(id) = self.order_id.as_deref().filter(|i| super::could_be_key(i)) {
+            query = query.filter(order::Column::Id.eq(id));
+        }
+        if let Some(id) = self.blast_id.as_deref().filter(|i| super::could_be_key(i)) {
+            query = query.filter(order::Column::BlastId.eq(id));
+        }
+        if let Some(text) = self.error_contains.as_deref().filter(|t| !t.is_empty()) {
+            query = query.filter(order::Column::LastError.contains(text.replace('\0', "")));
+        }
+        query
+    }
+}
+
+/// Failed orders matching `filter`, most recently tried first.
+pub async fn failures<C: ConnectionTrait>(
+    db: &C,
+    filter: &FailureFilter,
+    limit: u64,
+) -> Result<Vec<order::Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    filter
+        .apply(order::Entity::find())
+        .order_by_desc(order::Column::LastAttemptAt)
+        .order_by_asc(order::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Puts failed orders matching `filter` back to minting, into the backlog: the feeder enqueues
+/// them within the window and the Stripe limit. The idempotency key stays the order's own
+/// (same generation and retry epoch), so a link Stripe made during a try that timed out is
+/// returned, not made twice. Returns how many orders were put back.
+pub async fn retry_failed<C: ConnectionTrait>(
+    db: &C,
+    filter: &FailureFilter,
+) -> Result<u64, DbErr> {
+    let result = filter
+        .apply(order::Entity::update_many())
+        .col_expr(
+            order::Column::LinkState,
+            Expr::value(order::LinkState::Minting.to_value()),
+        )
+        .col_expr(
+            order::Column::EnqueuedAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Cancels a pending order. Returns the order as it was when cancelled (the caller switches off
+/// its link if it had an active one), or `None` when it was not pending.
+pub async fn cancel<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<order::Model>, DbErr> {
+    let Some(found) = order::find(db, id).await? else {
+        return Ok(None);
+    };
+    let result = order::Entity::update_many()
+        .col_expr(
+            order::Column::Status,
+            Expr::value(order::Status::Cancelled.to_value()),
+        )
+        .col_expr(order::Column::CancelledAt, Expr::value(Utc::now()))
+        .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(order::Column::Id.eq(id))
+        .filter(order::Column::Status.eq(order::Status::Pending))
+        .exec(db)
+        .await?;
+    Ok((result.rows_affected == 1).then_some(found))
+}
+
+/// Events whose processing failed (an error), or found nothing to act on.
+pub async fn failed_events<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> Result<Vec<stripe_event::Model>, DbErr> {
+    use sea_orm::sea_query::Condition;
+    use sea_orm::{QueryOrder, QuerySelect};
+    stripe_event::Entity::find()
+        .filter(
+            Condition::any()
+                .add(stripe_event::Column::Error.is_not_null())
+                .add(stripe_event::Column::Outcome.is_in(FAILED_OUTCOMES)),
+        )
+        .order_by_desc(stripe_event::Column::ReceivedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Outcomes an operator should look at.
+pub const FAILED_OUTCOMES: [&str; 2] = ["unknown_order", "unreadable"];
+
+/// Processes a stored event again: its outcome is cleared and it goes back to the backlog,
+/// where the feeder enqueues it. Returns false for an unknown event.
+pub async fn replay_event<C: ConnectionTrait>(db: &C, id: &str) -> Result<bool, DbErr> {
+    if !super::could_be_key(id) {
+        return Ok(false);
+    }
+    let none = Option::<chrono::DateTime<Utc>>::None;
+    let result = stripe_event::Entity::update_many()
+        .col_expr(stripe_event::Column::ProcessedAt, Expr::value(none))
+        .col_expr(stripe_event::Column::EnqueuedAt, Expr::value(none))
+        .col_expr(
+            stripe_event::Column::Outcome,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            stripe_event::Column::Error,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(stripe_event::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
