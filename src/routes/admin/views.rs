@@ -96,13 +96,7 @@ pub struct Overview {
 
 pub fn overview(csrf: &str, o: &Overview) -> Markup {
     let c = &o.counts;
-    let last_minute = o
-        .stripe_per_minute
-        .iter()
-        .rev()
-        .nth(1)
-        .copied()
-        .unwrap_or(0);
+    let this_minute = |v: &[i64]| v.last().copied().unwrap_or(0);
     layout(
         "Overview",
         csrf,
