@@ -307,6 +307,10 @@ impl Scenario {
         let pay_url = |token: &str| format!("{}/pay/{token}", self.base_url);
         println!();
         println!("look around (admin token: {}):", self.admin_token);
+        println!(
+            "  the operator dashboard:        {}/admin (log in with the admin token)",
+            self.base_url
+        );
         if let Some(observed) = observed {
             if let Some(token) = &observed.unpaid_pay_token {
                 println!("  a pay URL to click (unpaid):   {}", pay_url(token));
