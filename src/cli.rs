@@ -151,6 +151,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run => serve(&settings, true).await,
         Command::Work => {
             let engine = Engine::connect(&settings).await?;
+            if let Some(addr) = settings
+                .workers
+                .metrics_addr
+                .as_deref()
+                .filter(|a| !a.is_empty())
+            {
+                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                    format!("cannot serve metrics on PAYLINK__WORKERS__METRICS_ADDR={addr}")
+                })?;
+                announce(&format!(
+                    "paylink worker metrics on http://{}/metrics",
+                    listener.local_addr()?
+                ));
+                let router =
+                    crate::routes::metrics::worker_router(engine.db.clone(), engine.queue.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, router).await {
+                        tracing::error!(error = %e, "the metrics listener stopped");
+                    }
+                });
+            }
             announce("paylink workers started");
             let (stop, stopped) = stop_channel();
             tokio::spawn(async move {

@@ -93,6 +93,9 @@ pub struct WorkersConfig {
     /// After SIGTERM or Ctrl-C, how long in-flight jobs may take before the process exits anyway
     /// (their jobs come back to the queue when the process's heartbeat lapses).
     pub shutdown_grace_secs: u64,
+    /// Where a `paylink work` process serves `/metrics` (unset: it serves nothing).
+    #[serde(default)]
+    pub metrics_addr: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -3,20 +3,43 @@
 //! result); the gauges (orders by state, queue depth) are read from the database and the
 //! queue at scrape time, so they are the deployment's. No admin token: it holds no payer data.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::routing::get;
+use paylink_workers::JobQueue;
 use paylink_workers::jobs::deactivate_link::DeactivateLink;
 use paylink_workers::jobs::mint_link::MintLink;
 use paylink_workers::jobs::stripe_event::StripeEvent;
 use paylink_workers::queue::Job;
 use paylink_workers::store::{blast, dashboard};
+use sea_orm::DatabaseConnection;
 
 use crate::startup::AppState;
 
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    text(&state.db, &state.queue).await
+}
+
+/// `/metrics` alone, for a `paylink work` process (`workers.metrics_addr`): its own job and
+/// Stripe counters, and the deployment's gauges.
+pub fn worker_router(db: DatabaseConnection, queue: JobQueue) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(
+                |State((db, queue)): State<(DatabaseConnection, JobQueue)>| async move {
+                    text(&db, &queue).await
+                },
+            ),
+        )
+        .with_state((db, queue))
+}
+
+async fn text(db: &DatabaseConnection, queue: &JobQueue) -> impl IntoResponse + use<> {
     let handle = crate::telemetry::metrics();
-    if let Ok(c) = blast::counts_where(&state.db, None).await {
+    if let Ok(c) = blast::counts_where(db, None).await {
         for (link_state, n) in [
             ("minting", c.minting),
             ("active", c.active),
@@ -29,18 +52,15 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("paylink_orders_cancelled").set(c.cancelled as f64);
     }
     for (queue, due) in [
-        (MintLink::QUEUE, state.queue.due::<MintLink>().await),
-        (StripeEvent::QUEUE, state.queue.due::<StripeEvent>().await),
-        (
-            DeactivateLink::QUEUE,
-            state.queue.due::<DeactivateLink>().await,
-        ),
+        (MintLink::QUEUE, queue.due::<MintLink>().await),
+        (StripeEvent::QUEUE, queue.due::<StripeEvent>().await),
+        (DeactivateLink::QUEUE, queue.due::<DeactivateLink>().await),
     ] {
         if let Ok(due) = due {
             metrics::gauge!("paylink_queue_due", "queue" => queue).set(due as f64);
         }
     }
-    if let Ok(backlog) = dashboard::backlog(&state.db).await {
+    if let Ok(backlog) = dashboard::backlog(db).await {
         metrics::gauge!("paylink_backlog_orders").set(backlog as f64);
     }
     (

@@ -6,7 +6,7 @@ pub(crate) mod blasts;
 mod error;
 mod extract;
 mod health;
-mod metrics;
+pub(crate) mod metrics;
 mod orders;
 mod pages;
 mod pay;

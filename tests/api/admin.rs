@@ -355,3 +355,44 @@ async fn metrics_are_prometheus_text_with_jobs_stripe_webhooks_queue_and_orders(
         assert!(text.contains(series), "{series} in /metrics:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_serves_its_own_job_and_stripe_counters_on_metrics_addr() {
+    let app = spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let _worker = app.spawn_worker_process_with(&[("PAYLINK__WORKERS__METRICS_ADDR", &addr)]);
+    let product = app.create_product("generic").await;
+    let blast = post_blast(&app, "counted", rows(&product, 10, "counted")).await;
+    wait_for_blast(&app, blast["id"].as_str().unwrap(), Duration::from_secs(30)).await;
+
+    let text = crate::helpers::eventually(Duration::from_secs(10), || async {
+        let text = app
+            .client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("paylink_jobs_total{job=\"mint_link\",outcome=\"ok\"} 10")
+            .then_some(text)
+    })
+    .await
+    .expect("the worker counts its ten mint jobs");
+    assert!(
+        text.contains(
+            "paylink_stripe_requests_total{endpoint=\"create_payment_link\",status=\"200\"} 10"
+        ),
+        "{text}"
+    );
+}
