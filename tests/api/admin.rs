@@ -174,10 +174,17 @@ async fn actions_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     assert_eq!(unchanged["link_state"], "failed");
     assert_eq!(unchanged["status"], "pending");
 
+    // A valid token but an id that cannot exist retries nothing (not everything).
+    let csrf = csrf(&app).await;
+    let nothing = admin_post(&app, "/admin/orders/ord%00x/retry", &[("csrf", &csrf)]).await;
+    assert_eq!(nothing.status(), 303);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.get_order(id).await["link_state"], "failed");
+
     let retried = admin_post(
         &app,
         &format!("/admin/orders/{id}/retry"),
-        &[("csrf", &csrf(&app).await)],
+        &[("csrf", &csrf)],
     )
     .await;
     assert_eq!(retried.status(), 303);

@@ -25,11 +25,16 @@ impl FailureFilter {
         query = query
             .filter(order::Column::LinkState.eq(order::LinkState::Failed))
             .filter(order::Column::Status.eq(order::Status::Pending));
-        if let Some(id) = self.order_id.as_deref().filter(|i| super::could_be_key(i)) {
-            query = query.filter(order::Column::Id.eq(id));
-        }
-        if let Some(id) = self.blast_id.as_deref().filter(|i| super::could_be_key(i)) {
-            query = query.filter(order::Column::BlastId.eq(id));
+        // A key that cannot exist matches nothing (it must never widen the filter to all).
+        for (column, key) in [
+            (order::Column::Id, &self.order_id),
+            (order::Column::BlastId, &self.blast_id),
+        ] {
+            match key.as_deref() {
+                Some(key) if super::could_be_key(key) => query = query.filter(column.eq(key)),
+                Some(_) => query = query.filter(Expr::value(false)),
+                None => {}
+            }
         }
         if let Some(text) = self.error_contains.as_deref().filter(|t| !t.is_empty()) {
             query = query.filter(order::Column::LastError.contains(text.replace('\0', "")));
