@@ -292,8 +292,17 @@ async fn an_operator_logs_in_opens_the_failures_and_retries_one_order() {
         .submit()
         .await
         .unwrap();
-    let heading = client.find(Locator::Css("h1")).await.unwrap();
-    assert_eq!(heading.text().await.unwrap(), "Overview");
+    // WebDriver does not wait for the navigation a submit or a click starts: wait for an
+    // element only the next page has.
+    let arrived = |xpath: &'static str| async move {
+        client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::XPath(xpath))
+            .await
+            .unwrap_or_else(|e| panic!("{xpath} did not appear: {e}"))
+    };
+    arrived("//h1[normalize-space()='Overview']").await;
     let failed_card = client
         .find(Locator::Css(".card[data-label='failed'] b"))
         .await
@@ -309,6 +318,7 @@ async fn an_operator_logs_in_opens_the_failures_and_retries_one_order() {
         .click()
         .await
         .unwrap();
+    arrived("//table[@id='failed-orders']").await;
     let rows = client
         .find_all(Locator::Css("#failed-orders tr[data-order]"))
         .await
@@ -327,7 +337,7 @@ async fn an_operator_logs_in_opens_the_failures_and_retries_one_order() {
         .click()
         .await
         .unwrap();
-    let notice = client.find(Locator::Css(".flash")).await.unwrap();
+    let notice = arrived("//p[contains(@class, 'flash')]").await;
     assert!(notice.text().await.unwrap().contains("put back to minting"));
     let page = app.url(&format!("/admin/orders/{order_id}"));
     let active = eventually(Duration::from_secs(20), || async {
