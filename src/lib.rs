@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod event_intake;
 pub mod fake_stripe;
+pub mod order_changes;
 pub mod order_input;
 pub mod routes;
 pub mod startup;

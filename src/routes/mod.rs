@@ -28,7 +28,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/v1/products", post(products::create))
         .route("/v1/orders", post(orders::create))
-        .route("/v1/orders/{id}", get(orders::show))
+        .route("/v1/orders/{id}", get(orders::show).patch(orders::update))
+        .route("/v1/orders/{id}/cancel", post(orders::cancel))
         .route(
             "/v1/blasts",
             post(blasts::create).layer(DefaultBodyLimit::max(blasts::MAX_BODY_BYTES)),

@@ -1,4 +1,5 @@
-//! `POST /v1/orders` and `GET /v1/orders/{id}`.
+//! `POST /v1/orders`, `GET /v1/orders/{id}`, `PATCH /v1/orders/{id}` (a new amount) and
+//! `POST /v1/orders/{id}/cancel`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -7,10 +8,11 @@ use chrono::{DateTime, Utc};
 use paylink_workers::jobs::mint_link::MintLink;
 use paylink_workers::store::order;
 use paylink_workers::store::product;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::extract::JsonBody;
+use crate::order_changes::{self, ChangeError};
 use crate::order_input::{OrderInput, Payer, same_order};
 use crate::startup::AppState;
 
@@ -104,4 +106,40 @@ pub async fn show(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no order {id:?}")))?;
     Ok(Json(OrderView::new(&state, found)))
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            ChangeError::NotPending(..) | ChangeError::Raced(_) => {
+                ApiError::Conflict(e.to_string())
+            }
+            ChangeError::Database(db) => db.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmountChange {
+    amount_cents: i64,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AmountChange>,
+) -> Result<Json<OrderView>, ApiError> {
+    let amount = super::validate::amount("amount_cents", body.amount_cents)?;
+    let changed = order_changes::change_amount(&state, &id, amount).await?;
+    Ok(Json(OrderView::new(&state, changed)))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<OrderView>, ApiError> {
+    let cancelled = order_changes::cancel(&state, &id).await?;
+    Ok(Json(OrderView::new(&state, cancelled)))
 }

@@ -1,8 +1,11 @@
-//! `POST /v1/products`, `POST /v1/orders`, `GET /v1/orders/{id}`: validation, auth, idempotency.
+//! `POST /v1/products`, `POST /v1/orders`, `GET /v1/orders/{id}`: validation, auth, idempotency;
+//! `PATCH /v1/orders/{id}` (a new amount) and `POST /v1/orders/{id}/cancel`.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, order_body, spawn_app_with};
+use crate::helpers::{AppOptions, TestApp, order_body, spawn_app_with};
 
 /// An app whose workers are off: these tests are about the intake alone.
 async fn intake_only() -> crate::helpers::TestApp {
@@ -223,4 +226,141 @@ async fn invalid_products_get_422() {
         let error: Value = response.json().await.unwrap();
         assert!(error["error"]["message"].as_str().unwrap().contains(field));
     }
+}
+
+async fn patch_amount(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .patch(app.url(&format!("/v1/orders/{id}")))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_amount_mints_a_new_link_behind_the_same_pay_url_and_switches_the_old_one_off() {
+    let app = crate::helpers::spawn_app().await;
+    let order = app.minted_order("monthly", 4500).await;
+    let id = order["id"].as_str().unwrap();
+    let old_link = order["stripe_payment_link_id"].as_str().unwrap().to_owned();
+
+    let changed = patch_amount(&app, id, &json!({"amount_cents": 6000})).await;
+    assert_eq!(changed.status(), 200);
+    let changed: Value = changed.json().await.unwrap();
+    assert_eq!(changed["amount_cents"], 6000);
+    assert_eq!(changed["link_generation"], 1);
+    assert_eq!(
+        changed["pay_url"], order["pay_url"],
+        "the pay URL never changes"
+    );
+
+    let minted = app
+        .wait_for_order(id, "minted at the new amount", |o| {
+            o["link_state"] == "active" && o["stripe_payment_link_id"] != old_link.as_str()
+        })
+        .await;
+    let new_link = minted["stripe_payment_link_id"].as_str().unwrap();
+    let items = app
+        .stripe_get(&format!("payment_links/{new_link}/line_items"))
+        .await;
+    assert_eq!(items["data"][0]["price"]["unit_amount"], 6000);
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        (app.stripe_get(&format!("payment_links/{old_link}")).await["active"] == false)
+            .then_some(())
+    })
+    .await
+    .expect("the link at the old amount is switched off");
+    let click = app.click_pay(order["pay_url"].as_str().unwrap()).await;
+    assert_eq!(
+        click.headers()["location"],
+        minted["stripe_payment_link_url"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.stripe_links_for(id).await.len(),
+        2,
+        "old and new, no third"
+    );
+
+    // The same amount again changes nothing.
+    let same: Value = patch_amount(&app, id, &json!({"amount_cents": 6000}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(same["link_generation"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_amount_changes_are_refused_and_change_nothing() {
+    let app = crate::helpers::spawn_app().await;
+    let order = app.minted_order("jersey", 2500).await;
+    let id = order["id"].as_str().unwrap();
+    for (body, status) in [
+        (json!({"amount_cents": -5}), 422),
+        (json!({"amount_cents": 0}), 422),
+        (json!({"amount": 100}), 422),
+        (json!({"amount_cents": "12"}), 422),
+    ] {
+        let response = patch_amount(&app, id, &body).await;
+        assert_eq!(response.status(), status, "{body}");
+    }
+    assert_eq!(
+        patch_amount(&app, "ord_nope", &json!({"amount_cents": 100}))
+            .await
+            .status(),
+        404
+    );
+    let unauthorised = app
+        .client
+        .patch(app.url(&format!("/v1/orders/{id}")))
+        .json(&json!({"amount_cents": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorised.status(), 401);
+    let unchanged = app.get_order(id).await;
+    assert_eq!(unchanged["amount_cents"], 2500);
+    assert_eq!(unchanged["link_generation"], 0);
+
+    app.complete_checkout(order["stripe_payment_link_id"].as_str().unwrap(), "paid")
+        .await;
+    app.wait_for_order(id, "paid", |o| o["status"] == "paid")
+        .await;
+    let paid = patch_amount(&app, id, &json!({"amount_cents": 100})).await;
+    assert_eq!(paid.status(), 409, "a paid order keeps its amount");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_order_has_its_link_switched_off_and_its_pay_url_answers_410() {
+    let app = crate::helpers::spawn_app().await;
+    let order = app.minted_order("generic", 1500).await;
+    let id = order["id"].as_str().unwrap();
+    let cancel = |id: String| {
+        app.client
+            .post(app.url(&format!("/v1/orders/{id}/cancel")))
+            .bearer_auth(crate::helpers::ADMIN_TOKEN)
+            .send()
+    };
+
+    let cancelled = cancel(id.to_owned()).await.unwrap();
+    assert_eq!(cancelled.status(), 200);
+    let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    app.wait_for_order(id, "link switched off", |o| {
+        o["link_state"] == "deactivated"
+    })
+    .await;
+    let link = app
+        .stripe_get(&format!(
+            "payment_links/{}",
+            order["stripe_payment_link_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(link["active"], false);
+    let click = app.click_pay(order["pay_url"].as_str().unwrap()).await;
+    assert_eq!(click.status(), 410);
+
+    assert_eq!(cancel(id.to_owned()).await.unwrap().status(), 409);
+    assert_eq!(cancel("ord_nope".to_owned()).await.unwrap().status(), 404);
 }

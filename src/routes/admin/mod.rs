@@ -289,29 +289,12 @@ async fn cancel(
     if !session::csrf_ok(&state, &form.csrf) {
         return Ok(refused_csrf());
     }
-    let Some(cancelled) = operator::cancel(&state.db, &id).await? else {
-        return Ok(back_to_failures(
-            &Filter::default(),
-            &format!("order {id} is not pending; nothing to cancel"),
-        ));
+    let notice = match crate::order_changes::cancel(&state, &id).await {
+        Ok(_) => format!("order {id} cancelled"),
+        Err(crate::order_changes::ChangeError::Database(e)) => return Err(e.into()),
+        Err(e) => e.to_string(),
     };
-    if let (order::LinkState::Active, Some(link_id)) =
-        (cancelled.link_state, cancelled.stripe_payment_link_id)
-    {
-        let job = DeactivateLink {
-            order_id: id.clone(),
-            link_id,
-        };
-        if let Err(e) = state.queue.enqueue(job).await {
-            // The reconciler switches off the links of cancelled orders too.
-            tracing::warn!(order_id = %id, error = %format!("{e:#}"), "cancelled; deactivate_link not enqueued yet");
-        }
-    }
-    tracing::info!(order_id = %id, "operator cancelled an order");
-    Ok(back_to_failures(
-        &Filter::default(),
-        &format!("order {id} cancelled"),
-    ))
+    Ok(back_to_failures(&Filter::default(), &notice))
 }
 
 async fn replay(

@@ -213,7 +213,7 @@ async fn payment_failed(
     if ctx.stripe.payment_link_open(&link_id).await? {
         return Ok(Outcome::PaymentFailedLinkReused);
     }
-    if order::start_new_generation(&ctx.db, &found.id, found.link_generation).await? {
+    if order::start_new_generation(&ctx.db, &found.id, found.link_generation, None).await? {
         queue
             .enqueue(MintLink {
                 order_id: found.id.clone(),

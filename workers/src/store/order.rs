@@ -535,29 +535,33 @@ pub async fn mark_link_deactivated<C: ConnectionTrait>(
 }
 
 /// Moves a pending order on to a fresh link generation (its current link can take no more
-/// payments), clearing the old link so that the pay URL mints the new one. Conditional on the
-/// generation the caller saw, so concurrent callers move it on once.
+/// payments, or its amount changes to `new_amount`), clearing the old link so that the pay URL
+/// mints the new one, stamped as enqueued (the caller enqueues the mint job at once).
+/// Conditional on the generation the caller saw, so concurrent callers move it on once.
 pub async fn start_new_generation<C: ConnectionTrait>(
     db: &C,
     id: &str,
     from_generation: i32,
+    new_amount: Option<i64>,
 ) -> Result<bool, DbErr> {
-    let result = Entity::update_many()
+    let none = Option::<String>::None;
+    let mut update = Entity::update_many()
         .col_expr(Column::LinkGeneration, Expr::value(from_generation + 1))
         .col_expr(
             Column::LinkState,
             Expr::value(LinkState::Minting.to_value()),
         )
         .col_expr(Column::RetryEpoch, Expr::value(0))
-        .col_expr(
-            Column::StripePaymentLinkId,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            Column::StripePaymentLinkUrl,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(Column::StripePaymentLinkId, Expr::value(none.clone()))
+        .col_expr(Column::StripePaymentLinkUrl, Expr::value(none.clone()))
+        .col_expr(Column::LastError, Expr::value(none))
+        .col_expr(Column::MintedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()));
+    if let Some(amount) = new_amount {
+        update = update.col_expr(Column::AmountCents, Expr::value(amount));
+    }
+    let result = update
         .filter(Column::Id.eq(id))
         .filter(Column::LinkGeneration.eq(from_generation))
         .filter(Column::Status.eq(Status::Pending))

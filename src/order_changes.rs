@@ -1,0 +1,107 @@
+//! Changing an order after it was accepted: cancelling it (the API and the dashboard) and
+//! changing its amount (the API). A Payment Link's price cannot change, so a new amount means a
+//! new link generation, minted under a new idempotency key, and the old link switched off.
+
+use paylink_workers::jobs::deactivate_link::DeactivateLink;
+use paylink_workers::jobs::mint_link::MintLink;
+use paylink_workers::store::{operator, order};
+
+use crate::startup::AppState;
+
+/// Why an order could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("no order {0:?}")]
+    NotFound(String),
+    /// Paid or cancelled orders keep their amount and state.
+    #[error("order {0} is {1}; only a pending order can change")]
+    NotPending(String, &'static str),
+    /// Another change (or a payment) got there between our read and our write.
+    #[error("order {0} changed meanwhile; read it again and retry")]
+    Raced(String),
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+}
+
+fn status_word(status: order::Status) -> &'static str {
+    match status {
+        order::Status::Pending => "pending",
+        order::Status::Paid => "paid",
+        order::Status::Cancelled => "cancelled",
+    }
+}
+
+/// Cancels a pending order and switches its link off. Returns the order as it is now.
+pub async fn cancel(state: &AppState, id: &str) -> Result<order::Model, ChangeError> {
+    let Some(before) = operator::cancel(&state.db, id).await? else {
+        return Err(match order::find(&state.db, id).await? {
+            Some(found) => ChangeError::NotPending(found.id, status_word(found.status)),
+            None => ChangeError::NotFound(id.to_owned()),
+        });
+    };
+    if let (order::LinkState::Active, Some(link_id)) =
+        (before.link_state, before.stripe_payment_link_id)
+    {
+        // If this fails, the reconciler switches off links of cancelled orders.
+        switch_off(state, id, link_id).await;
+    }
+    tracing::info!(order_id = %id, "order cancelled");
+    current(state, id).await
+}
+
+/// Gives a pending order a new amount: a new link generation at that amount, minted at once
+/// (through the queue), and the old link switched off. The same amount changes nothing.
+pub async fn change_amount(
+    state: &AppState,
+    id: &str,
+    amount_cents: i64,
+) -> Result<order::Model, ChangeError> {
+    let found = order::find(&state.db, id)
+        .await?
+        .ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
+    if found.status != order::Status::Pending {
+        return Err(ChangeError::NotPending(found.id, status_word(found.status)));
+    }
+    if found.amount_cents == amount_cents {
+        return Ok(found);
+    }
+    if !order::start_new_generation(&state.db, id, found.link_generation, Some(amount_cents))
+        .await?
+    {
+        return Err(ChangeError::Raced(id.to_owned()));
+    }
+    if let Some(old_link) = found.stripe_payment_link_id {
+        switch_off(state, id, old_link).await;
+    }
+    let job = MintLink {
+        order_id: id.to_owned(),
+        generation: found.link_generation + 1,
+    };
+    if let Err(e) = state.queue.enqueue(job).await {
+        tracing::warn!(order_id = %id, error = %format!("{e:#}"), "new amount stored; mint job not enqueued, the feeder takes it");
+        order::clear_enqueued(&state.db, id).await?;
+    }
+    tracing::info!(order_id = %id, amount_cents, "order amount changed");
+    current(state, id).await
+}
+
+/// Switches `link_id` off through the queue, or, when the queue is down, right here: a link
+/// at an old amount must not stay payable.
+async fn switch_off(state: &AppState, order_id: &str, link_id: String) {
+    let job = DeactivateLink {
+        order_id: order_id.to_owned(),
+        link_id: link_id.clone(),
+    };
+    if let Err(e) = state.queue.enqueue(job).await {
+        tracing::warn!(order_id, error = %format!("{e:#}"), "deactivate_link not enqueued; switching the link off now");
+        if let Err(e) = state.jobs.stripe.deactivate_payment_link(&link_id).await {
+            tracing::error!(order_id, link_id, error = %e, "link left active: neither enqueued nor switched off");
+        }
+    }
+}
+
+async fn current(state: &AppState, id: &str) -> Result<order::Model, ChangeError> {
+    order::find(&state.db, id)
+        .await?
+        .ok_or_else(|| ChangeError::NotFound(id.to_owned()))
+}
