@@ -1,7 +1,7 @@
 //! The intake's HTTP surface, one file per resource.
 
 mod admin;
-mod auth;
+pub(crate) mod auth;
 pub(crate) mod blasts;
 mod error;
 mod extract;

@@ -90,7 +90,7 @@ struct LoginForm {
 }
 
 async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
-    if !session::is_admin_token(&state, &form.token) {
+    if !crate::routes::auth::is_admin_token(&state, &form.token) {
         return (
             StatusCode::UNAUTHORIZED,
             Html(views::login(Some("That is not the admin token.")).into_string()),

@@ -10,8 +10,8 @@ use axum::response::{Html, IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
+use crate::routes::auth::{bearer_is_admin, same_secret};
 use crate::startup::AppState;
 
 pub const COOKIE: &str = "paylink_admin";
@@ -33,22 +33,9 @@ pub fn csrf_token(token: &SecretString) -> String {
     derive(token, "paylink admin csrf v1")
 }
 
-fn same(a: &str, b: &str) -> bool {
-    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// Whether `presented` is the admin token itself.
-pub fn is_admin_token(state: &AppState, presented: &str) -> bool {
-    same(presented, state.admin_token.expose_secret())
-}
-
 /// Whether the request carries the admin token (bearer) or a valid session cookie.
 pub fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer.is_some_and(|b| is_admin_token(state, b)) {
+    if bearer_is_admin(state, headers) {
         return true;
     }
     let expected = session_value(&state.admin_token);
@@ -58,12 +45,12 @@ pub fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == COOKIE && same(value, &expected))
+        .any(|(name, value)| name == COOKIE && same_secret(value, &expected))
 }
 
 /// Whether a form's `csrf` field is this deployment's CSRF token.
 pub fn csrf_ok(state: &AppState, presented: &str) -> bool {
-    same(presented, &csrf_token(&state.admin_token))
+    same_secret(presented, &csrf_token(&state.admin_token))
 }
 
 /// `Set-Cookie` for a new session (or, with `None`, one that ends it).
