@@ -5,6 +5,7 @@
 use paylink_workers::jobs::deactivate_link::DeactivateLink;
 use paylink_workers::jobs::mint_link::MintLink;
 use paylink_workers::store::{operator, order};
+use sea_orm::ActiveEnum as _;
 
 use crate::startup::AppState;
 
@@ -15,7 +16,7 @@ pub enum ChangeError {
     NotFound(String),
     /// Paid or cancelled orders keep their amount and state.
     #[error("order {0} is {1}; only a pending order can change")]
-    NotPending(String, &'static str),
+    NotPending(String, String),
     /// Another change (or a payment) got there between our read and our write.
     #[error("order {0} changed meanwhile; read it again and retry")]
     Raced(String),
@@ -23,19 +24,11 @@ pub enum ChangeError {
     Database(#[from] sea_orm::DbErr),
 }
 
-fn status_word(status: order::Status) -> &'static str {
-    match status {
-        order::Status::Pending => "pending",
-        order::Status::Paid => "paid",
-        order::Status::Cancelled => "cancelled",
-    }
-}
-
 /// Cancels a pending order and switches its link off. Returns the order as it is now.
 pub async fn cancel(state: &AppState, id: &str) -> Result<order::Model, ChangeError> {
     let Some(before) = operator::cancel(&state.db, id).await? else {
         return Err(match order::find(&state.db, id).await? {
-            Some(found) => ChangeError::NotPending(found.id, status_word(found.status)),
+            Some(found) => ChangeError::NotPending(found.id, found.status.to_value()),
             None => ChangeError::NotFound(id.to_owned()),
         });
     };
@@ -60,7 +53,7 @@ pub async fn change_amount(
         .await?
         .ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
     if found.status != order::Status::Pending {
-        return Err(ChangeError::NotPending(found.id, status_word(found.status)));
+        return Err(ChangeError::NotPending(found.id, found.status.to_value()));
     }
     if found.amount_cents == amount_cents {
         return Ok(found);

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use paylink_workers::store::{blast, order, stripe_event};
+use sea_orm::ActiveEnum as _;
 
 const STYLE: &str = "
 body{font-family:system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -244,8 +245,8 @@ fn order_table(orders: &[order::Model]) -> Markup {
                     td { a href=(format!("/admin/orders/{}", o.id)) { (o.external_ref) } }
                     td { (o.payer_name) br; span.muted { (o.payer_email) } }
                     td { (money(o.amount_cents, &o.currency)) }
-                    td { (word(&o.status)) }
-                    td { (word(&o.link_state)) }
+                    td { (o.status.to_value()) }
+                    td { (o.link_state.to_value()) }
                 }
             }
         }
@@ -259,13 +260,6 @@ fn money(cents: i64, currency: &str) -> String {
         cents % 100,
         currency.to_uppercase()
     )
-}
-
-fn word<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// What the failures page is filtered by.
@@ -378,7 +372,7 @@ pub fn order_page(
         html! {
             h1 { "Order " (o.external_ref) }
             p { (o.payer_name) " <" (o.payer_email) "> · " (money(o.amount_cents, &o.currency))
-                " · " (product.unwrap_or("unknown product")) " · status " b { (word(&o.status)) } ", link " b { (word(&o.link_state)) } }
+                " · " (product.unwrap_or("unknown product")) " · status " b { (o.status.to_value()) } ", link " b { (o.link_state.to_value()) } }
             @if let Some(e) = &o.last_error { p.error { (e) } }
             table id="timeline" {
                 tr { th { "when" } th { "what" } th { "Stripe" } }

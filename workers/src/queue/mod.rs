@@ -42,14 +42,6 @@ impl JobQueue {
         }
     }
 
-    /// `redis` or `embedded`, for logs and `/readyz`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Redis(_) => "redis",
-            Self::Embedded(_) => "embedded",
-        }
-    }
-
     /// Puts one job on its queue.
     pub async fn enqueue<J: Job + std::fmt::Debug>(&self, job: J) -> anyhow::Result<()> {
         match self {

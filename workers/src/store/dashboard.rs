@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::Condition;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::{order, stripe_event};
@@ -57,11 +56,7 @@ pub async fn failures_since<C: ConnectionTrait>(
         .await?;
     let events = stripe_event::Entity::find()
         .filter(stripe_event::Column::ReceivedAt.gte(since))
-        .filter(
-            Condition::any()
-                .add(stripe_event::Column::Error.is_not_null())
-                .add(stripe_event::Column::Outcome.is_in(super::operator::FAILED_OUTCOMES)),
-        )
+        .filter(super::operator::event_failed())
         .count(db)
         .await?;
     Ok((orders, events))

@@ -108,14 +108,9 @@ pub async fn failed_events<C: ConnectionTrait>(
     db: &C,
     limit: u64,
 ) -> Result<Vec<stripe_event::Model>, DbErr> {
-    use sea_orm::sea_query::Condition;
     use sea_orm::{QueryOrder, QuerySelect};
     stripe_event::Entity::find()
-        .filter(
-            Condition::any()
-                .add(stripe_event::Column::Error.is_not_null())
-                .add(stripe_event::Column::Outcome.is_in(FAILED_OUTCOMES)),
-        )
+        .filter(event_failed())
         .order_by_desc(stripe_event::Column::ReceivedAt)
         .limit(limit)
         .all(db)
@@ -123,7 +118,14 @@ pub async fn failed_events<C: ConnectionTrait>(
 }
 
 /// Outcomes an operator should look at.
-pub const FAILED_OUTCOMES: [&str; 2] = ["unknown_order", "unreadable"];
+const FAILED_OUTCOMES: [&str; 2] = ["unknown_order", "unreadable"];
+
+/// An event whose processing failed (an error kept on it), or found nothing to act on.
+pub fn event_failed() -> sea_orm::sea_query::Condition {
+    sea_orm::sea_query::Condition::any()
+        .add(stripe_event::Column::Error.is_not_null())
+        .add(stripe_event::Column::Outcome.is_in(FAILED_OUTCOMES))
+}
 
 /// Processes a stored event again: its outcome is cleared and it goes back to the backlog,
 /// where the feeder enqueues it. Returns false for an unknown event.
