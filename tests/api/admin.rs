@@ -370,11 +370,7 @@ async fn a_worker_process_serves_its_own_job_and_stripe_counters_on_metrics_addr
         ..AppOptions::default()
     })
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let addr = format!("127.0.0.1:{port}");
     let _worker = app.spawn_worker_process_with(&[("PAYLINK__WORKERS__METRICS_ADDR", &addr)]);
     let product = app.create_product("generic").await;

@@ -107,10 +107,7 @@ impl Drop for Browser {
 
 /// Starts chromedriver on a free port and waits until it answers; Err(its log) if it exits.
 async fn start_driver(dir: &TempDir) -> Result<(Running, String), String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::helpers::free_port();
     let log = std::fs::File::create(dir.path.join("chromedriver.log")).expect("log file created");
     let mut command = Command::new(CHROMEDRIVER);
     command

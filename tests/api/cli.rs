@@ -58,11 +58,7 @@ async fn paylink_run_turns_an_order_into_a_working_pay_url(redis: bool) {
     );
     let line = wait_for_line(&mut fake.0, "listening on");
     let fake_url = line.rsplit(' ').next().unwrap().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let namespace = format!("paylink_cli_{}", uuid::Uuid::new_v4().simple());
     let mut command = paylink();

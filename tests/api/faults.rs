@@ -15,7 +15,7 @@ use sea_orm::EntityTrait as _;
 use serde_json::{Value, json};
 
 use crate::blasts::{links_per_order, post_blast, rows, wait_for_blast};
-use crate::helpers::{AppOptions, Running, TestApp, eventually, spawn_app_with};
+use crate::helpers::{AppOptions, Running, TestApp, eventually, free_port, spawn_app_with};
 use crate::webhooks::completed_event;
 
 /// A `redis-server` of the test's own on a free port (nothing kept on disk), killed on drop.
@@ -120,14 +120,6 @@ impl PgProxy {
     fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Minted links per blast so far (active + deactivated).

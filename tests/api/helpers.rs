@@ -101,6 +101,14 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A local port nothing listens on right now (for a server the test starts next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
+}
+
 /// `url` with the port of its host replaced (`postgres://u@127.0.0.1:5432/db` → `…:port/db`).
 pub fn through_port(url: &str, port: u16) -> String {
     let host_start = url
@@ -258,10 +266,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     tokio::spawn(fake.run());
     let namespace = format!("paylink_test_{}", uuid::Uuid::new_v4().simple());
     // Reserve a port so pay URLs can name it before the intake binds.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
     let figment = Settings::figment_for("test")
         .merge(("http.addr", format!("127.0.0.1:{port}")))
         .merge(("public_base_url", format!("http://127.0.0.1:{port}")))
