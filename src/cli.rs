@@ -5,7 +5,6 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use migration::MigratorTrait as _;
 use tokio::sync::watch;
 
 use crate::config::{ConfigError, Settings};
@@ -135,10 +134,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut settings = settings;
             settings.database.migrate_on_start = false;
             let db = crate::startup::connect_database(&settings).await?;
-            migration::Migrator::up(&db, None)
-                .await
-                .context("failed to apply migrations")?;
-            announce("migrations applied");
+            let applied = paylink_workers::store::schema_lock::migrate(&db).await?;
+            announce(&match applied {
+                0 => "migrations applied (none were pending)".to_owned(),
+                n => format!("migrations applied ({n} new)"),
+            });
             Ok(())
         }
         Command::Blast {

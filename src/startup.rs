@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use migration::MigratorTrait as _;
 use paylink_workers::stripe::StripeApi;
 use paylink_workers::{JobContext, JobQueue};
 use sea_orm::DatabaseConnection;
@@ -61,15 +60,14 @@ impl Engine {
     }
 }
 
-/// Opens the database and applies pending migrations unless told not to.
+/// Opens the database and applies pending migrations unless told not to (under the schema
+/// lock, so processes started together do not collide).
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let db =
         paylink_workers::store::connect(&settings.database.url, settings.database.max_connections)
             .await?;
     if settings.database.migrate_on_start {
-        migration::Migrator::up(&db, None)
-            .await
-            .context("failed to apply database migrations")?;
+        paylink_workers::store::schema_lock::migrate(&db).await?;
     }
     Ok(db)
 }

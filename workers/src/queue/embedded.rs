@@ -41,10 +41,15 @@ impl EmbeddedQueue {
             db.get_database_backend() == DbBackend::Sqlite,
             "the embedded queue lives in a SQLite database; with PostgreSQL set PAYLINK__QUEUE__URL=redis://…"
         );
-        SqliteStorage::migrations()
+        // Under the schema lock: two processes opening a fresh file at once must not both
+        // create apalis's tables.
+        let lock = crate::store::schema_lock::SchemaLock::acquire(db).await?;
+        let created = SqliteStorage::migrations()
             .run(db.get_sqlite_connection_pool())
             .await
-            .context("failed to create the embedded queue's tables")?;
+            .context("failed to create the embedded queue's tables");
+        lock.release().await;
+        created?;
         Ok(Self {
             db: db.clone(),
             namespace: namespace.to_owned(),

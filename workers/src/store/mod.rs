@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod operator;
 pub mod order;
 pub mod product;
+pub mod schema_lock;
 pub mod stripe_event;
 pub mod stripe_minute;
 
