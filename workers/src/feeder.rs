@@ -2,10 +2,15 @@
 //! and runs the reconciler's sweep every so often.
 //!
 //! apalis-redis promotes every due job in one Lua call and kills its workers when ~8,000 are due
-//! at once (STACK-FACTS.md), so a blast of 50,000 orders must never become 50,000 due jobs. The
-//! database holds the backlog (orders and events with no `enqueued_at`); every worker process
-//! runs a feeder, a lock in Redis lets one at a time top the queue up to `window` due jobs, and
-//! what it takes is stamped so it is taken once.
+//! at once, so a blast of 50,000 orders must never become 50,000 due jobs. The database holds
+//! the backlog (orders and events with no `enqueued_at`); every worker process runs a feeder, a
+//! lock in Redis lets one at a time top the queue up to `window` due jobs, and what it takes is
+//! stamped so it is taken once.
+//!
+//! Each pass also reads the queue's generation marker (see [`crate::queue::Generation`]): when
+//! Redis has lost its data, the rows stamped before the new generation began are waiting work
+//! again, and the feeder hands them out at once, a window at a time. The README's "What paylink
+//! survives" says how long that takes.
 
 use std::time::{Duration, Instant};
 
@@ -56,10 +61,14 @@ pub async fn run_feeder(
         tokio::select! {
             () = &mut shutdown => return,
             _ = tick.tick() => {
-                if let Err(e) = feed_once(&db, &queue, &settings).await {
-                    tracing::warn!(error = %format!("{e:#}"), "feeder pass failed");
+                let mut sweep_now = last_sweep.elapsed() >= settings.reconcile.interval;
+                match feed_once(&db, &queue, &settings).await {
+                    // Deactivations lost with the queue are the sweep's to find: now, not at
+                    // the next interval.
+                    Ok(pass) => sweep_now |= pass.queue_was_lost,
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "feeder pass failed"),
                 }
-                if last_sweep.elapsed() >= settings.reconcile.interval {
+                if sweep_now {
                     last_sweep = Instant::now();
                     match reconcile::sweep(&db, &queue, &settings).await {
                         Ok(Some(report)) if !report.is_empty() => {
@@ -74,27 +83,56 @@ pub async fn run_feeder(
     }
 }
 
-/// One pass: if this process gets the lock, enqueue never-enqueued work up to the free part of
-/// the window. Returns how many jobs it enqueued.
+/// What one feeder pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FeedPass {
+    /// Jobs put on the queue.
+    pub enqueued: usize,
+    /// This pass found that Redis had lost the queue (and began a new generation).
+    pub queue_was_lost: bool,
+}
+
+/// One pass: if this process gets the lock, enqueue waiting work up to the free part of the
+/// window. Waiting work is what was never enqueued, and what was enqueued before the queue's
+/// current generation began (a Redis that lost its data no longer holds it).
 pub async fn feed_once(
     db: &DatabaseConnection,
     queue: &JobQueue,
     settings: &FeederSettings,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<FeedPass> {
     let Some(lock) = queue.lock_feeder().await? else {
-        return Ok(0);
+        return Ok(FeedPass::default());
     };
-    let fed = match top_up_orders(db, queue, settings.window, None).await {
-        Ok(mints) => top_up_events(db, queue, settings.window, None)
-            .await
-            .map(|events| mints + events),
-        Err(e) => Err(e),
-    };
+    let fed = feed_locked(db, queue, settings).await;
     lock.release().await;
     if let Err(e) = queue.tidy().await {
         tracing::warn!(error = %format!("{e:#}"), "queue housekeeping failed");
     }
     fed
+}
+
+async fn feed_locked(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    settings: &FeederSettings,
+) -> anyhow::Result<FeedPass> {
+    let generation = queue.generation().await?;
+    let queue_was_lost = generation.is_some_and(|g| g.began_now);
+    if queue_was_lost {
+        metrics::counter!("paylink_queue_generations_total").increment(1);
+        tracing::warn!(
+            "the queue's marker is missing from Redis: Redis is new, or lost its data (flushed, \
+             restarted without persistence, failed over to an empty replica); unfinished work \
+             enqueued before now is enqueued again"
+        );
+    }
+    let lost_before = generation.map(|g| g.started_at);
+    let mints = top_up_orders(db, queue, settings.window, lost_before).await?;
+    let events = top_up_events(db, queue, settings.window, lost_before).await?;
+    Ok(FeedPass {
+        enqueued: mints + events,
+        queue_was_lost,
+    })
 }
 
 /// Room left in the window for jobs of type `J`.
@@ -103,7 +141,7 @@ async fn room<J: Job>(queue: &JobQueue, window: u64) -> anyhow::Result<u64> {
 }
 
 /// Enqueues mint jobs for orders waiting in the backlog (and, given `stale_before`, for orders
-/// whose job was enqueued before it and lost).
+/// whose job was enqueued before it and so counts as lost).
 pub(crate) async fn top_up_orders(
     db: &DatabaseConnection,
     queue: &JobQueue,

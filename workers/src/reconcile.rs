@@ -7,6 +7,9 @@
 //! - paid orders in deactivate-on-paid categories, and cancelled orders, whose link is still
 //!   active that long after (their `deactivate_link` was lost or gave up).
 //!
+//! Work also counts as lost when it was enqueued before the Redis queue's current generation
+//! began (Redis lost its data since): the feeder sweeps at once when it finds that.
+//!
 //! Every job is idempotent, so a job enqueued twice costs a little work and nothing else. The
 //! sweep runs under the feeder's lock, so one process sweeps at a time, and each row is stamped
 //! when it is taken, so a concurrent sweep (the embedded queue has no lock) cannot take it too.
@@ -77,6 +80,12 @@ async fn sweep_locked(
     let reconcile = &settings.reconcile;
     let stale_before = chrono::Utc::now()
         - chrono::Duration::from_std(reconcile.stale_after).unwrap_or(chrono::Duration::MAX);
+    // Whatever was enqueued before the queue's generation began is gone from Redis: lost now,
+    // not only once `stale_after` has passed.
+    let stale_before = match queue.generation().await? {
+        Some(generation) => stale_before.max(generation.started_at),
+        None => stale_before,
+    };
     let mint_jobs = top_up_orders(db, queue, settings.window, Some(stale_before)).await?;
     let event_jobs = top_up_events(db, queue, settings.window, Some(stale_before)).await?;
     let unclosed = order::claim_unclosed(

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use embedded::EmbeddedQueue;
-pub use redis::{FeederLock, RedisQueue};
+pub use redis::{FeederLock, Generation, RedisQueue};
 
 use crate::stripe::RateLimiter;
 
@@ -101,6 +101,16 @@ impl JobQueue {
         match self {
             Self::Redis(q) => q.lock_feeder().await,
             Self::Embedded(_) => Ok(Some(FeederLock::Unshared)),
+        }
+    }
+
+    /// The Redis queue's generation: jobs enqueued before its start are not in Redis. `None`
+    /// for the embedded queue, whose jobs live in the same database file as the rows that
+    /// record them and cannot be lost apart from them.
+    pub async fn generation(&self) -> anyhow::Result<Option<Generation>> {
+        match self {
+            Self::Redis(q) => q.generation().await.map(Some),
+            Self::Embedded(_) => Ok(None),
         }
     }
 

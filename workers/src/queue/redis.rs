@@ -131,6 +131,26 @@ impl RedisQueue {
         self.conn.clone()
     }
 
+    /// When the queue this Redis holds began (see [`Generation`]). A Redis without the marker
+    /// has lost the queue, or never held it: a new generation begins now, and this call is the
+    /// one that says so (`began_now`).
+    pub async fn generation(&self) -> anyhow::Result<Generation> {
+        let mut conn = self.conn.clone();
+        let now = chrono::Utc::now();
+        let (millis, began_now): (i64, bool) = redis::Script::new(GENERATION)
+            .key(format!("{}:queue:generation", self.namespace))
+            .arg(now.timestamp_millis())
+            .invoke_async(&mut conn)
+            .await
+            .context("failed to read the queue's generation marker")?;
+        let started_at = chrono::DateTime::from_timestamp_millis(millis)
+            .with_context(|| format!("the queue's generation marker holds {millis}, not a time"))?;
+        Ok(Generation {
+            started_at,
+            began_now,
+        })
+    }
+
     /// Takes the feeder lock for 30 s unless another process holds it.
     pub async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
         let mut conn = self.conn.clone();
@@ -147,6 +167,27 @@ impl RedisQueue {
             .context("failed to take the feeder lock")?;
         Ok(acquired.map(|_| FeederLock::Redis { conn, key, token }))
     }
+}
+
+/// Reads the generation marker, or sets it to ARGV[1] (now) when it is missing.
+const GENERATION: &str = r"
+local started = redis.call('GET', KEYS[1])
+if started then return {tonumber(started), 0} end
+redis.call('SET', KEYS[1], ARGV[1])
+return {tonumber(ARGV[1]), 1}
+";
+
+/// The queue's generation: the moment this Redis began to hold paylink's queue, read from a
+/// marker key the feeder writes. Redis loses the marker exactly when it loses the jobs (a
+/// `FLUSHALL`/`FLUSHDB`, a restart without persistence, a failover to an empty replica), so a
+/// missing marker means every job enqueued before now is gone, and the database rows stamped
+/// as enqueued before `started_at` are work to hand out again, at once rather than after
+/// `reconcile.stale_after_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Generation {
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// This call found the marker missing and began the generation.
+    pub began_now: bool,
 }
 
 /// Releases the lock only if this process still holds it.
