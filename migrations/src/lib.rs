@@ -10,6 +10,7 @@ mod m20261126_000004_create_stripe_events;
 mod m20261126_000005_add_orders_enqueued_at;
 mod m20261126_000006_add_stripe_events_enqueued_at;
 mod m20261126_000007_order_timeline_and_stripe_minutes;
+mod m20261130_000008_add_orders_mint_lease;
 
 /// Applies paylink's migrations in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_add_orders_enqueued_at::Migration),
             Box::new(m20261126_000006_add_stripe_events_enqueued_at::Migration),
             Box::new(m20261126_000007_order_timeline_and_stripe_minutes::Migration),
+            Box::new(m20261130_000008_add_orders_mint_lease::Migration),
         ]
     }
 }

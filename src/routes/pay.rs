@@ -55,6 +55,8 @@ async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {
                 &found.id,
                 found.link_generation,
                 state.click_mint_attempts,
+                // A payer is waiting: no lease, the idempotency key keeps this to one link.
+                None,
             )
             .await?;
             Ok(match outcome {

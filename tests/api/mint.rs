@@ -186,41 +186,88 @@ async fn a_timeout_then_success_leaves_exactly_one_link() {
     assert_eq!(links[0]["id"], order["stripe_payment_link_id"]);
 }
 
+/// Two copies of one job running at once (a queue that handed the order out twice: a frozen
+/// worker's jobs given to another, or work re-enqueued after Redis lost its data): one link,
+/// and one Stripe request, because the second copy waits on the first's mint lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_concurrent_jobs_for_one_order_yield_one_link() {
+async fn two_concurrent_jobs_for_one_order_yield_one_link_and_one_request() {
     let app = spawn_app_with(AppOptions {
         workers: false,
         ..AppOptions::default()
     })
     .await;
+    // Long enough that both copies are running before the first request is answered.
     app.fake_config(json!({"latency_ms": 800})).await;
     let product = app.create_product("monthly").await;
     let order = app.create_order(&product, 4500).await;
     let id = order["id"].as_str().unwrap().to_owned();
-    // A second delivery of the same job, in Redis beside the first.
-    app.engine
-        .queue
-        .enqueue(MintLink {
-            order_id: id.clone(),
-            generation: 0,
-        })
-        .await
-        .unwrap();
-    let mut app = app;
+    let job = MintLink {
+        order_id: id.clone(),
+        generation: 0,
+    };
 
-    app.start_workers();
-    let order = app.wait_until_settled(&id).await;
+    let (a, b) = tokio::join!(
+        mint_link(job.clone(), Data::new(app.jobs.clone())),
+        mint_link(job, Data::new(app.jobs.clone())),
+    );
+    a.unwrap();
+    b.unwrap();
 
+    let order = app.get_order(&id).await;
     assert_eq!(order["link_state"], "active");
-    eventually(Duration::from_secs(10), || async {
-        (app.fake_stats().await["requests"]["POST /v1/payment_links"].as_u64() >= Some(2))
-            .then_some(())
-    })
-    .await
-    .expect("both jobs reached the stand-in");
+    assert_eq!(order["attempts"], 1, "{order}");
+    assert_eq!(
+        app.fake_stats().await["requests"]["POST /v1/payment_links"],
+        1,
+        "the second copy sent nothing"
+    );
     let links = app.stripe_links_for(&id).await;
     assert_eq!(links.len(), 1, "{links:?}");
     assert_eq!(links[0]["id"], order["stripe_payment_link_id"]);
+}
+
+/// A lease left behind by a job whose worker was killed (it never renews): the next job waits
+/// for it to run out, then takes the order over and mints it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_takes_over_an_order_whose_lease_holder_died() {
+    let app = spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let product = app.create_product("monthly").await;
+    let order = app.create_order(&product, 4500).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now();
+    let runs_out = now + chrono::Duration::seconds(2);
+    assert!(
+        paylink_workers::store::mint_lease::take(&app.db, &id, "killed-worker", now, runs_out)
+            .await
+            .unwrap()
+    );
+
+    mint_link(
+        MintLink {
+            order_id: id.clone(),
+            generation: 0,
+        },
+        Data::new(app.jobs.clone()),
+    )
+    .await
+    .unwrap();
+
+    assert!(
+        chrono::Utc::now() >= runs_out,
+        "the job waited for the dead holder's lease"
+    );
+    let order = app.get_order(&id).await;
+    assert_eq!(order["link_state"], "active");
+    assert_eq!(app.stripe_links_for(&id).await.len(), 1);
+    let row = paylink_workers::store::order::find(&app.db, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.mint_lease_owner, None, "released when the job ended");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

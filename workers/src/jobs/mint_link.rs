@@ -10,6 +10,7 @@ use apalis::prelude::{BoxDynError, Data};
 use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
+use crate::jobs::lease::MintLease;
 use crate::store::{order, product};
 use crate::stripe::{LinkRequest, MintedLink};
 
@@ -46,9 +47,28 @@ pub async fn mint_link(job: MintLink, ctx: Data<Arc<JobContext>>) -> Result<(), 
 }
 
 async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
-    let outcome = mint_order_link(ctx, &job.order_id, job.generation, ctx.retry.max_attempts)
-        .await
-        .map_err(|e| format!("mint_link {}: {e:#}", job.order_id))?;
+    let failed = |e: anyhow::Error| format!("mint_link {}: {e:#}", job.order_id);
+    // One live job per order: a copy of this job (handed out twice by the queue) waits here
+    // until the other finishes, or until its lease runs out because its worker died.
+    let Some(lease) = MintLease::take(&ctx.db, &job.order_id, |o| {
+        settled(o, job.generation).is_none()
+    })
+    .await
+    .map_err(failed)?
+    else {
+        tracing::info!(order_id = %job.order_id, generation = job.generation, "mint_link done: another job settled the order");
+        return Ok(());
+    };
+    let outcome = mint_order_link(
+        ctx,
+        &job.order_id,
+        job.generation,
+        ctx.retry.max_attempts,
+        Some(&lease),
+    )
+    .await;
+    lease.release().await;
+    let outcome = outcome.map_err(failed)?;
     if let MintOutcome::GaveUp(message) = &outcome {
         let message = format!(
             "gave up after {} attempts: {message}",
@@ -65,18 +85,23 @@ pub fn idempotency_key(order_id: &str, generation: i32, epoch: i32) -> String {
     format!("paylink-order-{order_id}-gen-{generation}-try-{epoch}")
 }
 
-/// Mints the order's link with up to `max_attempts` Stripe requests. Shared by the job and by a
-/// payer's click on a not-yet-minted pay URL, which is why both can never create two links.
+/// Mints the order's link with up to `max_attempts` Stripe requests. Shared by the job (which
+/// holds the order's `lease`) and by a payer's click on a not-yet-minted pay URL (none), which
+/// is why both can never create two links.
 pub async fn mint_order_link(
     ctx: &JobContext,
     order_id: &str,
     generation: i32,
     max_attempts: u32,
+    lease: Option<&MintLease>,
 ) -> anyhow::Result<MintOutcome> {
     let mut last_error = String::from("no attempt made");
     for attempt in 0..max_attempts {
         if attempt > 0 {
             tokio::time::sleep(ctx.retry.backoff(attempt - 1)).await;
+        }
+        if lease.is_some_and(MintLease::lost) {
+            return Ok(MintOutcome::Skipped("another job took the order over"));
         }
         let Some(current) = order::find(&ctx.db, order_id).await? else {
             return Ok(MintOutcome::Skipped("order not found"));

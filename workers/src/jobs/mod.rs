@@ -1,6 +1,7 @@
 //! One file per job: the payload and its handler side by side.
 
 pub mod deactivate_link;
+pub mod lease;
 pub mod mint_link;
 pub mod stripe_event;
 

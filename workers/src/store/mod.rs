@@ -3,6 +3,7 @@
 
 pub mod blast;
 pub mod dashboard;
+pub mod mint_lease;
 pub mod operator;
 pub mod order;
 pub mod product;

@@ -83,6 +83,10 @@ pub struct Model {
     pub first_clicked_at: Option<DateTime<Utc>>,
     pub deactivated_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The `mint_link` job minting the link now, and until when it may (see
+    /// [`super::mint_lease`]).
+    pub mint_lease_owner: Option<String>,
+    pub mint_lease_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -134,6 +138,8 @@ fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
         first_clicked_at: Set(None),
         deactivated_at: Set(None),
         cancelled_at: Set(None),
+        mint_lease_owner: Set(None),
+        mint_lease_until: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
