@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Running, eventually, redis_url};
 
-fn paylink() -> Command {
+/// `paylink` with none of the test runner's paylink settings; stdout piped, stderr dropped.
+pub(crate) fn paylink() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_paylink"));
     command
         .env_remove("PAYLINK_ENV")

@@ -19,25 +19,25 @@ use crate::helpers::{AppOptions, Running, TestApp, eventually, free_port, spawn_
 use crate::webhooks::completed_event;
 
 /// A `redis-server` of the test's own on a free port (nothing kept on disk), killed on drop.
-struct PrivateRedis {
+pub(crate) struct PrivateRedis {
     port: u16,
     server: Option<Running>,
 }
 
 impl PrivateRedis {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let port = free_port();
         let mut redis = Self { port, server: None };
         redis.restart();
         redis
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Starts the server again on the same port (empty: it keeps nothing).
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let server = std::process::Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -57,11 +57,11 @@ impl PrivateRedis {
         }
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.server = None;
     }
 
-    fn flushall(&self) {
+    pub(crate) fn flushall(&self) {
         let client = redis::Client::open(self.url()).unwrap();
         let mut conn = client.get_connection().unwrap();
         redis::cmd("FLUSHALL").exec(&mut conn).unwrap();
@@ -123,7 +123,7 @@ impl PgProxy {
 }
 
 /// Minted links per blast so far (active + deactivated).
-async fn minted(app: &TestApp, blast_id: &str) -> u64 {
+pub(crate) async fn minted(app: &TestApp, blast_id: &str) -> u64 {
     let blast: Value = app
         .get_json(&format!("/v1/blasts/{blast_id}"))
         .await
@@ -136,7 +136,7 @@ async fn minted(app: &TestApp, blast_id: &str) -> u64 {
 
 /// Every order of the app has exactly one link at the stand-in, which is the one paylink
 /// stored, and the stand-in holds no other link.
-async fn assert_one_link_per_order(app: &TestApp, orders: usize) {
+pub(crate) async fn assert_one_link_per_order(app: &TestApp, orders: usize) {
     let per_order = links_per_order(app).await;
     let doubled: Vec<_> = per_order.iter().filter(|(_, n)| **n != 1).collect();
     assert!(doubled.is_empty(), "orders with several links: {doubled:?}");

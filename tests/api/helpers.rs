@@ -201,6 +201,11 @@ pub struct AppOptions {
     pub redis_url: Option<String>,
     /// Reach PostgreSQL through this local port (a proxy the test can cut) instead of directly.
     pub postgres_port: Option<u16>,
+    /// Keep paylink's shipped timings (`config/default.toml`: feeder and reconcile intervals,
+    /// `stale_after`, Stripe timeout and backoff) instead of the test profile's shorter ones,
+    /// so a recovery test shows what operators get. Overrides `stripe_timeout_ms` and
+    /// `stale_after_secs`.
+    pub shipped_timings: bool,
 }
 
 impl AppOptions {
@@ -229,6 +234,7 @@ impl Default for AppOptions {
             stale_after_secs: 600,
             redis_url: None,
             postgres_port: None,
+            shipped_timings: false,
         }
     }
 }
@@ -267,7 +273,13 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let namespace = format!("paylink_test_{}", uuid::Uuid::new_v4().simple());
     // Reserve a port so pay URLs can name it before the intake binds.
     let port = free_port();
-    let figment = Settings::figment_for("test")
+    // The development profile adds nothing to config/default.toml.
+    let profile = if options.shipped_timings {
+        "development"
+    } else {
+        "test"
+    };
+    let figment = Settings::figment_for(profile)
         .merge(("http.addr", format!("127.0.0.1:{port}")))
         .merge(("public_base_url", format!("http://127.0.0.1:{port}")))
         .merge((
@@ -288,7 +300,6 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         ))
         .merge(("queue.namespace", namespace.clone()))
         .merge(("stripe.api_base", fake_url.clone()))
-        .merge(("stripe.request_timeout_ms", options.stripe_timeout_ms))
         .merge(("admin.token", ADMIN_TOKEN))
         .merge((
             "stripe.webhook_secrets",
@@ -296,10 +307,16 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         ))
         .merge(("workers.max_attempts", options.max_attempts))
         .merge(("stripe.rate_limit_per_sec", options.stripe_rate))
-        .merge(("workers.window", options.window))
-        .merge(("workers.feed_interval_ms", 100))
-        .merge(("reconcile.stale_after_secs", options.stale_after_secs))
-        .merge(("reconcile.interval_secs", 1));
+        .merge(("workers.window", options.window));
+    let figment = if options.shipped_timings {
+        figment
+    } else {
+        figment
+            .merge(("stripe.request_timeout_ms", options.stripe_timeout_ms))
+            .merge(("workers.feed_interval_ms", 100))
+            .merge(("reconcile.stale_after_secs", options.stale_after_secs))
+            .merge(("reconcile.interval_secs", 1))
+    };
     let settings = Settings::from_figment(figment).expect("test settings are valid");
     let engine = Engine::connect(&settings)
         .await
@@ -412,6 +429,14 @@ impl TestApp {
             (
                 "PAYLINK__WORKERS__MAX_ATTEMPTS",
                 s.workers.max_attempts.to_string(),
+            ),
+            (
+                "PAYLINK__WORKERS__BASE_BACKOFF_MS",
+                s.workers.base_backoff_ms.to_string(),
+            ),
+            (
+                "PAYLINK__WORKERS__MAX_BACKOFF_MS",
+                s.workers.max_backoff_ms.to_string(),
             ),
             (
                 "PAYLINK__RECONCILE__STALE_AFTER_SECS",

@@ -19,5 +19,6 @@ mod orders;
 mod pay;
 mod properties;
 mod reconcile;
+mod recovery;
 mod store;
 mod webhooks;
