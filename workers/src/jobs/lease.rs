@@ -75,7 +75,7 @@ impl MintLease {
                     match mint_lease::renew(&db, &order_id, &owner, until()).await {
                         Ok(true) => {}
                         Ok(false) => {
-                            tracing::warn!(%order_id, "the mint lease ran out and another job took the order");
+                            tracing::info!(%order_id, "the mint lease is no longer this job's: the order was minted, or the lease ran out and another job took it");
                             lost.store(true, Ordering::SeqCst);
                             return;
                         }

@@ -67,7 +67,12 @@ async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
         Some(&lease),
     )
     .await;
-    lease.release().await;
+    if matches!(outcome, Ok(MintOutcome::Minted(_))) {
+        // Storing the link cleared the lease already; dropping it stops the renewals.
+        drop(lease);
+    } else {
+        lease.release().await;
+    }
     let outcome = outcome.map_err(failed)?;
     if let MintOutcome::GaveUp(message) = &outcome {
         let message = format!(
@@ -126,10 +131,7 @@ pub async fn mint_order_link(
         };
         let key = idempotency_key(order_id, generation, current.retry_epoch);
         match ctx.stripe.create_payment_link(&request, &key).await {
-            Ok(link) => {
-                order::record_attempt(&ctx.db, order_id, None).await?;
-                return store(ctx, order_id, generation, link).await;
-            }
+            Ok(link) => return store(ctx, order_id, generation, link).await,
             Err(failure) => {
                 let message = failure.to_string();
                 tracing::warn!(%order_id, generation, attempt, %key, error = %message, "Payment Link request failed");
@@ -186,6 +188,8 @@ async fn store(
     if order::store_minted_link(&ctx.db, order_id, generation, &link.id, &link.url).await? {
         return Ok(MintOutcome::Minted(link));
     }
+    // Not stored, so not counted by the store: count the request that made the link here.
+    order::record_attempt(&ctx.db, order_id, None).await?;
     let current = order::find(&ctx.db, order_id).await?;
     let stored = current.as_ref().and_then(stored_link);
     if stored.as_ref().map(|s| &s.id) == Some(&link.id) {

@@ -389,8 +389,8 @@ pub async fn find_by_pay_token<C: ConnectionTrait>(
         .await
 }
 
-/// Stores a minted link, only if the order is still pending and waiting for a link of this
-/// generation. Returns false when another job (or a click) stored it first, or the order moved on.
+/// Stores a minted link, and counts the Stripe request that made it as an attempt, only if the
+/// order is still pending and waiting for a link of this generation. Returns false when another job (or a click) stored it first, or the order moved on.
 pub async fn store_minted_link<C: ConnectionTrait>(
     db: &C,
     id: &str,
@@ -405,6 +405,16 @@ pub async fn store_minted_link<C: ConnectionTrait>(
         .col_expr(Column::LastError, Expr::value(Option::<String>::None))
         .col_expr(Column::MintedAt, Expr::value(Utc::now()))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        // The request that made the link counts as an attempt (one write, not two, per link).
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::LastAttemptAt, Expr::value(Utc::now()))
+        // Minted: the mint lease has nothing left to guard (its release is then a no-op that
+        // writes nothing, one row version fewer per link).
+        .col_expr(Column::MintLeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::MintLeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .filter(Column::Id.eq(id))
         .filter(Column::LinkGeneration.eq(generation))
         .filter(Column::LinkState.eq(LinkState::Minting))
