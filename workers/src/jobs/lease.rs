@@ -12,8 +12,11 @@ use sea_orm::DatabaseConnection;
 use crate::store::{mint_lease, order};
 
 /// How long a lease lasts unless renewed: how soon a killed or frozen worker's order is free.
-/// Clocks of the machines running workers should agree to well within this.
-pub const LEASE_TTL: Duration = Duration::from_secs(10);
+/// About the time apalis-redis takes to hand a dead worker's jobs to another (heartbeat 2 s ×
+/// 3), so the lease adds little to that recovery. Three renewals fit in it, so one delayed by a
+/// slow database does not lose it. Clocks of the machines running workers should agree to well
+/// within it.
+pub const LEASE_TTL: Duration = Duration::from_secs(6);
 /// How often a running job renews its lease.
 const RENEW_EVERY: Duration = Duration::from_secs(2);
 /// How often a job waiting for another job's lease looks again.

@@ -14,6 +14,14 @@ use super::Job;
 /// in the database already and is enqueued later).
 const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long the feeder lock lasts when its holder never releases it (the process was killed
+/// mid-pass). A pass takes milliseconds and releases the lock; this only bounds how long a dead
+/// holder stops every feeder, and with it the blast's backlog (it was 30 s: a worker SIGKILLed
+/// while feeding stalled a 1,500-order blast for that long). Should a pass ever outlast it, two
+/// feeders overlap harmlessly: each row is claimed by one conditional update, and the window
+/// overfills by at most one pass.
+const FEEDER_LOCK_TTL: Duration = Duration::from_secs(5);
+
 /// Enqueues jobs. Cheap to clone; every clone shares one reconnecting Redis connection.
 #[derive(Clone)]
 pub struct RedisQueue {
@@ -151,7 +159,7 @@ impl RedisQueue {
         })
     }
 
-    /// Takes the feeder lock for 30 s unless another process holds it.
+    /// Takes the feeder lock for [`FEEDER_LOCK_TTL`] unless another process holds it.
     pub async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
         let mut conn = self.conn.clone();
         let key = format!("{}:feeder:lock", self.namespace);
@@ -161,7 +169,7 @@ impl RedisQueue {
             .arg(&token)
             .arg("NX")
             .arg("PX")
-            .arg(30_000)
+            .arg(FEEDER_LOCK_TTL.as_millis() as u64)
             .query_async(&mut conn)
             .await
             .context("failed to take the feeder lock")?;
@@ -196,7 +204,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
-/// The feeder's turn, held until [`FeederLock::release`] (or for at most 30 s in Redis).
+/// The feeder's turn, held until [`FeederLock::release`] (or for at most [`FEEDER_LOCK_TTL`] in
+/// Redis).
 pub enum FeederLock {
     Redis {
         conn: ConnectionManager,
@@ -221,7 +230,7 @@ impl FeederLock {
                 .invoke_async(&mut conn)
                 .await;
             if let Err(e) = released {
-                tracing::debug!(error = %e, "feeder lock not released; it expires in 30 s");
+                tracing::debug!(error = %e, "feeder lock not released; it expires by itself");
             }
         }
     }
