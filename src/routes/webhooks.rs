@@ -1,4 +1,4 @@
-//! `POST /webhooks/stripe` (DESIGN.md flow 4): verify the signature, store the raw event keyed
+//! `POST /webhooks/stripe` (README, "When people pay"): verify the signature, store the raw event keyed
 //! by its Stripe id, enqueue its processing, answer 200. Nothing is stored for a refused delivery;
 //! a delivery is answered 200 only once its event is stored.
 

@@ -15,7 +15,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// As root, and on a machine that cannot reach the internet, Chromium needs all of these or it
-/// refuses to start or stalls on refused connections (shared/notes/STACK-FACTS.md).
+/// refuses to start or stalls on refused connections.
 const CHROMIUM_ARGS: &[&str] = &[
     "--headless=new",
     "--no-sandbox",

@@ -1,4 +1,4 @@
-//! The fault suite (DESIGN.md promises 1 and 2 under faults): real `paylink work` processes
+//! The fault suite (one link per order, nothing lost, under faults): real `paylink work` processes
 //! SIGKILLed and SIGTERMed mid-blast, a Redis of the test's own flushed and stopped, PostgreSQL
 //! cut off behind a proxy, a Stripe stand-in that fails and stalls, and deliveries duplicated
 //! and shuffled. Each test ends by counting, at the stand-in, the links every order got.

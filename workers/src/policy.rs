@@ -1,4 +1,4 @@
-//! Category policy, from configuration rather than code (DESIGN.md promise 5).
+//! Category policy, from configuration rather than code.
 
 use serde::Deserialize;
 

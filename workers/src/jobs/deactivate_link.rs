@@ -1,4 +1,4 @@
-//! `deactivate_link`: switch a paid order's Payment Link off (DESIGN.md flow 6).
+//! `deactivate_link`: switch a paid order's Payment Link off.
 
 use std::sync::Arc;
 

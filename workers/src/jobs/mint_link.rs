@@ -1,4 +1,4 @@
-//! `mint_link`: create the order's one Payment Link (DESIGN.md flow 2).
+//! `mint_link`: create the order's one Payment Link.
 //!
 //! Safe to run any number of times, concurrently, for the same order: every attempt for an order
 //! and generation sends the same Idempotency-Key (until a Stripe 500 moves the retry epoch on),

@@ -1,4 +1,4 @@
-//! `stripe_event`: apply one stored Stripe event (DESIGN.md flow 5). Every effect is a
+//! `stripe_event`: apply one stored Stripe event. Every effect is a
 //! conditional update, so replays, duplicates and out-of-order arrival change nothing twice.
 
 use std::sync::Arc;
