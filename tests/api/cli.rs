@@ -37,6 +37,51 @@ fn wait_for_line(child: &mut Child, marker: &str) -> String {
     panic!("the process exited before printing {marker:?}");
 }
 
+/// The HTTP API of a `paylink` process a test started, as its admin (token `change-me`).
+pub(crate) struct ProcessApi {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl ProcessApi {
+    pub(crate) fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// POSTs `body` and returns the answer's JSON.
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth("change-me")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "POST {path}: {response:?}");
+        response.json().await.unwrap()
+    }
+
+    /// GETs `path` as JSON; `None` while the process does not answer.
+    pub(crate) async fn get(&self, path: &str) -> Option<Value> {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth("change-me")
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paylink_run_with_redis_turns_an_order_into_a_working_pay_url() {
     paylink_run_turns_an_order_into_a_working_pay_url(true).await;
@@ -77,50 +122,27 @@ async fn paylink_run_turns_an_order_into_a_working_pay_url(redis: bool) {
     }
     let mut run = Running(command.spawn().unwrap());
     wait_for_line(&mut run.0, "listening on");
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let post = |path: &str, body: Value| {
-        client
-            .post(format!("{base}{path}"))
-            .bearer_auth("change-me")
-            .json(&body)
-            .send()
-    };
+    let api = ProcessApi::new(&base);
+    let client = &api.client;
 
-    let product: Value = post(
-        "/v1/products",
-        json!({"name": "April dues", "category": "monthly", "currency": "usd"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let order: Value = post(
-        "/v1/orders",
-        json!({
-            "external_ref": "april-7", "product_id": product["id"], "amount_cents": 4500,
-            "payer": {"email": "pat@example.com", "name": "Pat"}
-        }),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let product = api
+        .post(
+            "/v1/products",
+            json!({"name": "April dues", "category": "monthly", "currency": "usd"}),
+        )
+        .await;
+    let order = api
+        .post(
+            "/v1/orders",
+            json!({
+                "external_ref": "april-7", "product_id": product["id"], "amount_cents": 4500,
+                "payer": {"email": "pat@example.com", "name": "Pat"}
+            }),
+        )
+        .await;
     let id = order["id"].as_str().unwrap();
     let minted = eventually(Duration::from_secs(20), || async {
-        let o: Value = client
-            .get(format!("{base}/v1/orders/{id}"))
-            .bearer_auth("change-me")
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let o = api.get(&format!("/v1/orders/{id}")).await?;
         (o["link_state"] == "active").then_some(o)
     })
     .await

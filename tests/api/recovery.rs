@@ -17,7 +17,7 @@ use sea_orm::{ConnectionTrait as _, EntityTrait as _};
 use serde_json::{Value, json};
 
 use crate::blasts::{rows, wait_for_blast};
-use crate::cli::paylink;
+use crate::cli::{ProcessApi, paylink};
 use crate::faults::{PrivateRedis, assert_one_link_per_order, minted};
 use crate::helpers::{
     AppOptions, Db, Running, TestDatabase, clean_redis_namespace, eventually, free_port, redis_url,
@@ -365,51 +365,23 @@ async fn paylink_run_killed_mid_blast_finishes_it_within_seconds_of_its_restart(
     ]);
     let mut run = Observed::spawn(paylink_with(&["run"], &settings));
     run.wait_for_stdout("listening on").await;
-    let client = reqwest::Client::new();
-    let post = |path: &str, body: Value| {
-        client
-            .post(format!("{base}{path}"))
-            .bearer_auth("change-me")
-            .json(&body)
-            .send()
-    };
-    let product: Value = post(
-        "/v1/products",
-        json!({"name": "dues", "category": "monthly", "currency": "usd"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let blast: Value = post(
-        "/v1/blasts",
-        json!({"name": "killed", "orders": rows(product["id"].as_str().unwrap(), ORDERS, "run")}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let counts = |blast: &Value| {
-        let client = client.clone();
-        let url = format!("{base}/v1/blasts/{}", blast["id"].as_str().unwrap());
-        async move {
-            let status: Value = client
-                .get(url)
-                .bearer_auth("change-me")
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            Some(status["counts"].clone())
-        }
-    };
+    let api = ProcessApi::new(&base);
+    let product = api
+        .post(
+            "/v1/products",
+            json!({"name": "dues", "category": "monthly", "currency": "usd"}),
+        )
+        .await;
+    let blast = api
+        .post(
+            "/v1/blasts",
+            json!({"name": "killed", "orders": rows(product["id"].as_str().unwrap(), ORDERS, "run")}),
+        )
+        .await;
+    let blast_path = format!("/v1/blasts/{}", blast["id"].as_str().unwrap());
+    let active = || async { api.get(&blast_path).await?["counts"]["active"].as_u64() };
     eventually(Duration::from_secs(30), || async {
-        let counts = counts(&blast).await?;
-        (counts["active"].as_u64()? >= ORDERS as u64 * 2 / 5).then_some(())
+        (active().await? >= ORDERS as u64 * 2 / 5).then_some(())
     })
     .await
     .expect("40% minted before the kill");
@@ -420,8 +392,7 @@ async fn paylink_run_killed_mid_blast_finishes_it_within_seconds_of_its_restart(
     let mut again = Observed::spawn(paylink_with(&["run"], &settings));
     again.wait_for_stdout("listening on").await;
     let finished = eventually(Duration::from_secs(60), || async {
-        let counts = counts(&blast).await?;
-        (counts["active"].as_u64()? == ORDERS as u64).then_some(restarted.elapsed())
+        (active().await? == ORDERS as u64).then_some(restarted.elapsed())
     })
     .await
     .unwrap_or_else(|| panic!("not every order minted after the restart:\n{}", again.log()));
@@ -433,7 +404,8 @@ async fn paylink_run_killed_mid_blast_finishes_it_within_seconds_of_its_restart(
         "the blast finished {finished:?} after the restart"
     );
 
-    let stats: Value = client
+    let stats: Value = api
+        .client
         .get(format!("{fake_url}_fake/stats"))
         .send()
         .await
