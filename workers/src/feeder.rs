@@ -83,12 +83,10 @@ pub async fn run_feeder(
     }
 }
 
-/// What one feeder pass did.
+/// What one feeder pass found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FeedPass {
-    /// Jobs put on the queue.
-    pub enqueued: usize,
-    /// This pass found that Redis had lost the queue (and began a new generation).
+    /// Redis had lost the queue (this pass began a new generation).
     pub queue_was_lost: bool,
 }
 
@@ -117,21 +115,11 @@ async fn feed_locked(
     settings: &FeederSettings,
 ) -> anyhow::Result<FeedPass> {
     let generation = queue.generation().await?;
-    let queue_was_lost = generation.is_some_and(|g| g.began_now);
-    if queue_was_lost {
-        metrics::counter!("paylink_queue_generations_total").increment(1);
-        tracing::warn!(
-            "the queue's marker is missing from Redis: Redis is new, or lost its data (flushed, \
-             restarted without persistence, failed over to an empty replica); unfinished work \
-             enqueued before now is enqueued again"
-        );
-    }
     let lost_before = generation.map(|g| g.started_at);
-    let mints = top_up_orders(db, queue, settings.window, lost_before).await?;
-    let events = top_up_events(db, queue, settings.window, lost_before).await?;
+    top_up_orders(db, queue, settings.window, lost_before).await?;
+    top_up_events(db, queue, settings.window, lost_before).await?;
     Ok(FeedPass {
-        enqueued: mints + events,
-        queue_was_lost,
+        queue_was_lost: generation.is_some_and(|g| g.began_now),
     })
 }
 

@@ -153,6 +153,14 @@ impl RedisQueue {
             .context("failed to read the queue's generation marker")?;
         let started_at = chrono::DateTime::from_timestamp_millis(millis)
             .with_context(|| format!("the queue's generation marker holds {millis}, not a time"))?;
+        if began_now {
+            metrics::counter!("paylink_queue_generations_total").increment(1);
+            tracing::warn!(
+                "the queue's marker is missing from Redis: Redis is new, or lost its data \
+                 (flushed, restarted without persistence, failed over to an empty replica); \
+                 unfinished work enqueued before now is enqueued again"
+            );
+        }
         Ok(Generation {
             started_at,
             began_now,
