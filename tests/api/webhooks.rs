@@ -72,6 +72,37 @@ async fn a_valid_delivery_is_stored_and_marks_the_order_paid() {
     .expect("the event is recorded as processed");
 }
 
+/// Stripe's schema allows `metadata: null` on a Checkout Session (and expanded objects for its
+/// ids): the payment still finds its order, by the Payment Link it came through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_with_null_metadata_pays_the_order_through_its_link() {
+    let app = spawn_app().await;
+    let order = app.minted_order("monthly", 3000).await;
+    let mut event = completed_event(&order, "paid");
+    event["data"]["object"]["metadata"] = Value::Null;
+    event["data"]["object"]["customer"] = json!({"id": "cus_expanded", "object": "customer"});
+
+    let response = app.send_stripe_webhook(&event).await;
+
+    assert_eq!(response.status(), 200);
+    let id = order["id"].as_str().unwrap();
+    app.wait_for_order(id, "paid and closed", |o| {
+        o["status"] == "paid" && o["link_state"] == "deactivated"
+    })
+    .await;
+    let row = paylink_workers::store::order::find(&app.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.stripe_customer_id.as_deref(), Some("cus_expanded"));
+    let event_id = event["id"].as_str().unwrap();
+    eventually(Duration::from_secs(10), || async {
+        app.event_outcome(event_id).await.filter(|o| o == "paid")
+    })
+    .await
+    .expect("the event is recorded as paid");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_deliveries_get_400_and_store_nothing() {
     let app = intake_only().await;

@@ -36,15 +36,50 @@ struct EventData {
 }
 
 /// The part of a Checkout Session paylink reads.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 struct Session {
     id: Option<String>,
     payment_link: Option<String>,
     payment_intent: Option<String>,
     customer: Option<String>,
     payment_status: Option<String>,
-    #[serde(default)]
     metadata: std::collections::HashMap<String, String>,
+}
+
+impl Session {
+    /// Reads each field on its own. Stripe's schema makes most of them nullable (`metadata`
+    /// among them) and lets `customer`, `payment_intent` and `payment_link` arrive expanded as
+    /// objects; read as one struct, a single field of another shape made the whole session
+    /// unreadable, and a payment with `metadata: null` was recorded against no order.
+    fn read(object: &serde_json::Value) -> Self {
+        use serde_json::Value;
+        let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+        let id_of = |key: &str| match object.get(key) {
+            Some(Value::Object(expanded)) => expanded
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            _ => text(key),
+        };
+        let metadata = object
+            .get("metadata")
+            .and_then(Value::as_object)
+            .map(|pairs| {
+                pairs
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            id: text("id"),
+            payment_link: id_of("payment_link"),
+            payment_intent: id_of("payment_intent"),
+            customer: id_of("customer"),
+            payment_status: text("payment_status"),
+            metadata,
+        }
+    }
 }
 
 /// How an event ended; stored on the event row for the operator.
@@ -120,8 +155,7 @@ pub async fn process(ctx: &JobContext, queue: &JobQueue, payload: &str) -> anyho
     let Ok(envelope) = serde_json::from_str::<Envelope>(payload) else {
         return Ok(Outcome::Unreadable);
     };
-    let session =
-        || serde_json::from_value::<Session>(envelope.data.object.clone()).unwrap_or_default();
+    let session = || Session::read(&envelope.data.object);
     match envelope.event_type.as_str() {
         "checkout.session.completed" => {
             let session = session();
