@@ -80,6 +80,19 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: &Settings, engine: &Engine) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.http.addr)
+            .await
+            .with_context(|| format!("failed to bind the intake to {}", settings.http.addr))?;
+        Self::build_on(listener, settings, engine).await
+    }
+
+    /// As [`Application::build`], on a listener the caller has bound already (tests bind port 0
+    /// first, so their pay URLs can name the port with no window for another socket to take it).
+    pub async fn build_on(
+        listener: TcpListener,
+        settings: &Settings,
+        engine: &Engine,
+    ) -> anyhow::Result<Self> {
         let state = AppState {
             db: engine.db.clone(),
             queue: engine.queue.clone(),
@@ -103,9 +116,6 @@ impl Application {
                 ),
             }),
         };
-        let listener = TcpListener::bind(&settings.http.addr)
-            .await
-            .with_context(|| format!("failed to bind the intake to {}", settings.http.addr))?;
         let router = crate::routes::router(state)
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024));

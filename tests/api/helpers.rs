@@ -271,8 +271,11 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let fake_url = fake.base_url();
     tokio::spawn(fake.run());
     let namespace = format!("paylink_test_{}", uuid::Uuid::new_v4().simple());
-    // Reserve a port so pay URLs can name it before the intake binds.
-    let port = free_port();
+    // Bind the intake's port first, so pay URLs can name it and nothing can take it meanwhile.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("the intake binds");
+    let port = listener.local_addr().expect("bound").port();
     // The development profile adds nothing to config/default.toml.
     let profile = if options.shipped_timings {
         "development"
@@ -324,7 +327,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     if options.stack.uses_redis() && options.redis_url.is_none() {
         engine.queue.ping().await.unwrap_or_else(|e| panic!("the shared Redis at {} does not answer ({e:#}); start it with: redis-server --daemonize yes --save '' --appendonly no", redis_url()));
     }
-    let app = Application::build(&settings, &engine)
+    let app = Application::build_on(listener, &settings, &engine)
         .await
         .expect("intake builds");
     let address = format!("http://{}", app.local_addr().expect("bound"));
