@@ -1,6 +1,6 @@
 //! `GET /pay/{token}`: the payer's stable URL. Re-checks the order on every click (README,
-//! "How an order becomes a link") and, when the link is not minted yet, mints it now with the queued job's own
-//! idempotency key, so the click and the job can never create two links.
+//! "How an order becomes a link") and, when the link is not minted yet, mints it now with the
+//! queued job's own idempotency key, so the click and the job can never create two links.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};

@@ -43,13 +43,13 @@ impl EmbeddedQueue {
         );
         // Under the schema lock: two processes opening a fresh file at once must not both
         // create apalis's tables.
-        let lock = crate::store::schema_lock::SchemaLock::acquire(db).await?;
-        let created = SqliteStorage::migrations()
-            .run(db.get_sqlite_connection_pool())
-            .await
-            .context("failed to create the embedded queue's tables");
-        lock.release().await;
-        created?;
+        crate::store::schema_lock::under_lock(db, async {
+            SqliteStorage::migrations()
+                .run(db.get_sqlite_connection_pool())
+                .await
+                .context("failed to create the embedded queue's tables")
+        })
+        .await?;
         Ok(Self {
             db: db.clone(),
             namespace: namespace.to_owned(),

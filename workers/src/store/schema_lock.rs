@@ -133,13 +133,22 @@ async fn lock_sqlite_file(db: &DatabaseConnection) -> anyhow::Result<Held> {
     }
 }
 
+/// Runs `change` (a schema change on `db`) under the schema lock, releasing the lock whether
+/// it succeeds or fails.
+pub async fn under_lock<T>(
+    db: &DatabaseConnection,
+    change: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let lock = SchemaLock::acquire(db).await?;
+    let result = change.await;
+    lock.release().await;
+    result
+}
+
 /// Applies paylink's pending migrations under the schema lock; returns how many it applied
 /// (0 when another process had applied them first).
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<usize> {
-    let lock = SchemaLock::acquire(db).await?;
-    let applied = apply_pending(db).await;
-    lock.release().await;
-    let applied = applied?;
+    let applied = under_lock(db, apply_pending(db)).await?;
     if applied == 0 {
         tracing::info!("the database schema is up to date");
     } else {
