@@ -104,6 +104,12 @@ pub struct ReconcileConfig {
     pub interval_secs: u64,
     /// Work enqueued, or an order paid, this long ago and not done counts as lost.
     pub stale_after_secs: u64,
+    /// How often the workers read Stripe's events for what webhooks missed.
+    pub stripe_sweep_secs: u64,
+    /// How often the workers list Payment Links at Stripe and switch off orphans.
+    pub link_sweep_secs: u64,
+    /// The largest share (0–1) of `stripe.rate_limit_per_sec` the sweeps may take.
+    pub stripe_sweep_share: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -202,6 +208,13 @@ impl Settings {
                 self.public_base_url
             )));
         }
+        let share = self.reconcile.stripe_sweep_share;
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(ConfigError(format!(
+                "reconcile.stripe_sweep_share must be above 0 and at most 1, got {share} \
+                 (set PAYLINK__RECONCILE__STRIPE_SWEEP_SHARE)"
+            )));
+        }
         if self.workers.max_attempts == 0 || self.workers.concurrency == 0 {
             return Err(ConfigError(
                 "workers.max_attempts and workers.concurrency must be at least 1".into(),
@@ -290,7 +303,18 @@ impl Settings {
                     closing_categories: self.policy.deactivate_on_paid_categories.clone(),
                 },
             },
+            sync: paylink_workers::stripe_sync::SyncSettings {
+                event_sweep: Duration::from_secs(self.reconcile.stripe_sweep_secs.max(1)),
+                link_sweep: Duration::from_secs(self.reconcile.link_sweep_secs.max(1)),
+            },
         }
+    }
+
+    /// Requests per second the sweeps of Stripe may take: `reconcile.stripe_sweep_share` of the
+    /// rate limit, at least one.
+    pub fn sweep_rate(&self) -> u32 {
+        let share = self.reconcile.stripe_sweep_share.clamp(0.0, 1.0);
+        ((f64::from(self.stripe.rate_limit_per_sec) * share).floor() as u32).max(1)
     }
 }
 

@@ -64,6 +64,7 @@ impl EventIntake {
             id,
             event_type,
             payload,
+            source: stripe_event::FROM_WEBHOOK,
         };
         self.tx
             .send(Delivery { event, reply })

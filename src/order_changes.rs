@@ -4,7 +4,7 @@
 
 use paylink_workers::jobs::deactivate_link::DeactivateLink;
 use paylink_workers::jobs::mint_link::MintLink;
-use paylink_workers::store::{operator, order};
+use paylink_workers::store::{operator, order, payment_link};
 use sea_orm::ActiveEnum as _;
 
 use crate::startup::AppState;
@@ -78,17 +78,22 @@ pub async fn change_amount(
     current(state, id).await
 }
 
-/// Switches `link_id` off through the queue, or, when the queue is down, right here: a link
-/// at an old amount must not stay payable.
+/// Switches `link_id` off through the queue. The intake makes no Stripe call of its own: when
+/// the queue is down, the link stays in `payment_links` as active, and the reconciler finds it
+/// (an old amount's link at its next sweep; a cancelled order's once `stale_after` has passed).
 async fn switch_off(state: &AppState, order_id: &str, link_id: String) {
     let job = DeactivateLink {
         order_id: order_id.to_owned(),
         link_id: link_id.clone(),
     };
-    if let Err(e) = state.queue.enqueue(job).await {
-        tracing::warn!(order_id, error = %format!("{e:#}"), "deactivate_link not enqueued; switching the link off now");
-        if let Err(e) = state.jobs.stripe.deactivate_payment_link(&link_id).await {
-            tracing::error!(order_id, link_id, error = %e, "link left active: neither enqueued nor switched off");
+    match state.queue.enqueue(job).await {
+        Ok(()) => {
+            if let Err(e) = payment_link::note_enqueued(&state.db, &[link_id]).await {
+                tracing::warn!(order_id, error = %e, "deactivate_link enqueued but not noted");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(order_id, link_id, error = %format!("{e:#}"), "deactivate_link not enqueued; the reconciler will switch the link off");
         }
     }
 }

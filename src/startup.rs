@@ -50,7 +50,8 @@ impl Engine {
         let jobs = Arc::new(JobContext {
             db: db.clone(),
             stripe: StripeApi::new(&settings.stripe_settings()?)?
-                .with_rate_limiter(queue.rate_limiter(settings.stripe.rate_limit_per_sec)),
+                .with_rate_limiter(queue.rate_limiter(settings.stripe.rate_limit_per_sec))
+                .with_background_limiter(queue.background_rate_limiter(settings.sweep_rate())),
             policy: settings.policy(),
             public_base_url: settings.public_base_url.clone(),
             retry: settings.retry(),

@@ -36,6 +36,15 @@ pub struct OrderView {
     attempts: i32,
     last_attempt_at: Option<DateTime<Utc>>,
     paid_at: Option<DateTime<Utc>>,
+    /// What Stripe says was paid (`amount_total`, `currency`), beside what was asked.
+    paid_amount_cents: Option<i64>,
+    paid_currency: Option<String>,
+    /// The Customer the card was saved to (save-card categories).
+    stripe_customer_id: Option<String>,
+    stripe_checkout_session_id: Option<String>,
+    stripe_payment_intent_id: Option<String>,
+    /// `amount_mismatch`, `paid_after_cancel` or `paid_twice`: a payment needing attention.
+    payment_issue: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -63,6 +72,12 @@ impl OrderView {
             attempts: o.attempts,
             last_attempt_at: o.last_attempt_at,
             paid_at: o.paid_at,
+            paid_amount_cents: o.paid_amount_cents,
+            paid_currency: o.paid_currency,
+            stripe_customer_id: o.stripe_customer_id,
+            stripe_checkout_session_id: o.stripe_checkout_session_id,
+            stripe_payment_intent_id: o.stripe_payment_intent_id,
+            payment_issue: o.payment_issue,
             created_at: o.created_at,
             updated_at: o.updated_at,
         }

@@ -68,12 +68,25 @@ pub fn unavailable() -> Markup {
     )
 }
 
-pub fn thanks() -> Markup {
+/// The payer's return from Stripe once paylink has recorded the payment.
+pub fn thanks_paid() -> Markup {
     layout(
         "Thank you",
         html! {
-            h1 { "Thank you" }
-            p { "Your payment was received. You can close this page." }
+            h1 id="paid" { "Thank you: your payment is recorded" }
+            p { "You have paid. There is nothing more to do; you can close this page." }
+        },
+    )
+}
+
+/// The payer's return before paylink could confirm the payment with Stripe.
+pub fn thanks_confirming() -> Markup {
+    layout(
+        "Confirming your payment",
+        html! {
+            meta http-equiv="refresh" content="10";
+            h1 id="confirming" { "Thank you: we are confirming your payment" }
+            p { "Stripe has your payment details. Confirmation usually takes a few seconds; this page reloads by itself, and you can close it at any time." }
         },
     )
 }

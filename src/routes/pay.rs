@@ -2,12 +2,14 @@
 //! "How an order becomes a link") and, when the link is not minted yet, mints it now with the
 //! queued job's own idempotency key, so the click and the job can never create two links.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use paylink_workers::jobs::mint_link::{MintOutcome, mint_order_link};
+use paylink_workers::settle;
 use paylink_workers::store::order::{self, LinkState, Status};
-use paylink_workers::store::product;
+use paylink_workers::store::payment::{self, LearnedVia};
+use paylink_workers::store::{payment_link, product};
 
 use super::pages;
 use crate::startup::AppState;
@@ -22,8 +24,74 @@ pub async fn click(State(state): State<AppState>, Path(token): Path<String>) -> 
     }
 }
 
-pub async fn thanks() -> Response {
-    page(StatusCode::OK, pages::thanks())
+/// `GET /pay/{token}/thanks?session_id=cs_…`: where Stripe sends the payer after paying.
+#[derive(Debug, serde::Deserialize)]
+pub struct ThanksQuery {
+    session_id: Option<String>,
+}
+
+/// The payer's return settles the order at once: the session is read from Stripe (never
+/// trusted from the URL), and when it is complete, paid, and came through one of this order's
+/// links, it is recorded by the same code as a webhook (whichever comes first counts). Anything
+/// else settles nothing and the page says the payment is being confirmed.
+pub async fn thanks(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(query): Query<ThanksQuery>,
+) -> Response {
+    match confirm(&state, &token, query.session_id.as_deref()).await {
+        Ok(Some(true)) => page(StatusCode::OK, pages::thanks_paid()),
+        Ok(Some(false)) => page(StatusCode::OK, pages::thanks_confirming()),
+        Ok(None) => page(StatusCode::NOT_FOUND, pages::unknown()),
+        Err(e) => {
+            // The webhook or the sweep still records the payment: the payer need not know.
+            tracing::warn!(error = %format!("{e:#}"), "return page could not confirm the payment");
+            page(StatusCode::OK, pages::thanks_confirming())
+        }
+    }
+}
+
+/// Whether the order is paid after looking at `session_id` (`None`: no such order).
+async fn confirm(
+    state: &AppState,
+    token: &str,
+    session_id: Option<&str>,
+) -> anyhow::Result<Option<bool>> {
+    let Some(found) = order::find_by_pay_token(&state.db, token).await? else {
+        return Ok(None);
+    };
+    let Some(session_id) = session_id.filter(|s| s.starts_with("cs_") && s.len() <= 255) else {
+        return Ok(Some(found.status == Status::Paid));
+    };
+    if let Some(recorded) = payment::find(&state.db, session_id).await? {
+        return Ok(Some(recorded.order_id == found.id));
+    }
+    let Some(session) = state
+        .jobs
+        .stripe
+        .retrieve_checkout_session(session_id)
+        .await?
+    else {
+        return Ok(Some(found.status == Status::Paid));
+    };
+    let owner = settle::find_order(&state.jobs, &session).await?;
+    let through_ours = match &session.payment_link {
+        Some(link) => {
+            found.stripe_payment_link_id.as_deref() == Some(link.as_str())
+                || payment_link::find(&state.db, link)
+                    .await?
+                    .is_some_and(|l| l.order_id == found.id)
+        }
+        None => false,
+    };
+    if !session.is_paid() || !through_ours || owner.is_none_or(|o| o.id != found.id) {
+        if !through_ours {
+            tracing::warn!(order_id = %found.id, checkout_session = %session_id, "return page with a session that is not this order's: nothing settled");
+        }
+        return Ok(Some(found.status == Status::Paid));
+    }
+    settle::settle(&state.jobs, &state.queue, &session, LearnedVia::ReturnPage).await?;
+    Ok(Some(true))
 }
 
 async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {

@@ -206,6 +206,10 @@ pub struct AppOptions {
     /// so a recovery test shows what operators get. Overrides `stripe_timeout_ms` and
     /// `stale_after_secs`.
     pub shipped_timings: bool,
+    /// `reconcile.stripe_sweep_secs` / `link_sweep_secs` (shipped: 300 / 3600), for the tests
+    /// of the sweeps themselves.
+    pub stripe_sweep_secs: Option<u64>,
+    pub link_sweep_secs: Option<u64>,
 }
 
 impl AppOptions {
@@ -235,6 +239,8 @@ impl Default for AppOptions {
             redis_url: None,
             postgres_port: None,
             shipped_timings: false,
+            stripe_sweep_secs: None,
+            link_sweep_secs: None,
         }
     }
 }
@@ -319,6 +325,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             .merge(("workers.feed_interval_ms", 100))
             .merge(("reconcile.stale_after_secs", options.stale_after_secs))
             .merge(("reconcile.interval_secs", 1))
+    };
+    let figment = match options.stripe_sweep_secs {
+        Some(secs) => figment.merge(("reconcile.stripe_sweep_secs", secs)),
+        None => figment,
+    };
+    let figment = match options.link_sweep_secs {
+        Some(secs) => figment.merge(("reconcile.link_sweep_secs", secs)),
+        None => figment,
     };
     let settings = Settings::from_figment(figment).expect("test settings are valid");
     let engine = Engine::connect(&settings)

@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod fake_stripe;
 mod faults;
+mod ledger;
 mod mint;
 mod orders;
 mod pay;

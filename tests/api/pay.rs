@@ -119,7 +119,7 @@ async fn a_cancelled_order_is_410_and_mints_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_thank_you_page_answers() {
+async fn the_thank_you_page_answers_for_a_known_order_only() {
     let app = spawn_app_with(AppOptions {
         workers: false,
         ..AppOptions::default()
@@ -131,6 +131,17 @@ async fn the_thank_you_page_answers() {
         .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), 404);
+    let product = app.create_product("jersey").await;
+    let order = app.create_order(&product, 2000).await;
+    let url = format!("{}/thanks", order["pay_url"].as_str().unwrap());
+    let response = app.client.get(url).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.text().await.unwrap().contains("Thank you"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("we are confirming your payment")
+    );
 }

@@ -7,8 +7,10 @@ pub mod jobs;
 pub mod policy;
 pub mod queue;
 pub mod reconcile;
+pub mod settle;
 pub mod store;
 pub mod stripe;
+pub mod stripe_sync;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,7 @@ pub struct WorkerSettings {
     /// Jobs of one type a process runs at once.
     pub concurrency: usize,
     pub feeder: feeder::FeederSettings,
+    pub sync: stripe_sync::SyncSettings,
 }
 
 impl Default for WorkerSettings {
@@ -38,6 +41,7 @@ impl Default for WorkerSettings {
         Self {
             concurrency: 16,
             feeder: feeder::FeederSettings::default(),
+            sync: stripe_sync::SyncSettings::default(),
         }
     }
 }
@@ -130,7 +134,13 @@ pub async fn run_workers(
             }
         }
     };
-    futures::join!(workers, feed);
+    let sync = stripe_sync::run(
+        ctx.clone(),
+        queue.clone(),
+        settings.sync.clone(),
+        shutdown.clone(),
+    );
+    futures::join!(workers, feed, sync);
     Ok(())
 }
 

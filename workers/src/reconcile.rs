@@ -5,7 +5,9 @@
 //! - orders still minting whose mint job was enqueued more than `stale_after` ago;
 //! - stored Stripe events still unprocessed whose job was enqueued that long ago;
 //! - paid orders in deactivate-on-paid categories, and cancelled orders, whose link is still
-//!   active that long after (their `deactivate_link` was lost or gave up).
+//!   active that long after (their `deactivate_link` was lost or gave up);
+//! - links in `payment_links`, of any generation, still active that long after they must not
+//!   be (an old amount's link, an orphan found at Stripe).
 //!
 //! Work also counts as lost when it was enqueued before the Redis queue's current generation
 //! began (Redis lost its data since): the feeder sweeps at once when it finds that.
@@ -21,7 +23,7 @@ use sea_orm::DatabaseConnection;
 use crate::feeder::{FeederSettings, top_up_events, top_up_orders};
 use crate::jobs::deactivate_link::DeactivateLink;
 use crate::queue::JobQueue;
-use crate::store::order;
+use crate::store::{order, payment_link};
 
 /// When work counts as lost, and how often to look.
 #[derive(Clone, Debug)]
@@ -104,6 +106,14 @@ async fn sweep_locked(
             })
         })
         .collect();
+    // Links of every generation that must not take money (an old amount's link the intake
+    // could not hand to the queue, an orphan whose job was lost).
+    let stray = payment_link::claim_stray(db, settings.window, stale_before).await?;
+    let mut deactivations = deactivations;
+    deactivations.extend(stray.into_iter().map(|l| DeactivateLink {
+        order_id: l.order_id,
+        link_id: l.id,
+    }));
     let deactivate_jobs = deactivations.len();
     queue.enqueue_many(deactivations).await?;
     Ok(Report {

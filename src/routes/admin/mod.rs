@@ -16,7 +16,7 @@ use paylink_workers::jobs::deactivate_link::DeactivateLink;
 use paylink_workers::jobs::mint_link::MintLink;
 use paylink_workers::jobs::stripe_event::StripeEvent;
 use paylink_workers::store::operator::{self, FailureFilter};
-use paylink_workers::store::{blast, dashboard, order, product, stripe_minute};
+use paylink_workers::store::{blast, dashboard, order, payment, product, stripe_minute};
 use serde::Deserialize;
 
 use crate::startup::AppState;
@@ -217,12 +217,16 @@ fn failure_filter(filter: &Filter) -> FailureFilter {
 async fn failures(State(state): State<AppState>, Query(query): Query<FailuresQuery>) -> Page {
     let orders = operator::failures(&state.db, &failure_filter(&query.filter), 500).await?;
     let events = operator::failed_events(&state.db, 200).await?;
+    let payments = payment::needing_attention(&state.db, 200).await?;
     let notice = Some(query.notice.as_str()).filter(|n| !n.is_empty());
     Ok(html(views::failures(
         &csrf(&state),
         &query.filter,
-        &orders,
-        &events,
+        views::Failures {
+            orders: &orders,
+            events: &events,
+            payments: &payments,
+        },
         notice,
     )))
 }

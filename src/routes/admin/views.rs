@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use paylink_workers::store::{blast, order, stripe_event};
+use paylink_workers::store::{blast, order, payment, stripe_event};
 use sea_orm::ActiveEnum as _;
 
 const STYLE: &str = "
@@ -271,13 +271,20 @@ pub struct Filter {
     pub error: String,
 }
 
-pub fn failures(
-    csrf: &str,
-    filter: &Filter,
-    orders: &[order::Model],
-    events: &[stripe_event::Model],
-    flash: Option<&str>,
-) -> Markup {
+/// What the failures page lists.
+pub struct Failures<'a> {
+    pub orders: &'a [order::Model],
+    pub events: &'a [stripe_event::Model],
+    /// Payments recorded with an issue (wrong amount, after a cancel, a second payment).
+    pub payments: &'a [payment::Model],
+}
+
+pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<&str>) -> Markup {
+    let Failures {
+        orders,
+        events,
+        payments,
+    } = found;
     layout(
         "Failures",
         csrf,
@@ -318,6 +325,26 @@ pub fn failures(
                                     button type="submit" { "Cancel" }
                                 }
                             }
+                        }
+                    }
+                }
+            }
+            h2 { "Payments needing attention (" (payments.len()) ")" }
+            @if payments.is_empty() { p.muted { "None." } } @else {
+                p.muted { "Money Stripe took that does not match its order. paylink recorded it and changed nothing else: refund or settle it with the payer in Stripe." }
+                table id="payment-issues" {
+                    tr { th { "order" } th { "issue" } th { "paid" } th { "checkout session" } th { "learned via" } th { "recorded" } }
+                    @for p in payments {
+                        tr data-order=(p.order_id) {
+                            td { a href=(format!("/admin/orders/{}", p.order_id)) { (p.order_id) } }
+                            td.error { (p.issue.map(|i| i.as_str()).unwrap_or("")) }
+                            td { @match (p.amount_cents, &p.currency) {
+                                (Some(amount), Some(currency)) => (money(amount, currency)),
+                                _ => "–",
+                            } }
+                            td { code { (p.checkout_session_id) } }
+                            td { (p.learned_via.to_value()) }
+                            td { (p.recorded_at.format("%Y-%m-%d %H:%M:%S UTC")) }
                         }
                     }
                 }

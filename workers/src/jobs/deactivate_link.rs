@@ -1,4 +1,5 @@
-//! `deactivate_link`: switch a paid order's Payment Link off.
+//! `deactivate_link`: switch off a Payment Link that must take no more money (a paid order's,
+//! a cancelled order's, an old generation's).
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use apalis::prelude::{BoxDynError, Data};
 use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
-use crate::store::order;
+use crate::store::{order, payment_link};
 
 /// Switch `link_id` off; if it is still the link stored on `order_id`, record it as deactivated.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -30,6 +31,16 @@ pub async fn deactivate_link(
 }
 
 async fn deactivate(job: DeactivateLink, ctx: &JobContext) -> Result<(), BoxDynError> {
+    // A link found at Stripe (an orphan) may have been stored by its order since: an order
+    // still waiting to be paid keeps its live link.
+    if let Some(owner) = order::find(&ctx.db, &job.order_id).await?
+        && owner.status == order::Status::Pending
+        && owner.link_state == order::LinkState::Active
+        && owner.stripe_payment_link_id.as_deref() == Some(job.link_id.as_str())
+    {
+        tracing::info!(order_id = %job.order_id, link_id = %job.link_id, "not deactivated: it is the pending order's live link");
+        return Ok(());
+    }
     let mut last_error = String::new();
     for attempt in 0..ctx.retry.max_attempts {
         if attempt > 0 {
@@ -38,6 +49,7 @@ async fn deactivate(job: DeactivateLink, ctx: &JobContext) -> Result<(), BoxDynE
         match ctx.stripe.deactivate_payment_link(&job.link_id).await {
             Ok(()) => {
                 order::mark_link_deactivated(&ctx.db, &job.order_id, &job.link_id).await?;
+                payment_link::mark_deactivated(&ctx.db, &job.link_id).await?;
                 tracing::info!(order_id = %job.order_id, link_id = %job.link_id, "link deactivated");
                 return Ok(());
             }

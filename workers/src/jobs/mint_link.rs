@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
 use crate::jobs::lease::MintLease;
-use crate::store::{order, product};
+use crate::store::{order, payment_link, product, stripe_cursor};
 use crate::stripe::{LinkRequest, MintedLink};
 
 /// Mint the link of `order_id` for link generation `generation`.
@@ -117,8 +117,20 @@ pub async fn mint_order_link(
         let Some(product) = product::find(&ctx.db, &current.product_id).await? else {
             return Ok(MintOutcome::Skipped("product not found"));
         };
+        if key_may_be_forgotten(&current) {
+            // Stripe prunes idempotency keys after about 24 hours and then runs the request
+            // again: a link an earlier, unanswered try made would not be replayed but doubled.
+            // Look for it first; if Stripe has none, go on under a fresh key.
+            if let Some(link) = find_at_stripe(ctx, order_id, generation).await? {
+                tracing::warn!(%order_id, generation, link_id = %link.id, "found the order's link at Stripe before reusing an old key");
+                return store(ctx, &current, generation, link).await;
+            }
+            order::bump_retry_epoch(&ctx.db, order_id, current.retry_epoch).await?;
+            continue;
+        }
         let request = LinkRequest {
             order_id: current.id.clone(),
+            generation,
             amount_cents: current.amount_cents,
             currency: current.currency.clone(),
             product_name: product.name.clone(),
@@ -130,10 +142,17 @@ pub async fn mint_order_link(
             ),
         };
         let key = idempotency_key(order_id, generation, current.retry_epoch);
+        order::note_key_used(&ctx.db, order_id, generation, current.retry_epoch).await?;
         match ctx.stripe.create_payment_link(&request, &key).await {
-            Ok(link) => return store(ctx, order_id, generation, link).await,
+            Ok(link) => return store(ctx, &current, generation, link).await,
             Err(failure) => {
                 let message = failure.to_string();
+                if failure.outcome_unknown() {
+                    // Stripe may have made the link all the same: have the link sweep look
+                    // for it once this order has settled.
+                    let at = chrono::Utc::now() + LINK_SWEEP_AFTER_UNKNOWN;
+                    stripe_cursor::request_run(&ctx.db, stripe_cursor::LINKS, at).await?;
+                }
                 tracing::warn!(%order_id, generation, attempt, %key, error = %message, "Payment Link request failed");
                 order::record_attempt(&ctx.db, order_id, Some(&message)).await?;
                 if !failure.is_retryable() {
@@ -148,6 +167,50 @@ pub async fn mint_order_link(
         }
     }
     Ok(MintOutcome::GaveUp(last_error))
+}
+
+/// How long after a create whose outcome is unknown the link sweep runs: time enough for the
+/// order's own retries to settle it, so the sweep can tell the orphan from the stored link.
+const LINK_SWEEP_AFTER_UNKNOWN: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Stripe keeps idempotency keys for at least 24 hours; past 23 a replay is not counted on.
+const KEY_TRUSTED_FOR: chrono::Duration = chrono::Duration::hours(23);
+
+fn key_may_be_forgotten(current: &order::Model) -> bool {
+    current
+        .key_first_used_at
+        .is_some_and(|first| chrono::Utc::now() - first > KEY_TRUSTED_FOR)
+}
+
+/// Most pages of active links read when looking for one order's link (100 links a page).
+const LOOKUP_PAGES: usize = 50;
+
+/// The active link Stripe holds for this order and generation, if any.
+async fn find_at_stripe(
+    ctx: &JobContext,
+    order_id: &str,
+    generation: i32,
+) -> anyhow::Result<Option<MintedLink>> {
+    let mut after: Option<String> = None;
+    for _ in 0..LOOKUP_PAGES {
+        let page = ctx
+            .stripe
+            .list_payment_links(Some(true), after.as_deref())
+            .await?;
+        if let Some(found) = page.items.into_iter().find(|l| {
+            l.order_id.as_deref() == Some(order_id) && l.generation.is_none_or(|g| g == generation)
+        }) {
+            return Ok(Some(MintedLink {
+                id: found.id,
+                url: found.url,
+            }));
+        }
+        if !page.has_more {
+            break;
+        }
+        after = page.last_id;
+    }
+    Ok(None)
 }
 
 /// The outcome when the order needs no link from us, or None when it is waiting for one.
@@ -177,27 +240,47 @@ fn stored_link(current: &order::Model) -> Option<MintedLink> {
     })
 }
 
-/// Stores the link unless someone else stored one first. A link of ours that lost to a
-/// different stored link (the order moved on meanwhile) is switched off so it cannot take money.
+/// Stores the link unless someone else stored one first. Every link Stripe handed back is
+/// remembered in `payment_links` first, so none is ever unknown to paylink. A link of ours that
+/// lost to a different stored link (the order moved on meanwhile) is switched off so it cannot
+/// take money (or, if that fails, left for the reconciler, which finds it there).
 async fn store(
     ctx: &JobContext,
-    order_id: &str,
+    current: &order::Model,
     generation: i32,
     link: MintedLink,
 ) -> anyhow::Result<MintOutcome> {
+    let order_id = current.id.as_str();
+    payment_link::record(
+        &ctx.db,
+        payment_link::NewLink {
+            id: link.id.clone(),
+            order_id: order_id.to_owned(),
+            generation: Some(generation),
+            url: link.url.clone(),
+            amount_cents: Some(current.amount_cents),
+            currency: Some(current.currency.clone()),
+            state: payment_link::State::Active,
+            origin: payment_link::Origin::Minted,
+        },
+    )
+    .await?;
     if order::store_minted_link(&ctx.db, order_id, generation, &link.id, &link.url).await? {
         return Ok(MintOutcome::Minted(link));
     }
     // Not stored, so not counted by the store: count the request that made the link here.
     order::record_attempt(&ctx.db, order_id, None).await?;
-    let current = order::find(&ctx.db, order_id).await?;
-    let stored = current.as_ref().and_then(stored_link);
+    let now = order::find(&ctx.db, order_id).await?;
+    let stored = now.as_ref().and_then(stored_link);
     if stored.as_ref().map(|s| &s.id) == Some(&link.id) {
         return Ok(MintOutcome::AlreadyMinted(link));
     }
     tracing::warn!(%order_id, link_id = %link.id, "minted link not stored: order moved on; deactivating it");
-    if let Err(e) = ctx.stripe.deactivate_payment_link(&link.id).await {
-        tracing::error!(%order_id, link_id = %link.id, error = %e, "failed to deactivate an unstored link");
+    match ctx.stripe.deactivate_payment_link(&link.id).await {
+        Ok(()) => payment_link::mark_deactivated(&ctx.db, &link.id).await?,
+        Err(e) => {
+            tracing::error!(%order_id, link_id = %link.id, error = %e, "failed to deactivate an unstored link; the reconciler will");
+        }
     }
     Ok(MintOutcome::Skipped(
         "order moved on before the link was stored",

@@ -10,7 +10,10 @@ use crate::context::JobContext;
 use crate::jobs::deactivate_link::DeactivateLink;
 use crate::jobs::mint_link::MintLink;
 use crate::queue::JobQueue;
-use crate::store::{order, product, stripe_event};
+use crate::settle::{self, Settled};
+use crate::store::payment::{Issue, LearnedVia};
+use crate::store::{order, stripe_event};
+use crate::stripe::CheckoutSession;
 
 /// Process the stored event `event_id`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,58 +38,13 @@ struct EventData {
     object: serde_json::Value,
 }
 
-/// The part of a Checkout Session paylink reads.
-#[derive(Debug, Default)]
-struct Session {
-    id: Option<String>,
-    payment_link: Option<String>,
-    payment_intent: Option<String>,
-    customer: Option<String>,
-    payment_status: Option<String>,
-    metadata: std::collections::HashMap<String, String>,
-}
-
-impl Session {
-    /// Reads each field on its own. Stripe's schema makes most of them nullable (`metadata`
-    /// among them) and lets `customer`, `payment_intent` and `payment_link` arrive expanded as
-    /// objects; read as one struct, a single field of another shape made the whole session
-    /// unreadable, and a payment with `metadata: null` was recorded against no order.
-    fn read(object: &serde_json::Value) -> Self {
-        use serde_json::Value;
-        let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
-        let id_of = |key: &str| match object.get(key) {
-            Some(Value::Object(expanded)) => expanded
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            _ => text(key),
-        };
-        let metadata = object
-            .get("metadata")
-            .and_then(Value::as_object)
-            .map(|pairs| {
-                pairs
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Self {
-            id: text("id"),
-            payment_link: id_of("payment_link"),
-            payment_intent: id_of("payment_intent"),
-            customer: id_of("customer"),
-            payment_status: text("payment_status"),
-            metadata,
-        }
-    }
-}
-
 /// How an event ended; stored on the event row for the operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Paid,
     AlreadyPaid,
+    /// Recorded and flagged for the operator (see [`Issue`]).
+    PaymentIssue(Issue),
     AwaitingAsyncPayment,
     PaymentFailedLinkReused,
     PaymentFailedNewLink,
@@ -101,6 +59,7 @@ impl Outcome {
         match self {
             Outcome::Paid => "paid",
             Outcome::AlreadyPaid => "already_paid",
+            Outcome::PaymentIssue(issue) => issue.as_str(),
             Outcome::AwaitingAsyncPayment => "awaiting_async_payment",
             Outcome::PaymentFailedLinkReused => "payment_failed_link_still_open",
             Outcome::PaymentFailedNewLink => "payment_failed_new_link",
@@ -134,7 +93,12 @@ async fn handle(job: StripeEvent, ctx: &JobContext, deps: &EventDeps) -> Result<
     if event.processed_at.is_some() {
         return Ok(());
     }
-    let outcome = match process(ctx, &deps.queue, &event.payload).await {
+    let via = if event.source == stripe_event::FROM_SWEEP {
+        LearnedVia::EventSweep
+    } else {
+        LearnedVia::Webhook
+    };
+    let outcome = match process(ctx, &deps.queue, &event.payload, via).await {
         Ok(outcome) => outcome,
         Err(e) => {
             let message = format!("{e:#}");
@@ -150,80 +114,48 @@ async fn handle(job: StripeEvent, ctx: &JobContext, deps: &EventDeps) -> Result<
     Ok(())
 }
 
-/// Applies the event. Errors (database, Stripe unreachable) leave it unprocessed for a retry.
-pub async fn process(ctx: &JobContext, queue: &JobQueue, payload: &str) -> anyhow::Result<Outcome> {
+/// Applies the event, learned `via` a delivery or the sweep. Errors (database, Stripe
+/// unreachable) leave it unprocessed for a retry.
+pub async fn process(
+    ctx: &JobContext,
+    queue: &JobQueue,
+    payload: &str,
+    via: LearnedVia,
+) -> anyhow::Result<Outcome> {
     let Ok(envelope) = serde_json::from_str::<Envelope>(payload) else {
         return Ok(Outcome::Unreadable);
     };
-    let session = || Session::read(&envelope.data.object);
+    let session = || CheckoutSession::read(&envelope.data.object);
     match envelope.event_type.as_str() {
         "checkout.session.completed" => {
             let session = session();
             match session.payment_status.as_deref() {
-                Some("paid" | "no_payment_required") => mark_paid(ctx, queue, &session).await,
+                Some("paid" | "no_payment_required") => mark_paid(ctx, queue, &session, via).await,
                 _ => Ok(Outcome::AwaitingAsyncPayment),
             }
         }
-        "checkout.session.async_payment_succeeded" => mark_paid(ctx, queue, &session()).await,
+        "checkout.session.async_payment_succeeded" => mark_paid(ctx, queue, &session(), via).await,
         "checkout.session.async_payment_failed" => payment_failed(ctx, queue, &session()).await,
         _ => Ok(Outcome::Ignored),
-    }
-}
-
-/// The order a session paid for: by our metadata, else by the Payment Link it came from.
-async fn find_order(ctx: &JobContext, session: &Session) -> anyhow::Result<Option<order::Model>> {
-    if let Some(id) = session.metadata.get("order_id")
-        && let Some(found) = order::find(&ctx.db, id).await?
-    {
-        return Ok(Some(found));
-    }
-    match &session.payment_link {
-        Some(link) => Ok(order::find_by_payment_link(&ctx.db, link).await?),
-        None => Ok(None),
     }
 }
 
 async fn mark_paid(
     ctx: &JobContext,
     queue: &JobQueue,
-    session: &Session,
+    session: &CheckoutSession,
+    via: LearnedVia,
 ) -> anyhow::Result<Outcome> {
-    let Some(found) = find_order(ctx, session).await? else {
-        return Ok(Outcome::UnknownOrder);
-    };
-    let payment = order::Payment {
-        checkout_session_id: session.id.clone(),
-        payment_intent_id: session.payment_intent.clone(),
-        customer_id: session.customer.clone(),
-    };
-    if !order::mark_paid(&ctx.db, &found.id, &payment).await? {
-        return Ok(Outcome::AlreadyPaid);
+    if session.id.is_none() {
+        // Without its id a payment cannot be recorded once: keep it for the operator.
+        return Ok(Outcome::Unreadable);
     }
-    let category = product::find(&ctx.db, &found.product_id)
-        .await?
-        .map(|p| p.category);
-    let deactivates = category.is_some_and(|c| ctx.policy.deactivates_on_paid(&c));
-    // Close the order's stored link, and the link that took the payment if it is another one
-    // (an older generation's): a paid order keeps no link that can take money again.
-    let mut links: Vec<String> = found.stripe_payment_link_id.iter().cloned().collect();
-    if let Some(paid_on) = &session.payment_link
-        && !links.contains(paid_on)
-    {
-        links.push(paid_on.clone());
-    }
-    if deactivates {
-        for link_id in links {
-            let job = DeactivateLink {
-                order_id: found.id.clone(),
-                link_id,
-            };
-            if let Err(e) = queue.enqueue(job).await {
-                // Paid is recorded; the reconciler finds paid orders whose link is still active.
-                tracing::error!(order_id = %found.id, error = %format!("{e:#}"), "paid, but deactivate_link not enqueued");
-            }
-        }
-    }
-    Ok(Outcome::Paid)
+    Ok(match settle::settle(ctx, queue, session, via).await? {
+        Settled::Paid => Outcome::Paid,
+        Settled::Flagged(issue) => Outcome::PaymentIssue(issue),
+        Settled::AlreadyRecorded => Outcome::AlreadyPaid,
+        Settled::UnknownOrder => Outcome::UnknownOrder,
+    })
 }
 
 /// A delayed payment failed: the order stays pending. If its link can take no more payments
@@ -232,9 +164,9 @@ async fn mark_paid(
 async fn payment_failed(
     ctx: &JobContext,
     queue: &JobQueue,
-    session: &Session,
+    session: &CheckoutSession,
 ) -> anyhow::Result<Outcome> {
-    let Some(found) = find_order(ctx, session).await? else {
+    let Some(found) = settle::find_order(ctx, session).await? else {
         return Ok(Outcome::UnknownOrder);
     };
     if found.status != order::Status::Pending {

@@ -94,12 +94,38 @@ impl JobQueue {
         }
     }
 
+    /// A second limit for background reads (the sweeps of Stripe), taken on top of the shared
+    /// one, so that they never use more than `per_second` of it.
+    pub fn background_rate_limiter(&self, per_second: u32) -> RateLimiter {
+        match self {
+            Self::Redis(q) => RateLimiter::fleet(
+                q.connection(),
+                &format!("{}:background", q.namespace()),
+                per_second,
+            ),
+            Self::Embedded(_) => RateLimiter::local(per_second),
+        }
+    }
+
     /// The feeder's turn: `None` while another process holds it. The embedded queue needs no
     /// lock: the backlog is claimed by conditional updates that return only the rows this
     /// caller stamped, so two feeders never take the same order.
     pub async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
         match self {
             Self::Redis(q) => q.lock_feeder().await,
+            Self::Embedded(_) => Ok(Some(FeederLock::Unshared)),
+        }
+    }
+
+    /// The turn of one of the sweeps of Stripe (`name`), held for at most `ttl`: `None` while
+    /// another process holds it. The embedded queue runs in one process and needs none.
+    pub async fn lock_sweep(
+        &self,
+        name: &str,
+        ttl: std::time::Duration,
+    ) -> anyhow::Result<Option<FeederLock>> {
+        match self {
+            Self::Redis(q) => q.lock(&format!("sweep:{name}"), ttl).await,
             Self::Embedded(_) => Ok(Some(FeederLock::Unshared)),
         }
     }

@@ -169,18 +169,23 @@ impl RedisQueue {
 
     /// Takes the feeder lock for [`FEEDER_LOCK_TTL`] unless another process holds it.
     pub async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
+        self.lock("feeder", FEEDER_LOCK_TTL).await
+    }
+
+    /// Takes the lock `name` for at most `ttl` unless another process holds it.
+    pub async fn lock(&self, name: &str, ttl: Duration) -> anyhow::Result<Option<FeederLock>> {
         let mut conn = self.conn.clone();
-        let key = format!("{}:feeder:lock", self.namespace);
+        let key = format!("{}:{name}:lock", self.namespace);
         let token = uuid::Uuid::new_v4().simple().to_string();
         let acquired: Option<String> = redis::cmd("SET")
             .arg(&key)
             .arg(&token)
             .arg("NX")
             .arg("PX")
-            .arg(FEEDER_LOCK_TTL.as_millis() as u64)
+            .arg(ttl.as_millis() as u64)
             .query_async(&mut conn)
             .await
-            .context("failed to take the feeder lock")?;
+            .with_context(|| format!("failed to take the {name} lock"))?;
         Ok(acquired.map(|_| FeederLock::Redis { conn, key, token }))
     }
 }

@@ -6,8 +6,11 @@ pub mod dashboard;
 pub mod mint_lease;
 pub mod operator;
 pub mod order;
+pub mod payment;
+pub mod payment_link;
 pub mod product;
 pub mod schema_lock;
+pub mod stripe_cursor;
 pub mod stripe_event;
 pub mod stripe_minute;
 

@@ -87,6 +87,14 @@ pub struct Model {
     /// [`super::mint_lease`]).
     pub mint_lease_owner: Option<String>,
     pub mint_lease_until: Option<DateTime<Utc>>,
+    /// What the payment that settled the order paid (Stripe's `amount_total` and `currency`).
+    pub paid_amount_cents: Option<i64>,
+    pub paid_currency: Option<String>,
+    /// A payment that did not match the order (see [`super::payment::Issue`]), for the operator.
+    pub payment_issue: Option<String>,
+    /// When the current idempotency key (generation and retry epoch) was first sent. Stripe
+    /// forgets keys after about 24 hours; an older key is not trusted to replay.
+    pub key_first_used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -140,6 +148,10 @@ fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
         cancelled_at: Set(None),
         mint_lease_owner: Set(None),
         mint_lease_until: Set(None),
+        paid_amount_cents: Set(None),
+        paid_currency: Set(None),
+        payment_issue: Set(None),
+        key_first_used_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -471,6 +483,10 @@ pub async fn bump_retry_epoch<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     let result = Entity::update_many()
         .col_expr(Column::RetryEpoch, Expr::value(from + 1))
+        .col_expr(
+            Column::KeyFirstUsedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .filter(Column::Id.eq(id))
         .filter(Column::RetryEpoch.eq(from))
         .exec(db)
@@ -484,10 +500,15 @@ pub struct Payment {
     pub checkout_session_id: Option<String>,
     pub payment_intent_id: Option<String>,
     pub customer_id: Option<String>,
+    /// Stripe's `amount_total` and `currency` for the session.
+    pub amount_cents: Option<i64>,
+    pub currency: Option<String>,
+    /// Whether it matched the order (an amount mismatch still settles the order).
+    pub issue: Option<super::payment::Issue>,
 }
 
-/// Marks a pending order paid and records Stripe's ids. Returns false when it was not pending
-/// (already paid by an earlier or duplicate event, or cancelled): exactly one event wins.
+/// Marks a pending order paid and records the payment. Returns false when it was not pending
+/// (already paid by an earlier or duplicate event, or cancelled): exactly one payment wins.
 pub async fn mark_paid<C: ConnectionTrait>(
     db: &C,
     id: &str,
@@ -509,6 +530,12 @@ pub async fn mark_paid<C: ConnectionTrait>(
             Column::StripeCustomerId,
             Expr::value(payment.customer_id.clone()),
         )
+        .col_expr(Column::PaidAmountCents, Expr::value(payment.amount_cents))
+        .col_expr(Column::PaidCurrency, Expr::value(payment.currency.clone()))
+        .col_expr(
+            Column::PaymentIssue,
+            Expr::value(payment.issue.map(|i| i.as_str().to_owned())),
+        )
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(id))
         .filter(Column::Status.eq(Status::Pending))
@@ -517,11 +544,70 @@ pub async fn mark_paid<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// The order whose stored link is `link_id` (the fallback when an event lacks our metadata).
+/// Flags a payment that could not settle the order (it was paid already, or cancelled). The
+/// order keeps its state; its payment fields are filled only when no payment filled them.
+pub async fn flag_payment_issue<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    issue: super::payment::Issue,
+    payment: &Payment,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    Entity::update_many()
+        .col_expr(Column::PaymentIssue, Expr::value(issue.as_str()))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Entity::update_many()
+        .col_expr(
+            Column::StripeCheckoutSessionId,
+            Expr::value(payment.checkout_session_id.clone()),
+        )
+        .col_expr(
+            Column::StripePaymentIntentId,
+            Expr::value(payment.payment_intent_id.clone()),
+        )
+        .col_expr(
+            Column::StripeCustomerId,
+            Expr::value(payment.customer_id.clone()),
+        )
+        .col_expr(Column::PaidAmountCents, Expr::value(payment.amount_cents))
+        .col_expr(Column::PaidCurrency, Expr::value(payment.currency.clone()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::StripeCheckoutSessionId.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Notes the first use of the order's current idempotency key (no-op once noted).
+pub async fn note_key_used<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    generation: i32,
+    epoch: i32,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::KeyFirstUsedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LinkGeneration.eq(generation))
+        .filter(Column::RetryEpoch.eq(epoch))
+        .filter(Column::KeyFirstUsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The order `link_id` was minted for, of any generation (the fallback when a session lacks
+/// our metadata).
 pub async fn find_by_payment_link<C: ConnectionTrait>(
     db: &C,
     link_id: &str,
 ) -> Result<Option<Model>, DbErr> {
+    if let Some(link) = super::payment_link::find(db, link_id).await? {
+        return find(db, &link.order_id).await;
+    }
     Entity::find()
         .filter(Column::StripePaymentLinkId.eq(link_id))
         .one(db)
@@ -568,6 +654,10 @@ pub async fn start_new_generation<C: ConnectionTrait>(
             Expr::value(LinkState::Minting.to_value()),
         )
         .col_expr(Column::RetryEpoch, Expr::value(0))
+        .col_expr(
+            Column::KeyFirstUsedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(Column::StripePaymentLinkId, Expr::value(none.clone()))
         .col_expr(Column::StripePaymentLinkUrl, Expr::value(none.clone()))
         .col_expr(Column::LastError, Expr::value(none))
@@ -595,6 +685,19 @@ pub async fn note_error<C: ConnectionTrait>(db: &C, id: &str, error: &str) -> Re
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// When the first order was created: nothing can have been paid through paylink before.
+pub async fn earliest_created<C: ConnectionTrait>(db: &C) -> Result<Option<DateTime<Utc>>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Entity::find()
+        .select_only()
+        .column(Column::CreatedAt)
+        .order_by_asc(Column::CreatedAt)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
 }
 
 /// Records the payer's first click on the pay URL (later clicks change nothing).

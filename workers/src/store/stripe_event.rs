@@ -18,7 +18,13 @@ pub struct Model {
     pub error: Option<String>,
     /// When its `stripe_event` job went on the queue; NULL while it waits for room.
     pub enqueued_at: Option<DateTime<Utc>>,
+    /// Where it came from: `webhook` (a delivery) or `sweep` (read from `GET /v1/events`).
+    pub source: String,
 }
+
+/// Where an event came from.
+pub const FROM_WEBHOOK: &str = "webhook";
+pub const FROM_SWEEP: &str = "sweep";
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
@@ -34,6 +40,8 @@ pub struct NewEvent {
     pub id: String,
     pub event_type: String,
     pub payload: String,
+    /// [`FROM_WEBHOOK`] or [`FROM_SWEEP`].
+    pub source: &'static str,
 }
 
 /// Stores the events, ignoring ids already stored (Stripe delivers an event more than once),
@@ -63,6 +71,7 @@ pub async fn insert_new<C: ConnectionTrait>(
             outcome: Set(None),
             error: Set(None),
             enqueued_at: Set(enqueued.then_some(now)),
+            source: Set(e.source.to_owned()),
         })
         .collect();
     let inserted = Entity::insert_many(rows)

@@ -8,10 +8,10 @@ use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_payment::payment_link::{
     AfterCompletionRedirectParams, CompletedSessionsParams, CreatePaymentLink,
     CreatePaymentLinkAfterCompletion, CreatePaymentLinkAfterCompletionType,
-    CreatePaymentLinkLineItems, CreatePaymentLinkLineItemsPriceData,
-    CreatePaymentLinkLineItemsPriceDataProductData, CreatePaymentLinkPaymentIntentData,
-    CreatePaymentLinkPaymentIntentDataSetupFutureUsage, RestrictionsParams, RetrievePaymentLink,
-    UpdatePaymentLink,
+    CreatePaymentLinkCustomerCreation, CreatePaymentLinkLineItems,
+    CreatePaymentLinkLineItemsPriceData, CreatePaymentLinkLineItemsPriceDataProductData,
+    CreatePaymentLinkPaymentIntentData, CreatePaymentLinkPaymentIntentDataSetupFutureUsage,
+    RestrictionsParams, RetrievePaymentLink, UpdatePaymentLink,
 };
 
 use super::{RateLimiter, StripeFailure, StripeHttp, Tally};
@@ -31,6 +31,9 @@ pub struct StripeSettings {
 pub struct StripeApi {
     client: StripeHttp,
     limiter: Option<RateLimiter>,
+    /// The share of the limit background reads (the sweeps) may take, on top of `limiter`, so a
+    /// sweep never slows a blast by more than that share.
+    background: Option<RateLimiter>,
     tally: Tally,
 }
 
@@ -42,10 +45,15 @@ const PAUSE_AFTER_429: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug)]
 pub struct LinkRequest {
     pub order_id: String,
+    /// The order's link generation, kept in the link's metadata so that a link found at Stripe
+    /// (an orphan) says which generation it was minted for.
+    pub generation: i32,
     pub amount_cents: i64,
     pub currency: String,
     pub product_name: String,
-    /// Save the card for later off-session charges (`setup_future_usage=off_session`).
+    /// Save the card for later off-session charges: `setup_future_usage=off_session`, and
+    /// `customer_creation=always` (in payment mode Stripe creates a Customer only when asked;
+    /// without one the card is attached to nobody and cannot be charged next month).
     pub save_card: bool,
     /// Allow one completed payment only, and say so when the link is switched off.
     pub single_payment: bool,
@@ -73,6 +81,7 @@ impl StripeApi {
         Ok(Self {
             client,
             limiter: None,
+            background: None,
             tally: Tally::default(),
         })
     }
@@ -83,13 +92,31 @@ impl StripeApi {
         self
     }
 
+    /// Holds background reads (the sweeps) to `limiter` as well as to the shared limit.
+    pub fn with_background_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.background = Some(limiter);
+        self
+    }
+
+    pub(super) fn background_limiter(&self) -> Option<&RateLimiter> {
+        self.background.as_ref()
+    }
+
+    pub(super) fn http(&self) -> &StripeHttp {
+        &self.client
+    }
+
     /// The counts of this process's Stripe requests (flushed to the database by its owner).
     pub fn tally(&self) -> &Tally {
         &self.tally
     }
 
     /// Runs one Stripe request within the shared rate limit; a 429 pauses the whole fleet.
-    async fn paced<T, F>(&self, endpoint: &'static str, request: F) -> Result<T, StripeFailure>
+    pub(super) async fn paced<T, F>(
+        &self,
+        endpoint: &'static str,
+        request: F,
+    ) -> Result<T, StripeFailure>
     where
         F: std::future::Future<Output = Result<T, super::HttpError>>,
     {
@@ -122,7 +149,10 @@ impl StripeApi {
         link: &LinkRequest,
         idempotency_key: &str,
     ) -> Result<MintedLink, StripeFailure> {
-        let metadata = HashMap::from([("order_id".to_owned(), link.order_id.clone())]);
+        let metadata = HashMap::from([
+            ("order_id".to_owned(), link.order_id.clone()),
+            ("link_generation".to_owned(), link.generation.to_string()),
+        ]);
         let mut price_data = CreatePaymentLinkLineItemsPriceData::new(
             link.currency
                 .parse::<stripe_types::Currency>()
@@ -154,6 +184,9 @@ impl StripeApi {
             .metadata(metadata)
             .payment_intent_data(intent)
             .after_completion(after);
+        if link.save_card {
+            request = request.customer_creation(CreatePaymentLinkCustomerCreation::Always);
+        }
         if link.single_payment {
             request = request
                 .restrictions(RestrictionsParams::new(CompletedSessionsParams::new(1)))

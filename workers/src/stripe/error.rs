@@ -32,6 +32,15 @@ impl StripeFailure {
         !matches!(self, StripeFailure::Refused { .. })
     }
 
+    /// Whether Stripe may have done what was asked although it did not say so: a 5xx ("the
+    /// outcome is unknown") or no answer at all.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            StripeFailure::Server { .. } | StripeFailure::Unreachable(_)
+        )
+    }
+
     /// Whether the next try needs a fresh idempotency key (Stripe replays saved 5xx results).
     pub fn needs_new_key(&self) -> bool {
         matches!(self, StripeFailure::Server { .. })

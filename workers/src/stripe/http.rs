@@ -74,21 +74,13 @@ impl StripeHttp {
 
     async fn send(&self, req: CustomizedStripeRequest) -> Result<Bytes, HttpError> {
         let (request, config) = req.into_pieces();
-        let mut url = format!("{}v1{}", self.base, request.path);
-        if let Some(query) = &request.query {
-            url.push('?');
-            url.push_str(query);
-        }
         let method = match request.method {
             StripeMethod::Get => reqwest::Method::GET,
             StripeMethod::Post => reqwest::Method::POST,
             StripeMethod::Delete => reqwest::Method::DELETE,
         };
         let mut builder = self
-            .client
-            .request(method, url)
-            .bearer_auth(self.secret.expose_secret())
-            .header("stripe-version", stripe_shared::version::VERSION.as_str())
+            .request(method, &request.path, request.query.as_deref())
             .timeout(config.timeout.unwrap_or(self.timeout));
         if let Some(RequestStrategy::Idempotent(key)) = &config.request_strategy {
             builder = builder.header("idempotency-key", key.as_str());
@@ -98,6 +90,47 @@ impl StripeHttp {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(body);
         }
+        self.answer(builder).await
+    }
+
+    /// `GET /v1{path}?{query}`, read as plain JSON. For what paylink reads tolerantly (events,
+    /// Checkout Sessions, link listings): Stripe's schema makes most of their fields nullable,
+    /// and one field of an unexpected shape must not make the whole object unreadable.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, HttpError> {
+        let query = form_encode(query);
+        let builder = self
+            .request(
+                reqwest::Method::GET,
+                path,
+                (!query.is_empty()).then_some(query.as_str()),
+            )
+            .timeout(self.timeout);
+        let body = self.answer(builder).await?;
+        serde_json::from_slice(&body).map_err(|e| HttpError::Deserialize(e.to_string()))
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut url = format!("{}v1{}", self.base, path);
+        if let Some(query) = query {
+            url.push('?');
+            url.push_str(query);
+        }
+        self.client
+            .request(method, url)
+            .bearer_auth(self.secret.expose_secret())
+            .header("stripe-version", stripe_shared::version::VERSION.as_str())
+    }
+
+    async fn answer(&self, builder: reqwest::RequestBuilder) -> Result<Bytes, HttpError> {
         let response = builder.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let headers = response.headers();
@@ -126,6 +159,13 @@ impl StripeHttp {
             should_retry,
         })
     }
+}
+
+/// `a=1&b=2`, form-encoded as Stripe expects.
+fn form_encode(pairs: &[(&str, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish()
 }
 
 fn transport(e: reqwest::Error) -> HttpError {

@@ -5,10 +5,14 @@ mod client;
 mod error;
 mod http;
 mod rate_limit;
+mod reads;
+mod session;
 mod tally;
 
 pub use client::{LinkRequest, MintedLink, StripeApi, StripeSettings};
 pub use error::StripeFailure;
 pub use http::{HttpError, StripeHttp};
 pub use rate_limit::RateLimiter;
+pub use reads::{CHECKOUT_EVENT_TYPES, ListedEvent, ListedLink, Page};
+pub use session::CheckoutSession;
 pub use tally::Tally;

@@ -1,0 +1,470 @@
+//! Stripe is the ledger: payments and links Stripe recorded that no webhook told paylink of are
+//! found by the sweep of Stripe's events, the payer's return page and the sweep of links;
+//! payments that do not match their order are flagged and listed.
+
+use std::time::Duration;
+
+use paylink_workers::store::operator::{self, FailureFilter};
+use paylink_workers::store::payment::{self, LearnedVia};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, AppOptions, Stack, TestApp, eventually, spawn_app_with};
+
+/// Deliveries go nowhere: a port nothing listens on (an endpoint down, a wrong URL in Stripe).
+async fn break_webhooks(app: &TestApp) {
+    app.fake_config(json!({"webhook_url": "http://127.0.0.1:9/webhooks/stripe"}))
+        .await;
+}
+
+fn link_id(order: &Value) -> String {
+    order["stripe_payment_link_id"]
+        .as_str()
+        .expect("a minted link")
+        .to_owned()
+}
+
+/// The payer's return from Stripe, as the `after_completion` redirect sends it.
+async fn return_page(app: &TestApp, order: &Value, session_id: &str) -> (u16, String) {
+    let url = format!(
+        "{}/thanks?session_id={session_id}",
+        order["pay_url"].as_str().expect("pay url")
+    );
+    let response = app.client.get(url).send().await.expect("return page");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("html"))
+}
+
+async fn learned_via(app: &TestApp, session_id: &str) -> Option<LearnedVia> {
+    payment::find(&app.db, session_id)
+        .await
+        .expect("query")
+        .map(|p| p.learned_via)
+}
+
+/// POST to one of the stand-in's own controls; the JSON answer.
+async fn fake_post(app: &TestApp, path: &str, body: Value) -> Value {
+    let response = app
+        .client
+        .post(format!("{}_fake/{path}", app.fake_url))
+        .json(&body)
+        .send()
+        .await
+        .expect("stand-in answers");
+    assert_eq!(response.status(), 200, "stand-in {path}");
+    response.json().await.expect("json")
+}
+
+/// A payer opens checkout on the link now (and pays later, as `complete_open` does).
+async fn open_session(app: &TestApp, link_id: &str) -> String {
+    let opened = fake_post(
+        app,
+        &format!("payment_links/{link_id}/checkout_sessions"),
+        json!({}),
+    )
+    .await;
+    opened["checkout_session"]
+        .as_str()
+        .expect("session id")
+        .to_owned()
+}
+
+async fn complete_open(app: &TestApp, session_id: &str) {
+    fake_post(
+        app,
+        &format!("checkout_sessions/{session_id}/complete"),
+        json!({"payment_status": "paid"}),
+    )
+    .await;
+}
+
+async fn sweep_finds_a_payment_no_webhook_delivered(stack: Stack) {
+    let app = spawn_app_with(AppOptions {
+        stripe_sweep_secs: Some(1),
+        ..AppOptions::on(stack)
+    })
+    .await;
+    break_webhooks(&app).await;
+    let order = app.minted_order("monthly", 4500).await;
+    let id = order["id"].as_str().unwrap();
+    let session = app.complete_checkout(&link_id(&order), "paid").await;
+
+    let paid = app
+        .wait_for_order(id, "paid by the event sweep", |o| o["status"] == "paid")
+        .await;
+    assert_eq!(paid["paid_amount_cents"], 4500, "{paid}");
+    assert_eq!(paid["paid_currency"], "usd");
+    assert!(
+        paid["stripe_customer_id"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("cus_")),
+        "the card is saved to a Customer: {paid}"
+    );
+    assert_eq!(paid["payment_issue"], Value::Null);
+    assert_eq!(
+        learned_via(&app, &session).await,
+        Some(LearnedVia::EventSweep)
+    );
+    let closed = eventually(Duration::from_secs(20), || async {
+        let link = app
+            .stripe_get(&format!("payment_links/{}", link_id(&order)))
+            .await;
+        (link["active"] == false).then_some(())
+    })
+    .await;
+    assert!(closed.is_some(), "the paid monthly link is switched off");
+    assert_eq!(app.fake_stats().await["events_delivered"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_sweep_records_a_payment_no_webhook_delivered_on_postgres_and_redis() {
+    sweep_finds_a_payment_no_webhook_delivered(Stack::PostgresRedis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_sweep_records_a_payment_no_webhook_delivered_on_the_embedded_default() {
+    sweep_finds_a_payment_no_webhook_delivered(Stack::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_return_page_settles_the_order_before_any_webhook() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    break_webhooks(&app).await;
+    let order = app.minted_order("tournament", 3000).await;
+    let id = order["id"].as_str().unwrap();
+    let session = app.complete_checkout(&link_id(&order), "paid").await;
+    assert_eq!(app.get_order(id).await["status"], "pending");
+
+    let (status, page) = return_page(&app, &order, &session).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("your payment is recorded"), "{page}");
+    let paid = app.get_order(id).await;
+    assert_eq!(
+        paid["status"], "paid",
+        "settled by the return itself: {paid}"
+    );
+    assert_eq!(paid["paid_amount_cents"], 3000);
+    assert_eq!(
+        learned_via(&app, &session).await,
+        Some(LearnedVia::ReturnPage)
+    );
+
+    // Back again (a reload): the same payment, recorded once.
+    let (_, page) = return_page(&app, &order, &session).await;
+    assert!(page.contains("your payment is recorded"), "{page}");
+    assert_eq!(app.count_rows("payments").await, 1);
+    let closed = eventually(Duration::from_secs(20), || async {
+        let link = app
+            .stripe_get(&format!("payment_links/{}", link_id(&order)))
+            .await;
+        (link["active"] == false).then_some(())
+    })
+    .await;
+    assert!(closed.is_some(), "the paid tournament link is switched off");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_or_made_up_session_on_the_return_page_settles_nothing() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    break_webhooks(&app).await;
+    let mine = app.minted_order("jersey", 2000).await;
+    let product = mine["product_id"].as_str().unwrap();
+    let other = app.create_order(product, 2500).await;
+    let other = app.wait_until_settled(other["id"].as_str().unwrap()).await;
+    let foreign = app.complete_checkout(&link_id(&other), "paid").await;
+
+    for session in [
+        foreign.as_str(),
+        "cs_test_made_up_by_someone",
+        "not-a-session",
+    ] {
+        let (status, page) = return_page(&app, &mine, session).await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("confirming your payment"),
+            "{session}: {page}"
+        );
+    }
+    assert_eq!(
+        app.get_order(mine["id"].as_str().unwrap()).await["status"],
+        "pending"
+    );
+    assert_eq!(
+        app.get_order(other["id"].as_str().unwrap()).await["status"],
+        "pending",
+        "another order's payment is not settled through this order's page"
+    );
+    assert_eq!(app.count_rows("payments").await, 0);
+}
+
+/// Waits (up to `within`) until each order has exactly one active link at the stand-in, the
+/// one it stores; panics with what the stand-in holds otherwise.
+async fn assert_one_active_link_each(app: &TestApp, ids: &[String], within: Duration) {
+    let settled = eventually(within, || async {
+        for id in ids {
+            let order = app.get_order(id).await;
+            let active: Vec<Value> = app
+                .stripe_links_for(id)
+                .await
+                .into_iter()
+                .filter(|l| l["active"] == true)
+                .collect();
+            if active.len() != 1 || active[0]["id"] != order["stripe_payment_link_id"] {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    if settled.is_none() {
+        for id in ids {
+            let links: Vec<(Value, Value)> = app
+                .stripe_links_for(id)
+                .await
+                .into_iter()
+                .map(|l| (l["id"].clone(), l["active"].clone()))
+                .collect();
+            eprintln!(
+                "{id}: stores {} ; at Stripe {links:?}",
+                app.get_order(id).await["stripe_payment_link_id"]
+            );
+        }
+        panic!("not every order ended with exactly its stored link active");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_answered_500_after_stripe_made_the_link_ends_with_one_active_link() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    let product = app.create_product("monthly").await;
+    // Each order's first create runs at Stripe and is answered 500 ("outcome unknown"):
+    // paylink rightly retries under a new key, and the first link is left behind.
+    app.fake_config(json!({"fail_after_next": 8})).await;
+    let mut ids = Vec::new();
+    for amount in 0..8 {
+        let order = app.create_order(&product, 1000 + amount).await;
+        ids.push(order["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        app.wait_until_settled(id).await;
+    }
+    assert_eq!(
+        app.fake_stats().await["requests"]["POST /v1/payment_links"],
+        16
+    );
+    // The link sweep runs soon after an unknown outcome and switches the orphans off.
+    assert_one_active_link_each(&app, &ids, Duration::from_secs(45)).await;
+    assert_eq!(app.fake_stats().await["payment_links"]["active"], 8);
+}
+
+/// An order whose every create timed out after the stand-in made its link (it answers after
+/// the client gave up), left failed with that link at Stripe; then the stand-in forgets keys.
+async fn failed_after_timeouts(app: &TestApp) -> String {
+    app.fake_config(json!({"slow_rate": 1.0, "slow_ms": 3000, "idempotency_ttl_secs": 1}))
+        .await;
+    let product = app.create_product("monthly").await;
+    let order = app.create_order(&product, 4200).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    app.wait_for_order(&id, "failed after timeouts", |o| {
+        o["link_state"] == "failed"
+    })
+    .await;
+    app.fake_config(json!({"slow_rate": 0.0})).await;
+    // The stand-in's answers come 3 s late; wait them out, and the key's second with them.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    id
+}
+
+async fn retry(app: &TestApp, id: &str) {
+    let filter = FailureFilter {
+        order_id: Some(id.to_owned()),
+        blast_id: None,
+        error_contains: None,
+    };
+    assert_eq!(operator::retry_failed(&app.db, &filter).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_whose_key_expired_at_stripe_does_not_leave_two_active_links() {
+    let app = spawn_app_with(AppOptions {
+        max_attempts: 2,
+        ..AppOptions::default()
+    })
+    .await;
+    let id = failed_after_timeouts(&app).await;
+    assert_eq!(
+        app.stripe_links_for(&id).await.len(),
+        1,
+        "the timed-out create made a link"
+    );
+    retry(&app, &id).await;
+    let order = app.wait_until_settled(&id).await;
+    assert_eq!(order["link_state"], "active", "{order}");
+    assert_one_active_link_each(&app, &[id], Duration::from_secs(45)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_older_than_23_hours_is_not_reused_before_the_link_is_looked_up() {
+    let app = spawn_app_with(AppOptions {
+        max_attempts: 2,
+        ..AppOptions::default()
+    })
+    .await;
+    let id = failed_after_timeouts(&app).await;
+    let made = app.stripe_links_for(&id).await;
+    assert_eq!(made.len(), 1);
+    // As if the operator retried the next day.
+    let day_ago = chrono::Utc::now() - chrono::Duration::hours(24);
+    use paylink_workers::store::order;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    order::Entity::update_many()
+        .col_expr(order::Column::KeyFirstUsedAt, Expr::value(day_ago))
+        .filter(order::Column::Id.eq(id.as_str()))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let creates = app.fake_stats().await["requests"]["POST /v1/payment_links"].clone();
+    retry(&app, &id).await;
+    let order = app.wait_until_settled(&id).await;
+    assert_eq!(order["link_state"], "active", "{order}");
+    assert_eq!(
+        order["stripe_payment_link_id"], made[0]["id"],
+        "the link Stripe made is adopted"
+    );
+    assert_eq!(
+        app.fake_stats().await["requests"]["POST /v1/payment_links"],
+        creates,
+        "no second create"
+    );
+    assert_eq!(app.stripe_links_for(&id).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_amount_payment_after_cancel_and_a_second_payment_are_flagged_and_listed() {
+    let app = spawn_app_with(AppOptions::default()).await;
+
+    // A payer opens checkout at 50.00; the amount becomes 90.00; the old session is paid.
+    let changed = app.minted_order("monthly", 5000).await;
+    let changed_id = changed["id"].as_str().unwrap();
+    let old_session = open_session(&app, &link_id(&changed)).await;
+    let response = app
+        .client
+        .patch(app.url(&format!("/v1/orders/{changed_id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"amount_cents": 9000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    app.wait_for_order(changed_id, "re-minted", |o| {
+        o["link_state"] == "active" && o["link_generation"] == 1
+    })
+    .await;
+    complete_open(&app, &old_session).await;
+    let flagged = app
+        .wait_for_order(changed_id, "flagged", |o| !o["payment_issue"].is_null())
+        .await;
+    assert_eq!(flagged["payment_issue"], "amount_mismatch", "{flagged}");
+    assert_eq!(flagged["paid_amount_cents"], 5000);
+    assert_eq!(flagged["amount_cents"], 9000);
+
+    // A payer opens checkout; the order is cancelled; the payer pays.
+    let cancelled = app.minted_order("tournament", 3000).await;
+    let cancelled_id = cancelled["id"].as_str().unwrap();
+    let session = open_session(&app, &link_id(&cancelled)).await;
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/orders/{cancelled_id}/cancel")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    complete_open(&app, &session).await;
+    let flagged = app
+        .wait_for_order(cancelled_id, "flagged", |o| !o["payment_issue"].is_null())
+        .await;
+    assert_eq!(flagged["payment_issue"], "paid_after_cancel", "{flagged}");
+    assert_eq!(flagged["status"], "cancelled");
+
+    // A jersey link stays open after its payment; a second payment arrives through it.
+    let twice = app.minted_order("jersey", 2500).await;
+    let twice_id = twice["id"].as_str().unwrap();
+    app.complete_checkout(&link_id(&twice), "paid").await;
+    app.wait_for_order(twice_id, "paid", |o| o["status"] == "paid")
+        .await;
+    app.complete_checkout(&link_id(&twice), "paid").await;
+    let flagged = app
+        .wait_for_order(twice_id, "flagged", |o| !o["payment_issue"].is_null())
+        .await;
+    assert_eq!(flagged["payment_issue"], "paid_twice", "{flagged}");
+
+    let page = app
+        .client
+        .get(app.url("/admin/failures"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Payments needing attention (3)"), "{page}");
+    for (id, issue) in [
+        (changed_id, "amount_mismatch"),
+        (cancelled_id, "paid_after_cancel"),
+        (twice_id, "paid_twice"),
+    ] {
+        assert!(
+            page.contains(id) && page.contains(issue),
+            "{id} {issue} listed"
+        );
+    }
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for issue in ["amount_mismatch", "paid_after_cancel", "paid_twice"] {
+        let series = format!("paylink_payment_issues_total{{issue=\"{issue}\"}}");
+        assert!(metrics.contains(&series), "{series} in /metrics");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monthly_link_saves_the_card_to_a_customer_and_a_jersey_link_does_not() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    let monthly = app.minted_order("monthly", 4000).await;
+    let jersey = app.minted_order("jersey", 4000).await;
+    let monthly_link = app
+        .stripe_get(&format!("payment_links/{}", link_id(&monthly)))
+        .await;
+    let jersey_link = app
+        .stripe_get(&format!("payment_links/{}", link_id(&jersey)))
+        .await;
+    assert_eq!(monthly_link["customer_creation"], "always");
+    assert_eq!(
+        monthly_link["payment_intent_data"]["setup_future_usage"],
+        "off_session"
+    );
+    assert_eq!(jersey_link["customer_creation"], "if_required");
+
+    for (order, customer) in [(&monthly, true), (&jersey, false)] {
+        let id = order["id"].as_str().unwrap();
+        app.complete_checkout(&link_id(order), "paid").await;
+        let paid = app
+            .wait_for_order(id, "paid", |o| o["status"] == "paid")
+            .await;
+        assert_eq!(
+            paid["stripe_customer_id"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("cus_")),
+            customer,
+            "{paid}"
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! Every Payment Link paylink minted or found at Stripe, of every generation. The order points
+//! at its current one (`orders.stripe_payment_link_id`); the others stay here so that a payment
+//! through any of them finds its order, and so that the reconciler can switch off every link
+//! that must not take money, even when the job that should have done it was lost.
+
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
+
+/// Whether the link can take money at Stripe, as far as paylink knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum State {
+    #[sea_orm(string_value = "active")]
+    Active,
+    #[sea_orm(string_value = "deactivated")]
+    Deactivated,
+}
+
+/// How paylink came to know the link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Origin {
+    /// A `mint_link` job or a payer's click created it and stored it on the order.
+    #[sea_orm(string_value = "minted")]
+    Minted,
+    /// The link sweep found it at Stripe, naming an order that did not hold it (an orphan: a
+    /// create Stripe answered 500 or that timed out after Stripe made the link).
+    #[sea_orm(string_value = "found")]
+    Found,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "payment_links")]
+pub struct Model {
+    /// Stripe's id (`plink_…`).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub order_id: String,
+    /// The order's link generation it was minted for (unknown for some found links).
+    pub generation: Option<i32>,
+    pub url: String,
+    pub amount_cents: Option<i64>,
+    pub currency: Option<String>,
+    pub state: State,
+    pub origin: Origin,
+    pub created_at: DateTime<Utc>,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    /// When the reconciler last enqueued a `deactivate_link` for it.
+    pub enqueued_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// A link to remember.
+#[derive(Clone, Debug)]
+pub struct NewLink {
+    pub id: String,
+    pub order_id: String,
+    pub generation: Option<i32>,
+    pub url: String,
+    pub amount_cents: Option<i64>,
+    pub currency: Option<String>,
+    pub state: State,
+    pub origin: Origin,
+}
+
+/// Remembers a link; a link already known keeps its row (the first record wins).
+pub async fn record<C: ConnectionTrait>(db: &C, link: NewLink) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let deactivated = link.state == State::Deactivated;
+    let row = ActiveModel {
+        id: Set(link.id),
+        order_id: Set(link.order_id),
+        generation: Set(link.generation),
+        url: Set(link.url),
+        amount_cents: Set(link.amount_cents),
+        currency: Set(link.currency),
+        state: Set(link.state),
+        origin: Set(link.origin),
+        created_at: Set(now),
+        deactivated_at: Set(deactivated.then_some(now)),
+        enqueued_at: Set(None),
+    };
+    match Entity::insert(row)
+        .on_conflict(OnConflict::column(Column::Id).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await
+    {
+        Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
+    if !super::could_be_key(id) {
+        return Ok(None);
+    }
+    Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// The order's links, every generation, oldest first.
+pub async fn for_order<C: ConnectionTrait>(db: &C, order_id: &str) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    Entity::find()
+        .filter(Column::OrderId.eq(order_id))
+        .order_by_asc(Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// Records that Stripe switched the link off (idempotent).
+pub async fn mark_deactivated<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::State, Expr::value(State::Deactivated.to_value()))
+        .col_expr(Column::DeactivatedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::State.eq(State::Active))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Notes that a `deactivate_link` job was just enqueued for these links, so the reconciler
+/// leaves them to it until it is stale.
+pub async fn note_enqueued<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    Entity::update_many()
+        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Links still active that no order holds as its link: an old generation's (the amount
+/// changed, or a failed delayed payment moved the order on) or an orphan found at Stripe, whose
+/// `deactivate_link` was never enqueued (the queue was down) or was enqueued before
+/// `stale_before` and evidently lost. An order's current link is the business of
+/// [`super::order::claim_unclosed`]. Stamps the ones it returns, so a sweep takes each once per
+/// staleness period.
+pub async fn claim_stray<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+    stale_before: DateTime<Utc>,
+) -> Result<Vec<Model>, DbErr> {
+    use super::order;
+    use sea_orm::sea_query::{Condition, Query};
+    use sea_orm::{QueryOrder, QuerySelect};
+    let current = Query::select()
+        .column(order::Column::StripePaymentLinkId)
+        .from(order::Entity)
+        .and_where(order::Column::StripePaymentLinkId.is_not_null())
+        .to_owned();
+    let stray = || {
+        Condition::all()
+            .add(Column::State.eq(State::Active))
+            .add(Column::Id.not_in_subquery(current.clone()))
+            .add(
+                Condition::any()
+                    .add(Column::EnqueuedAt.is_null())
+                    .add(Column::EnqueuedAt.lt(stale_before)),
+            )
+    };
+    let ids: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(stray())
+        .order_by_asc(Column::CreatedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::update_many()
+        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.is_in(ids))
+        .filter(stray())
+        .exec_with_returning(db)
+        .await
+}

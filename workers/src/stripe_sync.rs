@@ -1,0 +1,325 @@
+//! Staying in step with Stripe, the ledger: two sweeps that find what no webhook told us.
+//!
+//! - **Events** (every `stripe_sweep`, 300 s by default): lists `GET /v1/events` for the
+//!   Checkout Session types since a stored cursor, less an overlap (an event can be listed a
+//!   little after its `created` time), and stores every event not stored yet, marked as from
+//!   the sweep. The feeder hands them to `stripe_event` like deliveries, so an event seen both
+//!   ways is processed once.
+//! - **Links** (every `link_sweep`, 3600 s by default, and soon after a create whose outcome
+//!   was unknown): lists the active Payment Links and switches off every one whose
+//!   `metadata.order_id` names an order of ours that does not keep it as its live link, an
+//!   orphan a Stripe 500 or timeout hid (the retry made another), recording it in
+//!   `payment_links`.
+//!
+//! One process at a time runs each sweep (a lock in Redis; the embedded queue has one process),
+//! and the last run's time is in the database, so the intervals hold for the whole fleet. Their
+//! Stripe reads take no more than `share` of the rate limit (see [`crate::stripe::StripeApi`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::context::JobContext;
+use crate::jobs::deactivate_link::DeactivateLink;
+use crate::queue::JobQueue;
+use crate::store::{order, payment_link, product, stripe_cursor, stripe_event};
+
+/// How often the sweeps run.
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    pub event_sweep: Duration,
+    pub link_sweep: Duration,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            event_sweep: Duration::from_secs(300),
+            link_sweep: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// How far before the cursor each event sweep reads again.
+const OVERLAP_SECS: i64 = 600;
+/// Stripe keeps events for 30 days.
+const EVENT_RETENTION_SECS: i64 = 30 * 24 * 3600;
+/// The longest a sweep holds its lock (a sweep that runs longer may overlap the next: harmless).
+const SWEEP_LOCK_TTL: Duration = Duration::from_secs(300);
+/// How often each process looks whether a sweep is due.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// When the link sweep met orders still minting, it looks again this much later.
+const RECHECK_MINTING: chrono::Duration = chrono::Duration::seconds(30);
+
+/// What an event sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventSweep {
+    pub listed: usize,
+    /// Events no delivery had brought.
+    pub new: usize,
+}
+
+/// What a link sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkSweep {
+    pub listed: usize,
+    /// Active links of ours that must not be, now being switched off.
+    pub orphans: usize,
+    /// Links of orders still minting, left for the next look.
+    pub deferred: usize,
+}
+
+/// Runs both sweeps when due, until `shutdown` completes.
+pub async fn run(
+    ctx: Arc<JobContext>,
+    queue: JobQueue,
+    settings: SyncSettings,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = tick.tick() => {
+                if let Err(e) = events_if_due(&ctx, &queue, settings.event_sweep).await {
+                    tracing::warn!(error = %format!("{e:#}"), "the sweep of Stripe's events failed");
+                }
+                if let Err(e) = links_if_due(&ctx, &queue, settings.link_sweep).await {
+                    tracing::warn!(error = %format!("{e:#}"), "the sweep of Stripe's links failed");
+                }
+            }
+        }
+    }
+}
+
+async fn due(ctx: &JobContext, name: &str, interval: Duration) -> anyhow::Result<bool> {
+    let row = stripe_cursor::get(&ctx.db, name).await?;
+    Ok(stripe_cursor::is_due(row.as_ref(), interval, Utc::now()))
+}
+
+/// Runs the event sweep if it is due and this process gets its turn.
+pub async fn events_if_due(
+    ctx: &JobContext,
+    queue: &JobQueue,
+    interval: Duration,
+) -> anyhow::Result<Option<EventSweep>> {
+    if !due(ctx, stripe_cursor::EVENTS, interval).await? {
+        return Ok(None);
+    }
+    let Some(lock) = queue
+        .lock_sweep(stripe_cursor::EVENTS, SWEEP_LOCK_TTL)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // Another process may have finished a run between the first look and the lock.
+    let result = match due(ctx, stripe_cursor::EVENTS, interval).await {
+        Ok(true) => sweep_events(ctx).await.map(Some),
+        Ok(false) => Ok(None),
+        Err(e) => Err(e),
+    };
+    lock.release().await;
+    if let Ok(Some(report)) = &result {
+        metrics::counter!("paylink_stripe_sweep_events_found_total").increment(report.new as u64);
+        if report.new > 0 {
+            tracing::warn!(
+                listed = report.listed,
+                new = report.new,
+                "the event sweep found events no webhook delivered"
+            );
+        }
+    }
+    result
+}
+
+/// Reads Stripe's checkout-session events since the cursor and stores the ones not stored.
+pub async fn sweep_events(ctx: &JobContext) -> anyhow::Result<EventSweep> {
+    let started = Utc::now();
+    let cursor = stripe_cursor::get(&ctx.db, stripe_cursor::EVENTS)
+        .await?
+        .and_then(|c| c.position);
+    let oldest_kept = started.timestamp() - EVENT_RETENTION_SECS;
+    let from = match cursor {
+        Some(position) => position - OVERLAP_SECS,
+        // First run: nothing can have paid before paylink's first order.
+        None => order::earliest_created(&ctx.db)
+            .await?
+            .map_or(started.timestamp(), |t| t.timestamp() - OVERLAP_SECS),
+    }
+    .max(oldest_kept);
+    let mut report = EventSweep::default();
+    let mut newest = cursor.unwrap_or(from);
+    let mut after: Option<String> = None;
+    loop {
+        let page = ctx
+            .stripe
+            .list_checkout_events(from, after.as_deref())
+            .await?;
+        report.listed += page.items.len();
+        let events: Vec<stripe_event::NewEvent> = page
+            .items
+            .into_iter()
+            .map(|e| {
+                newest = newest.max(e.created);
+                stripe_event::NewEvent {
+                    id: e.id,
+                    event_type: e.event_type,
+                    payload: e.payload,
+                    source: stripe_event::FROM_SWEEP,
+                }
+            })
+            .collect();
+        // Left for the feeder (no `enqueued_at`), which hands them out like deliveries.
+        report.new += stripe_event::insert_new(&ctx.db, &events, false)
+            .await?
+            .len();
+        if !page.has_more || page.last_id.is_none() {
+            break;
+        }
+        after = page.last_id;
+    }
+    stripe_cursor::finish_run(&ctx.db, stripe_cursor::EVENTS, started, Some(newest)).await?;
+    Ok(report)
+}
+
+/// Runs the link sweep if it is due (or was asked for) and this process gets its turn.
+pub async fn links_if_due(
+    ctx: &JobContext,
+    queue: &JobQueue,
+    interval: Duration,
+) -> anyhow::Result<Option<LinkSweep>> {
+    if !due(ctx, stripe_cursor::LINKS, interval).await? {
+        return Ok(None);
+    }
+    let Some(lock) = queue
+        .lock_sweep(stripe_cursor::LINKS, SWEEP_LOCK_TTL)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let result = match due(ctx, stripe_cursor::LINKS, interval).await {
+        Ok(true) => sweep_links(ctx, queue).await.map(Some),
+        Ok(false) => Ok(None),
+        Err(e) => Err(e),
+    };
+    lock.release().await;
+    if let Ok(Some(report)) = &result {
+        metrics::counter!("paylink_stripe_sweep_orphan_links_total")
+            .increment(report.orphans as u64);
+        if report.orphans > 0 {
+            tracing::warn!(
+                ?report,
+                "the link sweep found active links no order keeps; switching them off"
+            );
+        }
+    }
+    result
+}
+
+/// Lists the active links at Stripe and switches off the orphans among ours.
+pub async fn sweep_links(ctx: &JobContext, queue: &JobQueue) -> anyhow::Result<LinkSweep> {
+    let started = Utc::now();
+    let mut report = LinkSweep::default();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ctx
+            .stripe
+            .list_payment_links(Some(true), after.as_deref())
+            .await?;
+        report.listed += page.items.len();
+        for link in page.items.into_iter().filter(|l| l.active) {
+            let Some(order_id) = &link.order_id else {
+                continue; // not one of ours: another integration shares the account
+            };
+            let Some(owner) = order::find(&ctx.db, order_id).await? else {
+                continue;
+            };
+            match verdict(ctx, &owner, &link.id).await? {
+                Verdict::Keep => {}
+                Verdict::Later => report.deferred += 1,
+                Verdict::SwitchOff => {
+                    report.orphans += 1;
+                    switch_off(ctx, queue, &owner, link).await?;
+                }
+            }
+        }
+        if !page.has_more || page.last_id.is_none() {
+            break;
+        }
+        after = page.last_id;
+    }
+    if report.deferred > 0 {
+        let at = Utc::now() + RECHECK_MINTING;
+        stripe_cursor::request_run(&ctx.db, stripe_cursor::LINKS, at).await?;
+    }
+    stripe_cursor::finish_run(&ctx.db, stripe_cursor::LINKS, started, None).await?;
+    Ok(report)
+}
+
+enum Verdict {
+    Keep,
+    Later,
+    SwitchOff,
+}
+
+/// Whether `owner` may keep `link_id` open. A pending order keeps its stored active link; a
+/// paid order keeps it in a category that stays open. An order still minting may be about to
+/// store this very link: look again later.
+async fn verdict(ctx: &JobContext, owner: &order::Model, link_id: &str) -> anyhow::Result<Verdict> {
+    let holds = owner.stripe_payment_link_id.as_deref() == Some(link_id);
+    Ok(match owner.status {
+        order::Status::Pending if owner.link_state == order::LinkState::Minting => Verdict::Later,
+        order::Status::Pending if holds && owner.link_state == order::LinkState::Active => {
+            Verdict::Keep
+        }
+        order::Status::Paid if holds => {
+            let category = product::find(&ctx.db, &owner.product_id)
+                .await?
+                .map(|p| p.category);
+            if category.is_some_and(|c| ctx.policy.deactivates_on_paid(&c)) {
+                Verdict::SwitchOff
+            } else {
+                Verdict::Keep
+            }
+        }
+        _ => Verdict::SwitchOff,
+    })
+}
+
+async fn switch_off(
+    ctx: &JobContext,
+    queue: &JobQueue,
+    owner: &order::Model,
+    link: crate::stripe::ListedLink,
+) -> anyhow::Result<()> {
+    payment_link::record(
+        &ctx.db,
+        payment_link::NewLink {
+            id: link.id.clone(),
+            order_id: owner.id.clone(),
+            generation: link.generation,
+            url: link.url,
+            amount_cents: None,
+            currency: None,
+            state: payment_link::State::Active,
+            origin: payment_link::Origin::Found,
+        },
+    )
+    .await?;
+    tracing::warn!(order_id = %owner.id, link_id = %link.id, "switching off a link the order does not keep");
+    // If the enqueue fails, the reconciler finds the active row in `payment_links`.
+    let job = DeactivateLink {
+        order_id: owner.id.clone(),
+        link_id: link.id.clone(),
+    };
+    match queue.enqueue(job).await {
+        Ok(()) => payment_link::note_enqueued(&ctx.db, &[link.id]).await?,
+        Err(e) => {
+            tracing::warn!(order_id = %owner.id, error = %format!("{e:#}"), "deactivate_link not enqueued; the reconciler will");
+        }
+    }
+    Ok(())
+}
