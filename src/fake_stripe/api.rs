@@ -75,12 +75,7 @@ pub async fn get_price(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let call = Call::new(
-        "GET /v1/prices/{id}",
-        &headers,
-        q.as_deref().unwrap_or_default(),
-        &spec::RETRIEVE,
-    );
+    let call = Call::query("GET /v1/prices/{id}", &headers, &q, &spec::RETRIEVE);
     run(&fake, call, |state, _| {
         state
             .prices
@@ -161,12 +156,7 @@ pub async fn get_payment_link(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let call = Call::new(
-        "GET /v1/payment_links/{id}",
-        &headers,
-        q.as_deref().unwrap_or_default(),
-        &spec::RETRIEVE,
-    );
+    let call = Call::query("GET /v1/payment_links/{id}", &headers, &q, &spec::RETRIEVE);
     run(&fake, call, |state, _| {
         link(state, &id).map(|l| l.object.clone())
     })
@@ -218,10 +208,10 @@ pub async fn list_line_items(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let call = Call::new(
+    let call = Call::query(
         "GET /v1/payment_links/{id}/line_items",
         &headers,
-        q.as_deref().unwrap_or_default(),
+        &q,
         &spec::LIST,
     );
     run(&fake, call, |state, _| {

@@ -20,25 +20,34 @@ type Fake = AxumState<Arc<FakeStripe>>;
 #[serde(deny_unknown_fields)]
 pub struct ConfigPatch {
     rate_limit_per_sec: Option<u32>,
+    account_rate_limit_per_sec: Option<u32>,
     fail_rate: Option<f64>,
     fail_next: Option<u32>,
+    fail_after_rate: Option<f64>,
+    fail_after_next: Option<u32>,
     latency_ms: Option<u64>,
     slow_rate: Option<f64>,
     slow_ms: Option<u64>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    drop_webhook_rate: Option<f64>,
+    idempotency_ttl_secs: Option<u64>,
 }
 
 pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -> Response {
     for (name, rate) in [
         ("fail_rate", patch.fail_rate),
+        ("fail_after_rate", patch.fail_after_rate),
         ("slow_rate", patch.slow_rate),
+        ("drop_webhook_rate", patch.drop_webhook_rate),
     ] {
         if let Some(rate) = rate
             && !(0.0..=1.0).contains(&rate)
         {
-            let body = serde_json::json!({"error": {"message": format!("{name} must be between 0 and 1")}});
-            return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("{name} must be between 0 and 1"),
+            );
         }
     }
     let mut state = fake.lock();
@@ -46,11 +55,20 @@ pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -
     if let Some(v) = patch.rate_limit_per_sec {
         config.rate_limit_per_sec = v;
     }
+    if let Some(v) = patch.account_rate_limit_per_sec {
+        config.account_rate_limit_per_sec = v;
+    }
     if let Some(v) = patch.fail_rate {
         config.fail_rate = v;
     }
     if let Some(v) = patch.fail_next {
         config.fail_next = v;
+    }
+    if let Some(v) = patch.fail_after_rate {
+        config.fail_after_rate = v;
+    }
+    if let Some(v) = patch.fail_after_next {
+        config.fail_after_next = v;
     }
     if let Some(v) = patch.latency_ms {
         config.latency_ms = v;
@@ -66,6 +84,12 @@ pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -
     }
     if let Some(v) = patch.webhook_secret {
         config.webhook_secret = Some(v);
+    }
+    if let Some(v) = patch.drop_webhook_rate {
+        config.drop_webhook_rate = v;
+    }
+    if let Some(v) = patch.idempotency_ttl_secs {
+        config.idempotency_ttl_secs = v;
     }
     Json::<FakeConfig>(config.clone()).into_response()
 }

@@ -1,8 +1,10 @@
 //! The Stripe stand-in on its own: Stripe's wire format, errors and idempotency rules, so that
 //! what paylink's tests conclude from it would hold at Stripe.
 
+use std::time::Duration;
+
 use reqwest::Client;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use paylink::fake_stripe::{FakeConfig, FakeStripeServer};
 
@@ -15,6 +17,15 @@ async fn fake(config: FakeConfig) -> String {
 
 const LINK: &str = "line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=2500\
 &line_items[0][price_data][product_data][name]=Dues&line_items[0][quantity]=1&metadata[order_id]=ord_1";
+
+/// No rate limits: for tests that make many requests and are not about the limits.
+fn unlimited() -> FakeConfig {
+    FakeConfig {
+        rate_limit_per_sec: 0,
+        account_rate_limit_per_sec: 0,
+        ..FakeConfig::default()
+    }
+}
 
 async fn post(url: &str, path: &str, body: &str, key: Option<&str>) -> (u16, Value, bool) {
     let mut request = Client::new()
@@ -185,4 +196,161 @@ async fn a_deactivated_link_shows_its_inactive_message() {
     let (status, error, _) = post(&url, "payment_links/plink_nope", "active=false", None).await;
     assert_eq!(status, 404);
     assert_eq!(error["error"]["code"], "resource_missing");
+}
+
+/// `GET /v1/{path}` with a test key.
+async fn get(url: &str, path: &str) -> (u16, Value) {
+    let response = Client::new()
+        .get(format!("{url}v1/{path}"))
+        .bearer_auth("sk_test_x")
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// `POST /_fake/{path}` with a JSON body, as a test drives payers and misbehaviour.
+async fn control(url: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = Client::new()
+        .post(format!("{url}_fake/{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn stats(url: &str) -> Value {
+    Client::new()
+        .get(format!("{url}_fake/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_runs_again_once_its_result_expires() {
+    let url = fake(FakeConfig {
+        idempotency_ttl_secs: 1,
+        ..unlimited()
+    })
+    .await;
+    let (_, first, _) = post(&url, "payment_links", LINK, Some("ttl")).await;
+    let (_, replay, replayed) = post(&url, "payment_links", LINK, Some("ttl")).await;
+    assert!(replayed);
+    assert_eq!(first["id"], replay["id"]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, again, replayed) = post(&url, "payment_links", LINK, Some("ttl")).await;
+    assert_eq!(status, 200);
+    assert!(!replayed, "the saved result expired");
+    assert_ne!(first["id"], again["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_limit_counts_requests_to_every_endpoint() {
+    let url = fake(FakeConfig {
+        rate_limit_per_sec: 25,
+        account_rate_limit_per_sec: 3,
+        ..FakeConfig::default()
+    })
+    .await;
+    // Three requests to each of four endpoints: within every endpoint's limit, over the
+    // account's (twelve requests take well under two seconds, so at most six fit).
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        for path in [
+            "payment_links",
+            "payment_links/plink_x",
+            "payment_links/plink_x/line_items",
+            "prices/price_x",
+        ] {
+            statuses.push(get(&url, path).await.0);
+        }
+    }
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 6, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_running_keeps_the_object_and_replays_the_500() {
+    let url = fake(FakeConfig {
+        fail_after_next: 1,
+        ..unlimited()
+    })
+    .await;
+    let (status, error, _) = post(&url, "payment_links", LINK, Some("after")).await;
+    assert_eq!(status, 500, "{error}");
+    assert_eq!(error["error"]["type"], "api_error");
+    assert_eq!(
+        stats(&url).await["payment_links"]["total"],
+        1,
+        "the link was made"
+    );
+    let (status, _, replayed) = post(&url, "payment_links", LINK, Some("after")).await;
+    assert_eq!(status, 500);
+    assert!(replayed);
+    let (status, _, _) = post(&url, "payment_links", LINK, Some("after-2")).await;
+    assert_eq!(status, 200);
+    assert_eq!(stats(&url).await["payment_links"]["total"], 2);
+    let (status, _) = control(&url, "config", json!({"fail_after_rate": -0.1})).await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_while_the_first_request_is_still_going_gets_409() {
+    let url = fake(FakeConfig {
+        latency_ms: 800,
+        ..unlimited()
+    })
+    .await;
+    let first = tokio::spawn({
+        let url = url.clone();
+        async move { post(&url, "payment_links", LINK, Some("busy")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, error, replayed) = post(&url, "payment_links", LINK, Some("busy")).await;
+    assert_eq!(status, 409, "{error}");
+    assert!(!replayed);
+    assert_eq!(error["error"]["type"], "idempotency_error");
+    assert!(
+        error["error"]["message"].as_str().unwrap().starts_with(
+            "There is currently another in-progress request using this Idempotent Key"
+        ),
+        "{error}"
+    );
+    let (status, link, _) = first.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(stats(&url).await["idempotent_replays"], 0);
+    let (status, replay, replayed) = post(&url, "payment_links", LINK, Some("busy")).await;
+    assert_eq!(status, 200);
+    assert!(replayed, "once answered, the key replays");
+    assert_eq!(replay["id"], link["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_carries_no_retry_after() {
+    let url = fake(FakeConfig {
+        rate_limit_per_sec: 1,
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut limited = None;
+    for _ in 0..5 {
+        let response = Client::new()
+            .get(format!("{url}v1/payment_links"))
+            .bearer_auth("sk_test_x")
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    let limited = limited.expect("a 429 past one request a second");
+    assert!(limited.headers().get("retry-after").is_none());
+    assert_eq!(limited.headers()["stripe-should-retry"], "true");
 }
