@@ -132,15 +132,7 @@ pub async fn create_payment_link(
                 Some("line_items"),
             ));
         }
-        if let Some(url) = p["after_completion"]["redirect"]["url"].as_str()
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(StripeError::invalid(
-                "url_invalid",
-                "Not a valid URL",
-                Some("after_completion[redirect][url]"),
-            ));
-        }
+        check_after_completion(p)?;
         let id = objects::new_id("plink");
         let object = objects::payment_link(LinkParams { id: &id, url: format!("{base}/b/{id}"), currency: &currency, params: p });
         state.links.insert(id.clone(), LinkRecord { object: object.clone(), line_items, product_name, amount });
@@ -186,6 +178,10 @@ pub async fn update_payment_link(
         }
         if let Some(message) = p["inactive_message"].as_str() {
             object["inactive_message"] = json!(message);
+        }
+        if p.get("after_completion").is_some() {
+            check_after_completion(p)?;
+            object["after_completion"] = objects::after_completion(p);
         }
         if p.get("metadata").is_some() {
             object["metadata"] = objects::metadata_of(p);
@@ -262,6 +258,32 @@ pub async fn list_payment_links(
         ))
     })
     .await
+}
+
+/// `after_completion` as Stripe checks it: a `type`, and a valid `redirect[url]` when that
+/// type is `redirect`.
+fn check_after_completion(p: &Value) -> Result<(), StripeError> {
+    let after = &p["after_completion"];
+    if after.is_null() {
+        return Ok(());
+    }
+    let Some(kind) = after["type"].as_str() else {
+        return Err(StripeError::missing("after_completion[type]"));
+    };
+    let url = after["redirect"]["url"].as_str();
+    if kind == "redirect" && url.is_none() {
+        return Err(StripeError::missing("after_completion[redirect][url]"));
+    }
+    if let Some(url) = url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(StripeError::invalid(
+            "url_invalid",
+            "Not a valid URL",
+            Some("after_completion[redirect][url]"),
+        ));
+    }
+    Ok(())
 }
 
 fn link<'a>(state: &'a State, id: &str) -> Result<&'a LinkRecord, StripeError> {

@@ -99,18 +99,23 @@ pub struct LinkParams<'a> {
     pub params: &'a Value,
 }
 
-pub fn payment_link(p: LinkParams<'_>) -> Value {
-    let params = p.params;
-    let after_completion = match params["after_completion"]["type"].as_str() {
+/// A Payment Link's `after_completion` from its create or update parameters (checked before).
+pub fn after_completion(params: &Value) -> Value {
+    let after = &params["after_completion"];
+    match after["type"].as_str() {
         Some("redirect") => json!({
             "type": "redirect",
-            "redirect": {"url": params["after_completion"]["redirect"]["url"]}
+            "redirect": {"url": after["redirect"]["url"]}
         }),
         _ => json!({
             "type": "hosted_confirmation",
-            "hosted_confirmation": {"custom_message": params["after_completion"]["hosted_confirmation"]["custom_message"]}
+            "hosted_confirmation": {"custom_message": after["hosted_confirmation"]["custom_message"]}
         }),
-    };
+    }
+}
+
+pub fn payment_link(p: LinkParams<'_>) -> Value {
+    let params = p.params;
     let intent = &params["payment_intent_data"];
     let payment_intent_data = if intent.is_object() {
         json!({
@@ -136,7 +141,7 @@ pub fn payment_link(p: LinkParams<'_>) -> Value {
         "id": p.id,
         "object": "payment_link",
         "active": true,
-        "after_completion": after_completion,
+        "after_completion": after_completion(params),
         "allow_promotion_codes": params["allow_promotion_codes"].as_str() == Some("true"),
         "application": null,
         "application_fee_amount": null,

@@ -354,3 +354,70 @@ async fn a_429_carries_no_retry_after() {
     assert!(limited.headers().get("retry-after").is_none());
     assert_eq!(limited.headers()["stripe-should-retry"], "true");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_stripe_refuses_are_refused_with_their_names() {
+    let url = fake(unlimited()).await;
+    let long_key = "k".repeat(41);
+    let long_value = "v".repeat(501);
+    let many: String = (0..51).map(|i| format!("&metadata[k{i}]=v")).collect();
+    let items: String = (0..21)
+        .map(|i| format!("&line_items[{i}][price_data][currency]=usd&line_items[{i}][price_data][unit_amount]=100&line_items[{i}][price_data][product_data][name]=x&line_items[{i}][quantity]=1"))
+        .collect();
+    let cases = [
+        (
+            "payment_links",
+            format!("{LINK}&after_completion[redirect][url]=https://x.test"),
+            "after_completion[type]",
+        ),
+        (
+            "payment_links",
+            format!("{LINK}&after_completion[type]=redirect"),
+            "after_completion[redirect][url]",
+        ),
+        ("payment_links", format!("{LINK}{many}"), "metadata"),
+        (
+            "payment_links",
+            format!("{LINK}&metadata[{long_key}]=v"),
+            "metadata",
+        ),
+        (
+            "payment_links",
+            format!("{LINK}&metadata[note]={long_value}"),
+            "metadata[note]",
+        ),
+        (
+            "payment_links",
+            format!("{LINK}&payment_intent_data[metadata][note]={long_value}"),
+            "payment_intent_data[metadata][note]",
+        ),
+        (
+            "payment_links",
+            format!("{LINK}&restrictions[completed_sessions][limit]=0"),
+            "restrictions[completed_sessions][limit]",
+        ),
+        ("payment_links", items[1..].to_owned(), "line_items"),
+        ("products", format!("name=x{many}"), "metadata"),
+        (
+            "prices",
+            format!(
+                "currency=usd&unit_amount=100&product_data[name]=x&metadata[note]={long_value}"
+            ),
+            "metadata[note]",
+        ),
+    ];
+    for (path, body, param) in cases {
+        let (status, error, _) = post(&url, path, &body, None).await;
+        assert_eq!(status, 400, "{param}: {error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
+        assert_eq!(error["error"]["param"], param, "{error}");
+    }
+    let (status, link, _) = post(
+        &url,
+        "payment_links",
+        &format!("{LINK}&after_completion[type]=redirect&after_completion[redirect][url]=https://x.test&metadata[k]={}", "v".repeat(500)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "at the limits is fine: {link}");
+}
