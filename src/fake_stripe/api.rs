@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::FakeStripe;
 use super::error::StripeError;
+use super::lists;
 use super::objects::{self, LinkParams};
 use super::pipeline::{Call, run};
 use super::spec;
@@ -226,36 +227,17 @@ pub async fn list_payment_links(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let call = Call::new(
-        "GET /v1/payment_links",
-        &headers,
-        q.as_deref().unwrap_or_default(),
-        &spec::LIST,
-    );
+    let call = Call::query("GET /v1/payment_links", &headers, &q, &spec::LIST);
     run(&fake, call, |state, p| {
-        let limit = int(&p["limit"]).unwrap_or(10).clamp(1, 100) as usize;
         let active = p["active"].as_str().map(|a| a == "true");
-        // Newest first, as Stripe lists; `starting_after` continues after that id.
-        let mut ids: Vec<&String> = state.link_order.iter().rev().collect();
-        if let Some(after) = p["starting_after"].as_str() {
-            let at = ids
-                .iter()
-                .position(|id| *id == after)
-                .ok_or_else(|| StripeError::no_such("payment_link", after, "starting_after"))?;
-            ids.drain(..=at);
-        }
-        let matching: Vec<Value> = ids
-            .into_iter()
+        let stored = state
+            .link_order
+            .iter()
             .filter_map(|id| state.links.get(id))
-            .filter(|l| active.is_none_or(|a| l.object["active"] == json!(a)))
-            .map(|l| l.object.clone())
-            .collect();
-        let has_more = matching.len() > limit;
-        Ok(objects::list(
-            "/v1/payment_links",
-            matching.into_iter().take(limit).collect(),
-            has_more,
-        ))
+            .map(|l| &l.object);
+        lists::page("/v1/payment_links", "payment_link", stored, p, |l| {
+            active.is_none_or(|a| l["active"] == json!(a))
+        })
     })
     .await
 }

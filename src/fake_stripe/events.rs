@@ -1,6 +1,7 @@
-//! Checkout Sessions and the events they produce, signed and delivered to the configured
-//! webhook URL the way Stripe does: `Stripe-Signature: t=…,v1=…`, retried with backoff until the
-//! endpoint answers 2xx, each event on its own (so deliveries may arrive out of order).
+//! Events: every one kept and listed by `GET /v1/events` (newest first, as Stripe lists them for
+//! catching up on missed deliveries), and delivered to the configured webhook URL the way Stripe
+//! does: `Stripe-Signature: t=…,v1=…`, retried with backoff until the endpoint answers 2xx, each
+//! event on its own (so deliveries may arrive out of order).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,47 +12,41 @@ use sha2::Sha256;
 
 use super::FakeStripe;
 use super::objects::{new_id, now};
+use super::state::State;
 
 /// Delivery attempts per event before the stand-in gives up (Stripe keeps trying for days).
 const DELIVERY_ATTEMPTS: u32 = 12;
 
-/// A Checkout Session completed on `link` (its metadata copied from the link, as Stripe does).
-pub fn checkout_session(link: &Value, amount: i64, payment_status: &str) -> Value {
-    json!({
-        "id": new_id("cs_test"),
-        "object": "checkout.session",
-        "amount_subtotal": amount,
-        "amount_total": amount,
-        "client_reference_id": null,
-        "created": now(),
-        "currency": link["currency"],
-        "customer": new_id("cus"),
-        "customer_details": {"email": "payer@example.com", "name": "Test Payer"},
-        "customer_email": null,
-        "livemode": false,
-        "metadata": link["metadata"],
-        "mode": "payment",
-        "payment_intent": new_id("pi"),
-        "payment_link": link["id"],
-        "payment_status": payment_status,
-        "status": "complete",
-        "success_url": link["after_completion"]["redirect"]["url"],
-        "url": null
-    })
-}
-
-pub fn event(event_type: &str, object: &Value) -> Value {
-    json!({
+/// Records a new event of `event_type` about `object`, as listed by `GET /v1/events`; the event
+/// to deliver, or None when it is not to be delivered (`deliver` false, or dropped at
+/// `drop_webhook_rate`).
+pub fn generate(
+    state: &mut State,
+    event_type: &str,
+    object: &Value,
+    deliver: bool,
+) -> Option<Value> {
+    let event = json!({
         "id": new_id("evt"),
         "object": "event",
         "api_version": "2026-09-30.endive",
         "created": now(),
         "data": {"object": object},
         "livemode": false,
+        // Set to 0 once delivered; an event never delivered stays pending, as at Stripe.
         "pending_webhooks": 1,
         "request": {"id": null, "idempotency_key": null},
         "type": event_type
-    })
+    });
+    state.events.push(event.clone());
+    state.stats.events_generated += 1;
+    let rate = state.config.drop_webhook_rate;
+    let dropped = !deliver || (rate > 0.0 && rand::random::<f64>() < rate);
+    if dropped {
+        state.stats.events_dropped += 1;
+        return None;
+    }
+    Some(event)
 }
 
 /// Stripe's signature header for `payload` at `timestamp`.
@@ -99,6 +94,14 @@ pub fn deliver(fake: Arc<FakeStripe>, event: Value) {
             match sent {
                 Ok(response) if response.status().is_success() => {
                     state.stats.events_delivered += 1;
+                    if let Some(stored) = state
+                        .events
+                        .iter_mut()
+                        .rev()
+                        .find(|e| e["id"] == event["id"])
+                    {
+                        stored["pending_webhooks"] = json!(0);
+                    }
                     return;
                 }
                 _ => state.stats.event_delivery_failures += 1,

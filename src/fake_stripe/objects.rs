@@ -151,12 +151,7 @@ pub fn payment_link(p: LinkParams<'_>) -> Value {
         "consent_collection": null,
         "currency": p.currency,
         "custom_fields": [],
-        "custom_text": {
-            "after_submit": null,
-            "shipping_address": null,
-            "submit": null,
-            "terms_of_service_acceptance": null
-        },
+        "custom_text": no_custom_text(),
         "customer_creation": params["customer_creation"].as_str().unwrap_or("if_required"),
         "inactive_message": params.get("inactive_message"),
         "invoice_creation": null,
@@ -176,6 +171,16 @@ pub fn payment_link(p: LinkParams<'_>) -> Value {
         "tax_id_collection": {"enabled": false, "required": "never"},
         "transfer_data": null,
         "url": p.url
+    })
+}
+
+/// `custom_text` of a link, and of its sessions, that sets none.
+pub fn no_custom_text() -> Value {
+    json!({
+        "after_submit": null,
+        "shipping_address": null,
+        "submit": null,
+        "terms_of_service_acceptance": null
     })
 }
 

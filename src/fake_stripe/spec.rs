@@ -17,6 +17,8 @@ pub enum Spec {
     List(&'static Spec),
     /// A list of at most this many items.
     ListUpTo(usize, &'static Spec),
+    /// A timestamp filter: an integer, or `[gt]`, `[gte]`, `[lt]`, `[lte]` integers.
+    Range,
     Obj(&'static [(&'static str, Spec)]),
 }
 
@@ -24,6 +26,13 @@ pub enum Spec {
 const METADATA_KEYS: usize = 50;
 const METADATA_KEY_CHARS: usize = 40;
 const METADATA_VALUE_CHARS: usize = 500;
+
+const RANGE_BOUNDS: Spec = Spec::Obj(&[
+    ("gt", Spec::Int),
+    ("gte", Spec::Int),
+    ("lt", Spec::Int),
+    ("lte", Spec::Int),
+]);
 
 /// A parameter Stripe would refuse: the message and the parameter's bracket name.
 #[derive(Debug)]
@@ -61,6 +70,8 @@ impl Spec {
                     _ => Ok(()),
                 }
             }
+            (Spec::Range, Value::String(_)) => Spec::Int.check(value, name),
+            (Spec::Range, Value::Object(_)) => RANGE_BOUNDS.check(value, name),
             (Spec::Bool, Value::String(s)) => match s.as_str() {
                 "true" | "false" => Ok(()),
                 _ => Err(invalid(
@@ -315,6 +326,19 @@ pub const LIST: Spec = Spec::Obj(&[
     STARTING_AFTER,
     ENDING_BEFORE,
     ("active", Spec::Bool),
+    EXPAND,
+]);
+
+/// Query of `GET /v1/checkout/sessions`.
+pub const LIST_SESSIONS: Spec = Spec::Obj(&[
+    LIMIT,
+    STARTING_AFTER,
+    ENDING_BEFORE,
+    ("created", Spec::Range),
+    ("customer", Spec::Str),
+    ("payment_intent", Spec::Str),
+    ("payment_link", Spec::Str),
+    ("status", Spec::Enum(&["complete", "expired", "open"])),
     EXPAND,
 ]);
 

@@ -71,7 +71,13 @@ pub struct Stats {
     pub idempotent_replays: u64,
     pub injected_failures: u64,
     pub payment_links: LinkCounts,
+    /// Checkout Sessions opened, whatever became of them.
+    pub checkout_sessions: u64,
+    /// Events generated, delivered or not (all listed by `GET /v1/events`).
+    pub events_generated: u64,
     pub events_delivered: u64,
+    /// Events never delivered on purpose (`deliver: false` or `drop_webhook_rate`).
+    pub events_dropped: u64,
     /// Delivery attempts the webhook endpoint did not answer with 2xx.
     pub event_delivery_failures: u64,
 }
@@ -109,8 +115,12 @@ pub struct State {
     pub links: HashMap<String, LinkRecord>,
     /// Link ids in creation order (lists are newest first).
     pub link_order: Vec<String>,
-    /// Checkout Sessions by id, with the link they were completed on.
+    /// Checkout Sessions by id (each names its link in `payment_link`).
     pub sessions: HashMap<String, Value>,
+    /// Session ids in creation order (lists are newest first).
+    pub session_order: Vec<String>,
+    /// Every event generated, delivered or not, in creation order.
+    pub events: Vec<Value>,
     pub idempotency: HashMap<String, Saved>,
     /// Idempotency keys whose first request has not answered yet.
     pub in_flight: HashSet<String>,

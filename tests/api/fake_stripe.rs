@@ -231,6 +231,187 @@ async fn stats(url: &str) -> Value {
         .unwrap()
 }
 
+/// A new Payment Link with `extra` parameters: its id.
+async fn new_link(url: &str, extra: &str) -> String {
+    let (status, link, _) = post(url, "payment_links", &format!("{LINK}{extra}"), None).await;
+    assert_eq!(status, 200, "{link}");
+    link["id"].as_str().unwrap().to_owned()
+}
+
+/// A payer opens checkout on `link` and pays at once: the session id and the event id.
+async fn pay(url: &str, link: &str, body: Value) -> (String, String) {
+    let (status, paid) = control(url, &format!("payment_links/{link}/complete"), body).await;
+    assert_eq!(status, 200, "{paid}");
+    (
+        paid["checkout_session"].as_str().unwrap().to_owned(),
+        paid["event"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_carries_stripes_required_fields_and_a_customer_only_when_always() {
+    let url = fake(unlimited()).await;
+    let plain = new_link(&url, "").await;
+    let always = new_link(&url, "&customer_creation=always").await;
+
+    let (session_id, _) = pay(&url, &plain, json!({})).await;
+    let (status, session) = get(&url, &format!("checkout/sessions/{session_id}")).await;
+    assert_eq!(status, 200, "{session}");
+    for field in [
+        "automatic_tax",
+        "created",
+        "custom_fields",
+        "custom_text",
+        "expires_at",
+        "id",
+        "livemode",
+        "mode",
+        "payment_method_types",
+        "payment_status",
+        "shipping_options",
+        "status",
+    ] {
+        assert!(
+            !session[field].is_null(),
+            "Stripe requires {field}: {session}"
+        );
+    }
+    assert_eq!(session["object"], "checkout.session");
+    assert_eq!(session["automatic_tax"]["enabled"], false);
+    assert_eq!(session["amount_total"], 2500);
+    assert_eq!(session["amount_subtotal"], 2500);
+    assert_eq!(session["currency"], "usd");
+    assert_eq!(
+        session["metadata"]["order_id"], "ord_1",
+        "copied from the link"
+    );
+    assert_eq!(session["payment_link"], plain.as_str());
+    assert_eq!(session["status"], "complete");
+    assert_eq!(session["payment_status"], "paid");
+    assert!(
+        session["payment_intent"]
+            .as_str()
+            .unwrap()
+            .starts_with("pi_")
+    );
+    assert_eq!(session["customer_details"]["email"], "payer@example.com");
+    assert!(
+        session["customer"].is_null(),
+        "if_required creates no Customer in payment mode: {session}"
+    );
+
+    let (session_id, _) = pay(&url, &always, json!({})).await;
+    let (_, session) = get(&url, &format!("checkout/sessions/{session_id}")).await;
+    assert!(
+        session["customer"].as_str().unwrap().starts_with("cus_"),
+        "{session}"
+    );
+    assert_eq!(session["customer_creation"], "always");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_session_completes_after_its_link_is_switched_off_and_counts_on_it() {
+    let url = fake(unlimited()).await;
+    let link = new_link(&url, "&restrictions[completed_sessions][limit]=1").await;
+    let open = |link: String| {
+        let url = url.clone();
+        async move {
+            control(
+                &url,
+                &format!("payment_links/{link}/checkout_sessions"),
+                json!({}),
+            )
+            .await
+        }
+    };
+    let (status, opened) = open(link.clone()).await;
+    assert_eq!(status, 200, "{opened}");
+    let session = opened["checkout_session"].as_str().unwrap().to_owned();
+    let (_, fetched) = get(&url, &format!("checkout/sessions/{session}")).await;
+    assert_eq!(fetched["status"], "open");
+    assert_eq!(fetched["payment_status"], "unpaid");
+    assert!(fetched["payment_intent"].is_null());
+    assert!(fetched["customer_details"].is_null());
+
+    post(&url, &format!("payment_links/{link}"), "active=false", None).await;
+    let (status, _) = open(link.clone()).await;
+    assert_eq!(status, 409, "a switched-off link opens no session");
+    let (status, _) = control(&url, &format!("payment_links/{link}/complete"), json!({})).await;
+    assert_eq!(status, 409);
+
+    let complete = format!("checkout_sessions/{session}/complete");
+    let (status, completed) = control(&url, &complete, json!({"payment_status": "paid"})).await;
+    assert_eq!(status, 200, "an open session may still finish: {completed}");
+    assert_eq!(completed["checkout_session"], session.as_str());
+    assert!(completed["event"].as_str().unwrap().starts_with("evt_"));
+    let (status, _) = control(&url, &complete, json!({})).await;
+    assert_eq!(status, 409, "a complete session completes once");
+    let (_, fetched) = get(&url, &format!("payment_links/{link}")).await;
+    assert_eq!(fetched["restrictions"]["completed_sessions"]["count"], 1);
+
+    // Switched on again, the link is at its limit.
+    post(&url, &format!("payment_links/{link}"), "active=true", None).await;
+    let (status, refused) = open(link).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(stats(&url).await["checkout_sessions"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_sessions_are_retrieved_and_listed_by_link() {
+    let url = fake(unlimited()).await;
+    let one = new_link(&url, "").await;
+    let other = new_link(&url, "").await;
+    let (a, _) = pay(&url, &one, json!({})).await;
+    let (b, _) = pay(&url, &other, json!({})).await;
+    let (c, _) = pay(&url, &one, json!({})).await;
+
+    let (status, error) = get(&url, "checkout/sessions/cs_test_nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(error["error"]["code"], "resource_missing");
+    assert_eq!(error["error"]["param"], "id");
+
+    let (status, all) = get(&url, "checkout/sessions").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["url"], "/v1/checkout/sessions");
+    assert_eq!(ids(&all), [c.as_str(), b.as_str(), a.as_str()]);
+    let (_, on_one) = get(&url, &format!("checkout/sessions?payment_link={one}")).await;
+    assert_eq!(ids(&on_one), [c.as_str(), a.as_str()]);
+    let (_, first) = get(
+        &url,
+        &format!("checkout/sessions?payment_link={one}&limit=1"),
+    )
+    .await;
+    assert_eq!(ids(&first), [c.as_str()]);
+    assert_eq!(first["has_more"], true);
+    let (_, next) = get(
+        &url,
+        &format!("checkout/sessions?payment_link={one}&limit=1&starting_after={c}"),
+    )
+    .await;
+    assert_eq!(ids(&next), [a.as_str()]);
+    let (_, before) = get(
+        &url,
+        &format!("checkout/sessions?ending_before={a}&limit=1"),
+    )
+    .await;
+    assert_eq!(ids(&before), [b.as_str()]);
+    let (_, session) = get(&url, &format!("checkout/sessions/{b}")).await;
+    let intent = session["payment_intent"].as_str().unwrap();
+    let (_, by_intent) = get(&url, &format!("checkout/sessions?payment_intent={intent}")).await;
+    assert_eq!(ids(&by_intent), [b.as_str()]);
+    let (_, open) = get(&url, "checkout/sessions?status=open").await;
+    assert_eq!(ids(&open), Vec::<&str>::new());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_runs_again_once_its_result_expires() {
     let url = fake(FakeConfig {
