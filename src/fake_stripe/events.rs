@@ -10,8 +10,16 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use axum::extract::{RawQuery, State as AxumState};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
 use super::FakeStripe;
+use super::error::StripeError;
+use super::lists;
 use super::objects::{new_id, now};
+use super::pipeline::{Call, run};
+use super::spec;
 use super::state::State;
 
 /// Delivery attempts per event before the stand-in gives up (Stripe keeps trying for days).
@@ -109,4 +117,41 @@ pub fn deliver(fake: Arc<FakeStripe>, event: Value) {
         }
         tracing::warn!(event = %event["id"], "the stand-in gave up delivering an event");
     });
+}
+
+/// `GET /v1/events`: every event generated, delivered or not, newest first.
+pub async fn list(
+    AxumState(fake): AxumState<Arc<FakeStripe>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let call = Call::query("GET /v1/events", &headers, &q, &spec::LIST_EVENTS);
+    run(&fake, call, |state, p| {
+        let types: Option<Vec<&str>> = match (&p["type"], &p["types"]) {
+            (Value::String(_), Value::Array(_)) => {
+                return Err(StripeError::one_of(&["type", "types"]));
+            }
+            (Value::String(one), _) => Some(vec![one.as_str()]),
+            (_, Value::Array(many)) => Some(many.iter().filter_map(Value::as_str).collect()),
+            _ => None,
+        };
+        let delivered = p["delivery_success"].as_str().map(|d| d == "true");
+        lists::page("/v1/events", "event", state.events.iter(), p, |event| {
+            types.as_ref().is_none_or(|types| {
+                let event_type = event["type"].as_str().unwrap_or_default();
+                types.iter().any(|t| type_matches(t, event_type))
+            }) && lists::created_matches(&p["created"], event["created"].as_i64().unwrap_or(0))
+                && delivered.is_none_or(|d| (event["pending_webhooks"] == 0) == d)
+        })
+    })
+    .await
+}
+
+/// Whether `event_type` is `pattern`, where `pattern` may end in `*` for a group of events
+/// (`checkout.session.*`).
+fn type_matches(pattern: &str, event_type: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => event_type.starts_with(prefix),
+        None => event_type == pattern,
+    }
 }

@@ -98,6 +98,7 @@ fn router(fake: Arc<FakeStripe>) -> Router {
         )
         .route("/v1/checkout/sessions", get(sessions::list))
         .route("/v1/checkout/sessions/{id}", get(sessions::retrieve))
+        .route("/v1/events", get(events::list))
         .route("/_fake/config", post(control::set_config))
         .route("/_fake/stats", get(control::stats))
         .route(

@@ -342,6 +342,18 @@ pub const LIST_SESSIONS: Spec = Spec::Obj(&[
     EXPAND,
 ]);
 
+/// Query of `GET /v1/events`.
+pub const LIST_EVENTS: Spec = Spec::Obj(&[
+    LIMIT,
+    STARTING_AFTER,
+    ENDING_BEFORE,
+    ("created", Spec::Range),
+    ("delivery_success", Spec::Bool),
+    ("type", Spec::Str),
+    ("types", Spec::ListUpTo(20, &Spec::Str)),
+    EXPAND,
+]);
+
 /// Query of retrieve endpoints.
 pub const RETRIEVE: Spec = Spec::Obj(&[EXPAND]);
 

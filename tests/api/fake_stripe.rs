@@ -1,6 +1,8 @@
 //! The Stripe stand-in on its own: Stripe's wire format, errors and idempotency rules, so that
 //! what paylink's tests conclude from it would hold at Stripe.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::Client;
@@ -257,6 +259,23 @@ fn ids(list: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// A webhook endpoint that takes every delivery and counts them: its URL and the count.
+async fn receiver() -> (String, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { "ok" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}/hook"), count)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_carries_stripes_required_fields_and_a_customer_only_when_always() {
     let url = fake(unlimited()).await;
@@ -357,12 +376,94 @@ async fn an_open_session_completes_after_its_link_is_switched_off_and_counts_on_
     assert_eq!(status, 409, "a complete session completes once");
     let (_, fetched) = get(&url, &format!("payment_links/{link}")).await;
     assert_eq!(fetched["restrictions"]["completed_sessions"]["count"], 1);
+    let (_, events) = get(&url, "events").await;
+    assert_eq!(events["data"][0]["type"], "checkout.session.completed");
+    assert_eq!(events["data"][0]["data"]["object"]["id"], session.as_str());
 
     // Switched on again, the link is at its limit.
     post(&url, &format!("payment_links/{link}"), "active=true", None).await;
     let (status, refused) = open(link).await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(stats(&url).await["checkout_sessions"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_listed_newest_first_with_stripes_filters_and_cursors() {
+    let url = fake(unlimited()).await;
+    let link = new_link(&url, "").await;
+    let (_, first) = pay(&url, &link, json!({"deliver": false})).await;
+    let (unpaid, second) = pay(&url, &link, json!({"payment_status": "unpaid"})).await;
+    let (status, settled) = control(
+        &url,
+        &format!("checkout_sessions/{unpaid}/settle"),
+        json!({"outcome": "failed", "deliver": false}),
+    )
+    .await;
+    assert_eq!(status, 200, "{settled}");
+    let third = settled["event"].as_str().unwrap().to_owned();
+
+    let (status, all) = get(&url, "events").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["object"], "list");
+    assert_eq!(all["url"], "/v1/events");
+    assert_eq!(all["has_more"], false);
+    assert_eq!(ids(&all), [third.as_str(), second.as_str(), first.as_str()]);
+    let event = &all["data"][0];
+    for field in [
+        "api_version",
+        "created",
+        "livemode",
+        "pending_webhooks",
+        "request",
+    ] {
+        assert!(event.get(field).is_some(), "{field}: {event}");
+    }
+    assert_eq!(event["object"], "event");
+    assert_eq!(event["type"], "checkout.session.async_payment_failed");
+    assert_eq!(event["data"]["object"]["id"], unpaid.as_str());
+
+    let (_, completed) = get(&url, "events?type=checkout.session.completed").await;
+    assert_eq!(ids(&completed), [second.as_str(), first.as_str()]);
+    let (_, group) = get(&url, "events?type=checkout.session.*").await;
+    assert_eq!(group["data"].as_array().unwrap().len(), 3);
+    let (_, several) = get(
+        &url,
+        "events?types[]=checkout.session.async_payment_failed&types[]=checkout.session.async_payment_succeeded",
+    )
+    .await;
+    assert_eq!(ids(&several), [third.as_str()]);
+    let (status, both) = get(&url, "events?type=a&types[]=b").await;
+    assert_eq!(status, 400, "{both}");
+    assert_eq!(both["error"]["type"], "invalid_request_error");
+
+    let (_, page) = get(&url, "events?limit=2").await;
+    assert_eq!(ids(&page), [third.as_str(), second.as_str()]);
+    assert_eq!(page["has_more"], true);
+    let (_, next) = get(&url, &format!("events?limit=2&starting_after={second}")).await;
+    assert_eq!(ids(&next), [first.as_str()]);
+    assert_eq!(next["has_more"], false);
+    let (_, back) = get(&url, &format!("events?ending_before={first}")).await;
+    assert_eq!(ids(&back), [third.as_str(), second.as_str()]);
+
+    let created = all["data"][0]["created"].as_i64().unwrap();
+    let (_, later) = get(&url, &format!("events?created[gt]={created}")).await;
+    assert_eq!(ids(&later), Vec::<&str>::new());
+    let (_, since) = get(&url, &format!("events?created[lte]={created}&limit=1")).await;
+    assert_eq!(ids(&since), [third.as_str()]);
+
+    for limit in ["0", "101"] {
+        let (status, error) = get(&url, &format!("events?limit={limit}")).await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        assert_eq!(error["error"]["param"], "limit");
+    }
+    for cursor in ["starting_after", "ending_before"] {
+        let (status, error) = get(&url, &format!("events?{cursor}=evt_nope")).await;
+        assert_eq!(status, 404, "{error}");
+        assert_eq!(error["error"]["code"], "resource_missing");
+        assert_eq!(error["error"]["param"], cursor);
+        assert_eq!(error["error"]["message"], "No such event: 'evt_nope'");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,6 +511,47 @@ async fn checkout_sessions_are_retrieved_and_listed_by_link() {
     assert_eq!(ids(&by_intent), [b.as_str()]);
     let (_, open) = get(&url, "checkout/sessions?status=open").await;
     assert_eq!(ids(&open), Vec::<&str>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_and_undelivered_events_are_listed_and_counted_but_never_sent() {
+    let (hook, received) = receiver().await;
+    let url = fake(FakeConfig {
+        webhook_url: Some(hook),
+        webhook_secret: Some("whsec_test".into()),
+        ..unlimited()
+    })
+    .await;
+    let (status, _) = control(&url, "config", json!({"drop_webhook_rate": 1.5})).await;
+    assert_eq!(status, 422, "a rate is between 0 and 1");
+    let link = new_link(&url, "").await;
+
+    pay(&url, &link, json!({})).await;
+    pay(&url, &link, json!({"deliver": false})).await;
+    let (status, _) = control(&url, "config", json!({"drop_webhook_rate": 1.0})).await;
+    assert_eq!(status, 200);
+    pay(&url, &link, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        1,
+        "only the first was sent"
+    );
+    let stats = stats(&url).await;
+    assert_eq!(stats["events_generated"], 3, "{stats}");
+    assert_eq!(stats["events_dropped"], 2, "{stats}");
+    assert_eq!(stats["events_delivered"], 1, "{stats}");
+    assert_eq!(stats["checkout_sessions"], 3, "{stats}");
+    let (_, events) = get(&url, "events").await;
+    assert_eq!(events["data"].as_array().unwrap().len(), 3);
+    let pending: Vec<&Value> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["pending_webhooks"])
+        .collect();
+    assert_eq!(pending, [&json!(1), &json!(1), &json!(0)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
