@@ -194,15 +194,14 @@ fn publish(
     deliver: bool,
     step: impl FnOnce(&mut State) -> Result<Value, Refusal>,
 ) -> Result<(Value, Value), Refusal> {
-    let (object, event, to_deliver) = {
+    let (object, event, deliver) = {
         let mut state = fake.lock();
         let object = step(&mut state)?;
-        let to_deliver = events::generate(&mut state, event_type, &object, deliver);
-        let event = state.events.last().cloned().unwrap_or(Value::Null);
-        (object, event, to_deliver)
+        let (event, deliver) = events::generate(&mut state, event_type, &object, deliver);
+        (object, event, deliver)
     };
-    if let Some(event) = to_deliver {
-        events::deliver(fake.clone(), event);
+    if deliver {
+        events::deliver(fake.clone(), event.clone());
     }
     Ok((object, event))
 }

@@ -6,13 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
-use sha2::Sha256;
-
 use axum::extract::{RawQuery, State as AxumState};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
 
 use super::FakeStripe;
 use super::error::StripeError;
@@ -25,15 +24,14 @@ use super::state::State;
 /// Delivery attempts per event before the stand-in gives up (Stripe keeps trying for days).
 const DELIVERY_ATTEMPTS: u32 = 12;
 
-/// Records a new event of `event_type` about `object`, as listed by `GET /v1/events`; the event
-/// to deliver, or None when it is not to be delivered (`deliver` false, or dropped at
-/// `drop_webhook_rate`).
+/// Records a new event of `event_type` about `object`, as listed by `GET /v1/events`: the event,
+/// and whether to deliver it (not when `deliver` is false or `drop_webhook_rate` drops it).
 pub fn generate(
     state: &mut State,
     event_type: &str,
     object: &Value,
     deliver: bool,
-) -> Option<Value> {
+) -> (Value, bool) {
     let event = json!({
         "id": new_id("evt"),
         "object": "event",
@@ -50,11 +48,8 @@ pub fn generate(
     state.stats.events_generated += 1;
     let rate = state.config.drop_webhook_rate;
     let dropped = !deliver || (rate > 0.0 && rand::random::<f64>() < rate);
-    if dropped {
-        state.stats.events_dropped += 1;
-        return None;
-    }
-    Some(event)
+    state.stats.events_dropped += u64::from(dropped);
+    (event, !dropped)
 }
 
 /// Stripe's signature header for `payload` at `timestamp`.
