@@ -65,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
                 "127.0.0.1:0",
                 "--rate-limit-per-sec",
                 &stand_in_rate.to_string(),
+                "--account-rate-limit-per-sec=0",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -69,6 +69,9 @@ pub enum Command {
         /// Requests per second per endpoint before 429, like Stripe (0 = no limit).
         #[arg(long, default_value_t = 25)]
         rate_limit_per_sec: u32,
+        /// Requests per second over all endpoints before 429, like Stripe in test mode (0 = no limit).
+        #[arg(long, default_value_t = 25)]
+        account_rate_limit_per_sec: u32,
         /// Where to deliver signed events (e.g. http://127.0.0.1:8080/webhooks/stripe).
         #[arg(long)]
         webhook_url: Option<String>,
@@ -98,6 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::FakeStripe {
         addr,
         rate_limit_per_sec,
+        account_rate_limit_per_sec,
         webhook_url,
         webhook_secret,
     } = cli.command
@@ -105,6 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         crate::telemetry::init("text", "info");
         let config = FakeConfig {
             rate_limit_per_sec,
+            account_rate_limit_per_sec,
             webhook_url,
             webhook_secret,
             ..FakeConfig::default()

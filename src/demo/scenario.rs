@@ -87,7 +87,7 @@ impl Scenario {
         // Inspection is not paylink's traffic: no limit and no injected failures for it.
         self.fake_post(
             "_fake/config",
-            &json!({"rate_limit_per_sec": 0, "fail_rate": 0.0}),
+            &json!({"rate_limit_per_sec": 0, "account_rate_limit_per_sec": 0, "fail_rate": 0.0}),
         )
         .await?;
         let links = self.links().await?;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::FakeStripe;
 use super::error::StripeError;
+use super::lists;
 use super::objects::{self, LinkParams};
 use super::pipeline::{Call, run};
 use super::spec;
@@ -75,12 +76,7 @@ pub async fn get_price(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let call = Call::new(
-        "GET /v1/prices/{id}",
-        &headers,
-        q.as_deref().unwrap_or_default(),
-        &spec::RETRIEVE,
-    );
+    let call = Call::query("GET /v1/prices/{id}", &headers, &q, &spec::RETRIEVE);
     run(&fake, call, |state, _| {
         state
             .prices
@@ -137,15 +133,7 @@ pub async fn create_payment_link(
                 Some("line_items"),
             ));
         }
-        if let Some(url) = p["after_completion"]["redirect"]["url"].as_str()
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(StripeError::invalid(
-                "url_invalid",
-                "Not a valid URL",
-                Some("after_completion[redirect][url]"),
-            ));
-        }
+        check_after_completion(p)?;
         let id = objects::new_id("plink");
         let object = objects::payment_link(LinkParams { id: &id, url: format!("{base}/b/{id}"), currency: &currency, params: p });
         state.links.insert(id.clone(), LinkRecord { object: object.clone(), line_items, product_name, amount });
@@ -161,12 +149,7 @@ pub async fn get_payment_link(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let call = Call::new(
-        "GET /v1/payment_links/{id}",
-        &headers,
-        q.as_deref().unwrap_or_default(),
-        &spec::RETRIEVE,
-    );
+    let call = Call::query("GET /v1/payment_links/{id}", &headers, &q, &spec::RETRIEVE);
     run(&fake, call, |state, _| {
         link(state, &id).map(|l| l.object.clone())
     })
@@ -197,6 +180,10 @@ pub async fn update_payment_link(
         if let Some(message) = p["inactive_message"].as_str() {
             object["inactive_message"] = json!(message);
         }
+        if p.get("after_completion").is_some() {
+            check_after_completion(p)?;
+            object["after_completion"] = objects::after_completion(p);
+        }
         if p.get("metadata").is_some() {
             object["metadata"] = objects::metadata_of(p);
         }
@@ -218,10 +205,10 @@ pub async fn list_line_items(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let call = Call::new(
+    let call = Call::query(
         "GET /v1/payment_links/{id}/line_items",
         &headers,
-        q.as_deref().unwrap_or_default(),
+        &q,
         &spec::LIST,
     );
     run(&fake, call, |state, _| {
@@ -240,38 +227,45 @@ pub async fn list_payment_links(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let call = Call::new(
-        "GET /v1/payment_links",
-        &headers,
-        q.as_deref().unwrap_or_default(),
-        &spec::LIST,
-    );
+    let call = Call::query("GET /v1/payment_links", &headers, &q, &spec::LIST);
     run(&fake, call, |state, p| {
-        let limit = int(&p["limit"]).unwrap_or(10).clamp(1, 100) as usize;
         let active = p["active"].as_str().map(|a| a == "true");
-        // Newest first, as Stripe lists; `starting_after` continues after that id.
-        let mut ids: Vec<&String> = state.link_order.iter().rev().collect();
-        if let Some(after) = p["starting_after"].as_str() {
-            let at = ids
-                .iter()
-                .position(|id| *id == after)
-                .ok_or_else(|| StripeError::no_such("payment_link", after, "starting_after"))?;
-            ids.drain(..=at);
-        }
-        let matching: Vec<Value> = ids
-            .into_iter()
+        let stored = state
+            .link_order
+            .iter()
             .filter_map(|id| state.links.get(id))
-            .filter(|l| active.is_none_or(|a| l.object["active"] == json!(a)))
-            .map(|l| l.object.clone())
-            .collect();
-        let has_more = matching.len() > limit;
-        Ok(objects::list(
-            "/v1/payment_links",
-            matching.into_iter().take(limit).collect(),
-            has_more,
-        ))
+            .map(|l| &l.object);
+        lists::page("/v1/payment_links", "payment_link", stored, p, |l| {
+            active.is_none_or(|a| l["active"] == json!(a))
+        })
     })
     .await
+}
+
+/// `after_completion` as Stripe checks it: a `type`, and a valid `redirect[url]` when that
+/// type is `redirect`.
+fn check_after_completion(p: &Value) -> Result<(), StripeError> {
+    let after = &p["after_completion"];
+    if after.is_null() {
+        return Ok(());
+    }
+    let Some(kind) = after["type"].as_str() else {
+        return Err(StripeError::missing("after_completion[type]"));
+    };
+    let url = after["redirect"]["url"].as_str();
+    if kind == "redirect" && url.is_none() {
+        return Err(StripeError::missing("after_completion[redirect][url]"));
+    }
+    if let Some(url) = url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(StripeError::invalid(
+            "url_invalid",
+            "Not a valid URL",
+            Some("after_completion[redirect][url]"),
+        ));
+    }
+    Ok(())
 }
 
 fn link<'a>(state: &'a State, id: &str) -> Result<&'a LinkRecord, StripeError> {

@@ -7,11 +7,12 @@ use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::FakeStripe;
 use super::events;
-use super::state::{FakeConfig, Stats};
+use super::sessions::{self, Refusal};
+use super::state::{FakeConfig, State, Stats};
 
 type Fake = AxumState<Arc<FakeStripe>>;
 
@@ -20,25 +21,34 @@ type Fake = AxumState<Arc<FakeStripe>>;
 #[serde(deny_unknown_fields)]
 pub struct ConfigPatch {
     rate_limit_per_sec: Option<u32>,
+    account_rate_limit_per_sec: Option<u32>,
     fail_rate: Option<f64>,
     fail_next: Option<u32>,
+    fail_after_rate: Option<f64>,
+    fail_after_next: Option<u32>,
     latency_ms: Option<u64>,
     slow_rate: Option<f64>,
     slow_ms: Option<u64>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    drop_webhook_rate: Option<f64>,
+    idempotency_ttl_secs: Option<u64>,
 }
 
 pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -> Response {
     for (name, rate) in [
         ("fail_rate", patch.fail_rate),
+        ("fail_after_rate", patch.fail_after_rate),
         ("slow_rate", patch.slow_rate),
+        ("drop_webhook_rate", patch.drop_webhook_rate),
     ] {
         if let Some(rate) = rate
             && !(0.0..=1.0).contains(&rate)
         {
-            let body = serde_json::json!({"error": {"message": format!("{name} must be between 0 and 1")}});
-            return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("{name} must be between 0 and 1"),
+            );
         }
     }
     let mut state = fake.lock();
@@ -46,11 +56,20 @@ pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -
     if let Some(v) = patch.rate_limit_per_sec {
         config.rate_limit_per_sec = v;
     }
+    if let Some(v) = patch.account_rate_limit_per_sec {
+        config.account_rate_limit_per_sec = v;
+    }
     if let Some(v) = patch.fail_rate {
         config.fail_rate = v;
     }
     if let Some(v) = patch.fail_next {
         config.fail_next = v;
+    }
+    if let Some(v) = patch.fail_after_rate {
+        config.fail_after_rate = v;
+    }
+    if let Some(v) = patch.fail_after_next {
+        config.fail_after_next = v;
     }
     if let Some(v) = patch.latency_ms {
         config.latency_ms = v;
@@ -67,87 +86,124 @@ pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -
     if let Some(v) = patch.webhook_secret {
         config.webhook_secret = Some(v);
     }
+    if let Some(v) = patch.drop_webhook_rate {
+        config.drop_webhook_rate = v;
+    }
+    if let Some(v) = patch.idempotency_ttl_secs {
+        config.idempotency_ttl_secs = v;
+    }
     Json::<FakeConfig>(config.clone()).into_response()
 }
 
 pub async fn stats(AxumState(fake): Fake) -> Json<Stats> {
     let mut state = fake.lock();
     state.refresh_link_counts();
+    state.stats.checkout_sessions = state.sessions.len() as u64;
     Json(state.stats.clone())
 }
 
-/// `POST /_fake/payment_links/{id}/complete`.
+/// Body of `POST /_fake/payment_links/{id}/complete` and
+/// `POST /_fake/checkout_sessions/{id}/complete`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Complete {
+    /// `paid` (default) or `unpaid` (a delayed method that settles later).
     payment_status: Option<String>,
+    /// False: the event is generated and listed but never delivered.
+    deliver: Option<bool>,
 }
 
-/// A payer completed checkout on the link: record the session (counted against the link's
-/// completed-sessions limit) and deliver `checkout.session.completed`.
+impl Complete {
+    /// The payment status and whether to deliver the event, defaults filled in.
+    fn read(body: Option<Json<Complete>>) -> Result<(String, bool), Refusal> {
+        let body = body.map(|Json(b)| b).unwrap_or_default();
+        let status = body.payment_status.unwrap_or_else(|| "paid".into());
+        if status != "paid" && status != "unpaid" {
+            return Err((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "payment_status must be paid or unpaid".into(),
+            ));
+        }
+        Ok((status, body.deliver.unwrap_or(true)))
+    }
+}
+
+/// The event a completed Checkout Session generates.
+const COMPLETED: &str = "checkout.session.completed";
+
+/// A payer opens checkout on link `id` (active and under its limit): the session, open.
+pub async fn open_session(AxumState(fake): Fake, Path(id): Path<String>) -> Response {
+    match sessions::open(&mut fake.lock(), &id) {
+        Ok(session) => Json(json!({"checkout_session": session})).into_response(),
+        Err((code, message)) => refuse(code, &message),
+    }
+}
+
+/// A payer pays on open session `id`, even if its link was switched off since.
+pub async fn complete_session(
+    AxumState(fake): Fake,
+    Path(id): Path<String>,
+    body: Option<Json<Complete>>,
+) -> Response {
+    answer_completed(Complete::read(body).and_then(|(status, deliver)| {
+        publish(&fake, COMPLETED, deliver, |state| {
+            sessions::complete(state, &id, &status)
+        })
+    }))
+}
+
+/// A payer opens checkout on link `id` and pays at once.
 pub async fn complete(
     AxumState(fake): Fake,
     Path(id): Path<String>,
     body: Option<Json<Complete>>,
 ) -> Response {
-    let status = body
-        .and_then(|Json(b)| b.payment_status)
-        .unwrap_or_else(|| "paid".into());
-    if status != "paid" && status != "unpaid" {
-        return refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "payment_status must be paid or unpaid",
-        );
-    }
-    match complete_session(&fake, &id, &status) {
-        Ok(session) => Json(serde_json::json!({"checkout_session": session["id"]})).into_response(),
+    answer_completed(
+        Complete::read(body)
+            .and_then(|(status, deliver)| open_and_pay(&fake, &id, &status, deliver)),
+    )
+}
+
+fn answer_completed(completed: Result<(Value, Value), Refusal>) -> Response {
+    match completed {
+        Ok((session, event)) => {
+            Json(json!({"checkout_session": session["id"], "event": event["id"]})).into_response()
+        }
         Err((code, message)) => refuse(code, &message),
     }
 }
 
-/// Records a completed session on link `id` and delivers its event; the session on success.
-fn complete_session(
+/// Opens a session on link `id` and completes it: the session and its event.
+fn open_and_pay(
     fake: &Arc<FakeStripe>,
     id: &str,
     payment_status: &str,
-) -> Result<Value, (StatusCode, String)> {
-    let session = {
+    deliver: bool,
+) -> Result<(Value, Value), Refusal> {
+    publish(fake, COMPLETED, deliver, |state| {
+        let session = sessions::open(state, id)?;
+        sessions::complete(state, &session, payment_status)
+    })
+}
+
+/// Runs `step` under the lock and generates an event of `event_type` about the object it
+/// returns, delivered (after the lock is released) unless `deliver` is false or it is dropped.
+fn publish(
+    fake: &Arc<FakeStripe>,
+    event_type: &str,
+    deliver: bool,
+    step: impl FnOnce(&mut State) -> Result<Value, Refusal>,
+) -> Result<(Value, Value), Refusal> {
+    let (object, event, deliver) = {
         let mut state = fake.lock();
-        let Some(link) = state.links.get_mut(id) else {
-            return Err((
-                StatusCode::NOT_FOUND,
-                format!("No such payment_link: '{id}'"),
-            ));
-        };
-        if link.object["active"] != Value::Bool(true) {
-            return Err((
-                StatusCode::CONFLICT,
-                "This payment link is not active.".into(),
-            ));
-        }
-        let restrictions = &mut link.object["restrictions"]["completed_sessions"];
-        if let (Some(count), Some(limit)) = (
-            restrictions["count"].as_i64(),
-            restrictions["limit"].as_i64(),
-        ) {
-            if count >= limit {
-                return Err((
-                    StatusCode::CONFLICT,
-                    "This payment link has reached its completed sessions limit.".into(),
-                ));
-            }
-            restrictions["count"] = Value::from(count + 1);
-        }
-        let session = events::checkout_session(&link.object, link.amount, payment_status);
-        let session_id = session["id"].as_str().unwrap_or_default().to_owned();
-        state.sessions.insert(session_id, session.clone());
-        session
+        let object = step(&mut state)?;
+        let (event, deliver) = events::generate(&mut state, event_type, &object, deliver);
+        (object, event, deliver)
     };
-    events::deliver(
-        fake.clone(),
-        events::event("checkout.session.completed", &session),
-    );
-    Ok(session)
+    if deliver {
+        events::deliver(fake.clone(), event.clone());
+    }
+    Ok((object, event))
 }
 
 /// `POST /_fake/checkout_sessions/{id}/settle`.
@@ -155,9 +211,11 @@ fn complete_session(
 #[serde(deny_unknown_fields)]
 pub struct Settle {
     outcome: String,
+    /// False: the event is generated and listed but never delivered.
+    deliver: Option<bool>,
 }
 
-/// A delayed payment settles: deliver `async_payment_succeeded` or `async_payment_failed`.
+/// A delayed payment settles: `async_payment_succeeded` or `async_payment_failed`.
 pub async fn settle(
     AxumState(fake): Fake,
     Path(id): Path<String>,
@@ -173,31 +231,35 @@ pub async fn settle(
             );
         }
     };
-    let session = {
-        let mut state = fake.lock();
+    let settled = publish(&fake, event_type, body.deliver.unwrap_or(true), |state| {
         let Some(session) = state.sessions.get_mut(&id) else {
-            return refuse(
+            return Err((
                 StatusCode::NOT_FOUND,
-                &format!("No such checkout.session: '{id}'"),
-            );
+                format!("No such checkout.session: '{id}'"),
+            ));
         };
-        if session["payment_status"] != "unpaid" {
-            return refuse(
+        if session["status"] != "complete" || session["payment_status"] != "unpaid" {
+            return Err((
                 StatusCode::CONFLICT,
-                "Only a session completed unpaid can settle.",
-            );
+                "Only a session completed unpaid can settle.".into(),
+            ));
         }
         session["payment_status"] = Value::from(status);
-        session.clone()
-    };
-    events::deliver(fake.clone(), events::event(event_type, &session));
-    Json(serde_json::json!({"checkout_session": id, "event_type": event_type})).into_response()
+        Ok(session.clone())
+    });
+    match settled {
+        Ok((_, event)) => {
+            Json(json!({"checkout_session": id, "event_type": event_type, "event": event["id"]}))
+                .into_response()
+        }
+        Err((code, message)) => refuse(code, &message),
+    }
 }
 
 /// The hosted page's Pay button: complete checkout (paid) and follow `after_completion`.
 pub async fn pay(AxumState(fake): Fake, Path(id): Path<String>) -> Response {
-    match complete_session(&fake, &id, "paid") {
-        Ok(session) => match session["success_url"].as_str() {
+    match open_and_pay(&fake, &id, "paid", true) {
+        Ok((session, _)) => match session["success_url"].as_str() {
             Some(url) => {
                 let url = url.replace(
                     "{CHECKOUT_SESSION_ID}",
@@ -219,11 +281,7 @@ pub async fn pay(AxumState(fake): Fake, Path(id): Path<String>) -> Response {
 }
 
 fn refuse(code: StatusCode, message: &str) -> Response {
-    (
-        code,
-        Json(serde_json::json!({"error": {"message": message}})),
-    )
-        .into_response()
+    (code, Json(json!({"error": {"message": message}}))).into_response()
 }
 
 /// `GET {link url}`: what a payer sees at Stripe, reduced to the amount and a Pay button, or
@@ -241,11 +299,7 @@ pub async fn hosted_page(AxumState(fake): Fake, Path(id): Path<String>) -> Respo
             .into_response();
     };
     let object = &link.object;
-    let limit = &object["restrictions"]["completed_sessions"];
-    let exhausted = limit["limit"]
-        .as_i64()
-        .is_some_and(|l| limit["count"].as_i64().unwrap_or(0) >= l);
-    if object["active"] != Value::Bool(true) || exhausted {
+    if sessions::closed(object).is_some() {
         let message = object["inactive_message"]
             .as_str()
             .unwrap_or("This link is no longer active.");

@@ -59,6 +59,18 @@ impl StripeError {
         )
     }
 
+    /// Parameters that exclude each other, as Stripe words it.
+    pub fn one_of(params: &[&str]) -> Self {
+        Self::invalid(
+            "parameter_invalid",
+            &format!(
+                "You may only specify one of these parameters: {}.",
+                params.join(", ")
+            ),
+            params.first().copied(),
+        )
+    }
+
     pub fn unauthorized() -> Self {
         Self::new(
             401,

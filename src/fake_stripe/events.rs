@@ -1,57 +1,55 @@
-//! Checkout Sessions and the events they produce, signed and delivered to the configured
-//! webhook URL the way Stripe does: `Stripe-Signature: t=…,v1=…`, retried with backoff until the
-//! endpoint answers 2xx, each event on its own (so deliveries may arrive out of order).
+//! Events: every one kept and listed by `GET /v1/events` (newest first, as Stripe lists them for
+//! catching up on missed deliveries), and delivered to the configured webhook URL the way Stripe
+//! does: `Stripe-Signature: t=…,v1=…`, retried with backoff until the endpoint answers 2xx, each
+//! event on its own (so deliveries may arrive out of order).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{RawQuery, State as AxumState};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::FakeStripe;
+use super::error::StripeError;
+use super::lists;
 use super::objects::{new_id, now};
+use super::pipeline::{Call, run};
+use super::spec;
+use super::state::State;
 
 /// Delivery attempts per event before the stand-in gives up (Stripe keeps trying for days).
 const DELIVERY_ATTEMPTS: u32 = 12;
 
-/// A Checkout Session completed on `link` (its metadata copied from the link, as Stripe does).
-pub fn checkout_session(link: &Value, amount: i64, payment_status: &str) -> Value {
-    json!({
-        "id": new_id("cs_test"),
-        "object": "checkout.session",
-        "amount_subtotal": amount,
-        "amount_total": amount,
-        "client_reference_id": null,
-        "created": now(),
-        "currency": link["currency"],
-        "customer": new_id("cus"),
-        "customer_details": {"email": "payer@example.com", "name": "Test Payer"},
-        "customer_email": null,
-        "livemode": false,
-        "metadata": link["metadata"],
-        "mode": "payment",
-        "payment_intent": new_id("pi"),
-        "payment_link": link["id"],
-        "payment_status": payment_status,
-        "status": "complete",
-        "success_url": link["after_completion"]["redirect"]["url"],
-        "url": null
-    })
-}
-
-pub fn event(event_type: &str, object: &Value) -> Value {
-    json!({
+/// Records a new event of `event_type` about `object`, as listed by `GET /v1/events`: the event,
+/// and whether to deliver it (not when `deliver` is false or `drop_webhook_rate` drops it).
+pub fn generate(
+    state: &mut State,
+    event_type: &str,
+    object: &Value,
+    deliver: bool,
+) -> (Value, bool) {
+    let event = json!({
         "id": new_id("evt"),
         "object": "event",
         "api_version": "2026-09-30.endive",
         "created": now(),
         "data": {"object": object},
         "livemode": false,
+        // Set to 0 once delivered; an event never delivered stays pending, as at Stripe.
         "pending_webhooks": 1,
         "request": {"id": null, "idempotency_key": null},
         "type": event_type
-    })
+    });
+    state.events.push(event.clone());
+    state.stats.events_generated += 1;
+    let rate = state.config.drop_webhook_rate;
+    let dropped = !deliver || (rate > 0.0 && rand::random::<f64>() < rate);
+    state.stats.events_dropped += u64::from(dropped);
+    (event, !dropped)
 }
 
 /// Stripe's signature header for `payload` at `timestamp`.
@@ -99,6 +97,14 @@ pub fn deliver(fake: Arc<FakeStripe>, event: Value) {
             match sent {
                 Ok(response) if response.status().is_success() => {
                     state.stats.events_delivered += 1;
+                    if let Some(stored) = state
+                        .events
+                        .iter_mut()
+                        .rev()
+                        .find(|e| e["id"] == event["id"])
+                    {
+                        stored["pending_webhooks"] = json!(0);
+                    }
                     return;
                 }
                 _ => state.stats.event_delivery_failures += 1,
@@ -106,4 +112,41 @@ pub fn deliver(fake: Arc<FakeStripe>, event: Value) {
         }
         tracing::warn!(event = %event["id"], "the stand-in gave up delivering an event");
     });
+}
+
+/// `GET /v1/events`: every event generated, delivered or not, newest first.
+pub async fn list(
+    AxumState(fake): AxumState<Arc<FakeStripe>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let call = Call::query("GET /v1/events", &headers, &q, &spec::LIST_EVENTS);
+    run(&fake, call, |state, p| {
+        let types: Option<Vec<&str>> = match (&p["type"], &p["types"]) {
+            (Value::String(_), Value::Array(_)) => {
+                return Err(StripeError::one_of(&["type", "types"]));
+            }
+            (Value::String(one), _) => Some(vec![one.as_str()]),
+            (_, Value::Array(many)) => Some(many.iter().filter_map(Value::as_str).collect()),
+            _ => None,
+        };
+        let delivered = p["delivery_success"].as_str().map(|d| d == "true");
+        lists::page("/v1/events", "event", state.events.iter(), p, |event| {
+            types.as_ref().is_none_or(|types| {
+                let event_type = event["type"].as_str().unwrap_or_default();
+                types.iter().any(|t| type_matches(t, event_type))
+            }) && lists::created_matches(&p["created"], event["created"].as_i64().unwrap_or(0))
+                && delivered.is_none_or(|d| (event["pending_webhooks"] == 0) == d)
+        })
+    })
+    .await
+}
+
+/// Whether `event_type` is `pattern`, where `pattern` may end in `*` for a group of events
+/// (`checkout.session.*`).
+fn type_matches(pattern: &str, event_type: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => event_type.starts_with(prefix),
+        None => event_type == pattern,
+    }
 }

@@ -8,8 +8,10 @@ mod control;
 mod error;
 mod events;
 mod form;
+mod lists;
 mod objects;
 mod pipeline;
+mod sessions;
 mod spec;
 mod state;
 
@@ -94,11 +96,22 @@ fn router(fake: Arc<FakeStripe>) -> Router {
             "/v1/payment_links/{id}/line_items",
             get(api::list_line_items),
         )
+        .route("/v1/checkout/sessions", get(sessions::list))
+        .route("/v1/checkout/sessions/{id}", get(sessions::retrieve))
+        .route("/v1/events", get(events::list))
         .route("/_fake/config", post(control::set_config))
         .route("/_fake/stats", get(control::stats))
         .route(
             "/_fake/payment_links/{id}/complete",
             post(control::complete),
+        )
+        .route(
+            "/_fake/payment_links/{id}/checkout_sessions",
+            post(control::open_session),
+        )
+        .route(
+            "/_fake/checkout_sessions/{id}/complete",
+            post(control::complete_session),
         )
         .route(
             "/_fake/checkout_sessions/{id}/settle",

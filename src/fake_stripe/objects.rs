@@ -99,18 +99,23 @@ pub struct LinkParams<'a> {
     pub params: &'a Value,
 }
 
-pub fn payment_link(p: LinkParams<'_>) -> Value {
-    let params = p.params;
-    let after_completion = match params["after_completion"]["type"].as_str() {
+/// A Payment Link's `after_completion` from its create or update parameters (checked before).
+pub fn after_completion(params: &Value) -> Value {
+    let after = &params["after_completion"];
+    match after["type"].as_str() {
         Some("redirect") => json!({
             "type": "redirect",
-            "redirect": {"url": params["after_completion"]["redirect"]["url"]}
+            "redirect": {"url": after["redirect"]["url"]}
         }),
         _ => json!({
             "type": "hosted_confirmation",
-            "hosted_confirmation": {"custom_message": params["after_completion"]["hosted_confirmation"]["custom_message"]}
+            "hosted_confirmation": {"custom_message": after["hosted_confirmation"]["custom_message"]}
         }),
-    };
+    }
+}
+
+pub fn payment_link(p: LinkParams<'_>) -> Value {
+    let params = p.params;
     let intent = &params["payment_intent_data"];
     let payment_intent_data = if intent.is_object() {
         json!({
@@ -136,7 +141,7 @@ pub fn payment_link(p: LinkParams<'_>) -> Value {
         "id": p.id,
         "object": "payment_link",
         "active": true,
-        "after_completion": after_completion,
+        "after_completion": after_completion(params),
         "allow_promotion_codes": params["allow_promotion_codes"].as_str() == Some("true"),
         "application": null,
         "application_fee_amount": null,
@@ -146,12 +151,7 @@ pub fn payment_link(p: LinkParams<'_>) -> Value {
         "consent_collection": null,
         "currency": p.currency,
         "custom_fields": [],
-        "custom_text": {
-            "after_submit": null,
-            "shipping_address": null,
-            "submit": null,
-            "terms_of_service_acceptance": null
-        },
+        "custom_text": no_custom_text(),
         "customer_creation": params["customer_creation"].as_str().unwrap_or("if_required"),
         "inactive_message": params.get("inactive_message"),
         "invoice_creation": null,
@@ -171,6 +171,16 @@ pub fn payment_link(p: LinkParams<'_>) -> Value {
         "tax_id_collection": {"enabled": false, "required": "never"},
         "transfer_data": null,
         "url": p.url
+    })
+}
+
+/// `custom_text` of a link, and of its sessions, that sets none.
+pub fn no_custom_text() -> Value {
+    json!({
+        "after_submit": null,
+        "shipping_address": null,
+        "submit": null,
+        "terms_of_service_acceptance": null
     })
 }
 

@@ -1,9 +1,10 @@
 //! What happens to every API request before and after its endpoint runs, in Stripe's order:
-//! authentication, the per-endpoint rate limit, idempotency (replay, conflict, in-flight),
-//! parameter checks, injected failures, then the operation, then added latency.
+//! authentication, the per-endpoint and account rate limits, idempotency (in-flight, expiry,
+//! replay, conflict), parameter checks, injected failures, then the operation, injected failures
+//! after it, then added latency, and only then the result is saved for its key.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -39,6 +40,62 @@ impl<'a> Call<'a> {
             spec,
         }
     }
+
+    /// A GET call, its parameters in the query string (none when there is no query).
+    pub fn query(
+        endpoint: &'static str,
+        headers: &'a HeaderMap,
+        query: &'a Option<String>,
+        spec: &'a Spec,
+    ) -> Self {
+        Self::new(
+            endpoint,
+            headers,
+            query.as_deref().unwrap_or_default(),
+            spec,
+        )
+    }
+}
+
+/// What the endpoint answers.
+struct Answer {
+    status: u16,
+    body: Value,
+    replayed: bool,
+    /// The idempotency key and the result to save for it once the answer has left.
+    save: Option<(String, Saved)>,
+}
+
+impl From<StripeError> for Answer {
+    fn from(err: StripeError) -> Self {
+        Self {
+            status: err.status,
+            body: err.body,
+            replayed: false,
+            save: None,
+        }
+    }
+}
+
+/// An idempotency key whose first request has run but not yet answered (added latency, a slow
+/// request): a retry with it meanwhile gets 409. Dropping this saves the result and frees the
+/// key, also when the client hung up first and the response future was dropped mid-sleep.
+struct InFlight {
+    fake: Arc<FakeStripe>,
+    key: String,
+    saved: Option<Saved>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.fake.lock();
+        state.in_flight.remove(&self.key);
+        if let Some(saved) = self.saved.take() {
+            state
+                .idempotency
+                .insert(std::mem::take(&mut self.key), saved);
+        }
+    }
 }
 
 /// Runs `op` under the stand-in's rules and turns the result into Stripe's response.
@@ -47,7 +104,7 @@ pub async fn run(
     call: Call<'_>,
     op: impl FnOnce(&mut State, &Value) -> Result<Value, StripeError>,
 ) -> Response {
-    let (status, body, replayed, latency) = {
+    let (mut answer, latency) = {
         let mut state = fake.lock();
         let config = &state.config;
         let slow = config.slow_rate > 0.0 && rand::random::<f64>() < config.slow_rate;
@@ -57,27 +114,31 @@ pub async fn run(
             .requests
             .entry(call.endpoint.to_owned())
             .or_default() += 1;
-        match execute(&mut state, &call, op) {
-            Ok((status, body, replayed)) => (status, body, replayed, latency),
-            Err(err) => (err.status, err.body, false, latency),
-        }
+        let answer = execute(&mut state, &call, op).unwrap_or_else(Answer::from);
+        (answer, latency)
     };
+    let in_flight = answer.save.take().map(|(key, saved)| InFlight {
+        fake: fake.clone(),
+        key,
+        saved: Some(saved),
+    });
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    drop(in_flight);
     let mut response = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        Json(body),
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        Json(answer.body),
     )
         .into_response();
     let headers = response.headers_mut();
     headers.insert("request-id", HeaderValue::from_static("req_fake"));
-    if replayed {
+    if answer.replayed {
         headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    if status == 429 {
+    // Stripe sends no `Retry-After` with a 429: clients back off on their own.
+    if answer.status == 429 {
         headers.insert("stripe-should-retry", HeaderValue::from_static("true"));
-        headers.insert("retry-after", HeaderValue::from_static("1"));
     }
     response
 }
@@ -86,7 +147,7 @@ fn execute(
     state: &mut State,
     call: &Call<'_>,
     op: impl FnOnce(&mut State, &Value) -> Result<Value, StripeError>,
-) -> Result<(u16, Value, bool), StripeError> {
+) -> Result<Answer, StripeError> {
     authenticate(call.headers)?;
     if !state.admit(call.endpoint) {
         state.stats.rate_limited += 1;
@@ -100,27 +161,62 @@ fn execute(
         .map(str::to_owned);
     let fingerprint = format!("{} {}", call.endpoint, call.raw_params);
     if let Some(key) = &key
-        && let Some(saved) = state.idempotency.get(key)
+        && let Some(replay) = replay(state, key, &fingerprint)?
     {
-        if saved.fingerprint != fingerprint {
-            return Err(key_reused(key));
-        }
-        let replay = (saved.status, saved.body.clone(), true);
-        state.stats.idempotent_replays += 1;
         return Ok(replay);
     }
-    let outcome = checked_op(state, call, op);
-    if let Some(key) = key {
-        match &outcome {
-            // Stripe saves what ran (a success or a 500) and nothing for a refused request.
-            Ok(body) => save(state, key, fingerprint, 200, body.clone()),
-            Err(err) if err.status >= 500 => {
-                save(state, key, fingerprint, err.status, err.body.clone())
-            }
-            Err(_) => {}
-        }
+    let first_use = Instant::now();
+    let (status, body) = match checked_op(state, call, op) {
+        Ok(body) => (200, body),
+        Err(err) => (err.status, err.body),
+    };
+    // Stripe saves what ran (a success or a 500) and nothing for a refused request.
+    let save = key.filter(|_| status == 200 || status >= 500).map(|key| {
+        state.in_flight.insert(key.clone());
+        let saved = Saved {
+            fingerprint,
+            status,
+            body: body.clone(),
+            at: first_use,
+        };
+        (key, saved)
+    });
+    Ok(Answer {
+        status,
+        body,
+        replayed: false,
+        save,
+    })
+}
+
+/// The saved answer for `key`, if any and not yet expired; an error while the key's first
+/// request is still going, or when the key was first used with other parameters.
+fn replay(state: &mut State, key: &str, fingerprint: &str) -> Result<Option<Answer>, StripeError> {
+    if state.in_flight.contains(key) {
+        return Err(in_progress(key));
     }
-    outcome.map(|body| (200, body, false))
+    let ttl = Duration::from_secs(state.config.idempotency_ttl_secs);
+    if state
+        .idempotency
+        .get(key)
+        .is_some_and(|s| s.at.elapsed() >= ttl)
+    {
+        state.idempotency.remove(key);
+    }
+    let Some(saved) = state.idempotency.get(key) else {
+        return Ok(None);
+    };
+    if saved.fingerprint != fingerprint {
+        return Err(key_reused(key));
+    }
+    let answer = Answer {
+        status: saved.status,
+        body: saved.body.clone(),
+        replayed: true,
+        save: None,
+    };
+    state.stats.idempotent_replays += 1;
+    Ok(Some(answer))
 }
 
 fn checked_op(
@@ -136,18 +232,11 @@ fn checked_op(
     if state.inject_failure() {
         return Err(StripeError::server());
     }
-    op(state, &params)
-}
-
-fn save(state: &mut State, key: String, fingerprint: String, status: u16, body: Value) {
-    state.idempotency.insert(
-        key,
-        Saved {
-            fingerprint,
-            status,
-            body,
-        },
-    );
+    let body = op(state, &params)?;
+    if state.inject_failure_after() {
+        return Err(StripeError::server());
+    }
+    Ok(body)
 }
 
 fn authenticate(headers: &HeaderMap) -> Result<(), StripeError> {
@@ -161,11 +250,27 @@ fn authenticate(headers: &HeaderMap) -> Result<(), StripeError> {
     }
 }
 
+/// Stripe's answer to a retry that arrives while the key's first request is still going:
+/// nothing is saved for it, so the retry after that gets the first request's result.
+fn in_progress(key: &str) -> StripeError {
+    StripeError::new(
+        409,
+        "idempotency_error",
+        Some("idempotency_key_in_use"),
+        &format!(
+            "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): {key}. Please try again later."
+        ),
+        None,
+    )
+}
+
+/// Stripe's answer to a key used again with other parameters. Its `idempotency_key_in_use`
+/// code belongs to the in-progress case; this one has none.
 fn key_reused(key: &str) -> StripeError {
     StripeError::new(
         400,
         "idempotency_error",
-        Some("idempotency_key_in_use"),
+        None,
         &format!(
             "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."
         ),

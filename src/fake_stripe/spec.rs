@@ -8,13 +8,31 @@ use serde_json::Value;
 pub enum Spec {
     Str,
     Int,
+    /// An integer within these bounds (inclusive).
+    IntIn(i64, i64),
     Bool,
-    /// String keys to string values (`metadata`).
+    /// String keys to string values (`metadata`), within Stripe's metadata limits.
     Map,
     Enum(&'static [&'static str]),
     List(&'static Spec),
+    /// A list of at most this many items.
+    ListUpTo(usize, &'static Spec),
+    /// A timestamp filter: an integer, or `[gt]`, `[gte]`, `[lt]`, `[lte]` integers.
+    Range,
     Obj(&'static [(&'static str, Spec)]),
 }
+
+/// Stripe's metadata limits: keys per object, characters per key and per value.
+const METADATA_KEYS: usize = 50;
+const METADATA_KEY_CHARS: usize = 40;
+const METADATA_VALUE_CHARS: usize = 500;
+
+const RANGE_BOUNDS: Spec = Spec::Obj(&[
+    ("gt", Spec::Int),
+    ("gte", Spec::Int),
+    ("lt", Spec::Int),
+    ("lte", Spec::Int),
+]);
 
 /// A parameter Stripe would refuse: the message and the parameter's bracket name.
 #[derive(Debug)]
@@ -38,6 +56,22 @@ impl Spec {
                 .parse::<i64>()
                 .map(|_| ())
                 .map_err(|_| invalid("parameter_invalid_integer", format!("Invalid integer: {s}"))),
+            (Spec::IntIn(low, high), Value::String(s)) => {
+                Spec::Int.check(value, name)?;
+                match s.parse::<i64>() {
+                    Ok(n) if n < *low => Err(invalid(
+                        "parameter_invalid_integer",
+                        format!("This value must be greater than or equal to {low}."),
+                    )),
+                    Ok(n) if n > *high => Err(invalid(
+                        "parameter_invalid_integer",
+                        format!("This value must be less than or equal to {high}."),
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            (Spec::Range, Value::String(_)) => Spec::Int.check(value, name),
+            (Spec::Range, Value::Object(_)) => RANGE_BOUNDS.check(value, name),
             (Spec::Bool, Value::String(s)) => match s.as_str() {
                 "true" | "false" => Ok(()),
                 _ => Err(invalid(
@@ -56,14 +90,40 @@ impl Spec {
                 }
             }
             (Spec::Map, Value::Object(map)) => {
+                if map.len() > METADATA_KEYS {
+                    return Err(invalid(
+                        "parameter_invalid",
+                        format!(
+                            "Invalid {name}: it can have at most {METADATA_KEYS} keys, not {}.",
+                            map.len()
+                        ),
+                    ));
+                }
                 for (key, value) in map {
-                    if !value.is_string() {
+                    let Value::String(value) = value else {
                         return Err(invalid(
                             "parameter_invalid",
                             format!(
                                 "Invalid value for {name}[{key}]: metadata values must be strings"
                             ),
                         ));
+                    };
+                    if key.chars().count() > METADATA_KEY_CHARS {
+                        return Err(invalid(
+                            "parameter_invalid",
+                            format!(
+                                "Invalid {name}: keys can be at most {METADATA_KEY_CHARS} characters long ({key} is longer)."
+                            ),
+                        ));
+                    }
+                    if value.chars().count() > METADATA_VALUE_CHARS {
+                        return Err(Invalid {
+                            code: "parameter_invalid",
+                            message: format!(
+                                "Invalid {name}[{key}]: values can be at most {METADATA_VALUE_CHARS} characters long."
+                            ),
+                            param: format!("{name}[{key}]"),
+                        });
                     }
                 }
                 Ok(())
@@ -74,6 +134,18 @@ impl Spec {
                 .iter()
                 .enumerate()
                 .try_for_each(|(i, v)| item.check(v, &format!("{name}[{i}]"))),
+            (Spec::ListUpTo(most, item), Value::Array(items)) => {
+                if items.len() > *most {
+                    return Err(invalid(
+                        "parameter_invalid",
+                        format!(
+                            "You may only specify up to {most} {name}; {} were given.",
+                            items.len()
+                        ),
+                    ));
+                }
+                Spec::List(item).check(value, name)
+            }
             (Spec::Obj(fields), Value::Object(map)) => {
                 for (key, value) in map {
                     let child = if name.is_empty() {
@@ -170,7 +242,13 @@ const PAYMENT_INTENT_DATA: Spec = Spec::Obj(&[
     ("transfer_group", Spec::Str),
 ]);
 
-const RESTRICTIONS: Spec = Spec::Obj(&[("completed_sessions", Spec::Obj(&[("limit", Spec::Int)]))]);
+const RESTRICTIONS: Spec = Spec::Obj(&[(
+    "completed_sessions",
+    Spec::Obj(&[("limit", Spec::IntIn(1, i64::MAX))]),
+)]);
+
+/// Line items per Payment Link.
+const MAX_LINE_ITEMS: usize = 20;
 
 /// `POST /v1/products`.
 pub const CREATE_PRODUCT: Spec = Spec::Obj(&[
@@ -204,7 +282,7 @@ pub const CREATE_PRICE: Spec = Spec::Obj(&[
 
 /// `POST /v1/payment_links`.
 pub const CREATE_PAYMENT_LINK: Spec = Spec::Obj(&[
-    ("line_items", Spec::List(&LINE_ITEM)),
+    ("line_items", Spec::ListUpTo(MAX_LINE_ITEMS, &LINE_ITEM)),
     METADATA,
     ("payment_intent_data", PAYMENT_INTENT_DATA),
     ("after_completion", AFTER_COMPLETION),
@@ -237,12 +315,42 @@ pub const UPDATE_PAYMENT_LINK: Spec = Spec::Obj(&[
     EXPAND,
 ]);
 
+/// `limit` of every list endpoint: 1 to 100 objects a page.
+const LIMIT: (&str, Spec) = ("limit", Spec::IntIn(1, 100));
+const STARTING_AFTER: (&str, Spec) = ("starting_after", Spec::Str);
+const ENDING_BEFORE: (&str, Spec) = ("ending_before", Spec::Str);
+
 /// Query of `GET /v1/payment_links` and of list endpoints in general.
 pub const LIST: Spec = Spec::Obj(&[
-    ("limit", Spec::Int),
-    ("starting_after", Spec::Str),
-    ("ending_before", Spec::Str),
+    LIMIT,
+    STARTING_AFTER,
+    ENDING_BEFORE,
     ("active", Spec::Bool),
+    EXPAND,
+]);
+
+/// Query of `GET /v1/checkout/sessions`.
+pub const LIST_SESSIONS: Spec = Spec::Obj(&[
+    LIMIT,
+    STARTING_AFTER,
+    ENDING_BEFORE,
+    ("created", Spec::Range),
+    ("customer", Spec::Str),
+    ("payment_intent", Spec::Str),
+    ("payment_link", Spec::Str),
+    ("status", Spec::Enum(&["complete", "expired", "open"])),
+    EXPAND,
+]);
+
+/// Query of `GET /v1/events`.
+pub const LIST_EVENTS: Spec = Spec::Obj(&[
+    LIMIT,
+    STARTING_AFTER,
+    ENDING_BEFORE,
+    ("created", Spec::Range),
+    ("delivery_success", Spec::Bool),
+    ("type", Spec::Str),
+    ("types", Spec::ListUpTo(20, &Spec::Str)),
     EXPAND,
 ]);
 

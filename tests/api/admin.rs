@@ -200,6 +200,7 @@ async fn retry_all_on_500_failed_orders_mints_each_once_within_the_rate_limit() 
         fake: FakeConfig {
             // Just above paylink's own limit: a burst past 100/s would show as 429s.
             rate_limit_per_sec: 120,
+            account_rate_limit_per_sec: 0,
             ..FakeConfig::default()
         },
         ..AppOptions::default()

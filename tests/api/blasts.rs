@@ -189,7 +189,8 @@ async fn two_worker_processes_share_one_rate_limit_and_mint_each_link_once() {
         ..AppOptions::default()
     })
     .await;
-    app.fake_config(json!({"rate_limit_per_sec": 400})).await;
+    app.fake_config(json!({"rate_limit_per_sec": 400, "account_rate_limit_per_sec": 0}))
+        .await;
     let product = app.create_product("monthly").await;
     let blast = post_blast(&app, "2k", rows(&product, 2000, "two-k")).await;
     let id = blast["id"].as_str().unwrap().to_owned();
@@ -226,7 +227,8 @@ async fn a_15000_order_blast_never_overfills_redis_and_every_worker_survives() {
         ..AppOptions::default()
     })
     .await;
-    app.fake_config(json!({"rate_limit_per_sec": 0})).await;
+    app.fake_config(json!({"rate_limit_per_sec": 0, "account_rate_limit_per_sec": 0}))
+        .await;
     let product = app.create_product("generic").await;
     let first = post_blast(&app, "big-1", rows(&product, 10_000, "big-a")).await;
     let second = post_blast(&app, "big-2", rows(&product, 5_000, "big-b")).await;

@@ -1,8 +1,12 @@
 //! The Stripe stand-in on its own: Stripe's wire format, errors and idempotency rules, so that
 //! what paylink's tests conclude from it would hold at Stripe.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use reqwest::Client;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use paylink::fake_stripe::{FakeConfig, FakeStripeServer};
 
@@ -15,6 +19,15 @@ async fn fake(config: FakeConfig) -> String {
 
 const LINK: &str = "line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=2500\
 &line_items[0][price_data][product_data][name]=Dues&line_items[0][quantity]=1&metadata[order_id]=ord_1";
+
+/// No rate limits: for tests that make many requests and are not about the limits.
+fn unlimited() -> FakeConfig {
+    FakeConfig {
+        rate_limit_per_sec: 0,
+        account_rate_limit_per_sec: 0,
+        ..FakeConfig::default()
+    }
+}
 
 async fn post(url: &str, path: &str, body: &str, key: Option<&str>) -> (u16, Value, bool) {
     let mut request = Client::new()
@@ -185,4 +198,549 @@ async fn a_deactivated_link_shows_its_inactive_message() {
     let (status, error, _) = post(&url, "payment_links/plink_nope", "active=false", None).await;
     assert_eq!(status, 404);
     assert_eq!(error["error"]["code"], "resource_missing");
+}
+
+/// `GET /v1/{path}` with a test key.
+async fn get(url: &str, path: &str) -> (u16, Value) {
+    let response = Client::new()
+        .get(format!("{url}v1/{path}"))
+        .bearer_auth("sk_test_x")
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// `POST /_fake/{path}` with a JSON body, as a test drives payers and misbehaviour.
+async fn control(url: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = Client::new()
+        .post(format!("{url}_fake/{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn stats(url: &str) -> Value {
+    Client::new()
+        .get(format!("{url}_fake/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A new Payment Link with `extra` parameters: its id.
+async fn new_link(url: &str, extra: &str) -> String {
+    let (status, link, _) = post(url, "payment_links", &format!("{LINK}{extra}"), None).await;
+    assert_eq!(status, 200, "{link}");
+    link["id"].as_str().unwrap().to_owned()
+}
+
+/// A payer opens checkout on `link` and pays at once: the session id and the event id.
+async fn pay(url: &str, link: &str, body: Value) -> (String, String) {
+    let (status, paid) = control(url, &format!("payment_links/{link}/complete"), body).await;
+    assert_eq!(status, 200, "{paid}");
+    (
+        paid["checkout_session"].as_str().unwrap().to_owned(),
+        paid["event"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect()
+}
+
+/// A webhook endpoint that takes every delivery and counts them: its URL and the count.
+async fn receiver() -> (String, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { "ok" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}/hook"), count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_carries_stripes_required_fields_and_a_customer_only_when_always() {
+    let url = fake(unlimited()).await;
+    let plain = new_link(&url, "").await;
+    let always = new_link(&url, "&customer_creation=always").await;
+
+    let (session_id, _) = pay(&url, &plain, json!({})).await;
+    let (status, session) = get(&url, &format!("checkout/sessions/{session_id}")).await;
+    assert_eq!(status, 200, "{session}");
+    for field in [
+        "automatic_tax",
+        "created",
+        "custom_fields",
+        "custom_text",
+        "expires_at",
+        "id",
+        "livemode",
+        "mode",
+        "payment_method_types",
+        "payment_status",
+        "shipping_options",
+        "status",
+    ] {
+        assert!(
+            !session[field].is_null(),
+            "Stripe requires {field}: {session}"
+        );
+    }
+    assert_eq!(session["object"], "checkout.session");
+    assert_eq!(session["automatic_tax"]["enabled"], false);
+    assert_eq!(session["amount_total"], 2500);
+    assert_eq!(session["amount_subtotal"], 2500);
+    assert_eq!(session["currency"], "usd");
+    assert_eq!(
+        session["metadata"]["order_id"], "ord_1",
+        "copied from the link"
+    );
+    assert_eq!(session["payment_link"], plain.as_str());
+    assert_eq!(session["status"], "complete");
+    assert_eq!(session["payment_status"], "paid");
+    assert!(
+        session["payment_intent"]
+            .as_str()
+            .unwrap()
+            .starts_with("pi_")
+    );
+    assert_eq!(session["customer_details"]["email"], "payer@example.com");
+    assert!(
+        session["customer"].is_null(),
+        "if_required creates no Customer in payment mode: {session}"
+    );
+
+    let (session_id, _) = pay(&url, &always, json!({})).await;
+    let (_, session) = get(&url, &format!("checkout/sessions/{session_id}")).await;
+    assert!(
+        session["customer"].as_str().unwrap().starts_with("cus_"),
+        "{session}"
+    );
+    assert_eq!(session["customer_creation"], "always");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_session_completes_after_its_link_is_switched_off_and_counts_on_it() {
+    let url = fake(unlimited()).await;
+    let link = new_link(&url, "&restrictions[completed_sessions][limit]=1").await;
+    let open = |link: String| {
+        let url = url.clone();
+        async move {
+            control(
+                &url,
+                &format!("payment_links/{link}/checkout_sessions"),
+                json!({}),
+            )
+            .await
+        }
+    };
+    let (status, opened) = open(link.clone()).await;
+    assert_eq!(status, 200, "{opened}");
+    let session = opened["checkout_session"].as_str().unwrap().to_owned();
+    let (_, fetched) = get(&url, &format!("checkout/sessions/{session}")).await;
+    assert_eq!(fetched["status"], "open");
+    assert_eq!(fetched["payment_status"], "unpaid");
+    assert!(fetched["payment_intent"].is_null());
+    assert!(fetched["customer_details"].is_null());
+
+    post(&url, &format!("payment_links/{link}"), "active=false", None).await;
+    let (status, _) = open(link.clone()).await;
+    assert_eq!(status, 409, "a switched-off link opens no session");
+    let (status, _) = control(&url, &format!("payment_links/{link}/complete"), json!({})).await;
+    assert_eq!(status, 409);
+
+    let complete = format!("checkout_sessions/{session}/complete");
+    let (status, completed) = control(&url, &complete, json!({"payment_status": "paid"})).await;
+    assert_eq!(status, 200, "an open session may still finish: {completed}");
+    assert_eq!(completed["checkout_session"], session.as_str());
+    assert!(completed["event"].as_str().unwrap().starts_with("evt_"));
+    let (status, _) = control(&url, &complete, json!({})).await;
+    assert_eq!(status, 409, "a complete session completes once");
+    let (_, fetched) = get(&url, &format!("payment_links/{link}")).await;
+    assert_eq!(fetched["restrictions"]["completed_sessions"]["count"], 1);
+    let (_, events) = get(&url, "events").await;
+    assert_eq!(events["data"][0]["type"], "checkout.session.completed");
+    assert_eq!(events["data"][0]["data"]["object"]["id"], session.as_str());
+
+    // Switched on again, the link is at its limit.
+    post(&url, &format!("payment_links/{link}"), "active=true", None).await;
+    let (status, refused) = open(link).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(stats(&url).await["checkout_sessions"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_listed_newest_first_with_stripes_filters_and_cursors() {
+    let url = fake(unlimited()).await;
+    let link = new_link(&url, "").await;
+    let (_, first) = pay(&url, &link, json!({"deliver": false})).await;
+    let (unpaid, second) = pay(&url, &link, json!({"payment_status": "unpaid"})).await;
+    let (status, settled) = control(
+        &url,
+        &format!("checkout_sessions/{unpaid}/settle"),
+        json!({"outcome": "failed", "deliver": false}),
+    )
+    .await;
+    assert_eq!(status, 200, "{settled}");
+    let third = settled["event"].as_str().unwrap().to_owned();
+
+    let (status, all) = get(&url, "events").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["object"], "list");
+    assert_eq!(all["url"], "/v1/events");
+    assert_eq!(all["has_more"], false);
+    assert_eq!(ids(&all), [third.as_str(), second.as_str(), first.as_str()]);
+    let event = &all["data"][0];
+    for field in [
+        "api_version",
+        "created",
+        "livemode",
+        "pending_webhooks",
+        "request",
+    ] {
+        assert!(event.get(field).is_some(), "{field}: {event}");
+    }
+    assert_eq!(event["object"], "event");
+    assert_eq!(event["type"], "checkout.session.async_payment_failed");
+    assert_eq!(event["data"]["object"]["id"], unpaid.as_str());
+
+    let (_, completed) = get(&url, "events?type=checkout.session.completed").await;
+    assert_eq!(ids(&completed), [second.as_str(), first.as_str()]);
+    let (_, group) = get(&url, "events?type=checkout.session.*").await;
+    assert_eq!(group["data"].as_array().unwrap().len(), 3);
+    let (_, several) = get(
+        &url,
+        "events?types[]=checkout.session.async_payment_failed&types[]=checkout.session.async_payment_succeeded",
+    )
+    .await;
+    assert_eq!(ids(&several), [third.as_str()]);
+    let (status, both) = get(&url, "events?type=a&types[]=b").await;
+    assert_eq!(status, 400, "{both}");
+    assert_eq!(both["error"]["type"], "invalid_request_error");
+
+    let (_, page) = get(&url, "events?limit=2").await;
+    assert_eq!(ids(&page), [third.as_str(), second.as_str()]);
+    assert_eq!(page["has_more"], true);
+    let (_, next) = get(&url, &format!("events?limit=2&starting_after={second}")).await;
+    assert_eq!(ids(&next), [first.as_str()]);
+    assert_eq!(next["has_more"], false);
+    let (_, back) = get(&url, &format!("events?ending_before={first}")).await;
+    assert_eq!(ids(&back), [third.as_str(), second.as_str()]);
+
+    let created = all["data"][0]["created"].as_i64().unwrap();
+    let (_, later) = get(&url, &format!("events?created[gt]={created}")).await;
+    assert_eq!(ids(&later), Vec::<&str>::new());
+    let (_, since) = get(&url, &format!("events?created[lte]={created}&limit=1")).await;
+    assert_eq!(ids(&since), [third.as_str()]);
+
+    for limit in ["0", "101"] {
+        let (status, error) = get(&url, &format!("events?limit={limit}")).await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        assert_eq!(error["error"]["param"], "limit");
+    }
+    for cursor in ["starting_after", "ending_before"] {
+        let (status, error) = get(&url, &format!("events?{cursor}=evt_nope")).await;
+        assert_eq!(status, 404, "{error}");
+        assert_eq!(error["error"]["code"], "resource_missing");
+        assert_eq!(error["error"]["param"], cursor);
+        assert_eq!(error["error"]["message"], "No such event: 'evt_nope'");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_sessions_are_retrieved_and_listed_by_link() {
+    let url = fake(unlimited()).await;
+    let one = new_link(&url, "").await;
+    let other = new_link(&url, "").await;
+    let (a, _) = pay(&url, &one, json!({})).await;
+    let (b, _) = pay(&url, &other, json!({})).await;
+    let (c, _) = pay(&url, &one, json!({})).await;
+
+    let (status, error) = get(&url, "checkout/sessions/cs_test_nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(error["error"]["code"], "resource_missing");
+    assert_eq!(error["error"]["param"], "id");
+
+    let (status, all) = get(&url, "checkout/sessions").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["url"], "/v1/checkout/sessions");
+    assert_eq!(ids(&all), [c.as_str(), b.as_str(), a.as_str()]);
+    let (_, on_one) = get(&url, &format!("checkout/sessions?payment_link={one}")).await;
+    assert_eq!(ids(&on_one), [c.as_str(), a.as_str()]);
+    let (_, first) = get(
+        &url,
+        &format!("checkout/sessions?payment_link={one}&limit=1"),
+    )
+    .await;
+    assert_eq!(ids(&first), [c.as_str()]);
+    assert_eq!(first["has_more"], true);
+    let (_, next) = get(
+        &url,
+        &format!("checkout/sessions?payment_link={one}&limit=1&starting_after={c}"),
+    )
+    .await;
+    assert_eq!(ids(&next), [a.as_str()]);
+    let (_, before) = get(
+        &url,
+        &format!("checkout/sessions?ending_before={a}&limit=1"),
+    )
+    .await;
+    assert_eq!(ids(&before), [b.as_str()]);
+    let (_, session) = get(&url, &format!("checkout/sessions/{b}")).await;
+    let intent = session["payment_intent"].as_str().unwrap();
+    let (_, by_intent) = get(&url, &format!("checkout/sessions?payment_intent={intent}")).await;
+    assert_eq!(ids(&by_intent), [b.as_str()]);
+    let (_, open) = get(&url, "checkout/sessions?status=open").await;
+    assert_eq!(ids(&open), Vec::<&str>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_and_undelivered_events_are_listed_and_counted_but_never_sent() {
+    let (hook, received) = receiver().await;
+    let url = fake(FakeConfig {
+        webhook_url: Some(hook),
+        webhook_secret: Some("whsec_test".into()),
+        ..unlimited()
+    })
+    .await;
+    let (status, _) = control(&url, "config", json!({"drop_webhook_rate": 1.5})).await;
+    assert_eq!(status, 422, "a rate is between 0 and 1");
+    let link = new_link(&url, "").await;
+
+    pay(&url, &link, json!({})).await;
+    pay(&url, &link, json!({"deliver": false})).await;
+    let (status, _) = control(&url, "config", json!({"drop_webhook_rate": 1.0})).await;
+    assert_eq!(status, 200);
+    pay(&url, &link, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        1,
+        "only the first was sent"
+    );
+    let stats = stats(&url).await;
+    assert_eq!(stats["events_generated"], 3, "{stats}");
+    assert_eq!(stats["events_dropped"], 2, "{stats}");
+    assert_eq!(stats["events_delivered"], 1, "{stats}");
+    assert_eq!(stats["checkout_sessions"], 3, "{stats}");
+    let (_, events) = get(&url, "events").await;
+    assert_eq!(events["data"].as_array().unwrap().len(), 3);
+    let pending: Vec<&Value> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["pending_webhooks"])
+        .collect();
+    assert_eq!(pending, [&json!(1), &json!(1), &json!(0)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_runs_again_once_its_result_expires() {
+    let url = fake(FakeConfig {
+        idempotency_ttl_secs: 1,
+        ..unlimited()
+    })
+    .await;
+    let (_, first, _) = post(&url, "payment_links", LINK, Some("ttl")).await;
+    let (_, replay, replayed) = post(&url, "payment_links", LINK, Some("ttl")).await;
+    assert!(replayed);
+    assert_eq!(first["id"], replay["id"]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, again, replayed) = post(&url, "payment_links", LINK, Some("ttl")).await;
+    assert_eq!(status, 200);
+    assert!(!replayed, "the saved result expired");
+    assert_ne!(first["id"], again["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_limit_counts_requests_to_every_endpoint() {
+    let url = fake(FakeConfig {
+        rate_limit_per_sec: 25,
+        account_rate_limit_per_sec: 3,
+        ..FakeConfig::default()
+    })
+    .await;
+    // Three requests to each of four endpoints: within every endpoint's limit, over the
+    // account's (twelve requests take well under two seconds, so at most six fit).
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        for path in [
+            "payment_links",
+            "payment_links/plink_x",
+            "payment_links/plink_x/line_items",
+            "prices/price_x",
+        ] {
+            statuses.push(get(&url, path).await.0);
+        }
+    }
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 6, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_running_keeps_the_object_and_replays_the_500() {
+    let url = fake(FakeConfig {
+        fail_after_next: 1,
+        ..unlimited()
+    })
+    .await;
+    let (status, error, _) = post(&url, "payment_links", LINK, Some("after")).await;
+    assert_eq!(status, 500, "{error}");
+    assert_eq!(error["error"]["type"], "api_error");
+    assert_eq!(
+        stats(&url).await["payment_links"]["total"],
+        1,
+        "the link was made"
+    );
+    let (status, _, replayed) = post(&url, "payment_links", LINK, Some("after")).await;
+    assert_eq!(status, 500);
+    assert!(replayed);
+    let (status, _, _) = post(&url, "payment_links", LINK, Some("after-2")).await;
+    assert_eq!(status, 200);
+    assert_eq!(stats(&url).await["payment_links"]["total"], 2);
+    let (status, _) = control(&url, "config", json!({"fail_after_rate": -0.1})).await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_while_the_first_request_is_still_going_gets_409() {
+    let url = fake(FakeConfig {
+        latency_ms: 800,
+        ..unlimited()
+    })
+    .await;
+    let first = tokio::spawn({
+        let url = url.clone();
+        async move { post(&url, "payment_links", LINK, Some("busy")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, error, replayed) = post(&url, "payment_links", LINK, Some("busy")).await;
+    assert_eq!(status, 409, "{error}");
+    assert!(!replayed);
+    assert_eq!(error["error"]["type"], "idempotency_error");
+    assert!(
+        error["error"]["message"].as_str().unwrap().starts_with(
+            "There is currently another in-progress request using this Idempotent Key"
+        ),
+        "{error}"
+    );
+    let (status, link, _) = first.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(stats(&url).await["idempotent_replays"], 0);
+    let (status, replay, replayed) = post(&url, "payment_links", LINK, Some("busy")).await;
+    assert_eq!(status, 200);
+    assert!(replayed, "once answered, the key replays");
+    assert_eq!(replay["id"], link["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_carries_no_retry_after() {
+    let url = fake(FakeConfig {
+        rate_limit_per_sec: 1,
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut limited = None;
+    for _ in 0..5 {
+        let response = Client::new()
+            .get(format!("{url}v1/payment_links"))
+            .bearer_auth("sk_test_x")
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    let limited = limited.expect("a 429 past one request a second");
+    assert!(limited.headers().get("retry-after").is_none());
+    assert_eq!(limited.headers()["stripe-should-retry"], "true");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_stripe_refuses_are_refused_with_their_names() {
+    let url = fake(unlimited()).await;
+    let long_key = "k".repeat(41);
+    let long_value = "v".repeat(501);
+    let many: String = (0..51).map(|i| format!("&metadata[k{i}]=v")).collect();
+    let items: String = (0..21)
+        .map(|i| format!("&line_items[{i}][price_data][currency]=usd&line_items[{i}][price_data][unit_amount]=100&line_items[{i}][price_data][product_data][name]=x&line_items[{i}][quantity]=1"))
+        .collect();
+    let cases = [
+        (
+            "payment_links",
+            format!("{LINK}&after_completion[redirect][url]=https://x.test"),
+            "after_completion[type]",
+        ),
+        (
+            "payment_links",
+            format!("{LINK}&after_completion[type]=redirect"),
+            "after_completion[redirect][url]",
+        ),
+        ("payment_links", format!("{LINK}{many}"), "metadata"),
+        (
+            "payment_links",
+            format!("{LINK}&metadata[{long_key}]=v"),
+            "metadata",
+        ),
+        (
+            "payment_links",
+            format!("{LINK}&metadata[note]={long_value}"),
+            "metadata[note]",
+        ),
+        (
+            "payment_links",
+            format!("{LINK}&payment_intent_data[metadata][note]={long_value}"),
+            "payment_intent_data[metadata][note]",
+        ),
+        (
+            "payment_links",
+            format!("{LINK}&restrictions[completed_sessions][limit]=0"),
+            "restrictions[completed_sessions][limit]",
+        ),
+        ("payment_links", items[1..].to_owned(), "line_items"),
+        ("products", format!("name=x{many}"), "metadata"),
+        (
+            "prices",
+            format!(
+                "currency=usd&unit_amount=100&product_data[name]=x&metadata[note]={long_value}"
+            ),
+            "metadata[note]",
+        ),
+    ];
+    for (path, body, param) in cases {
+        let (status, error, _) = post(&url, path, &body, None).await;
+        assert_eq!(status, 400, "{param}: {error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
+        assert_eq!(error["error"]["param"], param, "{error}");
+    }
+    let (status, link, _) = post(
+        &url,
+        "payment_links",
+        &format!("{LINK}&after_completion[type]=redirect&after_completion[redirect][url]=https://x.test&metadata[k]={}", "v".repeat(500)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "at the limits is fine: {link}");
 }

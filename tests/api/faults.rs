@@ -180,6 +180,7 @@ async fn sigkill_of_a_worker_three_times_during_a_2000_order_blast_leaves_one_li
         window: 500,
         fake: FakeConfig {
             rate_limit_per_sec: 0,
+            account_rate_limit_per_sec: 0,
             latency_ms: 20,
             ..FakeConfig::default()
         },
@@ -409,6 +410,7 @@ async fn sigterm_stops_a_worker_within_its_grace_and_nothing_is_lost() {
         stale_after_secs: 2,
         fake: FakeConfig {
             rate_limit_per_sec: 0,
+            account_rate_limit_per_sec: 0,
             latency_ms: 4000,
             ..FakeConfig::default()
         },

@@ -229,6 +229,7 @@ impl Default for AppOptions {
             workers: true,
             fake: FakeConfig {
                 rate_limit_per_sec: 0,
+                account_rate_limit_per_sec: 0,
                 ..FakeConfig::default()
             },
             stripe_timeout_ms: 2000,

@@ -348,6 +348,7 @@ async fn paylink_run_killed_mid_blast_finishes_it_within_seconds_of_its_restart(
         "127.0.0.1:0",
         FakeConfig {
             rate_limit_per_sec: 0,
+            account_rate_limit_per_sec: 0,
             ..FakeConfig::default()
         },
     )
@@ -431,6 +432,7 @@ async fn a_frozen_worker_s_orders_are_taken_up_by_another_and_its_wakeup_changes
         shipped_timings: true,
         fake: FakeConfig {
             rate_limit_per_sec: 0,
+            account_rate_limit_per_sec: 0,
             // Requests in flight at the moment of the freeze.
             latency_ms: 200,
             ..FakeConfig::default()
