@@ -159,7 +159,12 @@ fn execute(
         .and_then(|v| v.to_str().ok())
         .filter(|_| call.endpoint.starts_with("POST"))
         .map(str::to_owned);
-    let fingerprint = format!("{} {}", call.endpoint, call.raw_params);
+    // Stripe compares a retry's parameters, not their order on the wire (a client that builds
+    // metadata from a hash map sends its keys in any order): compare them parsed, keys sorted.
+    let fingerprint = match form::parse(call.raw_params) {
+        Ok(params) => format!("{} {params}", call.endpoint),
+        Err(_) => format!("{} {}", call.endpoint, call.raw_params),
+    };
     if let Some(key) = &key
         && let Some(replay) = replay(state, key, &fingerprint)?
     {

@@ -41,6 +41,16 @@ async fn learned_via(app: &TestApp, session_id: &str) -> Option<LearnedVia> {
         .map(|p| p.learned_via)
 }
 
+/// Waits for the workers' first look at both sweeps (with no order yet, they ask Stripe
+/// nothing), so that a test's injected Stripe failures meet only the requests it makes.
+async fn first_sweeps_done(app: &TestApp) {
+    let done = eventually(Duration::from_secs(10), || async {
+        (app.count_rows("stripe_cursors").await == 2).then_some(())
+    })
+    .await;
+    assert!(done.is_some(), "the sweeps ran at start");
+}
+
 /// POST to one of the stand-in's own controls; the JSON answer.
 async fn fake_post(app: &TestApp, path: &str, body: Value) -> Value {
     let response = app
@@ -235,6 +245,7 @@ async fn assert_one_active_link_each(app: &TestApp, ids: &[String], within: Dura
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_answered_500_after_stripe_made_the_link_ends_with_one_active_link() {
     let app = spawn_app_with(AppOptions::default()).await;
+    first_sweeps_done(&app).await;
     let product = app.create_product("monthly").await;
     // Each order's first create runs at Stripe and is answered 500 ("outcome unknown"):
     // paylink rightly retries under a new key, and the first link is left behind.
@@ -257,9 +268,11 @@ async fn a_create_answered_500_after_stripe_made_the_link_ends_with_one_active_l
 }
 
 /// An order whose every create timed out after the stand-in made its link (it answers after
-/// the client gave up), left failed with that link at Stripe; then the stand-in forgets keys.
+/// the client gave up; the retry gets the replay, as late), left failed with that one link
+/// at Stripe; then the stand-in forgets the key.
 async fn failed_after_timeouts(app: &TestApp) -> String {
-    app.fake_config(json!({"slow_rate": 1.0, "slow_ms": 3000, "idempotency_ttl_secs": 1}))
+    first_sweeps_done(app).await;
+    app.fake_config(json!({"slow_rate": 1.0, "slow_ms": 3000, "idempotency_ttl_secs": 4}))
         .await;
     let product = app.create_product("monthly").await;
     let order = app.create_order(&product, 4200).await;
@@ -269,8 +282,8 @@ async fn failed_after_timeouts(app: &TestApp) -> String {
     })
     .await;
     app.fake_config(json!({"slow_rate": 0.0})).await;
-    // The stand-in's answers come 3 s late; wait them out, and the key's second with them.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // The stand-in's answers come 3 s late; wait them out, and the key's 4 s with them.
+    tokio::time::sleep(Duration::from_millis(4000)).await;
     id
 }
 

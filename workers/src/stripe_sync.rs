@@ -50,7 +50,7 @@ const SWEEP_LOCK_TTL: Duration = Duration::from_secs(300);
 /// How often each process looks whether a sweep is due.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// When the link sweep met orders still minting, it looks again this much later.
-const RECHECK_MINTING: chrono::Duration = chrono::Duration::seconds(30);
+const RECHECK_MINTING: chrono::Duration = chrono::Duration::seconds(10);
 
 /// What an event sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -144,10 +144,17 @@ pub async fn sweep_events(ctx: &JobContext) -> anyhow::Result<EventSweep> {
     let oldest_kept = started.timestamp() - EVENT_RETENTION_SECS;
     let from = match cursor {
         Some(position) => position - OVERLAP_SECS,
-        // First run: nothing can have paid before paylink's first order.
-        None => order::earliest_created(&ctx.db)
-            .await?
-            .map_or(started.timestamp(), |t| t.timestamp() - OVERLAP_SECS),
+        // First run: nothing can have been paid through paylink before its first order, and
+        // with no order at all there is nothing to ask Stripe.
+        None => match order::earliest_created(&ctx.db).await? {
+            Some(first) => first.timestamp() - OVERLAP_SECS,
+            None => {
+                let now = started.timestamp();
+                stripe_cursor::finish_run(&ctx.db, stripe_cursor::EVENTS, started, Some(now))
+                    .await?;
+                return Ok(EventSweep::default());
+            }
+        },
     }
     .max(oldest_kept);
     let mut report = EventSweep::default();
@@ -223,6 +230,11 @@ pub async fn links_if_due(
 pub async fn sweep_links(ctx: &JobContext, queue: &JobQueue) -> anyhow::Result<LinkSweep> {
     let started = Utc::now();
     let mut report = LinkSweep::default();
+    if order::earliest_created(&ctx.db).await?.is_none() {
+        // No order, so no link of ours at Stripe.
+        stripe_cursor::finish_run(&ctx.db, stripe_cursor::LINKS, started, None).await?;
+        return Ok(report);
+    }
     let mut after: Option<String> = None;
     loop {
         let page = ctx

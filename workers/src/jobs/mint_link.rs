@@ -171,7 +171,7 @@ pub async fn mint_order_link(
 
 /// How long after a create whose outcome is unknown the link sweep runs: time enough for the
 /// order's own retries to settle it, so the sweep can tell the orphan from the stored link.
-const LINK_SWEEP_AFTER_UNKNOWN: chrono::Duration = chrono::Duration::seconds(30);
+const LINK_SWEEP_AFTER_UNKNOWN: chrono::Duration = chrono::Duration::seconds(10);
 
 /// Stripe keeps idempotency keys for at least 24 hours; past 23 a replay is not counted on.
 const KEY_TRUSTED_FOR: chrono::Duration = chrono::Duration::hours(23);
