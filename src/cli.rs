@@ -57,6 +57,10 @@ pub enum Command {
         /// Share of Stripe requests the stand-in fails with a 500 (0 to below 1).
         #[arg(long, default_value_t = 0.0)]
         stripe_failure_rate: f64,
+        /// Share of Stripe's webhook deliveries that never arrive (0 to 1): the payments are
+        /// still recorded, by the payer's return page or the sweep of Stripe's events.
+        #[arg(long, default_value_t = 0.0)]
+        drop_webhooks: f64,
         /// Keep serving after the summary, until Ctrl-C, to look around.
         #[arg(long)]
         keep: bool,
@@ -121,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Demo {
         orders,
         stripe_failure_rate,
+        drop_webhooks,
         keep,
     } = cli.command
     {
@@ -128,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return crate::demo::run(crate::demo::DemoOptions {
             orders,
             stripe_failure_rate,
+            drop_webhooks,
             keep,
         })
         .await;

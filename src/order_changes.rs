@@ -88,7 +88,11 @@ async fn switch_off(state: &AppState, order_id: &str, link_id: String) {
     };
     match state.queue.enqueue(job).await {
         Ok(()) => {
-            if let Err(e) = payment_link::note_enqueued(&state.db, &[link_id]).await {
+            let noted = match payment_link::note_enqueued(&state.db, &[link_id]).await {
+                Ok(()) => order::note_enqueued(&state.db, order_id).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = noted {
                 tracing::warn!(order_id, error = %e, "deactivate_link enqueued but not noted");
             }
         }

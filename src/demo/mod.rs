@@ -2,9 +2,11 @@
 //! the intake and the workers start on the embedded default (a SQLite file in a temporary
 //! directory, the embedded queue); a product per category and a blast of orders go in through
 //! the HTTP API; the links are minted at Stripe's pace with a progress bar; a third of the
-//! payers pay on the stand-in's hosted page, which sends signed webhooks; then every promise is
-//! checked against the stand-in's own records and a summary is printed. Exit 0 only if every
-//! promise held.
+//! payers pay on the stand-in's hosted page, which sends signed webhooks (`--drop-webhooks`
+//! loses a share of them), and half of those payers come back to paylink's return page; then
+//! every promise is
+//! checked against the stand-in's own records and a summary is printed, with how each payment
+//! was learned. Exit 0 only if every promise held.
 
 mod promises;
 mod scenario;
@@ -28,6 +30,8 @@ pub struct DemoOptions {
     pub orders: usize,
     /// Share of Stripe requests the stand-in answers 500 (paylink must still mint each once).
     pub stripe_failure_rate: f64,
+    /// Share of webhook deliveries the stand-in never makes.
+    pub drop_webhooks: f64,
     /// Keep serving after the summary, until Ctrl-C, to look around.
     pub keep: bool,
 }
@@ -45,6 +49,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         return Err(
             ConfigError("--stripe-failure-rate must be at least 0 and below 1".into()).into(),
         );
+    }
+    if !(0.0..=1.0).contains(&options.drop_webhooks) {
+        return Err(ConfigError("--drop-webhooks must be between 0 and 1".into()).into());
     }
     let started = Instant::now();
     let dir = TempDir::create()?;
@@ -77,6 +84,9 @@ fn report(observed: &Observed, settings: &Settings, started: Instant) -> anyhow:
     println!();
     println!("{}", observed.summary(started.elapsed()));
     println!(
+        "  (the demo reads Stripe's events every {DEMO_EVENT_SWEEP_SECS} s; paylink's default is every 300 s)"
+    );
+    println!(
         "promises (Stripe limit {}/s in paylink, 25/s per endpoint at the stand-in):",
         settings.stripe.rate_limit_per_sec
     );
@@ -92,6 +102,9 @@ fn report(observed: &Observed, settings: &Settings, started: Instant) -> anyhow:
     println!("every promise held");
     Ok(())
 }
+
+/// How often the demo's workers read Stripe's events (the shipped default is 300 s).
+const DEMO_EVENT_SWEEP_SECS: u64 = 3;
 
 /// The stand-in, intake and workers of one demo run.
 struct Demo {
@@ -118,6 +131,7 @@ impl Demo {
             "127.0.0.1:0",
             FakeConfig {
                 fail_rate: options.stripe_failure_rate,
+                drop_webhook_rate: options.drop_webhooks,
                 webhook_url: Some(format!("{base_url}/webhooks/stripe")),
                 webhook_secret: Some(webhook_secret.clone()),
                 ..FakeConfig::default()
@@ -136,7 +150,10 @@ impl Demo {
             .merge(("stripe.api_base", fake_url.clone()))
             .merge(("stripe.secret_key", "sk_test_paylink_demo"))
             .merge(("stripe.webhook_secrets", webhook_secret))
-            .merge(("admin.token", admin_token.clone()));
+            .merge(("admin.token", admin_token.clone()))
+            // The demo lasts seconds: it reads Stripe's events every few seconds instead of
+            // every 300, so that payments whose webhook never came are found while it runs.
+            .merge(("reconcile.stripe_sweep_secs", DEMO_EVENT_SWEEP_SECS));
         let settings = Settings::from_figment(figment)?;
         let engine = Engine::connect(&settings).await?;
         let app = Application::build(&settings, &engine).await?;
@@ -158,6 +175,10 @@ impl Demo {
             db: engine.db.clone(),
             closing_categories: Arc::new(settings.policy().deactivate_on_paid_categories),
             http: reqwest::Client::new(),
+            http_no_redirect: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .context("cannot build an HTTP client")?,
         };
         Ok(Self {
             base_url,

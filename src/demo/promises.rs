@@ -44,6 +44,9 @@ pub struct Facts {
     pub injected_failures: u64,
     /// Webhook deliveries paylink did not answer with 2xx.
     pub delivery_failures: u64,
+    /// Events the stand-in never delivered on purpose (`--drop-webhooks`): not a breach, as
+    /// long as their payments were recorded all the same.
+    pub dropped_webhooks: u64,
 }
 
 /// A promise and whether it held.
@@ -221,6 +224,7 @@ mod tests {
             create_requests: 2,
             injected_failures: 0,
             delivery_failures: 0,
+            dropped_webhooks: 0,
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use paylink_workers::store::order;
+use paylink_workers::store::{order, payment};
 use sea_orm::{
     ActiveEnum as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _,
 };
@@ -37,6 +37,8 @@ pub struct Scenario {
     pub db: DatabaseConnection,
     pub closing_categories: Arc<Vec<String>>,
     pub http: reqwest::Client,
+    /// For payers who pay and close the tab (Stripe's redirect back is not followed).
+    pub http_no_redirect: reqwest::Client,
 }
 
 /// What the demo saw, for the summary and the promises.
@@ -45,6 +47,8 @@ pub struct Observed {
     /// The stand-in's request counts by endpoint, taken before the demo inspected it.
     pub stripe_requests: BTreeMap<String, u64>,
     pub blast_id: String,
+    /// How paylink learned of the payments: by webhook, the event sweep, the return page.
+    pub learned: Vec<(payment::LearnedVia, i64)>,
     /// Pay tokens to show: an order nobody paid, and one paid whose link was switched off.
     pub unpaid_pay_token: Option<String>,
     pub closed_pay_token: Option<String>,
@@ -82,6 +86,7 @@ impl Scenario {
         let paid_ids: Vec<String> = payers.iter().map(|o| o.id.clone()).collect();
         self.wait_for_the_loop_to_close(&paid_ids, &products)
             .await?;
+        let learned = payment::count_by_via(&self.db).await?;
         let stats = self.fake_get("_fake/stats").await?;
         let stripe_requests = serde_json::from_value(stats["requests"].clone()).unwrap_or_default();
         // Inspection is not paylink's traffic: no limit and no injected failures for it.
@@ -121,9 +126,11 @@ impl Scenario {
                 .unwrap_or(0),
             injected_failures: stats["injected_failures"].as_u64().unwrap_or(0),
             delivery_failures: stats["event_delivery_failures"].as_u64().unwrap_or(0),
+            dropped_webhooks: stats["events_dropped"].as_u64().unwrap_or(0),
         };
         Ok(Observed {
             facts,
+            learned,
             stripe_requests,
             blast_id,
             unpaid_pay_token,
@@ -193,13 +200,15 @@ impl Scenario {
     }
 
     /// Each payer clicks their pay URL, lands on the stand-in's hosted page and presses Pay;
-    /// the stand-in then sends paylink the signed `checkout.session.completed`.
+    /// the stand-in then sends paylink the signed `checkout.session.completed`. Every other
+    /// payer follows Stripe's redirect back to paylink's return page; the rest close the tab.
     async fn pay(&self, payers: &[&order::Model]) {
         let bar = bar(payers.len(), "paying");
-        let failures: Vec<String> = futures::stream::iter(payers)
-            .map(|o| async {
-                let result = self.pay_one(&o.pay_token).await;
-                bar.inc(1);
+        let progress = &bar;
+        let failures: Vec<String> = futures::stream::iter(payers.iter().enumerate())
+            .map(|(i, o)| async move {
+                let result = self.pay_one(&o.pay_token, i % 2 == 0).await;
+                progress.inc(1);
                 result.err().map(|e| format!("{}: {e:#}", o.id))
             })
             .buffer_unordered(8)
@@ -212,7 +221,7 @@ impl Scenario {
         }
     }
 
-    async fn pay_one(&self, pay_token: &str) -> anyhow::Result<()> {
+    async fn pay_one(&self, pay_token: &str, comes_back: bool) -> anyhow::Result<()> {
         let page = self
             .http
             .get(format!("{}/pay/{pay_token}", self.base_url))
@@ -224,7 +233,12 @@ impl Scenario {
             hosted.as_str().starts_with(&self.fake_url) && hosted.path().starts_with("/b/"),
             "the pay URL led to {hosted}, not to a Payment Link"
         );
-        self.http
+        let client = if comes_back {
+            &self.http
+        } else {
+            &self.http_no_redirect
+        };
+        client
             .post(format!("{hosted}/pay"))
             .send()
             .await?
@@ -396,11 +410,21 @@ impl Observed {
             .map(|(endpoint, n)| format!("{endpoint} {n}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let learned = |via: payment::LearnedVia| {
+            self.learned
+                .iter()
+                .find(|(v, _)| *v == via)
+                .map_or(0, |(_, n)| *n)
+        };
         format!(
-            "blast {}: {} orders in {:.1} s\n  minted        {minted}\n  paid          {paid}\n  deactivated   {deactivated}\n  still active  {still_active}\n  failures      {failed}\n  Stripe        {requests} requests ({by_endpoint}); {} answered 429; {} failed on purpose",
+            "blast {}: {} orders in {:.1} s\n  minted        {minted}\n  paid          {paid} ({} learned by webhook, {} by the sweep of Stripe's events, {} by the payer's return page; {} webhooks never delivered)\n  deactivated   {deactivated}\n  still active  {still_active}\n  failures      {failed}\n  Stripe        {requests} requests ({by_endpoint}); {} answered 429; {} failed on purpose",
             self.blast_id,
             orders.len(),
             elapsed.as_secs_f64(),
+            learned(payment::LearnedVia::Webhook),
+            learned(payment::LearnedVia::EventSweep),
+            learned(payment::LearnedVia::ReturnPage),
+            self.facts.dropped_webhooks,
             self.facts.rate_limited,
             self.facts.injected_failures,
         )

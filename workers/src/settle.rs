@@ -159,7 +159,10 @@ async fn close_links(
         })
         .collect();
     match queue.enqueue_many(jobs).await {
-        Ok(_) => payment_link::note_enqueued(&ctx.db, &links).await?,
+        Ok(()) => {
+            payment_link::note_enqueued(&ctx.db, &links).await?;
+            order::note_enqueued(&ctx.db, &found.id).await?;
+        }
         // Paid is recorded; the reconciler finds links still active that must not be.
         Err(e) => {
             tracing::error!(order_id = %found.id, error = %format!("{e:#}"), "paid, but deactivate_link not enqueued");

@@ -142,23 +142,19 @@ pub async fn sweep_events(ctx: &JobContext) -> anyhow::Result<EventSweep> {
         .await?
         .and_then(|c| c.position);
     let oldest_kept = started.timestamp() - EVENT_RETENTION_SECS;
-    let from = match cursor {
-        Some(position) => position - OVERLAP_SECS,
-        // First run: nothing can have been paid through paylink before its first order, and
-        // with no order at all there is nothing to ask Stripe.
-        None => match order::earliest_created(&ctx.db).await? {
-            Some(first) => first.timestamp() - OVERLAP_SECS,
-            None => {
-                let now = started.timestamp();
-                stripe_cursor::finish_run(&ctx.db, stripe_cursor::EVENTS, started, Some(now))
-                    .await?;
-                return Ok(EventSweep::default());
-            }
-        },
-    }
-    .max(oldest_kept);
+    let Some(position) = cursor else {
+        // The first look only places the cursor: nothing can have been paid through paylink
+        // before its first order. Stripe is first asked one interval later, so a fresh
+        // process makes no request at start.
+        let first = order::earliest_created(&ctx.db)
+            .await?
+            .map_or(started.timestamp(), |t| t.timestamp());
+        stripe_cursor::finish_run(&ctx.db, stripe_cursor::EVENTS, started, Some(first)).await?;
+        return Ok(EventSweep::default());
+    };
+    let from = (position - OVERLAP_SECS).max(oldest_kept);
     let mut report = EventSweep::default();
-    let mut newest = cursor.unwrap_or(from);
+    let mut newest = position;
     let mut after: Option<String> = None;
     loop {
         let page = ctx
@@ -230,8 +226,12 @@ pub async fn links_if_due(
 pub async fn sweep_links(ctx: &JobContext, queue: &JobQueue) -> anyhow::Result<LinkSweep> {
     let started = Utc::now();
     let mut report = LinkSweep::default();
-    if order::earliest_created(&ctx.db).await?.is_none() {
-        // No order, so no link of ours at Stripe.
+    let first_look = stripe_cursor::get(&ctx.db, stripe_cursor::LINKS)
+        .await?
+        .is_none_or(|row| row.last_run_at.is_none() && row.requested_at.is_none());
+    if first_look || order::earliest_created(&ctx.db).await?.is_none() {
+        // A fresh start lists nothing: the first sweep comes one interval later (or soon
+        // after a create whose outcome was unknown). With no order there is no link of ours.
         stripe_cursor::finish_run(&ctx.db, stripe_cursor::LINKS, started, None).await?;
         return Ok(report);
     }

@@ -319,6 +319,17 @@ pub async fn clear_enqueued<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), 
     Ok(())
 }
 
+/// Notes that a job for the order (its link's `deactivate_link`) was just enqueued, so the
+/// reconciler leaves it to that job until `stale_after` has passed.
+pub async fn note_enqueued<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// A blast's orders, oldest first, one page at a time.
 pub async fn list_for_blast<C: ConnectionTrait>(
     db: &C,

@@ -104,16 +104,52 @@ pub async fn request_run<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Whether sweep `name` is due: never run, last run `interval` ago or more, or a requested run
-/// whose time has come.
+/// Whether sweep `name` is due: never run (nor asked for), last run `interval` ago or more, or
+/// a requested run whose time has come.
 pub fn is_due(row: Option<&Model>, interval: std::time::Duration, now: DateTime<Utc>) -> bool {
     let Some(row) = row else {
         return true;
     };
     let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
-    let by_interval = row
-        .last_run_at
-        .is_none_or(|last| now.signed_duration_since(last) >= interval);
+    let by_interval = match row.last_run_at {
+        Some(last) => now.signed_duration_since(last) >= interval,
+        // Never run, but a run is asked for: at the time asked.
+        None => row.requested_at.is_none(),
+    };
     let requested = row.requested_at.is_some_and(|at| at <= now);
     by_interval || requested
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{TimeZone as _, Utc};
+
+    use super::{Model, is_due};
+
+    fn row(last: Option<i64>, requested: Option<i64>) -> Model {
+        let at = |s: i64| Utc.timestamp_opt(s, 0).single().expect("a time");
+        Model {
+            name: "links".into(),
+            position: None,
+            last_run_at: last.map(at),
+            requested_at: requested.map(at),
+        }
+    }
+
+    #[test]
+    fn a_sweep_is_due_by_interval_or_when_asked_for() {
+        let now = Utc.timestamp_opt(10_000, 0).single().expect("a time");
+        let hour = Duration::from_secs(3600);
+        assert!(is_due(None, hour, now), "never run");
+        assert!(!is_due(Some(&row(Some(9_000), None)), hour, now));
+        assert!(is_due(Some(&row(Some(6_000), None)), hour, now));
+        assert!(is_due(Some(&row(Some(9_000), Some(9_990))), hour, now));
+        assert!(!is_due(Some(&row(Some(9_000), Some(10_010))), hour, now));
+        assert!(
+            !is_due(Some(&row(None, Some(10_010))), hour, now),
+            "asked for later, never run: not before the time asked"
+        );
+    }
 }
