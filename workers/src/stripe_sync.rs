@@ -121,6 +121,9 @@ pub async fn events_if_due(
         Ok(false) => Ok(None),
         Err(e) => Err(e),
     };
+    if result.is_err() {
+        retry_later(ctx, stripe_cursor::EVENTS).await;
+    }
     lock.release().await;
     if let Ok(Some(report)) = &result {
         metrics::counter!("paylink_stripe_sweep_events_found_total").increment(report.new as u64);
@@ -133,6 +136,22 @@ pub async fn events_if_due(
         }
     }
     result
+}
+
+/// How long after a failed sweep (Stripe or the database unreachable) it is tried again.
+const RETRY_FAILED_AFTER: chrono::Duration = chrono::Duration::seconds(30);
+
+/// A failed sweep is tried again in [`RETRY_FAILED_AFTER`], not at every check (a wrong key or
+/// Stripe down must not become a request a second), and not only after its full interval.
+async fn retry_later(ctx: &JobContext, name: &str) {
+    let now = Utc::now();
+    let deferred = match stripe_cursor::finish_run(&ctx.db, name, now, None).await {
+        Ok(()) => stripe_cursor::request_run(&ctx.db, name, now + RETRY_FAILED_AFTER).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = deferred {
+        tracing::warn!(sweep = name, error = %e, "could not put off the failed sweep");
+    }
 }
 
 /// Reads Stripe's checkout-session events since the cursor and stores the ones not stored.
@@ -208,6 +227,9 @@ pub async fn links_if_due(
         Ok(false) => Ok(None),
         Err(e) => Err(e),
     };
+    if result.is_err() {
+        retry_later(ctx, stripe_cursor::LINKS).await;
+    }
     lock.release().await;
     if let Ok(Some(report)) = &result {
         metrics::counter!("paylink_stripe_sweep_orphan_links_total")

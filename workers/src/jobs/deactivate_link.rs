@@ -31,14 +31,8 @@ pub async fn deactivate_link(
 }
 
 async fn deactivate(job: DeactivateLink, ctx: &JobContext) -> Result<(), BoxDynError> {
-    // A link found at Stripe (an orphan) may have been stored by its order since: an order
-    // still waiting to be paid keeps its live link.
-    if let Some(owner) = order::find(&ctx.db, &job.order_id).await?
-        && owner.status == order::Status::Pending
-        && owner.link_state == order::LinkState::Active
-        && owner.stripe_payment_link_id.as_deref() == Some(job.link_id.as_str())
-    {
-        tracing::info!(order_id = %job.order_id, link_id = %job.link_id, "not deactivated: it is the pending order's live link");
+    if order_keeps(ctx, &job).await? {
+        tracing::info!(order_id = %job.order_id, link_id = %job.link_id, "not deactivated: the pending order keeps (or is storing) this link");
         return Ok(());
     }
     let mut last_error = String::new();
@@ -65,4 +59,25 @@ async fn deactivate(job: DeactivateLink, ctx: &JobContext) -> Result<(), BoxDynE
     let message = format!("deactivating {} failed: {last_error}", job.link_id);
     order::note_error(&ctx.db, &job.order_id, &message).await?;
     Err(message.into())
+}
+
+/// Whether the pending order keeps the link after all: it holds it as its live link (a link
+/// found at Stripe as an orphan that the order has stored since), or it is still minting the
+/// generation the link was made for and may be about to store it.
+async fn order_keeps(ctx: &JobContext, job: &DeactivateLink) -> Result<bool, sea_orm::DbErr> {
+    let Some(owner) = order::find(&ctx.db, &job.order_id).await? else {
+        return Ok(false);
+    };
+    if owner.status != order::Status::Pending {
+        return Ok(false);
+    }
+    match owner.link_state {
+        order::LinkState::Active => {
+            Ok(owner.stripe_payment_link_id.as_deref() == Some(job.link_id.as_str()))
+        }
+        order::LinkState::Minting => Ok(payment_link::find(&ctx.db, &job.link_id)
+            .await?
+            .is_some_and(|l| l.generation == Some(owner.link_generation))),
+        order::LinkState::Failed | order::LinkState::Deactivated => Ok(false),
+    }
 }

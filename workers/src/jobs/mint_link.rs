@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::JobContext;
 use crate::jobs::lease::MintLease;
 use crate::store::{order, payment_link, product, stripe_cursor};
-use crate::stripe::{LinkRequest, MintedLink};
+use crate::stripe::{LinkRequest, MintedLink, StripeFailure};
 
 /// Mint the link of `order_id` for link generation `generation`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -142,11 +142,23 @@ pub async fn mint_order_link(
             ),
         };
         let key = idempotency_key(order_id, generation, current.retry_epoch);
-        order::note_key_used(&ctx.db, order_id, generation, current.retry_epoch).await?;
+        let sent_at = chrono::Utc::now();
         match ctx.stripe.create_payment_link(&request, &key).await {
             Ok(link) => return store(ctx, &current, generation, link).await,
             Err(failure) => {
                 let message = failure.to_string();
+                if matches!(failure, StripeFailure::Unreachable(_)) {
+                    // Stripe may have run it and saved the link under this key, for about a
+                    // day: note when the key was first sent (only the first time counts).
+                    order::note_key_used(
+                        &ctx.db,
+                        order_id,
+                        generation,
+                        current.retry_epoch,
+                        sent_at,
+                    )
+                    .await?;
+                }
                 if failure.outcome_unknown() {
                     // Stripe may have made the link all the same: have the link sweep look
                     // for it once this order has settled.

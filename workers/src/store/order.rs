@@ -92,8 +92,9 @@ pub struct Model {
     pub paid_currency: Option<String>,
     /// A payment that did not match the order (see [`super::payment::Issue`]), for the operator.
     pub payment_issue: Option<String>,
-    /// When the current idempotency key (generation and retry epoch) was first sent. Stripe
-    /// forgets keys after about 24 hours; an older key is not trusted to replay.
+    /// When the current idempotency key (generation and retry epoch) was first sent and got no
+    /// answer (Stripe may have made the link). Stripe forgets keys after about 24 hours; an
+    /// older key is not trusted to replay.
     pub key_first_used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -592,15 +593,17 @@ pub async fn flag_payment_issue<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Notes the first use of the order's current idempotency key (no-op once noted).
+/// Notes when the order's current idempotency key was first sent with no answer (`at`; a
+/// no-op once noted): Stripe may hold a link under it, but only for about a day.
 pub async fn note_key_used<C: ConnectionTrait>(
     db: &C,
     id: &str,
     generation: i32,
     epoch: i32,
+    at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     Entity::update_many()
-        .col_expr(Column::KeyFirstUsedAt, Expr::value(Utc::now()))
+        .col_expr(Column::KeyFirstUsedAt, Expr::value(at))
         .filter(Column::Id.eq(id))
         .filter(Column::LinkGeneration.eq(generation))
         .filter(Column::RetryEpoch.eq(epoch))

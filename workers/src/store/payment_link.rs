@@ -158,10 +158,19 @@ pub async fn claim_stray<C: ConnectionTrait>(
         .from(order::Entity)
         .and_where(order::Column::StripePaymentLinkId.is_not_null())
         .to_owned();
+    // An order still minting may be about to store one of its links (a worker died between
+    // recording the link and storing it; its job's retry stores the same one): not stray yet.
+    let minting = Query::select()
+        .column(order::Column::Id)
+        .from(order::Entity)
+        .and_where(order::Column::Status.eq(order::Status::Pending))
+        .and_where(order::Column::LinkState.eq(order::LinkState::Minting))
+        .to_owned();
     let stray = || {
         Condition::all()
             .add(Column::State.eq(State::Active))
             .add(Column::Id.not_in_subquery(current.clone()))
+            .add(Column::OrderId.not_in_subquery(minting.clone()))
             .add(
                 Condition::any()
                     .add(Column::EnqueuedAt.is_null())
