@@ -355,3 +355,32 @@ fn comma_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>,
         Either::Many(v) => v,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    #[test]
+    fn the_sweeps_take_their_share_of_the_rate_limit_and_at_least_one_request() {
+        let shipped = Settings::from_figment(Settings::built_in()).expect("the shipped settings");
+        assert_eq!(shipped.reconcile.stripe_sweep_secs, 300);
+        assert_eq!(shipped.reconcile.link_sweep_secs, 3600);
+        assert_eq!(shipped.sweep_rate(), 4, "20 % of 20/s");
+        let slow = Settings::built_in().merge(("stripe.rate_limit_per_sec", 3));
+        assert_eq!(Settings::from_figment(slow).expect("valid").sweep_rate(), 1);
+    }
+
+    #[test]
+    fn a_sweep_share_outside_0_to_1_names_the_setting() {
+        for share in [0.0, 1.5, -0.2] {
+            let figment = Settings::built_in().merge(("reconcile.stripe_sweep_share", share));
+            let error = Settings::from_figment(figment)
+                .expect_err("refused")
+                .to_string();
+            assert!(
+                error.contains("PAYLINK__RECONCILE__STRIPE_SWEEP_SHARE"),
+                "{error}"
+            );
+        }
+    }
+}

@@ -357,6 +357,41 @@ fn paylink_demo_keeps_every_promise_and_exits_0() {
     assert!(!stdout.contains("BROKEN"), "{stdout}");
 }
 
+/// `paylink demo --drop-webhooks 1`: not one delivery arrives, and every payment is recorded
+/// all the same, by the payers' return page or the sweep of Stripe's events, as the summary says.
+#[test]
+fn paylink_demo_records_every_payment_when_no_webhook_arrives() {
+    let output = paylink()
+        .args(["demo", "--orders", "60", "--drop-webhooks", "1"])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("every promise held"), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("paid "))
+        .unwrap_or_else(|| panic!("a paid line: {stdout}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    // paid, by webhook, by the sweep, by the return page, webhooks never delivered
+    let [paid, webhook, sweep, returned, dropped] = numbers[..] else {
+        panic!("five counts in {line:?}");
+    };
+    assert_eq!(paid, 20, "{line}");
+    assert_eq!(webhook, 0, "{line}");
+    assert_eq!(sweep + returned, 20, "{line}");
+    assert!(
+        sweep >= 10,
+        "the payers who closed the tab are found by the sweep: {line}"
+    );
+    assert_eq!(dropped, 20, "{line}");
+}
+
 #[test]
 fn paylink_demo_refuses_a_nonsense_order_count() {
     let output = paylink()

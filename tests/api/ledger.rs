@@ -481,3 +481,33 @@ async fn a_monthly_link_saves_the_card_to_a_customer_and_a_jersey_link_does_not(
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_paylink_cannot_read_is_kept_as_unreadable_and_shown() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    let event = json!({
+        "id": format!("evt_test_{}", uuid::Uuid::new_v4().simple()),
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": chrono::Utc::now().timestamp(),
+        "data": {"object": "not a session"}
+    });
+    assert_eq!(app.send_stripe_webhook(&event).await.status(), 200);
+    let id = event["id"].as_str().unwrap();
+    let outcome = eventually(Duration::from_secs(20), || async {
+        app.event_outcome(id).await
+    })
+    .await;
+    assert_eq!(outcome.as_deref(), Some("unreadable"));
+    let page = app
+        .client
+        .get(app.url("/admin/failures"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(id) && page.contains("unreadable"), "{page}");
+}
