@@ -511,3 +511,87 @@ async fn an_event_paylink_cannot_read_is_kept_as_unreadable_and_shown() {
         .unwrap();
     assert!(page.contains(id) && page.contains("unreadable"), "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_amount_s_link_whose_switch_off_was_lost_is_switched_off_by_the_reconciler() {
+    let mut app = spawn_app_with(AppOptions {
+        workers: false,
+        stale_after_secs: 1,
+        ..AppOptions::default()
+    })
+    .await;
+    let product = app.create_product("jersey").await;
+    let order = app.create_order(&product, 3000).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    // The payer's click mints the link inline (no worker runs yet).
+    let click = app.click_pay(order["pay_url"].as_str().unwrap()).await;
+    assert_eq!(click.status(), 303);
+    let old_link = link_id(&app.get_order(&id).await);
+    let response = app
+        .client
+        .patch(app.url(&format!("/v1/orders/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"amount_cents": 3500}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The queue loses the old link's deactivate_link (and the new mint) before any worker ran.
+    app.lose_queued_jobs().await;
+    app.start_workers();
+
+    let order = app
+        .wait_for_order(&id, "re-minted", |o| o["link_state"] == "active")
+        .await;
+    assert_ne!(link_id(&order), old_link);
+    let closed = eventually(Duration::from_secs(20), || async {
+        let link = app.stripe_get(&format!("payment_links/{old_link}")).await;
+        (link["active"] == false).then_some(())
+    })
+    .await;
+    assert!(closed.is_some(), "the old amount's link is switched off");
+    assert_one_active_link_each(&app, &[id], Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_through_an_old_generation_s_link_without_metadata_finds_its_order() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    let order = app.minted_order("jersey", 2000).await;
+    let id = order["id"].as_str().unwrap();
+    let old_link = link_id(&order);
+    let response = app
+        .client
+        .patch(app.url(&format!("/v1/orders/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"amount_cents": 2600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    app.wait_for_order(id, "re-minted", |o| {
+        o["link_generation"] == 1 && o["link_state"] == "active"
+    })
+    .await;
+    let event = json!({
+        "id": format!("evt_test_{}", uuid::Uuid::new_v4().simple()),
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": chrono::Utc::now().timestamp(),
+        "data": {"object": {
+            "id": format!("cs_test_{}", uuid::Uuid::new_v4().simple()),
+            "object": "checkout.session",
+            "payment_link": old_link,
+            "payment_status": "paid",
+            "status": "complete",
+            "amount_total": 2000,
+            "currency": "usd",
+            "metadata": null
+        }}
+    });
+    assert_eq!(app.send_stripe_webhook(&event).await.status(), 200);
+    let paid = app
+        .wait_for_order(id, "paid through its old link", |o| o["status"] == "paid")
+        .await;
+    assert_eq!(paid["payment_issue"], "amount_mismatch", "{paid}");
+    assert_eq!(paid["paid_amount_cents"], 2000);
+}
