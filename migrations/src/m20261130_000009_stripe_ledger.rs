@@ -40,6 +40,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
+                    .if_not_exists()
                     .name("idx_payment_links_order_id")
                     .table(PaymentLinks::Table)
                     .col(PaymentLinks::OrderId)
@@ -49,6 +50,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
+                    .if_not_exists()
                     .name("idx_payment_links_state")
                     .table(PaymentLinks::Table)
                     .col(PaymentLinks::State)
@@ -66,7 +68,8 @@ impl MigrationTrait for Migration {
                  CASE WHEN link_state = 'deactivated' THEN 'deactivated' ELSE 'active' END, \
                  'minted', COALESCE(minted_at, created_at) \
                  FROM orders \
-                 WHERE stripe_payment_link_id IS NOT NULL AND stripe_payment_link_url IS NOT NULL",
+                 WHERE stripe_payment_link_id IS NOT NULL AND stripe_payment_link_url IS NOT NULL \
+                 ON CONFLICT (id) DO NOTHING",
             )
             .await?;
         manager
@@ -90,6 +93,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
+                    .if_not_exists()
                     .name("idx_payments_order_id")
                     .table(Payments::Table)
                     .col(Payments::OrderId)

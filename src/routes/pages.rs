@@ -79,12 +79,13 @@ pub fn thanks_paid() -> Markup {
     )
 }
 
-/// The payer's return before paylink could confirm the payment with Stripe.
-pub fn thanks_confirming() -> Markup {
+/// The payer's return before paylink could confirm the payment with Stripe; it reloads
+/// itself from `reload` (paylink's own record, not Stripe).
+pub fn thanks_confirming(reload: &str) -> Markup {
     layout(
         "Confirming your payment",
         html! {
-            meta http-equiv="refresh" content="10";
+            meta http-equiv="refresh" content=(format!("10; url={reload}"));
             h1 id="confirming" { "Thank you: we are confirming your payment" }
             p { "Stripe has your payment details. Confirmation usually takes a few seconds; this page reloads by itself, and you can close it at any time." }
         },

@@ -39,14 +39,16 @@ pub async fn thanks(
     Path(token): Path<String>,
     Query(query): Query<ThanksQuery>,
 ) -> Response {
+    // Reloads look at paylink's own record only: one Stripe read per return, not per reload.
+    let reload = format!("/pay/{token}/thanks");
     match confirm(&state, &token, query.session_id.as_deref()).await {
         Ok(Some(true)) => page(StatusCode::OK, pages::thanks_paid()),
-        Ok(Some(false)) => page(StatusCode::OK, pages::thanks_confirming()),
+        Ok(Some(false)) => page(StatusCode::OK, pages::thanks_confirming(&reload)),
         Ok(None) => page(StatusCode::NOT_FOUND, pages::unknown()),
         Err(e) => {
             // The webhook or the sweep still records the payment: the payer need not know.
             tracing::warn!(error = %format!("{e:#}"), "return page could not confirm the payment");
-            page(StatusCode::OK, pages::thanks_confirming())
+            page(StatusCode::OK, pages::thanks_confirming(&reload))
         }
     }
 }
@@ -60,7 +62,10 @@ async fn confirm(
     let Some(found) = order::find_by_pay_token(&state.db, token).await? else {
         return Ok(None);
     };
-    let Some(session_id) = session_id.filter(|s| s.starts_with("cs_") && s.len() <= 255) else {
+    // Only a pending order is settled here; a paid or cancelled one is answered from its record
+    // (a payment after a cancel is recorded, and flagged, by the webhook or the sweep).
+    let session_id = session_id.filter(|s| s.starts_with("cs_") && s.len() <= 255);
+    let Some(session_id) = session_id.filter(|_| found.status == Status::Pending) else {
         return Ok(Some(found.status == Status::Paid));
     };
     if let Some(recorded) = payment::find(&state.db, session_id).await? {
@@ -90,8 +95,14 @@ async fn confirm(
         }
         return Ok(Some(found.status == Status::Paid));
     }
-    settle::settle(&state.jobs, &state.queue, &session, LearnedVia::ReturnPage).await?;
-    Ok(Some(true))
+    let settled =
+        settle::settle(&state.jobs, &state.queue, &session, LearnedVia::ReturnPage).await?;
+    // Paid, or recorded already; an issue (a cancel got there first) is not "recorded".
+    Ok(Some(!matches!(
+        settled,
+        settle::Settled::Flagged(payment::Issue::PaidAfterCancel | payment::Issue::PaidTwice)
+            | settle::Settled::UnknownOrder
+    )))
 }
 
 async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {

@@ -263,17 +263,19 @@ async fn a_create_answered_500_after_stripe_made_the_link_ends_with_one_active_l
         16
     );
     // The link sweep runs soon after an unknown outcome and switches the orphans off.
-    assert_one_active_link_each(&app, &ids, Duration::from_secs(45)).await;
+    assert_one_active_link_each(&app, &ids, Duration::from_secs(60)).await;
     assert_eq!(app.fake_stats().await["payment_links"]["active"], 8);
 }
 
 /// An order whose every create timed out after the stand-in made its link (it answers after
 /// the client gave up; the retry gets the replay, as late), left failed with that one link
 /// at Stripe; then the stand-in forgets the key.
-async fn failed_after_timeouts(app: &TestApp) -> String {
+async fn failed_after_timeouts(app: &TestApp, key_ttl_secs: u64) -> String {
     first_sweeps_done(app).await;
-    app.fake_config(json!({"slow_rate": 1.0, "slow_ms": 3000, "idempotency_ttl_secs": 4}))
-        .await;
+    app.fake_config(
+        json!({"slow_rate": 1.0, "slow_ms": 3000, "idempotency_ttl_secs": key_ttl_secs}),
+    )
+    .await;
     let product = app.create_product("monthly").await;
     let order = app.create_order(&product, 4200).await;
     let id = order["id"].as_str().unwrap().to_owned();
@@ -303,7 +305,7 @@ async fn a_retry_whose_key_expired_at_stripe_does_not_leave_two_active_links() {
         ..AppOptions::default()
     })
     .await;
-    let id = failed_after_timeouts(&app).await;
+    let id = failed_after_timeouts(&app, 4).await;
     assert_eq!(
         app.stripe_links_for(&id).await.len(),
         1,
@@ -312,7 +314,7 @@ async fn a_retry_whose_key_expired_at_stripe_does_not_leave_two_active_links() {
     retry(&app, &id).await;
     let order = app.wait_until_settled(&id).await;
     assert_eq!(order["link_state"], "active", "{order}");
-    assert_one_active_link_each(&app, &[id], Duration::from_secs(45)).await;
+    assert_one_active_link_each(&app, &[id], Duration::from_secs(60)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,7 +324,7 @@ async fn a_key_older_than_23_hours_is_not_reused_before_the_link_is_looked_up() 
         ..AppOptions::default()
     })
     .await;
-    let id = failed_after_timeouts(&app).await;
+    let id = failed_after_timeouts(&app, 4).await;
     let made = app.stripe_links_for(&id).await;
     assert_eq!(made.len(), 1);
     // As if the operator retried the next day.
@@ -594,4 +596,36 @@ async fn a_payment_through_an_old_generation_s_link_without_metadata_finds_its_o
         .await;
     assert_eq!(paid["payment_issue"], "amount_mismatch", "{paid}");
     assert_eq!(paid["paid_amount_cents"], 2000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphan_switched_off_is_never_stored_by_a_retry_that_replays_its_key() {
+    let app = spawn_app_with(AppOptions {
+        max_attempts: 2,
+        ..AppOptions::default()
+    })
+    .await;
+    // Stripe keeps the key: a retry under it would be answered with the link it made.
+    let id = failed_after_timeouts(&app, 86_400).await;
+    let made = app.stripe_links_for(&id).await;
+    assert_eq!(made.len(), 1);
+    let orphan = made[0]["id"].as_str().unwrap().to_owned();
+    let off = eventually(Duration::from_secs(60), || async {
+        let link = app.stripe_get(&format!("payment_links/{orphan}")).await;
+        (link["active"] == false).then_some(())
+    })
+    .await;
+    assert!(
+        off.is_some(),
+        "the link sweep switches off the failed order's orphan"
+    );
+    retry(&app, &id).await;
+    let order = app.wait_until_settled(&id).await;
+    assert_eq!(order["link_state"], "active", "{order}");
+    assert_ne!(
+        order["stripe_payment_link_id"],
+        orphan.as_str(),
+        "a live link, not the dead one"
+    );
+    assert_one_active_link_each(&app, &[id], Duration::from_secs(5)).await;
 }

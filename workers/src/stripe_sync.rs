@@ -45,10 +45,15 @@ impl Default for SyncSettings {
 const OVERLAP_SECS: i64 = 600;
 /// Stripe keeps events for 30 days.
 const EVENT_RETENTION_SECS: i64 = 30 * 24 * 3600;
-/// The longest a sweep holds its lock (a sweep that runs longer may overlap the next: harmless).
-const SWEEP_LOCK_TTL: Duration = Duration::from_secs(300);
+/// The longest a sweep holds its lock. A listing of a large account at the sweeps' share of the
+/// rate limit takes minutes; one that runs longer may overlap the next (harmless, but costly).
+const SWEEP_LOCK_TTL: Duration = Duration::from_secs(900);
 /// How often each process looks whether a sweep is due.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How far before the time it was asked for an early link sweep looks (the unknown outcome
+/// came 10 s before it; a margin for clocks and slow requests).
+const EARLY_RUN_LOOKBACK: chrono::Duration = chrono::Duration::seconds(120);
+
 /// When the link sweep met orders still minting, it looks again this much later.
 const RECHECK_MINTING: chrono::Duration = chrono::Duration::seconds(10);
 
@@ -223,7 +228,7 @@ pub async fn links_if_due(
         return Ok(None);
     };
     let result = match due(ctx, stripe_cursor::LINKS, interval).await {
-        Ok(true) => sweep_links(ctx, queue).await.map(Some),
+        Ok(true) => sweep_links(ctx, queue, interval).await.map(Some),
         Ok(false) => Ok(None),
         Err(e) => Err(e),
     };
@@ -245,12 +250,29 @@ pub async fn links_if_due(
 }
 
 /// Lists the active links at Stripe and switches off the orphans among ours.
-pub async fn sweep_links(ctx: &JobContext, queue: &JobQueue) -> anyhow::Result<LinkSweep> {
+pub async fn sweep_links(
+    ctx: &JobContext,
+    queue: &JobQueue,
+    interval: Duration,
+) -> anyhow::Result<LinkSweep> {
     let started = Utc::now();
     let mut report = LinkSweep::default();
-    let first_look = stripe_cursor::get(&ctx.db, stripe_cursor::LINKS)
-        .await?
+    let row = stripe_cursor::get(&ctx.db, stripe_cursor::LINKS).await?;
+    let first_look = row
+        .as_ref()
         .is_none_or(|row| row.last_run_at.is_none() && row.requested_at.is_none());
+    // A run asked for after an unknown outcome looks for links made since: Stripe lists
+    // newest first, so it stops at the first link paylink recorded well before that. A run
+    // due by its interval reads everything.
+    let early_since = row.as_ref().and_then(|row| {
+        let by_interval = row.last_run_at.is_some_and(|last| {
+            started.signed_duration_since(last)
+                >= chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX)
+        });
+        row.requested_at
+            .filter(|_| !by_interval)
+            .map(|at| at - EARLY_RUN_LOOKBACK)
+    });
     if first_look || order::earliest_created(&ctx.db).await?.is_none() {
         // A fresh start lists nothing: the first sweep comes one interval later (or soon
         // after a create whose outcome was unknown). With no order there is no link of ours.
@@ -264,7 +286,16 @@ pub async fn sweep_links(ctx: &JobContext, queue: &JobQueue) -> anyhow::Result<L
             .list_payment_links(Some(true), after.as_deref())
             .await?;
         report.listed += page.items.len();
+        let mut reached_known_old = false;
         for link in page.items.into_iter().filter(|l| l.active) {
+            if let Some(since) = early_since
+                && payment_link::find(&ctx.db, &link.id)
+                    .await?
+                    .is_some_and(|known| known.created_at < since)
+            {
+                reached_known_old = true;
+                break;
+            }
             let Some(order_id) = &link.order_id else {
                 continue; // not one of ours: another integration shares the account
             };
@@ -276,11 +307,17 @@ pub async fn sweep_links(ctx: &JobContext, queue: &JobQueue) -> anyhow::Result<L
                 Verdict::Later => report.deferred += 1,
                 Verdict::SwitchOff => {
                     report.orphans += 1;
+                    if owner.status == order::Status::Pending {
+                        // Its current key may replay this very link (a create that timed out
+                        // after Stripe made it): an operator's Retry must not store it once it
+                        // is switched off. A fresh key mints a fresh link.
+                        order::bump_retry_epoch(&ctx.db, &owner.id, owner.retry_epoch).await?;
+                    }
                     switch_off(ctx, queue, &owner, link).await?;
                 }
             }
         }
-        if !page.has_more || page.last_id.is_none() {
+        if reached_known_old || !page.has_more || page.last_id.is_none() {
             break;
         }
         after = page.last_id;

@@ -210,7 +210,9 @@ async fn find_at_stripe(
             .list_payment_links(Some(true), after.as_deref())
             .await?;
         if let Some(found) = page.items.into_iter().find(|l| {
-            l.order_id.as_deref() == Some(order_id) && l.generation.is_none_or(|g| g == generation)
+            // A link minted before links carried their generation counts only for the first.
+            l.order_id.as_deref() == Some(order_id)
+                && l.generation.map_or(generation == 0, |g| g == generation)
         }) {
             return Ok(Some(MintedLink {
                 id: found.id,

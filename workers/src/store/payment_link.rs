@@ -151,26 +151,40 @@ pub async fn claim_stray<C: ConnectionTrait>(
     stale_before: DateTime<Utc>,
 ) -> Result<Vec<Model>, DbErr> {
     use super::order;
-    use sea_orm::sea_query::{Condition, Query};
+    use sea_orm::sea_query::{Condition, ExprTrait as _, Query};
     use sea_orm::{QueryOrder, QuerySelect};
     let current = Query::select()
         .column(order::Column::StripePaymentLinkId)
         .from(order::Entity)
         .and_where(order::Column::StripePaymentLinkId.is_not_null())
         .to_owned();
-    // An order still minting may be about to store one of its links (a worker died between
-    // recording the link and storing it; its job's retry stores the same one): not stray yet.
-    let minting = Query::select()
-        .column(order::Column::Id)
-        .from(order::Entity)
-        .and_where(order::Column::Status.eq(order::Status::Pending))
-        .and_where(order::Column::LinkState.eq(order::LinkState::Minting))
+    // An order still minting may be about to store a link of the generation it mints (a
+    // worker died between recording the link and storing it; its job's retry stores the same
+    // one): not stray yet. Its older generations' links are.
+    let maybe_storing = Query::select()
+        .column((Entity, Column::Id))
+        .from(Entity)
+        .inner_join(
+            order::Entity,
+            Expr::col((order::Entity, order::Column::Id)).equals((Entity, Column::OrderId)),
+        )
+        .and_where(
+            Expr::col((order::Entity, order::Column::Status)).eq(order::Status::Pending.to_value()),
+        )
+        .and_where(
+            Expr::col((order::Entity, order::Column::LinkState))
+                .eq(order::LinkState::Minting.to_value()),
+        )
+        .and_where(
+            Expr::col((order::Entity, order::Column::LinkGeneration))
+                .equals((Entity, Column::Generation)),
+        )
         .to_owned();
     let stray = || {
         Condition::all()
             .add(Column::State.eq(State::Active))
             .add(Column::Id.not_in_subquery(current.clone()))
-            .add(Column::OrderId.not_in_subquery(minting.clone()))
+            .add(Column::Id.not_in_subquery(maybe_storing.clone()))
             .add(
                 Condition::any()
                     .add(Column::EnqueuedAt.is_null())

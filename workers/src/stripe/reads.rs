@@ -113,7 +113,9 @@ impl StripeApi {
         }))
     }
 
-    /// `GET /v1/checkout/sessions/{id}`: `Ok(None)` when Stripe has no such session.
+    /// `GET /v1/checkout/sessions/{id}`: `Ok(None)` when Stripe has no such session. On the
+    /// background share of the rate limit too: the return page calls it for anyone holding a
+    /// pay URL, and that must never slow a blast.
     pub async fn retrieve_checkout_session(
         &self,
         id: &str,
@@ -123,10 +125,7 @@ impl StripeApi {
             form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
         );
         let fetched = self
-            .paced(
-                "retrieve_checkout_session",
-                self.http().get_json(&path, &[]),
-            )
+            .background_get("retrieve_checkout_session", &path, &[])
             .await;
         match fetched {
             Ok(object) => Ok(Some(CheckoutSession::read(&object))),
