@@ -9,6 +9,8 @@ use std::sync::Arc;
 use apalis::prelude::{BoxDynError, Data};
 use serde::{Deserialize, Serialize};
 
+use sea_orm::TransactionTrait as _;
+
 use crate::context::JobContext;
 use crate::jobs::lease::MintLease;
 use crate::store::{order, payment_link, product, stripe_cursor};
@@ -265,8 +267,10 @@ async fn store(
     link: MintedLink,
 ) -> anyhow::Result<MintOutcome> {
     let order_id = current.id.as_str();
+    // One transaction, so remembering the link costs the mint no extra commit.
+    let txn = ctx.db.begin().await?;
     payment_link::record(
-        &ctx.db,
+        &txn,
         payment_link::NewLink {
             id: link.id.clone(),
             order_id: order_id.to_owned(),
@@ -279,7 +283,9 @@ async fn store(
         },
     )
     .await?;
-    if order::store_minted_link(&ctx.db, order_id, generation, &link.id, &link.url).await? {
+    let stored = order::store_minted_link(&txn, order_id, generation, &link.id, &link.url).await?;
+    txn.commit().await?;
+    if stored {
         return Ok(MintOutcome::Minted(link));
     }
     // Not stored, so not counted by the store: count the request that made the link here.
