@@ -9,8 +9,6 @@ use std::sync::Arc;
 use apalis::prelude::{BoxDynError, Data};
 use serde::{Deserialize, Serialize};
 
-use sea_orm::TransactionTrait as _;
-
 use crate::context::JobContext;
 use crate::jobs::lease::MintLease;
 use crate::store::{order, payment_link, product, stripe_cursor};
@@ -267,10 +265,10 @@ async fn store(
     link: MintedLink,
 ) -> anyhow::Result<MintOutcome> {
     let order_id = current.id.as_str();
-    // One transaction, so remembering the link costs the mint no extra commit.
-    let txn = ctx.db.begin().await?;
+    // Two statements, not one transaction: a worker frozen between them (SIGSTOP, a paused VM)
+    // must not hold the order's row lock and stall every other worker that reaches it.
     payment_link::record(
-        &txn,
+        &ctx.db,
         payment_link::NewLink {
             id: link.id.clone(),
             order_id: order_id.to_owned(),
@@ -283,9 +281,7 @@ async fn store(
         },
     )
     .await?;
-    let stored = order::store_minted_link(&txn, order_id, generation, &link.id, &link.url).await?;
-    txn.commit().await?;
-    if stored {
+    if order::store_minted_link(&ctx.db, order_id, generation, &link.id, &link.url).await? {
         return Ok(MintOutcome::Minted(link));
     }
     // Not stored, so not counted by the store: count the request that made the link here.

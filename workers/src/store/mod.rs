@@ -48,6 +48,12 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         // SQLite: WAL lets readers run beside the one writer (the intake, the workers and the
         // embedded queue share the file); a writer waits for the lock rather than failing.
         // `synchronous` stays FULL, so a commit is on disk before paylink answers.
+        // PostgreSQL: a process frozen inside a transaction (SIGSTOP, a paused VM) keeps its
+        // connection and its row locks; after 30 s idle in the transaction the server ends the
+        // session and the locks go with it, so the other workers carry on.
+        .map_sqlx_postgres_opts(|opts| {
+            opts.options([("idle_in_transaction_session_timeout", "30s")])
+        })
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .busy_timeout(std::time::Duration::from_secs(10))
