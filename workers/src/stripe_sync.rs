@@ -258,9 +258,11 @@ pub async fn sweep_links(
     let started = Utc::now();
     let mut report = LinkSweep::default();
     let row = stripe_cursor::get(&ctx.db, stripe_cursor::LINKS).await?;
-    let first_look = row
-        .as_ref()
-        .is_none_or(|row| row.last_run_at.is_none() && row.requested_at.is_none());
+    // Never run, and no early run due yet (one may have been asked for since this process
+    // found the sweep due): only place the marker.
+    let first_look = row.as_ref().is_none_or(|row| {
+        row.last_run_at.is_none() && row.requested_at.is_none_or(|at| at > started)
+    });
     // A run asked for after an unknown outcome looks for links made since: Stripe lists
     // newest first, so it stops at the first link paylink recorded well before that. A run
     // due by its interval reads everything.
