@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use paylink::order_input::{OrderInput, Payer};
 use sea_orm::{ConnectionTrait, Statement};
-use serde_json::Value;
 
 use common::{Scratch, arg, percentile};
 
@@ -164,45 +163,18 @@ async fn main() -> anyhow::Result<()> {
         .filter(|r| r.try_get::<String>("", "link_state").ok().as_deref() == Some("failed"))
         .count();
 
-    let client = reqwest::Client::new();
-    let stats: Value = client
-        .get(format!("{fake_url}_fake/stats"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let stand_in = paylink::fake_stripe::FakeStripeClient::new(&fake_url);
+    let stats = stand_in.stats().await?;
     let mut per_order: HashMap<String, u32> = HashMap::new();
-    let mut after: Option<String> = None;
-    loop {
-        let mut url = format!("{fake_url}v1/payment_links?limit=100");
-        if let Some(a) = &after {
-            url.push_str(&format!("&starting_after={a}"));
-        }
-        let page: Value = client
-            .get(url)
-            .bearer_auth("sk_test_bench")
-            .send()
-            .await?
-            .json()
-            .await?;
-        let data = page["data"].as_array().cloned().unwrap_or_default();
-        for link in &data {
-            *per_order
-                .entry(
-                    link["metadata"]["order_id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                )
-                .or_default() += 1;
-        }
-        after = data
-            .last()
-            .and_then(|l| l["id"].as_str())
-            .map(str::to_owned);
-        if page["has_more"] != Value::Bool(true) {
-            break;
-        }
+    for link in stand_in.links().await? {
+        *per_order
+            .entry(
+                link["metadata"]["order_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+            .or_default() += 1;
     }
     let requests = stats["requests"]["POST /v1/payment_links"]
         .as_u64()

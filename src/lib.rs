@@ -1,5 +1,6 @@
-//! paylink's intake and command line: the thin HTTP layer that validates, stores and enqueues,
-//! plus the Stripe stand-in. The engine it hands work to is `paylink-workers`.
+//! paylink's intake and command line: the thin HTTP layer that validates, stores and enqueues.
+//! The engine it hands work to is `paylink-workers`; the Stripe stand-in behind
+//! `paylink fake-stripe` is the `fake-stripe` crate, re-exported here as `fake_stripe`.
 
 pub mod blast_cli;
 pub mod blasts;
@@ -7,7 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod event_intake;
-pub mod fake_stripe;
+pub use fake_stripe;
 pub mod order_changes;
 pub mod order_input;
 pub mod routes;

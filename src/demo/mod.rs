@@ -170,6 +170,7 @@ impl Demo {
         );
         let scenario = Scenario {
             base_url: base_url.clone(),
+            stripe: crate::fake_stripe::FakeStripeClient::new(&fake_url),
             fake_url,
             admin_token,
             db: engine.db.clone(),

@@ -16,6 +16,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::promises::{Facts, LinkFact, OrderFact};
+use crate::fake_stripe::FakeStripeClient;
 
 /// The categories the demo sells, with a base price in cents.
 const CATEGORIES: [(&str, i64); 5] = [
@@ -33,6 +34,8 @@ const PAYER_EVERY: usize = 3;
 pub struct Scenario {
     pub base_url: String,
     pub fake_url: String,
+    /// The stand-in's own client: its controls and its objects read back.
+    pub stripe: FakeStripeClient,
     pub admin_token: String,
     pub db: DatabaseConnection,
     pub closing_categories: Arc<Vec<String>>,
@@ -87,14 +90,12 @@ impl Scenario {
         self.wait_for_the_loop_to_close(&paid_ids, &products)
             .await?;
         let learned = payment::count_by_via(&self.db).await?;
-        let stats = self.fake_get("_fake/stats").await?;
+        let stats = self.stripe.stats().await?;
         let stripe_requests = serde_json::from_value(stats["requests"].clone()).unwrap_or_default();
         // Inspection is not paylink's traffic: no limit and no injected failures for it.
-        self.fake_post(
-            "_fake/config",
-            &json!({"rate_limit_per_sec": 0, "account_rate_limit_per_sec": 0, "fail_rate": 0.0}),
-        )
-        .await?;
+        self.stripe
+            .config(&json!({"rate_limit_per_sec": 0, "account_rate_limit_per_sec": 0, "fail_rate": 0.0}))
+            .await?;
         let links = self.links().await?;
         let orders = self.orders(&blast_id).await?;
         let token_where = |f: &dyn Fn(&order::Model) -> bool| {
@@ -279,28 +280,13 @@ impl Scenario {
 
     /// Every Payment Link at the stand-in, with what its line item charges.
     async fn links(&self) -> anyhow::Result<Vec<LinkFact>> {
-        let mut objects: Vec<Value> = Vec::new();
-        let mut path = "v1/payment_links?limit=100".to_owned();
-        loop {
-            let page = self.fake_get(&path).await?;
-            let data = page["data"].as_array().cloned().unwrap_or_default();
-            let last = data
-                .last()
-                .and_then(|l| l["id"].as_str())
-                .map(str::to_owned);
-            objects.extend(data);
-            match (page["has_more"].as_bool(), last) {
-                (Some(true), Some(last)) => {
-                    path = format!("v1/payment_links?limit=100&starting_after={last}");
-                }
-                _ => break,
-            }
-        }
+        let objects = self.stripe.links().await?;
         futures::stream::iter(objects)
             .map(|link| async move {
                 let id = link["id"].as_str().unwrap_or_default().to_owned();
                 let items = self
-                    .fake_get(&format!("v1/payment_links/{id}/line_items"))
+                    .stripe
+                    .get(&format!("payment_links/{id}/line_items"))
                     .await?;
                 Ok(LinkFact {
                     amount_cents: items["data"][0]["price"]["unit_amount"].as_i64(),
@@ -356,28 +342,6 @@ impl Scenario {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         anyhow::ensure!(status.is_success(), "POST {path} answered {status}: {body}");
         Ok(body)
-    }
-
-    async fn fake_get(&self, path: &str) -> anyhow::Result<Value> {
-        self.http
-            .get(format!("{}{path}", self.fake_url))
-            .bearer_auth("sk_test_paylink_demo_inspector")
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await
-            .with_context(|| format!("the stand-in's {path} is not JSON"))
-    }
-
-    async fn fake_post(&self, path: &str, body: &Value) -> anyhow::Result<()> {
-        self.http
-            .post(format!("{}{path}", self.fake_url))
-            .json(body)
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
     }
 }
 

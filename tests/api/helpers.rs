@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paylink::config::Settings;
-use paylink::fake_stripe::{FakeConfig, FakeStripeServer};
+use paylink::fake_stripe::{FakeConfig, FakeStripeClient, FakeStripeServer};
 use paylink::startup::{Application, Engine};
 use paylink_workers::JobContext;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -249,6 +249,8 @@ impl Default for AppOptions {
 pub struct TestApp {
     pub address: String,
     pub fake_url: String,
+    /// The stand-in's own client (its controls, and its objects read back).
+    pub stripe: FakeStripeClient,
     pub db: DatabaseConnection,
     pub jobs: Arc<JobContext>,
     pub settings: Settings,
@@ -350,6 +352,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     tokio::spawn(app.run_until_stopped(wait(stopped)));
     let mut test_app = TestApp {
         address,
+        stripe: FakeStripeClient::new(&fake_url),
         fake_url,
         db: engine.db.clone(),
         jobs: engine.jobs.clone(),
@@ -605,36 +608,17 @@ impl TestApp {
 
     /// A payer completes checkout on `link_id` at the stand-in; returns the session id.
     pub async fn complete_checkout(&self, link_id: &str, payment_status: &str) -> String {
-        let response = self
-            .client
-            .post(format!(
-                "{}_fake/payment_links/{link_id}/complete",
-                self.fake_url
-            ))
-            .json(&json!({"payment_status": payment_status}))
-            .send()
+        self.stripe
+            .complete(link_id, payment_status)
             .await
-            .expect("complete sent");
-        assert_eq!(response.status(), 200, "the stand-in completed checkout");
-        let body: Value = response.json().await.expect("json");
-        body["checkout_session"]
-            .as_str()
-            .expect("session id")
-            .to_owned()
+            .expect("the stand-in completed checkout")
     }
 
     pub async fn settle(&self, session_id: &str, outcome: &str) {
-        let response = self
-            .client
-            .post(format!(
-                "{}_fake/checkout_sessions/{session_id}/settle",
-                self.fake_url
-            ))
-            .json(&json!({"outcome": outcome}))
-            .send()
+        self.stripe
+            .settle(session_id, outcome)
             .await
-            .expect("settle sent");
-        assert_eq!(response.status(), 200, "the stand-in settled the session");
+            .expect("the stand-in settled the session");
     }
 
     /// Waits (up to 20 s) until `check` holds for the order, and returns it.
@@ -694,70 +678,31 @@ impl TestApp {
     // --- the stand-in, seen from outside, over HTTP as Stripe would be ---
 
     pub async fn fake_config(&self, config: Value) {
-        let response = self
-            .client
-            .post(format!("{}_fake/config", self.fake_url))
-            .json(&config)
-            .send()
+        self.stripe
+            .config(&config)
             .await
-            .expect("config sent");
-        assert!(
-            response.status().is_success(),
-            "stand-in accepted config {config}"
-        );
+            .unwrap_or_else(|e| panic!("stand-in accepted config {config}: {e:#}"));
     }
 
     pub async fn fake_stats(&self) -> Value {
-        self.client
-            .get(format!("{}_fake/stats", self.fake_url))
-            .send()
-            .await
-            .expect("stats")
-            .json()
-            .await
-            .expect("json")
+        self.stripe.stats().await.expect("stats")
     }
 
     pub async fn stripe_get(&self, path: &str) -> Value {
-        self.client
-            .get(format!("{}v1/{path}", self.fake_url))
-            .bearer_auth("sk_test_inspector")
-            .send()
-            .await
-            .expect("stand-in answers")
-            .json()
-            .await
-            .expect("json")
+        self.stripe.get(path).await.expect("the stand-in answers")
     }
 
     /// Every Payment Link the stand-in holds (paging through `GET /v1/payment_links`).
     pub async fn stripe_links(&self) -> Vec<Value> {
-        let mut links = Vec::new();
-        let mut path = "payment_links?limit=100".to_owned();
-        loop {
-            let page = self.stripe_get(&path).await;
-            let data = page["data"].as_array().cloned().unwrap_or_default();
-            let last = data
-                .last()
-                .and_then(|l| l["id"].as_str())
-                .map(str::to_owned);
-            links.extend(data);
-            match (page["has_more"].as_bool(), last) {
-                (Some(true), Some(last)) => {
-                    path = format!("payment_links?limit=100&starting_after={last}")
-                }
-                _ => return links,
-            }
-        }
+        self.stripe.links().await.expect("the stand-in lists links")
     }
 
     /// The Payment Links at the stand-in whose `metadata.order_id` names this order.
     pub async fn stripe_links_for(&self, order_id: &str) -> Vec<Value> {
-        self.stripe_links()
+        self.stripe
+            .links_for(order_id)
             .await
-            .into_iter()
-            .filter(|l| l["metadata"]["order_id"] == order_id)
-            .collect()
+            .expect("the stand-in lists links")
     }
 }
 

@@ -51,40 +51,19 @@ async fn first_sweeps_done(app: &TestApp) {
     assert!(done.is_some(), "the sweeps ran at start");
 }
 
-/// POST to one of the stand-in's own controls; the JSON answer.
-async fn fake_post(app: &TestApp, path: &str, body: Value) -> Value {
-    let response = app
-        .client
-        .post(format!("{}_fake/{path}", app.fake_url))
-        .json(&body)
-        .send()
-        .await
-        .expect("stand-in answers");
-    assert_eq!(response.status(), 200, "stand-in {path}");
-    response.json().await.expect("json")
-}
-
 /// A payer opens checkout on the link now (and pays later, as `complete_open` does).
 async fn open_session(app: &TestApp, link_id: &str) -> String {
-    let opened = fake_post(
-        app,
-        &format!("payment_links/{link_id}/checkout_sessions"),
-        json!({}),
-    )
-    .await;
-    opened["checkout_session"]
-        .as_str()
-        .expect("session id")
-        .to_owned()
+    app.stripe
+        .open_session(link_id)
+        .await
+        .expect("the stand-in opens a session")
 }
 
 async fn complete_open(app: &TestApp, session_id: &str) {
-    fake_post(
-        app,
-        &format!("checkout_sessions/{session_id}/complete"),
-        json!({"payment_status": "paid"}),
-    )
-    .await;
+    app.stripe
+        .complete_open(session_id)
+        .await
+        .expect("the stand-in completes the open session");
 }
 
 async fn sweep_finds_a_payment_no_webhook_delivered(stack: Stack) {

@@ -11,10 +11,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use paylink::fake_stripe::{FakeConfig, FakeStripeServer};
+use paylink::fake_stripe::{FakeConfig, FakeStripeClient, FakeStripeServer};
 use paylink_workers::store::order;
 use sea_orm::{ConnectionTrait as _, EntityTrait as _};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::blasts::{rows, wait_for_blast};
 use crate::cli::{ProcessApi, paylink};
@@ -405,15 +405,7 @@ async fn paylink_run_killed_mid_blast_finishes_it_within_seconds_of_its_restart(
         "the blast finished {finished:?} after the restart"
     );
 
-    let stats: Value = api
-        .client
-        .get(format!("{fake_url}_fake/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = FakeStripeClient::new(&fake_url).stats().await.unwrap();
     assert_eq!(
         stats["payment_links"]["total"], ORDERS as u64,
         "300 active orders and 300 links: one each, none doubled ({stats})"

@@ -1,9 +1,14 @@
 //! `paylink fake-stripe`: a stateful stand-in that speaks Stripe's wire format, for development,
 //! tests, demos and benchmarks. It shares no code with paylink's Stripe client or domain: it
 //! parses Stripe's form encoding and builds Stripe's objects on its own, so it cannot agree with
-//! our mistakes, and it talks to paylink only over HTTP.
+//! our mistakes, and it talks to paylink only over HTTP. It is a crate of its own that depends on
+//! none of paylink's crates, so nothing can make it share that code by accident.
+//!
+//! [`FakeStripeServer`] runs it; [`FakeStripeClient`] drives its controls (`/_fake/…`) and reads
+//! its objects back, for the demo, the tests and the benchmarks.
 
 mod api;
+mod client;
 mod control;
 mod error;
 mod events;
@@ -22,6 +27,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+pub use client::FakeStripeClient;
 pub use state::FakeConfig;
 
 /// The stand-in's shared state and the base URL its links live under.

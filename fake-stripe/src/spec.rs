@@ -360,7 +360,7 @@ pub const RETRIEVE: Spec = Spec::Obj(&[EXPAND]);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake_stripe::form;
+    use crate::form;
 
     #[test]
     fn unknown_parameters_are_named() {
