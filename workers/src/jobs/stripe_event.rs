@@ -12,7 +12,7 @@ use crate::jobs::mint_link::MintLink;
 use crate::queue::JobQueue;
 use crate::settle::{self, Settled};
 use crate::store::payment::{Issue, LearnedVia};
-use crate::store::{order, stripe_event};
+use crate::store::{order, payment_link, stripe_event};
 use crate::stripe::CheckoutSession;
 
 /// Process the stored event `event_id`.
@@ -184,19 +184,27 @@ async fn payment_failed(
         return Ok(Outcome::PaymentFailedLinkReused);
     }
     if order::start_new_generation(&ctx.db, &found.id, found.link_generation, None).await? {
-        queue
-            .enqueue(MintLink {
-                order_id: found.id.clone(),
-                generation: found.link_generation + 1,
-            })
-            .await?;
-        // The exhausted link stays switched off for good.
-        queue
-            .enqueue(DeactivateLink {
-                order_id: found.id.clone(),
-                link_id,
-            })
-            .await?;
+        let mint = MintLink {
+            order_id: found.id.clone(),
+            generation: found.link_generation + 1,
+        };
+        if let Err(e) = queue.enqueue(mint).await {
+            // Back to the backlog, where the feeder takes it at once (not after `stale_after`).
+            tracing::warn!(order_id = %found.id, error = %format!("{e:#}"), "new generation stored; mint job not enqueued, the feeder takes it");
+            order::clear_enqueued(&ctx.db, &found.id).await?;
+        }
+        // The exhausted link stays switched off for good; if this enqueue fails, it stays in
+        // `payment_links` as active, where the reconciler finds it.
+        let off = DeactivateLink {
+            order_id: found.id.clone(),
+            link_id: link_id.clone(),
+        };
+        match queue.enqueue(off).await {
+            Ok(()) => payment_link::note_enqueued(&ctx.db, &[link_id]).await?,
+            Err(e) => {
+                tracing::warn!(order_id = %found.id, error = %format!("{e:#}"), "deactivate_link not enqueued; the reconciler will");
+            }
+        }
     }
     Ok(Outcome::PaymentFailedNewLink)
 }
