@@ -2,9 +2,9 @@
 //! changing its amount (the API). A Payment Link's price cannot change, so a new amount means a
 //! new link generation, minted under a new idempotency key, and the old link switched off.
 
-use paylink_workers::jobs::deactivate_link::DeactivateLink;
+use paylink_workers::jobs::deactivate_link;
 use paylink_workers::jobs::mint_link::MintLink;
-use paylink_workers::store::{operator, order, payment_link};
+use paylink_workers::store::{operator, order};
 use sea_orm::ActiveEnum as _;
 
 use crate::startup::AppState;
@@ -82,23 +82,14 @@ pub async fn change_amount(
 /// the queue is down, the link stays in `payment_links` as active, and the reconciler finds it
 /// (an old amount's link at its next sweep; a cancelled order's once `stale_after` has passed).
 async fn switch_off(state: &AppState, order_id: &str, link_id: String) {
-    let job = DeactivateLink {
-        order_id: order_id.to_owned(),
-        link_id: link_id.clone(),
+    let noted = match deactivate_link::hand_off(&state.db, &state.queue, order_id, &[link_id]).await
+    {
+        Ok(true) => order::note_enqueued(&state.db, order_id).await,
+        Ok(false) => Ok(()),
+        Err(e) => Err(e),
     };
-    match state.queue.enqueue(job).await {
-        Ok(()) => {
-            let noted = match payment_link::note_enqueued(&state.db, &[link_id]).await {
-                Ok(()) => order::note_enqueued(&state.db, order_id).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = noted {
-                tracing::warn!(order_id, error = %e, "deactivate_link enqueued but not noted");
-            }
-        }
-        Err(e) => {
-            tracing::warn!(order_id, link_id, error = %format!("{e:#}"), "deactivate_link not enqueued; the reconciler will switch the link off");
-        }
+    if let Err(e) = noted {
+        tracing::warn!(order_id, error = %e, "deactivate_link enqueued but not noted");
     }
 }
 

@@ -161,7 +161,8 @@ fn execute(
         .map(str::to_owned);
     // Stripe compares a retry's parameters, not their order on the wire (a client that builds
     // metadata from a hash map sends its keys in any order): compare them parsed, keys sorted.
-    let fingerprint = match form::parse(call.raw_params) {
+    let parsed = form::parse(call.raw_params);
+    let fingerprint = match &parsed {
         Ok(params) => format!("{} {params}", call.endpoint),
         Err(_) => format!("{} {}", call.endpoint, call.raw_params),
     };
@@ -171,7 +172,7 @@ fn execute(
         return Ok(replay);
     }
     let first_use = Instant::now();
-    let (status, body) = match checked_op(state, call, op) {
+    let (status, body) = match checked_op(state, call, parsed, op) {
         Ok(body) => (200, body),
         Err(err) => (err.status, err.body),
     };
@@ -227,10 +228,11 @@ fn replay(state: &mut State, key: &str, fingerprint: &str) -> Result<Option<Answ
 fn checked_op(
     state: &mut State,
     call: &Call<'_>,
+    parsed: Result<Value, String>,
     op: impl FnOnce(&mut State, &Value) -> Result<Value, StripeError>,
 ) -> Result<Value, StripeError> {
-    let params = form::parse(call.raw_params)
-        .map_err(|message| StripeError::invalid("parameter_invalid", &message, None))?;
+    let params =
+        parsed.map_err(|message| StripeError::invalid("parameter_invalid", &message, None))?;
     call.spec
         .check(&params, "")
         .map_err(|e| StripeError::invalid(e.code, &e.message, Some(&e.param)))?;

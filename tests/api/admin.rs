@@ -295,16 +295,7 @@ async fn the_order_page_shows_its_timeline_and_a_failed_event_can_be_replayed() 
     })
     .await;
     assert_eq!(outcome.as_deref(), Some("unknown_order"));
-    let failures = app
-        .client
-        .get(app.url("/admin/failures"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let failures = app.admin_page("/admin/failures").await;
     assert!(failures.contains(&stray_id));
 
     let replayed = admin_post(

@@ -521,6 +521,22 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// `PATCH /v1/orders/{id}` with `body`, as the admin.
+    pub async fn patch_order(&self, id: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(&format!("/v1/orders/{id}")))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// An admin page's HTML, fetched with the admin token.
+    pub async fn admin_page(&self, path: &str) -> String {
+        self.get_json(path).await.text().await.expect("html")
+    }
+
     pub async fn get_json(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

@@ -223,7 +223,12 @@ async fn assert_one_active_link_each(app: &TestApp, ids: &[String], within: Dura
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_answered_500_after_stripe_made_the_link_ends_with_one_active_link() {
-    let app = spawn_app_with(AppOptions::default()).await;
+    // At the shipped reconcile, sweep, backoff and timeout settings: what operators get.
+    let app = spawn_app_with(AppOptions {
+        shipped_timings: true,
+        ..AppOptions::default()
+    })
+    .await;
     first_sweeps_done(&app).await;
     let product = app.create_product("monthly").await;
     // Each order's first create runs at Stripe and is answered 500 ("outcome unknown"):
@@ -342,13 +347,8 @@ async fn wrong_amount_payment_after_cancel_and_a_second_payment_are_flagged_and_
     let changed_id = changed["id"].as_str().unwrap();
     let old_session = open_session(&app, &link_id(&changed)).await;
     let response = app
-        .client
-        .patch(app.url(&format!("/v1/orders/{changed_id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"amount_cents": 9000}))
-        .send()
-        .await
-        .unwrap();
+        .patch_order(changed_id, &json!({"amount_cents": 9000}))
+        .await;
     assert_eq!(response.status(), 200);
     app.wait_for_order(changed_id, "re-minted", |o| {
         o["link_state"] == "active" && o["link_generation"] == 1
@@ -393,16 +393,7 @@ async fn wrong_amount_payment_after_cancel_and_a_second_payment_are_flagged_and_
         .await;
     assert_eq!(flagged["payment_issue"], "paid_twice", "{flagged}");
 
-    let page = app
-        .client
-        .get(app.url("/admin/failures"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.admin_page("/admin/failures").await;
     assert!(page.contains("Payments needing attention (3)"), "{page}");
     for (id, issue) in [
         (changed_id, "amount_mismatch"),
@@ -480,16 +471,7 @@ async fn an_event_paylink_cannot_read_is_kept_as_unreadable_and_shown() {
     })
     .await;
     assert_eq!(outcome.as_deref(), Some("unreadable"));
-    let page = app
-        .client
-        .get(app.url("/admin/failures"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.admin_page("/admin/failures").await;
     assert!(page.contains(id) && page.contains("unreadable"), "{page}");
 }
 
@@ -508,14 +490,7 @@ async fn an_old_amount_s_link_whose_switch_off_was_lost_is_switched_off_by_the_r
     let click = app.click_pay(order["pay_url"].as_str().unwrap()).await;
     assert_eq!(click.status(), 303);
     let old_link = link_id(&app.get_order(&id).await);
-    let response = app
-        .client
-        .patch(app.url(&format!("/v1/orders/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"amount_cents": 3500}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.patch_order(&id, &json!({"amount_cents": 3500})).await;
     assert_eq!(response.status(), 200);
     // The queue loses the old link's deactivate_link (and the new mint) before any worker ran.
     app.lose_queued_jobs().await;
@@ -540,14 +515,7 @@ async fn a_payment_through_an_old_generation_s_link_without_metadata_finds_its_o
     let order = app.minted_order("jersey", 2000).await;
     let id = order["id"].as_str().unwrap();
     let old_link = link_id(&order);
-    let response = app
-        .client
-        .patch(app.url(&format!("/v1/orders/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"amount_cents": 2600}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.patch_order(id, &json!({"amount_cents": 2600})).await;
     assert_eq!(response.status(), 200);
     app.wait_for_order(id, "re-minted", |o| {
         o["link_generation"] == 1 && o["link_state"] == "active"

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, TestApp, order_body, spawn_app_with};
+use crate::helpers::{AppOptions, order_body, spawn_app_with};
 
 /// An app whose workers are off: these tests are about the intake alone.
 async fn intake_only() -> crate::helpers::TestApp {
@@ -228,16 +228,6 @@ async fn invalid_products_get_422() {
     }
 }
 
-async fn patch_amount(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .patch(app.url(&format!("/v1/orders/{id}")))
-        .bearer_auth(crate::helpers::ADMIN_TOKEN)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_amount_mints_a_new_link_behind_the_same_pay_url_and_switches_the_old_one_off() {
     let app = crate::helpers::spawn_app().await;
@@ -245,7 +235,7 @@ async fn a_new_amount_mints_a_new_link_behind_the_same_pay_url_and_switches_the_
     let id = order["id"].as_str().unwrap();
     let old_link = order["stripe_payment_link_id"].as_str().unwrap().to_owned();
 
-    let changed = patch_amount(&app, id, &json!({"amount_cents": 6000})).await;
+    let changed = app.patch_order(id, &json!({"amount_cents": 6000})).await;
     assert_eq!(changed.status(), 200);
     let changed: Value = changed.json().await.unwrap();
     assert_eq!(changed["amount_cents"], 6000);
@@ -283,7 +273,8 @@ async fn a_new_amount_mints_a_new_link_behind_the_same_pay_url_and_switches_the_
     );
 
     // The same amount again changes nothing.
-    let same: Value = patch_amount(&app, id, &json!({"amount_cents": 6000}))
+    let same: Value = app
+        .patch_order(id, &json!({"amount_cents": 6000}))
         .await
         .json()
         .await
@@ -302,11 +293,11 @@ async fn bad_amount_changes_are_refused_and_change_nothing() {
         (json!({"amount": 100}), 422),
         (json!({"amount_cents": "12"}), 422),
     ] {
-        let response = patch_amount(&app, id, &body).await;
+        let response = app.patch_order(id, &body).await;
         assert_eq!(response.status(), status, "{body}");
     }
     assert_eq!(
-        patch_amount(&app, "ord_nope", &json!({"amount_cents": 100}))
+        app.patch_order("ord_nope", &json!({"amount_cents": 100}))
             .await
             .status(),
         404
@@ -327,7 +318,7 @@ async fn bad_amount_changes_are_refused_and_change_nothing() {
         .await;
     app.wait_for_order(id, "paid", |o| o["status"] == "paid")
         .await;
-    let paid = patch_amount(&app, id, &json!({"amount_cents": 100})).await;
+    let paid = app.patch_order(id, &json!({"amount_cents": 100})).await;
     assert_eq!(paid.status(), 409, "a paid order keeps its amount");
 }
 

@@ -10,10 +10,10 @@
 use sea_orm::TransactionTrait as _;
 
 use crate::context::JobContext;
-use crate::jobs::deactivate_link::DeactivateLink;
+use crate::jobs::deactivate_link;
 use crate::queue::JobQueue;
 use crate::store::payment::{self, Issue, LearnedVia};
-use crate::store::{order, payment_link, product};
+use crate::store::{order, product};
 use crate::stripe::CheckoutSession;
 
 /// What settling a paid session came to.
@@ -151,22 +151,9 @@ async fn close_links(
     {
         links.push(paid_on.clone());
     }
-    let jobs: Vec<DeactivateLink> = links
-        .iter()
-        .map(|link_id| DeactivateLink {
-            order_id: found.id.clone(),
-            link_id: link_id.clone(),
-        })
-        .collect();
-    match queue.enqueue_many(jobs).await {
-        Ok(()) => {
-            payment_link::note_enqueued(&ctx.db, &links).await?;
-            order::note_enqueued(&ctx.db, &found.id).await?;
-        }
-        // Paid is recorded; the reconciler finds links still active that must not be.
-        Err(e) => {
-            tracing::error!(order_id = %found.id, error = %format!("{e:#}"), "paid, but deactivate_link not enqueued");
-        }
+    // Paid is recorded whatever the queue says; a refused hand-off is the reconciler's.
+    if deactivate_link::hand_off(&ctx.db, queue, &found.id, &links).await? {
+        order::note_enqueued(&ctx.db, &found.id).await?;
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::context::JobContext;
-use crate::jobs::deactivate_link::DeactivateLink;
+use crate::jobs::deactivate_link;
 use crate::queue::JobQueue;
 use crate::store::{order, payment_link, product, stripe_cursor, stripe_event};
 
@@ -383,16 +383,6 @@ async fn switch_off(
     )
     .await?;
     tracing::warn!(order_id = %owner.id, link_id = %link.id, "switching off a link the order does not keep");
-    // If the enqueue fails, the reconciler finds the active row in `payment_links`.
-    let job = DeactivateLink {
-        order_id: owner.id.clone(),
-        link_id: link.id.clone(),
-    };
-    match queue.enqueue(job).await {
-        Ok(()) => payment_link::note_enqueued(&ctx.db, &[link.id]).await?,
-        Err(e) => {
-            tracing::warn!(order_id = %owner.id, error = %format!("{e:#}"), "deactivate_link not enqueued; the reconciler will");
-        }
-    }
+    deactivate_link::hand_off(&ctx.db, queue, &owner.id, &[link.id]).await?;
     Ok(())
 }

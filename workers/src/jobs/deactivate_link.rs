@@ -20,6 +20,35 @@ impl crate::queue::Job for DeactivateLink {
     const QUEUE: &'static str = "deactivate_link";
 }
 
+/// Hands `links` of `order_id` to `deactivate_link` and notes them as enqueued, so the
+/// reconciler leaves them to the jobs. When the queue refuses, nothing is lost: the links stay
+/// active in `payment_links`, where the reconciler finds them. Returns whether the jobs went on
+/// the queue; a database error after they did is returned as such.
+pub async fn hand_off(
+    db: &sea_orm::DatabaseConnection,
+    queue: &crate::queue::JobQueue,
+    order_id: &str,
+    links: &[String],
+) -> Result<bool, sea_orm::DbErr> {
+    let jobs: Vec<DeactivateLink> = links
+        .iter()
+        .map(|link_id| DeactivateLink {
+            order_id: order_id.to_owned(),
+            link_id: link_id.clone(),
+        })
+        .collect();
+    match queue.enqueue_many(jobs).await {
+        Ok(()) => {
+            payment_link::note_enqueued(db, links).await?;
+            Ok(true)
+        }
+        Err(e) => {
+            tracing::warn!(order_id, error = %format!("{e:#}"), "deactivate_link not enqueued; the reconciler will switch the link off");
+            Ok(false)
+        }
+    }
+}
+
 /// The job handler. Transient Stripe errors are retried here with backoff; when the attempts
 /// run out, or Stripe refuses, the error is kept on the order and the job fails so that the
 /// queue (and later the reconciler) tries again.

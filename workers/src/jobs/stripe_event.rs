@@ -7,12 +7,12 @@ use apalis::prelude::{BoxDynError, Data};
 use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
-use crate::jobs::deactivate_link::DeactivateLink;
+use crate::jobs::deactivate_link;
 use crate::jobs::mint_link::MintLink;
 use crate::queue::JobQueue;
 use crate::settle::{self, Settled};
 use crate::store::payment::{Issue, LearnedVia};
-use crate::store::{order, payment_link, stripe_event};
+use crate::store::{order, stripe_event};
 use crate::stripe::CheckoutSession;
 
 /// Process the stored event `event_id`.
@@ -193,18 +193,8 @@ async fn payment_failed(
             tracing::warn!(order_id = %found.id, error = %format!("{e:#}"), "new generation stored; mint job not enqueued, the feeder takes it");
             order::clear_enqueued(&ctx.db, &found.id).await?;
         }
-        // The exhausted link stays switched off for good; if this enqueue fails, it stays in
-        // `payment_links` as active, where the reconciler finds it.
-        let off = DeactivateLink {
-            order_id: found.id.clone(),
-            link_id: link_id.clone(),
-        };
-        match queue.enqueue(off).await {
-            Ok(()) => payment_link::note_enqueued(&ctx.db, &[link_id]).await?,
-            Err(e) => {
-                tracing::warn!(order_id = %found.id, error = %format!("{e:#}"), "deactivate_link not enqueued; the reconciler will");
-            }
-        }
+        // The exhausted link stays switched off for good.
+        deactivate_link::hand_off(&ctx.db, queue, &found.id, &[link_id]).await?;
     }
     Ok(Outcome::PaymentFailedNewLink)
 }
