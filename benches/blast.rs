@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use paylink::order_input::{OrderInput, Payer};
+use paylink_core::domain::{OrderInput, Payer};
 use sea_orm::{ConnectionTrait, Statement};
 
 use common::{Scratch, arg, percentile};
@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let db = paylink::startup::connect_database(&settings).await?;
     let product =
-        paylink_workers::store::product::insert(&db, "Monthly dues", "monthly", "usd").await?;
+        paylink_core::store::product::insert(&db, "Monthly dues", "monthly", "usd").await?;
     let rows: Vec<OrderInput> = (0..orders)
         .map(|i| OrderInput {
             external_ref: format!("bench-{i}"),
@@ -99,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
             },
         })
         .collect();
-    paylink::blasts::create(&db, "bench", rows).await?;
+    paylink_core::blasts::create(&db, "bench", rows).await?;
 
     let started = Instant::now();
     let mut pool: Vec<Killed> = (0..workers)

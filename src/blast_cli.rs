@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use paylink_workers::store::blast;
+use paylink_core::store::blast;
 use serde::Deserialize;
 
-use crate::blasts::{self, BlastError};
+use crate::blast_export;
 use crate::config::{ConfigError, Settings};
-use crate::order_input::{OrderInput, Payer};
+use paylink_core::blasts::{self, BlastError};
+use paylink_core::domain::{OrderInput, Payer};
 
 #[derive(Debug, Deserialize)]
 struct CsvRow {
@@ -84,7 +85,7 @@ pub async fn run(
             ))
             .into());
         }
-        Err(BlastError::Invalid(message)) => return Err(ConfigError(message).into()),
+        Err(BlastError::Invalid(problem)) => return Err(ConfigError(problem.message).into()),
         Err(BlastError::Database(e)) => return Err(e).context("failed to store the blast"),
     };
     println!(
@@ -114,8 +115,8 @@ pub async fn run(
     if let Some(out) = out {
         let base = settings.public_base_url.trim_end_matches('/').to_owned();
         let rows =
-            blasts::all_rows(&db, &created.id, |token| format!("{base}/pay/{token}")).await?;
-        std::fs::write(&out, blasts::to_csv(&rows)?)
+            blast_export::all_rows(&db, &created.id, |token| format!("{base}/pay/{token}")).await?;
+        std::fs::write(&out, blast_export::to_csv(&rows)?)
             .with_context(|| format!("cannot write {}", out.display()))?;
         println!("wrote {} rows to {}", rows.len(), out.display());
     }

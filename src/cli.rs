@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::config::{ConfigError, Settings};
 use crate::fake_stripe::{FakeConfig, FakeStripeServer};
 use crate::startup::{Application, Engine};
+use paylink_core::WorkerPool;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -145,7 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut settings = settings;
             settings.database.migrate_on_start = false;
             let db = crate::startup::connect_database(&settings).await?;
-            let applied = paylink_workers::store::schema_lock::migrate(&db).await?;
+            let applied = paylink_core::store::schema_lock::migrate(&db).await?;
             announce(&match applied {
                 0 => "migrations applied (none were pending)".to_owned(),
                 n => format!("migrations applied ({n} new)"),
@@ -184,20 +185,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 });
             }
             announce("paylink workers started");
-            let (stop, stopped) = stop_channel();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                let _ = stop.send(true);
-            });
-            let mut workers = paylink_workers::spawn_workers(
-                engine.jobs,
-                engine.queue,
-                settings.worker_settings(),
-                wait(stopped.clone()),
-            );
+            let mut workers =
+                WorkerPool::start(engine.jobs, engine.queue, settings.worker_settings());
             tokio::select! {
-                joined = &mut workers => return joined.context("the workers panicked")?,
-                () = wait(stopped) => {}
+                ended = workers.finished() => return ended,
+                () = shutdown_signal() => {}
             }
             finish_within(workers, settings.workers.shutdown_grace_secs).await
         }
@@ -222,11 +214,10 @@ async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
     let workers = with_workers.then(|| {
-        paylink_workers::spawn_workers(
+        WorkerPool::start(
             engine.jobs.clone(),
             engine.queue.clone(),
             settings.worker_settings(),
-            wait(stopped.clone()),
         )
     });
     app.run_until_stopped(wait(stopped)).await?;
@@ -236,26 +227,14 @@ async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
     }
 }
 
-/// Waits for the stopping workers to finish their in-flight jobs, at most `grace_secs`; past
-/// that the process exits anyway. Jobs still running then are not lost: their rows are
-/// unfinished in the database, and the queue hands them to another worker once this process's
-/// heartbeat lapses (seconds), or the reconciler re-enqueues them.
-async fn finish_within(
-    workers: tokio::task::JoinHandle<anyhow::Result<()>>,
-    grace_secs: u64,
-) -> anyhow::Result<()> {
-    match tokio::time::timeout(std::time::Duration::from_secs(grace_secs), workers).await {
-        Ok(joined) => joined.context("the workers panicked")?,
-        Err(_) => {
-            tracing::warn!(
-                grace_secs,
-                "in-flight jobs did not finish in time; exiting, they return to the queue"
-            );
-            // The workers run on a blocking-pool thread the runtime would wait for on the way
-            // out: leave now.
-            std::process::exit(0);
-        }
-    }
+/// Stops the workers, letting in-flight jobs finish for at most `grace_secs`. Jobs still
+/// running then are not lost (see [`WorkerPool::shutdown`]); `main` leaves without waiting for
+/// them.
+async fn finish_within(workers: WorkerPool, grace_secs: u64) -> anyhow::Result<()> {
+    workers
+        .shutdown(std::time::Duration::from_secs(grace_secs))
+        .await
+        .map(|_finished_in_time| ())
 }
 
 fn stop_channel() -> (watch::Sender<bool>, watch::Receiver<bool>) {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use paylink_workers::policy::Policy;
-use paylink_workers::stripe::StripeSettings;
-use paylink_workers::{RetrySettings, WorkerSettings};
+use paylink_core::policy::Policy;
+use paylink_core::stripe::StripeSettings;
+use paylink_core::{RetrySettings, WorkerSettings};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
@@ -128,6 +128,9 @@ pub struct ConfigError(pub String);
 /// The shipped defaults, compiled in.
 const BUILT_IN_DEFAULTS: &str = include_str!("../config/default.toml");
 
+/// The variable naming an extra settings file.
+pub const CONFIG_FILE_VAR: &str = "PAYLINK_CONFIG";
+
 /// Settings that must never come from a file in the repository.
 const SECRET_KEYS: [&str; 3] = ["stripe.secret_key", "stripe.webhook_secrets", "admin.token"];
 
@@ -152,15 +155,29 @@ impl Settings {
         Figment::new().merge(Toml::string(BUILT_IN_DEFAULTS))
     }
 
+    /// `config/default.toml`, `config/{env}.toml`, then the file `PAYLINK_CONFIG` names (a
+    /// deployment's own settings kept outside the repository; it must exist when named).
     fn files(env: &str) -> Figment {
-        Figment::new()
+        let files = Figment::new()
             .merge(Toml::file("config/default.toml"))
-            .merge(Toml::file(format!("config/{env}.toml")))
+            .merge(Toml::file(format!("config/{env}.toml")));
+        match std::env::var_os(CONFIG_FILE_VAR) {
+            Some(path) => files.merge(Toml::file_exact(path)),
+            None => files,
+        }
     }
 
     /// Loads settings from files and the environment.
     pub fn load() -> Result<Self, ConfigError> {
         let env = std::env::var("PAYLINK_ENV").unwrap_or_else(|_| "development".into());
+        if let Some(path) = std::env::var_os(CONFIG_FILE_VAR)
+            && !std::path::Path::new(&path).is_file()
+        {
+            return Err(ConfigError(format!(
+                "{CONFIG_FILE_VAR} names {}, which is not a readable file",
+                std::path::Path::new(&path).display()
+            )));
+        }
         let files = Self::files(&env);
         for key in SECRET_KEYS {
             if files.find_value(key).is_ok() {
@@ -186,7 +203,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        use paylink_workers::store::product::CATEGORIES;
+        use paylink_core::store::product::CATEGORIES;
         for category in self
             .policy
             .save_card_categories
@@ -263,7 +280,7 @@ impl Settings {
             Some(url) if !url.starts_with("redis://") && !url.starts_with("rediss://") => {
                 Err(ConfigError(format!(
                     "PAYLINK__QUEUE__URL must be a redis:// or rediss:// URL, not {}",
-                    paylink_workers::store::redact_url(url)
+                    paylink_core::store::redact_url(url)
                 )))
             }
             Some(url) => Ok(Some(url)),
@@ -294,16 +311,16 @@ impl Settings {
     pub fn worker_settings(&self) -> WorkerSettings {
         WorkerSettings {
             concurrency: self.workers.concurrency,
-            feeder: paylink_workers::feeder::FeederSettings {
+            feeder: paylink_core::feeder::FeederSettings {
                 window: self.workers.window,
                 interval: Duration::from_millis(self.workers.feed_interval_ms),
-                reconcile: paylink_workers::reconcile::ReconcileSettings {
+                reconcile: paylink_core::reconcile::ReconcileSettings {
                     interval: Duration::from_secs(self.reconcile.interval_secs.max(1)),
                     stale_after: self.stale_after(),
                     closing_categories: self.policy.deactivate_on_paid_categories.clone(),
                 },
             },
-            sync: paylink_workers::stripe_sync::SyncSettings {
+            sync: paylink_core::stripe_sync::SyncSettings {
                 event_sweep: Duration::from_secs(self.reconcile.stripe_sweep_secs.max(1)),
                 link_sweep: Duration::from_secs(self.reconcile.link_sweep_secs.max(1)),
             },

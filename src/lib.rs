@@ -1,16 +1,13 @@
 //! paylink's intake and command line: the thin HTTP layer that validates, stores and enqueues.
-//! The engine it hands work to is `paylink-workers`; the Stripe stand-in behind
+//! The engine it hands work to is `paylink-core`; the Stripe stand-in behind
 //! `paylink fake-stripe` is the `fake-stripe` crate, re-exported here as `fake_stripe`.
 
 pub mod blast_cli;
-pub mod blasts;
+pub mod blast_export;
 pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod event_intake;
 pub use fake_stripe;
-pub mod order_changes;
-pub mod order_input;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -4,14 +4,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use paylink_workers::stripe::StripeApi;
-use paylink_workers::{JobContext, JobQueue};
+use paylink_core::stripe::StripeApi;
+use paylink_core::{JobContext, JobQueue};
 use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
-use crate::event_intake::EventIntake;
+use paylink_core::event_intake::EventIntake;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -55,6 +55,7 @@ impl Engine {
             policy: settings.policy(),
             public_base_url: settings.public_base_url.clone(),
             retry: settings.retry(),
+            running: Default::default(),
         });
         jobs.stripe.tally().spawn_flusher(db.clone());
         Ok(Self { db, queue, jobs })
@@ -65,10 +66,10 @@ impl Engine {
 /// lock, so processes started together do not collide).
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let db =
-        paylink_workers::store::connect(&settings.database.url, settings.database.max_connections)
+        paylink_core::store::connect(&settings.database.url, settings.database.max_connections)
             .await?;
     if settings.database.migrate_on_start {
-        paylink_workers::store::schema_lock::migrate(&db).await?;
+        paylink_core::store::schema_lock::migrate(&db).await?;
     }
     Ok(db)
 }

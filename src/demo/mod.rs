@@ -38,10 +38,10 @@ pub struct DemoOptions {
 
 /// Runs the demo; an error names what failed or which promises broke.
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
-    if !(1..=crate::blasts::MAX_ORDERS).contains(&options.orders) {
+    if !(1..=paylink_core::blasts::MAX_ORDERS).contains(&options.orders) {
         return Err(ConfigError(format!(
             "--orders must be between 1 and {}",
-            crate::blasts::MAX_ORDERS
+            paylink_core::blasts::MAX_ORDERS
         ))
         .into());
     }
@@ -106,6 +106,9 @@ fn report(observed: &Observed, settings: &Settings, started: Instant) -> anyhow:
 /// How often the demo's workers read Stripe's events (the shipped default is 300 s).
 const DEMO_EVENT_SWEEP_SECS: u64 = 3;
 
+/// How long the demo's workers may take to finish their jobs once it is over.
+const DEMO_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The stand-in, intake and workers of one demo run.
 struct Demo {
     base_url: String,
@@ -113,7 +116,7 @@ struct Demo {
     scenario: Scenario,
     stop: watch::Sender<bool>,
     intake: tokio::task::JoinHandle<anyhow::Result<()>>,
-    workers: tokio::task::JoinHandle<anyhow::Result<()>>,
+    workers: paylink_core::WorkerPool,
 }
 
 impl Demo {
@@ -161,12 +164,11 @@ impl Demo {
         let until_stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let intake = tokio::spawn(app.run_until_stopped(until_stopped(stopped.clone())));
-        let workers = paylink_workers::spawn_workers(
+        let intake = tokio::spawn(app.run_until_stopped(until_stopped(stopped)));
+        let workers = paylink_core::WorkerPool::start(
             engine.jobs.clone(),
             engine.queue.clone(),
             settings.worker_settings(),
-            until_stopped(stopped),
         );
         let scenario = Scenario {
             base_url: base_url.clone(),
@@ -193,12 +195,13 @@ impl Demo {
 
     async fn stop(self) {
         let _ = self.stop.send(true);
-        for (name, handle) in [("intake", self.intake), ("workers", self.workers)] {
-            match handle.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("paylink demo: the {name} stopped with an error: {e:#}"),
-                Err(e) => eprintln!("paylink demo: the {name} panicked: {e}"),
-            }
+        match self.intake.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("paylink demo: the intake stopped with an error: {e:#}"),
+            Err(e) => eprintln!("paylink demo: the intake panicked: {e}"),
+        }
+        if let Err(e) = self.workers.shutdown(DEMO_SHUTDOWN_GRACE).await {
+            eprintln!("paylink demo: the workers stopped with an error: {e:#}");
         }
     }
 }

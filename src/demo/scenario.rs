@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use paylink_workers::store::{order, payment};
+use paylink_core::store::{order, payment};
 use sea_orm::{
     ActiveEnum as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _,
 };

@@ -6,14 +6,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use paylink_workers::store::{blast, order};
+use paylink_core::store::{blast, order};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::extract::JsonBody;
-use crate::blasts::{ResultRow, all_rows, to_csv};
-use crate::order_input::OrderInput;
+use crate::blast_export::{ResultRow, all_rows, to_csv};
 use crate::startup::AppState;
+use paylink_core::blasts;
+use paylink_core::domain::OrderInput;
 
 /// A blast body may hold 10,000 orders.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -28,8 +29,8 @@ pub struct BlastRequest {
 pub async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<BlastRequest>,
-) -> Result<(StatusCode, Json<crate::blasts::Created>), ApiError> {
-    let created = crate::blasts::create(&state.db, &body.name, body.orders).await?;
+) -> Result<(StatusCode, Json<blasts::Created>), ApiError> {
+    let created = blasts::create(&state.db, &body.name, body.orders).await?;
     Ok((StatusCode::ACCEPTED, Json(created)))
 }
 

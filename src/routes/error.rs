@@ -4,6 +4,10 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use paylink_core::blasts::BlastError;
+use paylink_core::domain::FieldError;
+use paylink_core::event_intake;
+use paylink_core::order_changes::ChangeError;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +21,7 @@ pub enum ApiError {
     /// Rows of a blast failed validation; nothing was created.
     #[error("{total} row(s) are invalid; nothing was created")]
     InvalidRows {
-        rows: Vec<crate::blasts::RowError>,
+        rows: Vec<paylink_core::blasts::RowError>,
         total: usize,
     },
     #[error("missing or invalid bearer token")]
@@ -58,6 +62,41 @@ impl ApiError {
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        Self::Validation {
+            field: error.field,
+            message: error.message,
+        }
+    }
+}
+
+impl From<BlastError> for ApiError {
+    fn from(error: BlastError) -> Self {
+        match error {
+            BlastError::InvalidRows(rows, total) => Self::InvalidRows { rows, total },
+            BlastError::Invalid(field) => field.into(),
+            BlastError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::NotFound(_) => Self::NotFound(e.to_string()),
+            ChangeError::NotPending(..) | ChangeError::Raced(_) => Self::Conflict(e.to_string()),
+            ChangeError::Database(db) => db.into(),
+        }
+    }
+}
+
+impl From<event_intake::Unavailable> for ApiError {
+    fn from(e: event_intake::Unavailable) -> Self {
+        Self::Unavailable(e.to_string())
     }
 }
 

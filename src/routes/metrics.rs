@@ -8,12 +8,9 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use paylink_workers::JobQueue;
-use paylink_workers::jobs::deactivate_link::DeactivateLink;
-use paylink_workers::jobs::mint_link::MintLink;
-use paylink_workers::jobs::stripe_event::StripeEvent;
-use paylink_workers::queue::Job;
-use paylink_workers::store::{blast, dashboard};
+use paylink_core::JobQueue;
+use paylink_core::jobs;
+use paylink_core::store::{blast, dashboard};
 use sea_orm::DatabaseConnection;
 
 use crate::startup::AppState;
@@ -51,11 +48,7 @@ async fn text(db: &DatabaseConnection, queue: &JobQueue) -> impl IntoResponse + 
         metrics::gauge!("paylink_orders_paid").set(c.paid as f64);
         metrics::gauge!("paylink_orders_cancelled").set(c.cancelled as f64);
     }
-    for (queue, due) in [
-        (MintLink::QUEUE, queue.due::<MintLink>().await),
-        (StripeEvent::QUEUE, queue.due::<StripeEvent>().await),
-        (DeactivateLink::QUEUE, queue.due::<DeactivateLink>().await),
-    ] {
+    for (queue, due) in jobs::queue_depths(queue).await {
         if let Ok(due) = due {
             metrics::gauge!("paylink_queue_due", "queue" => queue).set(due as f64);
         }

@@ -11,7 +11,6 @@ mod orders;
 mod pages;
 mod pay;
 mod products;
-pub(crate) mod validate;
 mod webhooks;
 
 use axum::Router;

@@ -5,16 +5,16 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use paylink_workers::jobs::mint_link::MintLink;
-use paylink_workers::store::order;
-use paylink_workers::store::product;
+use paylink_core::jobs::mint_link::MintLink;
+use paylink_core::store::order;
+use paylink_core::store::product;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::extract::JsonBody;
-use crate::order_changes::{self, ChangeError};
-use crate::order_input::{OrderInput, Payer, same_order};
 use crate::startup::AppState;
+use paylink_core::domain::{AmountCents, OrderInput, Payer, same_order};
+use paylink_core::order_changes;
 
 /// An order as the API shows it.
 #[derive(Debug, Serialize)]
@@ -123,18 +123,6 @@ pub async fn show(
     Ok(Json(OrderView::new(&state, found)))
 }
 
-impl From<ChangeError> for ApiError {
-    fn from(e: ChangeError) -> Self {
-        match e {
-            ChangeError::NotFound(_) => ApiError::NotFound(e.to_string()),
-            ChangeError::NotPending(..) | ChangeError::Raced(_) => {
-                ApiError::Conflict(e.to_string())
-            }
-            ChangeError::Database(db) => db.into(),
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmountChange {
@@ -146,8 +134,8 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AmountChange>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let amount = super::validate::amount("amount_cents", body.amount_cents)?;
-    let changed = order_changes::change_amount(&state, &id, amount).await?;
+    let amount = AmountCents::parse("amount_cents", body.amount_cents)?;
+    let changed = order_changes::change_amount(&state.db, &state.queue, &id, amount).await?;
     Ok(Json(OrderView::new(&state, changed)))
 }
 
@@ -155,6 +143,6 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let cancelled = order_changes::cancel(&state, &id).await?;
+    let cancelled = order_changes::cancel(&state.db, &state.queue, &id).await?;
     Ok(Json(OrderView::new(&state, cancelled)))
 }

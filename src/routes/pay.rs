@@ -5,11 +5,11 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use paylink_workers::jobs::mint_link::{MintOutcome, mint_order_link};
-use paylink_workers::settle;
-use paylink_workers::store::order::{self, LinkState, Status};
-use paylink_workers::store::payment::{self, LearnedVia};
-use paylink_workers::store::{payment_link, product};
+use paylink_core::jobs::mint_link::{MintOutcome, mint_order_link};
+use paylink_core::settle;
+use paylink_core::store::order::{self, LinkState, Status};
+use paylink_core::store::payment::{self, LearnedVia};
+use paylink_core::store::{payment_link, product};
 
 use super::pages;
 use crate::startup::AppState;

@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use paylink_workers::store::product::{self, CATEGORIES};
+use paylink_core::store::product::{self, CATEGORIES};
 use serde::Deserialize;
 
+use super::ApiError;
 use super::extract::JsonBody;
-use super::{ApiError, validate};
 use crate::startup::AppState;
+use paylink_core::domain::{Currency, text};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +23,7 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewProduct>,
 ) -> Result<(StatusCode, Json<product::Model>), ApiError> {
-    let name = validate::text("name", &body.name, 200)?;
+    let name = text("name", &body.name, 200)?;
     if !CATEGORIES.contains(&body.category.as_str()) {
         return Err(ApiError::validation(
             "category",
@@ -33,7 +34,7 @@ pub async fn create(
             ),
         ));
     }
-    let currency = validate::currency("currency", &body.currency)?;
+    let currency = Currency::parse("currency", &body.currency)?.into_inner();
     let created = product::insert(&state.db, &name, &body.category, &currency).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }

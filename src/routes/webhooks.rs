@@ -76,7 +76,7 @@ async fn take(
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed event JSON: {e}")))?;
     for (field, value) in [("id", &envelope.id), ("type", &envelope.event_type)] {
-        if !paylink_workers::store::could_be_key(value) {
+        if !paylink_core::store::could_be_key(value) {
             return Err(ApiError::BadRequest(format!(
                 "malformed event: {field} must be 1 to 255 bytes without NUL"
             )));

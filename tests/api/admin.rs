@@ -7,8 +7,8 @@ use paylink::fake_stripe::FakeConfig;
 use serde_json::json;
 
 use crate::blasts::{links_per_order, post_blast, rows, wait_for_blast};
-use crate::helpers::{ADMIN_TOKEN, AppOptions, TestApp, spawn_app, spawn_app_with};
 use crate::webhooks::completed_event;
+use paylink_testkit::{ADMIN_TOKEN, AppOptions, TestApp, spawn_app, spawn_app_with};
 
 /// Every page and action under `/admin` (with a placeholder id).
 const PAGES: [&str; 5] = [
@@ -169,7 +169,7 @@ async fn actions_without_a_valid_csrf_token_are_refused_and_change_nothing() {
             assert_eq!(response.status(), 403, "POST {path} with csrf {csrf:?}");
         }
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain_jobs().await;
     let unchanged = app.get_order(id).await;
     assert_eq!(unchanged["link_state"], "failed");
     assert_eq!(unchanged["status"], "pending");
@@ -178,7 +178,7 @@ async fn actions_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     let csrf = csrf(&app).await;
     let nothing = admin_post(&app, "/admin/orders/ord%00x/retry", &[("csrf", &csrf)]).await;
     assert_eq!(nothing.status(), 303);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain_jobs().await;
     assert_eq!(app.get_order(id).await["link_state"], "failed");
 
     let retried = admin_post(
@@ -290,7 +290,7 @@ async fn the_order_page_shows_its_timeline_and_a_failed_event_can_be_replayed() 
     stray["data"]["object"]["payment_link"] = json!("plink_unknown");
     let stray_id = stray["id"].as_str().unwrap().to_owned();
     app.send_stripe_webhook(&stray).await;
-    let outcome = crate::helpers::eventually(Duration::from_secs(10), || async {
+    let outcome = paylink_testkit::eventually(Duration::from_secs(10), || async {
         app.event_outcome(&stray_id).await
     })
     .await;
@@ -305,12 +305,12 @@ async fn the_order_page_shows_its_timeline_and_a_failed_event_can_be_replayed() 
     )
     .await;
     assert_eq!(replayed.status(), 303);
-    let stored = paylink_workers::store::stripe_event::find(&app.db, &stray_id)
+    let stored = paylink_core::store::stripe_event::find(&app.db, &stray_id)
         .await
         .unwrap()
         .unwrap();
-    let processed_again = crate::helpers::eventually(Duration::from_secs(10), || async {
-        let now = paylink_workers::store::stripe_event::find(&app.db, &stray_id)
+    let processed_again = paylink_testkit::eventually(Duration::from_secs(10), || async {
+        let now = paylink_core::store::stripe_event::find(&app.db, &stray_id)
             .await
             .ok()??;
         (now.processed_at.is_some() && now.processed_at != stored.processed_at).then_some(())
@@ -362,14 +362,14 @@ async fn a_worker_process_serves_its_own_job_and_stripe_counters_on_metrics_addr
         ..AppOptions::default()
     })
     .await;
-    let port = crate::helpers::free_port();
+    let port = paylink_testkit::free_port();
     let addr = format!("127.0.0.1:{port}");
     let _worker = app.spawn_worker_process_with(&[("PAYLINK__WORKERS__METRICS_ADDR", &addr)]);
     let product = app.create_product("generic").await;
     let blast = post_blast(&app, "counted", rows(&product, 10, "counted")).await;
     wait_for_blast(&app, blast["id"].as_str().unwrap(), Duration::from_secs(30)).await;
 
-    let text = crate::helpers::eventually(Duration::from_secs(10), || async {
+    let text = paylink_testkit::eventually(Duration::from_secs(10), || async {
         let text = app
             .client
             .get(format!("http://{addr}/metrics"))

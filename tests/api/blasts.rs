@@ -4,10 +4,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use paylink_workers::jobs::mint_link::MintLink;
+use paylink_core::jobs::mint_link::MintLink;
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, Stack, TestApp, eventually, spawn_app_with};
+use paylink_testkit::{AppOptions, Stack, TestApp, eventually, spawn_app_with};
 
 pub(crate) fn rows(product: &str, count: usize, tag: &str) -> Vec<Value> {
     (0..count)
@@ -133,7 +133,7 @@ async fn the_result_lists_every_order_with_a_working_pay_url() {
     let csv = app
         .client
         .get(app.url(&format!("/v1/blasts/{id}/orders")))
-        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
         .header("accept", "text/csv")
         .send()
         .await
@@ -291,4 +291,4 @@ async fn with_a_fifth_of_stripe_requests_failing_every_link_is_minted_once(stack
     assert!(links_per_order(&app).await.values().all(|n| *n == 1));
 }
 
-crate::on_every_stack!(with_a_fifth_of_stripe_requests_failing_every_link_is_minted_once,);
+paylink_testkit::on_every_stack!(with_a_fifth_of_stripe_requests_failing_every_link_is_minted_once,);

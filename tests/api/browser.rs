@@ -9,7 +9,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use crate::helpers::{AppOptions, Running, eventually, spawn_app_with};
+use paylink_testkit::{AppOptions, Running, eventually, spawn_app_with};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -107,7 +107,7 @@ impl Drop for Browser {
 
 /// Starts chromedriver on a free port and waits until it answers; Err(its log) if it exits.
 async fn start_driver(dir: &TempDir) -> Result<(Running, String), String> {
-    let port = crate::helpers::free_port();
+    let port = paylink_testkit::free_port();
     let log = std::fs::File::create(dir.path.join("chromedriver.log")).expect("log file created");
     let mut command = Command::new(CHROMEDRIVER);
     command
@@ -287,7 +287,7 @@ async fn an_operator_logs_in_opens_the_failures_and_retries_one_order() {
         .form(Locator::Css("form[action='/admin/login']"))
         .await
         .expect("the login form is shown without a session")
-        .set_by_name("token", crate::helpers::ADMIN_TOKEN)
+        .set_by_name("token", paylink_testkit::ADMIN_TOKEN)
         .await
         .unwrap()
         .submit()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Running, eventually, redis_url};
+use paylink_testkit::{Running, eventually, redis_url};
 
 /// `paylink` with none of the test runner's paylink settings; stdout piped, stderr dropped.
 pub(crate) fn paylink() -> Command {
@@ -104,7 +104,7 @@ async fn paylink_run_turns_an_order_into_a_working_pay_url(redis: bool) {
     );
     let line = wait_for_line(&mut fake.0, "listening on");
     let fake_url = line.rsplit(' ').next().unwrap().to_owned();
-    let port = crate::helpers::free_port();
+    let port = paylink_testkit::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let namespace = format!("paylink_cli_{}", uuid::Uuid::new_v4().simple());
     let mut command = paylink();
@@ -191,7 +191,7 @@ async fn paylink_run_turns_an_order_into_a_working_pay_url(redis: bool) {
     );
 
     if redis {
-        crate::helpers::clean_redis_namespace(namespace);
+        paylink_testkit::clean_redis_namespace(namespace);
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
@@ -228,8 +228,59 @@ fn a_missing_setting_exits_2_naming_it() {
     assert!(stderr.contains("PAYLINK__ADMIN__TOKEN"), "{stderr}");
 }
 
+#[test]
+fn a_settings_file_is_read_and_a_missing_one_exits_2_naming_it() {
+    let missing = paylink()
+        .arg("migrate")
+        .env("PAYLINK_CONFIG", "/nonexistent/paylink.toml")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("PAYLINK_CONFIG") && stderr.contains("/nonexistent/paylink.toml"),
+        "{stderr}"
+    );
+
+    // A file that sets a secret is refused like config/ is; one without is read (its bad
+    // database URL is what fails, by name).
+    let dir =
+        std::env::temp_dir().join(format!("paylink_config_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret.toml");
+    std::fs::write(&secret, "[admin]\ntoken = \"x\"\n").unwrap();
+    let refused = paylink()
+        .arg("migrate")
+        .env("PAYLINK_CONFIG", &secret)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("admin.token"));
+    let read = dir.join("read.toml");
+    std::fs::write(
+        &read,
+        "[database]\nurl = \"nosuchscheme://from-the-file\"\n",
+    )
+    .unwrap();
+    let output = paylink()
+        .arg("migrate")
+        .env("PAYLINK_CONFIG", &read)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("nosuchscheme"),
+        "the file's URL was used: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `paylink blast` against an app's database, with the app's in-process workers minting.
-fn blast_command(app: &crate::helpers::TestApp) -> Command {
+fn blast_command(app: &paylink_testkit::TestApp) -> Command {
     let mut command = paylink();
     command
         .arg("blast")
@@ -243,7 +294,7 @@ fn blast_command(app: &crate::helpers::TestApp) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paylink_blast_creates_the_orders_waits_for_the_links_and_writes_the_result() {
-    let app = crate::helpers::spawn_app().await;
+    let app = paylink_testkit::spawn_app().await;
     let product = app.create_product("monthly").await;
     let dir = std::env::temp_dir().join(format!("paylink_blast_{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -302,7 +353,7 @@ async fn paylink_blast_creates_the_orders_waits_for_the_links_and_writes_the_res
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paylink_blast_refuses_a_file_with_a_missing_column_naming_the_line() {
-    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+    let app = paylink_testkit::spawn_app_with(paylink_testkit::AppOptions {
         workers: false,
         ..Default::default()
     })

@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use paylink::fake_stripe::FakeConfig;
-use paylink_workers::store::order;
+use paylink_core::store::order;
 use rand::seq::{IndexedRandom as _, SliceRandom as _};
 use sea_orm::EntityTrait as _;
 use serde_json::{Value, json};
 
 use crate::blasts::{links_per_order, post_blast, rows, wait_for_blast};
-use crate::helpers::{AppOptions, Running, TestApp, eventually, free_port, spawn_app_with};
 use crate::webhooks::completed_event;
+use paylink_testkit::{AppOptions, Running, TestApp, eventually, free_port, spawn_app_with};
 
 /// A `redis-server` of the test's own on a free port (nothing kept on disk), killed on drop.
 pub(crate) struct PrivateRedis {
@@ -80,7 +80,7 @@ impl PgProxy {
     async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let upstream = crate::helpers::postgres_url();
+        let upstream = paylink_testkit::postgres_url();
         let upstream = upstream
             .rsplit('@')
             .next()
@@ -391,8 +391,8 @@ async fn a_thousand_deliveries_with_30_percent_duplicates_shuffled_end_in_the_ri
     .await
     .expect("every order paid, and exactly the closing ones deactivated");
     assert_eq!(app.count_rows("stripe_events").await, 700);
-    // Give any duplicate deactivation the chance to show itself before counting.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Any duplicate deactivation has run once every job has.
+    app.drain_jobs().await;
     let closing_count = settled.iter().filter(|o| closing(o)).count() as u64;
     assert_eq!(closing_count, 280);
     assert_eq!(

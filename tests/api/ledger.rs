@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use paylink_workers::store::operator::{self, FailureFilter};
-use paylink_workers::store::payment::{self, LearnedVia};
+use paylink_core::store::operator::{self, FailureFilter};
+use paylink_core::store::payment::{self, LearnedVia};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, AppOptions, Stack, TestApp, eventually, spawn_app_with};
+use paylink_testkit::{ADMIN_TOKEN, AppOptions, Stack, TestApp, eventually, spawn_app_with};
 
 /// Deliveries go nowhere: a port nothing listens on (an endpoint down, a wrong URL in Stripe).
 async fn break_webhooks(app: &TestApp) {
@@ -313,7 +313,7 @@ async fn a_key_older_than_23_hours_is_not_reused_before_the_link_is_looked_up() 
     assert_eq!(made.len(), 1);
     // As if the operator retried the next day.
     let day_ago = chrono::Utc::now() - chrono::Duration::hours(24);
-    use paylink_workers::store::order;
+    use paylink_core::store::order;
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     order::Entity::update_many()

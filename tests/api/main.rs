@@ -6,14 +6,13 @@
 //! paylink's integration tests: one binary, real PostgreSQL and Redis, the Stripe stand-in on
 //! port 0, the intake on port 0. Each test gets its own database and Redis namespace.
 
-mod helpers;
-
 mod admin;
 mod blasts;
 mod browser;
 mod cli;
 mod fake_stripe;
 mod faults;
+mod layers;
 mod ledger;
 mod mint;
 mod orders;

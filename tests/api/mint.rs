@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use apalis::prelude::Data;
-use paylink_workers::jobs::mint_link::{MintLink, mint_link};
+use paylink_core::jobs::mint_link::{MintLink, mint_link};
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, Stack, TestApp, eventually, spawn_app, spawn_app_with};
+use paylink_testkit::{AppOptions, Stack, TestApp, eventually, spawn_app, spawn_app_with};
 
 /// Mints one order of a product in `category` and returns (order, its link at the stand-in).
 async fn mint_one(app: &TestApp, category: &str, amount: i64) -> (Value, Value) {
@@ -241,7 +241,7 @@ async fn a_job_takes_over_an_order_whose_lease_holder_died() {
     let now = chrono::Utc::now();
     let runs_out = now + chrono::Duration::seconds(2);
     assert!(
-        paylink_workers::store::mint_lease::take(&app.db, &id, "killed-worker", now, runs_out)
+        paylink_core::store::mint_lease::take(&app.db, &id, "killed-worker", now, runs_out)
             .await
             .unwrap()
     );
@@ -263,7 +263,7 @@ async fn a_job_takes_over_an_order_whose_lease_holder_died() {
     let order = app.get_order(&id).await;
     assert_eq!(order["link_state"], "active");
     assert_eq!(app.stripe_links_for(&id).await.len(), 1);
-    let row = paylink_workers::store::order::find(&app.db, &id)
+    let row = paylink_core::store::order::find(&app.db, &id)
         .await
         .unwrap()
         .unwrap();
@@ -376,7 +376,7 @@ async fn transient_failures_that_never_end_leave_a_visible_failure() {
     assert_eq!(order["attempts"], 3);
 }
 
-crate::on_every_stack!(
+paylink_testkit::on_every_stack!(
     the_link_charges_the_orders_own_amount,
     a_stripe_500_then_success_leaves_exactly_one_link,
 );

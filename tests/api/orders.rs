@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, order_body, spawn_app_with};
+use paylink_testkit::{AppOptions, order_body, spawn_app_with};
 
 /// An app whose workers are off: these tests are about the intake alone.
-async fn intake_only() -> crate::helpers::TestApp {
+async fn intake_only() -> paylink_testkit::TestApp {
     spawn_app_with(AppOptions {
         workers: false,
         ..AppOptions::default()
@@ -135,7 +135,7 @@ async fn malformed_json_is_a_400_and_writes_nothing() {
     let response = app
         .client
         .post(app.url("/v1/orders"))
-        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
         .header("content-type", "application/json")
         .body("{\"external_ref\": ")
         .send()
@@ -230,7 +230,7 @@ async fn invalid_products_get_422() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_amount_mints_a_new_link_behind_the_same_pay_url_and_switches_the_old_one_off() {
-    let app = crate::helpers::spawn_app().await;
+    let app = paylink_testkit::spawn_app().await;
     let order = app.minted_order("monthly", 4500).await;
     let id = order["id"].as_str().unwrap();
     let old_link = order["stripe_payment_link_id"].as_str().unwrap().to_owned();
@@ -255,7 +255,7 @@ async fn a_new_amount_mints_a_new_link_behind_the_same_pay_url_and_switches_the_
         .stripe_get(&format!("payment_links/{new_link}/line_items"))
         .await;
     assert_eq!(items["data"][0]["price"]["unit_amount"], 6000);
-    crate::helpers::eventually(Duration::from_secs(10), || async {
+    paylink_testkit::eventually(Duration::from_secs(10), || async {
         (app.stripe_get(&format!("payment_links/{old_link}")).await["active"] == false)
             .then_some(())
     })
@@ -284,7 +284,7 @@ async fn a_new_amount_mints_a_new_link_behind_the_same_pay_url_and_switches_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_amount_changes_are_refused_and_change_nothing() {
-    let app = crate::helpers::spawn_app().await;
+    let app = paylink_testkit::spawn_app().await;
     let order = app.minted_order("jersey", 2500).await;
     let id = order["id"].as_str().unwrap();
     for (body, status) in [
@@ -324,13 +324,13 @@ async fn bad_amount_changes_are_refused_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_order_has_its_link_switched_off_and_its_pay_url_answers_410() {
-    let app = crate::helpers::spawn_app().await;
+    let app = paylink_testkit::spawn_app().await;
     let order = app.minted_order("generic", 1500).await;
     let id = order["id"].as_str().unwrap();
     let cancel = |id: String| {
         app.client
             .post(app.url(&format!("/v1/orders/{id}/cancel")))
-            .bearer_auth(crate::helpers::ADMIN_TOKEN)
+            .bearer_auth(paylink_testkit::ADMIN_TOKEN)
             .send()
     };
 

@@ -2,7 +2,7 @@
 
 use sea_orm::{ConnectionTrait, Statement};
 
-use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with};
+use paylink_testkit::{AppOptions, TestApp, spawn_app, spawn_app_with};
 
 async fn set_status(app: &TestApp, id: &str, status: &str) {
     let backend = app.db.get_database_backend();

@@ -12,7 +12,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use crate::helpers::{AppOptions, TestApp, WEBHOOK_SECRET, WEBHOOK_SECRET_2, spawn_app_with};
+use paylink_testkit::{AppOptions, TestApp, WEBHOOK_SECRET, WEBHOOK_SECRET_2, spawn_app_with};
 
 /// Cases per property: enough to reach every branch of the parsers, few enough for CI.
 const CASES: u32 = 64;
@@ -103,7 +103,7 @@ async fn answer(request: reqwest::RequestBuilder) -> Result<(u16, Value), TestCa
 fn post_api(app: &TestApp, path: &str, body: &Body) -> reqwest::RequestBuilder {
     app.client
         .post(app.url(path))
-        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
         .header("content-type", "application/json")
         .body(body.bytes())
 }

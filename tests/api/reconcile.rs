@@ -2,10 +2,10 @@
 //! process killed between a database write and its enqueue) is found in the database and done,
 //! once, on every stack.
 
-use paylink_workers::store::order;
+use paylink_core::store::order;
 
-use crate::helpers::{AppOptions, Stack, TestApp, spawn_app_with};
 use crate::webhooks::completed_event;
+use paylink_testkit::{AppOptions, Stack, TestApp, spawn_app_with};
 
 /// Mints `order`'s link through its pay URL (the intake mints a click inline; no worker runs).
 async fn minted_by_click(app: &TestApp, product: &str) -> serde_json::Value {
@@ -66,4 +66,4 @@ async fn work_the_queue_lost_is_found_and_done_once(stack: Stack) {
     );
 }
 
-crate::on_every_stack!(work_the_queue_lost_is_found_and_done_once);
+paylink_testkit::on_every_stack!(work_the_queue_lost_is_found_and_done_once);

@@ -12,14 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use paylink::fake_stripe::{FakeConfig, FakeStripeClient, FakeStripeServer};
-use paylink_workers::store::order;
+use paylink_core::store::order;
 use sea_orm::{ConnectionTrait as _, EntityTrait as _};
 use serde_json::json;
 
 use crate::blasts::{rows, wait_for_blast};
 use crate::cli::{ProcessApi, paylink};
 use crate::faults::{PrivateRedis, assert_one_link_per_order, minted};
-use crate::helpers::{
+use paylink_testkit::{
     AppOptions, Db, Running, TestDatabase, clean_redis_namespace, eventually, free_port, redis_url,
 };
 
@@ -138,10 +138,9 @@ async fn assert_migrated_once(processes: &mut [Observed], ready: &[&str], databa
         .await
         .unwrap()
         .unwrap();
-    use migration::MigratorTrait as _;
     assert_eq!(
         row.try_get::<i64>("", "n").unwrap() as usize,
-        migration::Migrator::migrations().len()
+        paylink_core::store::schema_lock::migrations_known()
     );
 }
 
@@ -196,10 +195,10 @@ async fn two_run_processes_started_at_once_on_a_fresh_sqlite_file_both_stay_up()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paylink_migrate_waits_for_a_process_holding_the_schema_lock_and_says_so() {
     let database = TestDatabase::create(Db::Postgres).await;
-    let db = paylink_workers::store::connect(&database.url, 2)
+    let db = paylink_core::store::connect(&database.url, 2)
         .await
         .unwrap();
-    let lock = paylink_workers::store::schema_lock::SchemaLock::acquire(&db)
+    let lock = paylink_core::store::schema_lock::SchemaLock::acquire(&db)
         .await
         .unwrap();
     let mut migrate = Observed::spawn(paylink_with(
@@ -250,7 +249,7 @@ async fn blast_survives_a_killed_worker_and_a_lost_redis(loss: RedisLoss) {
     let floor = Duration::from_secs_f64(ORDERS as f64 / f64::from(RATE));
     let budget = floor.mul_f64(1.5) + Duration::from_secs(20);
     let mut redis = PrivateRedis::start();
-    let app = crate::helpers::spawn_app_with(AppOptions {
+    let app = paylink_testkit::spawn_app_with(AppOptions {
         workers: false,
         stripe_rate: RATE,
         redis_url: Some(redis.url()),
@@ -418,7 +417,7 @@ async fn paylink_run_killed_mid_blast_finishes_it_within_seconds_of_its_restart(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_worker_s_orders_are_taken_up_by_another_and_its_wakeup_changes_nothing() {
     const ORDERS: usize = 300;
-    let app = crate::helpers::spawn_app_with(AppOptions {
+    let app = paylink_testkit::spawn_app_with(AppOptions {
         workers: false,
         stripe_rate: 100,
         shipped_timings: true,

@@ -1,15 +1,15 @@
 //! The store's queries, run on both SQLite and PostgreSQL.
 
-use migration::MigratorTrait as _;
-use paylink_workers::store::{self, order, product};
+use paylink_core::domain::{AmountCents, Currency, Email};
+use paylink_core::store::{self, order, product};
 use sea_orm::DatabaseConnection;
 
-use crate::helpers::{Db, TestDatabase};
+use paylink_testkit::{Db, TestDatabase};
 
 async fn migrated(kind: Db) -> (TestDatabase, DatabaseConnection) {
     let database = TestDatabase::create(kind).await;
     let db = store::connect(&database.url, 5).await.expect("connects");
-    migration::Migrator::up(&db, None).await.expect("migrates");
+    store::schema_lock::migrate(&db).await.expect("migrates");
     (database, db)
 }
 
@@ -18,10 +18,10 @@ fn new_order(product_id: &str, external_ref: &str, amount: i64) -> order::NewOrd
         external_ref: external_ref.into(),
         product_id: product_id.into(),
         blast_id: None,
-        payer_email: "p@example.com".into(),
+        payer_email: Email::parse("payer.email", "p@example.com").unwrap(),
         payer_name: "P".into(),
-        amount_cents: amount,
-        currency: "usd".into(),
+        amount_cents: AmountCents::parse("amount_cents", amount).unwrap(),
+        currency: Currency::parse("currency", "usd").unwrap(),
     }
 }
 
@@ -159,12 +159,12 @@ macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(crate::helpers::Db::Postgres).await }
+            async fn $name() { super::$name(paylink_testkit::Db::Postgres).await }
             )*
         }
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(crate::helpers::Db::Sqlite).await }
+            async fn $name() { super::$name(paylink_testkit::Db::Sqlite).await }
             )*
         }
     };

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use paylink_testkit::{
     AppOptions, Stack, TestApp, WEBHOOK_SECRET, WEBHOOK_SECRET_2, eventually, sign, spawn_app,
     spawn_app_with,
 };
@@ -90,7 +90,7 @@ async fn a_completion_with_null_metadata_pays_the_order_through_its_link() {
         o["status"] == "paid" && o["link_state"] == "deactivated"
     })
     .await;
-    let row = paylink_workers::store::order::find(&app.db, id)
+    let row = paylink_core::store::order::find(&app.db, id)
         .await
         .unwrap()
         .unwrap();
@@ -226,8 +226,8 @@ async fn the_same_event_delivered_ten_times_at_once_is_processed_once(stack: Sta
     app.wait_for_order(id, "deactivated", |o| o["link_state"] == "deactivated")
         .await;
     assert_eq!(app.count_rows("stripe_events").await, 1);
-    // Give any duplicate work the chance to show itself before counting.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Any duplicate work has run once every job has.
+    app.drain_jobs().await;
     let stats = app.fake_stats().await;
     assert_eq!(
         stats["requests"]["POST /v1/payment_links/{id}"], 1,
@@ -272,7 +272,13 @@ async fn an_unpaid_completion_that_fails_gets_a_fresh_link_behind_the_same_pay_u
     let first_link = order["stripe_payment_link_id"].as_str().unwrap().to_owned();
 
     let session = app.complete_checkout(&first_link, "unpaid").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The stand-in delivers its event; once stored, every job it causes has run after a drain.
+    eventually(Duration::from_secs(20), || async {
+        (app.count_rows("stripe_events").await == 1).then_some(())
+    })
+    .await
+    .expect("the completion's event arrived");
+    app.drain_jobs().await;
     assert_eq!(
         app.get_order(id).await["status"],
         "pending",
@@ -353,7 +359,7 @@ async fn the_whole_loop_closes_links_by_category(stack: Stack) {
         }
     }
     // Only the two closing categories were switched off.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain_jobs().await;
     assert_eq!(
         app.fake_stats().await["requests"]["POST /v1/payment_links/{id}"],
         2
@@ -468,7 +474,7 @@ async fn a_burst_larger_than_the_window_waits_in_the_database_then_is_processed(
     let due = app
         .engine
         .queue
-        .due::<paylink_workers::jobs::stripe_event::StripeEvent>()
+        .due::<paylink_core::jobs::stripe_event::StripeEvent>()
         .await
         .unwrap();
     assert!(
@@ -490,7 +496,7 @@ async fn a_burst_larger_than_the_window_waits_in_the_database_then_is_processed(
     }
 }
 
-crate::on_every_stack!(
+paylink_testkit::on_every_stack!(
     the_same_event_delivered_ten_times_at_once_is_processed_once,
     the_whole_loop_closes_links_by_category,
 );

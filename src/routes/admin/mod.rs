@@ -12,11 +12,9 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use paylink_workers::jobs::deactivate_link::DeactivateLink;
-use paylink_workers::jobs::mint_link::MintLink;
-use paylink_workers::jobs::stripe_event::StripeEvent;
-use paylink_workers::store::operator::{self, FailureFilter};
-use paylink_workers::store::{blast, dashboard, order, payment, product, stripe_minute};
+use paylink_core::jobs;
+use paylink_core::store::operator::{self, FailureFilter};
+use paylink_core::store::{blast, dashboard, order, payment, product, stripe_minute};
 use serde::Deserialize;
 
 use crate::startup::AppState;
@@ -150,11 +148,12 @@ fn per_minute(values: impl Iterator<Item = (chrono::DateTime<Utc>, i64)>) -> Vec
 
 /// Jobs due per queue and the database backlog; `None` when the queue does not answer.
 async fn queue_depth(state: &AppState) -> Option<QueueDepth> {
-    let queue = &state.queue;
+    let mut due = Vec::new();
+    for (queue, depth) in jobs::queue_depths(&state.queue).await {
+        due.push((queue, depth.ok()?));
+    }
     Some(QueueDepth {
-        mint: queue.due::<MintLink>().await.ok()?,
-        events: queue.due::<StripeEvent>().await.ok()?,
-        deactivate: queue.due::<DeactivateLink>().await.ok()?,
+        due,
         backlog: dashboard::backlog(&state.db).await.ok()?,
     })
 }
@@ -293,9 +292,9 @@ async fn cancel(
     if !session::csrf_ok(&state, &form.csrf) {
         return Ok(refused_csrf());
     }
-    let notice = match crate::order_changes::cancel(&state, &id).await {
+    let notice = match paylink_core::order_changes::cancel(&state.db, &state.queue, &id).await {
         Ok(_) => format!("order {id} cancelled"),
-        Err(crate::order_changes::ChangeError::Database(e)) => return Err(e.into()),
+        Err(paylink_core::order_changes::ChangeError::Database(e)) => return Err(e.into()),
         Err(e) => e.to_string(),
     };
     Ok(back_to_failures(&Filter::default(), &notice))

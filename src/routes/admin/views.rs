@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use paylink_workers::store::{blast, order, payment, stripe_event};
+use paylink_core::store::{blast, order, payment, stripe_event};
 use sea_orm::ActiveEnum as _;
 
 const STYLE: &str = "
@@ -77,9 +77,8 @@ pub fn login(error: Option<&str>) -> Markup {
 
 /// Queue depth as the overview shows it.
 pub struct QueueDepth {
-    pub mint: u64,
-    pub events: u64,
-    pub deactivate: u64,
+    /// Jobs due per queue, every job type in turn.
+    pub due: Vec<(&'static str, u64)>,
     /// Orders waiting in the database for room in the queue.
     pub backlog: u64,
 }
@@ -133,9 +132,9 @@ pub fn overview(csrf: &str, o: &Overview) -> Markup {
             h2 { "Queue" }
             @match &o.queue {
                 Some(q) => div.cards {
-                    (card("mint_link", q.mint, "jobs due"))
-                    (card("stripe_event", q.events, "jobs due"))
-                    (card("deactivate_link", q.deactivate, "jobs due"))
+                    @for (queue, due) in &q.due {
+                        (card(queue, *due, "jobs due"))
+                    }
                     (card("backlog", q.backlog, "orders waiting in the database"))
                 },
                 None => p.error { "The queue does not answer; work waits in the database." },
@@ -358,7 +357,7 @@ pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<
                             td { code { (e.id) } }
                             td { (e.event_type) }
                             td { (e.received_at.format("%Y-%m-%d %H:%M:%S UTC")) }
-                            td.error { (e.outcome.as_deref().unwrap_or("")) " " (e.error.as_deref().unwrap_or("")) }
+                            td.error { (e.outcome.map(|o| o.to_value()).unwrap_or_default()) " " (e.error.as_deref().unwrap_or("")) }
                             td {
                                 form.inline method="post" action=(format!("/admin/events/{}/replay", e.id)) {
                                     input type="hidden" name="csrf" value=(csrf);

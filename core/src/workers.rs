@@ -1,16 +1,6 @@
-//! The engine the intake hands work to: the store, the Stripe wrapper and the jobs, plus the
-//! worker pool that runs every job type. Depends on `migration` only; never on the intake.
-
-pub mod context;
-pub mod feeder;
-pub mod jobs;
-pub mod policy;
-pub mod queue;
-pub mod reconcile;
-pub mod settle;
-pub mod store;
-pub mod stripe;
-pub mod stripe_sync;
+//! Runs every job type on the queue's backend, with the feeder and the sweeps of Stripe beside
+//! them, rebuilding the workers whenever the backend fails. [`crate::pool::WorkerPool`] is the
+//! handle that starts and stops it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,14 +8,13 @@ use std::time::Duration;
 use apalis::layers::WorkerBuilderExt as _;
 use apalis::prelude::*;
 
-pub use context::{JobContext, RetrySettings};
-pub use queue::JobQueue;
-
 use futures::FutureExt as _;
-use jobs::deactivate_link::{DeactivateLink, deactivate_link};
-use jobs::mint_link::{MintLink, mint_link};
-use jobs::stripe_event::{EventDeps, StripeEvent, stripe_event};
-use queue::Job;
+
+use crate::context::JobContext;
+use crate::jobs::every_job;
+use crate::jobs::stripe_event::EventDeps;
+use crate::queue::{Job, JobQueue};
+use crate::{feeder, stripe_sync};
 
 /// How the worker pool runs.
 #[derive(Clone, Debug)]
@@ -58,7 +47,7 @@ fn worker_name(queue: &str) -> String {
 
 /// Runs every job type until `shutdown` completes, then stops fetching and lets in-flight jobs
 /// finish.
-pub async fn run_workers(
+pub(crate) async fn run_workers(
     ctx: Arc<JobContext>,
     queue: JobQueue,
     settings: WorkerSettings,
@@ -74,34 +63,25 @@ pub async fn run_workers(
         }
     };
     let poll = Duration::from_millis(100);
-    // One worker per job type, on whichever backend the queue uses. A macro rather than a
+    // One worker per job type, on whichever backend the queue uses. Macros rather than a
     // generic function: apalis's service-stack bounds cannot be named for both backends.
     macro_rules! worker {
-        ($backend:expr, $job:ty, $handler:expr $(, $data:expr)*) => {
+        ($backend:expr, $job:ty, $handler:path) => {
             WorkerBuilder::new(worker_name(<$job>::QUEUE))
                 .backend($backend.storage::<$job>().poll_with_interval(poll))
                 .concurrency(settings.concurrency)
                 .parallelize(tokio::spawn)
                 .data(ctx.clone())
-                $(.data($data))*
+                .data(EventDeps {
+                    queue: queue.clone(),
+                })
                 .build($handler)
                 .run_until(stop(<$job>::QUEUE))
         };
     }
-    macro_rules! all_workers {
-        ($backend:expr) => {
-            futures::try_join!(
-                worker!($backend, MintLink, mint_link),
-                worker!(
-                    $backend,
-                    StripeEvent,
-                    stripe_event,
-                    EventDeps {
-                        queue: queue.clone()
-                    }
-                ),
-                worker!($backend, DeactivateLink, deactivate_link),
-            )
+    macro_rules! workers_on {
+        ($backend:expr ; $(($job:ty, $handler:path)),*) => {
+            futures::try_join!($(worker!($backend, $job, $handler)),*)
         };
     }
     let feed = feeder::run_feeder(
@@ -117,8 +97,8 @@ pub async fn run_workers(
     let workers = async {
         loop {
             let stopped = match &queue {
-                JobQueue::Redis(backend) => all_workers!(backend).map(|_| ()),
-                JobQueue::Embedded(backend) => all_workers!(backend).map(|_| ()),
+                JobQueue::Redis(backend) => every_job!(workers_on, backend).map(|_| ()),
+                JobQueue::Embedded(backend) => every_job!(workers_on, backend).map(|_| ()),
             };
             let error = match stopped {
                 Ok(()) => return,
@@ -146,20 +126,3 @@ pub async fn run_workers(
 
 /// Pause before the pool is rebuilt after a worker failed.
 const RESTART_AFTER: Duration = Duration::from_secs(2);
-
-/// Runs [`run_workers`] on a thread of its own and returns its handle.
-///
-/// The worker future apalis builds is not provably `Send` to the compiler (a higher-ranked
-/// lifetime inside apalis's service stack), so it cannot go to `tokio::spawn`; it is created and
-/// driven on a blocking-pool thread instead, while the jobs it runs still spawn onto the runtime.
-pub fn spawn_workers(
-    ctx: Arc<JobContext>,
-    queue: JobQueue,
-    settings: WorkerSettings,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> tokio::task::JoinHandle<anyhow::Result<()>> {
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        runtime.block_on(run_workers(ctx, queue, settings, shutdown))
-    })
-}

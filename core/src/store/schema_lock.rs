@@ -157,6 +157,11 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<usize> {
     Ok(applied)
 }
 
+/// How many migrations this build knows (the schema it expects).
+pub fn migrations_known() -> usize {
+    migration::Migrator::migrations().len()
+}
+
 async fn apply_pending(db: &DatabaseConnection) -> anyhow::Result<usize> {
     let pending = migration::Migrator::get_pending_migrations(db)
         .await

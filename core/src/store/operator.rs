@@ -117,14 +117,11 @@ pub async fn failed_events<C: ConnectionTrait>(
         .await
 }
 
-/// Outcomes an operator should look at.
-const FAILED_OUTCOMES: [&str; 2] = ["unknown_order", "unreadable"];
-
 /// An event whose processing failed (an error kept on it), or found nothing to act on.
 pub fn event_failed() -> sea_orm::sea_query::Condition {
     sea_orm::sea_query::Condition::any()
         .add(stripe_event::Column::Error.is_not_null())
-        .add(stripe_event::Column::Outcome.is_in(FAILED_OUTCOMES))
+        .add(stripe_event::Column::Outcome.is_in(stripe_event::Outcome::NEED_AN_OPERATOR))
 }
 
 /// Processes a stored event again: its outcome is cleared and it goes back to the backlog,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
+use crate::jobs::RunningJobs;
 use crate::policy::Policy;
 use crate::stripe::StripeApi;
 
@@ -37,6 +38,14 @@ impl RetrySettings {
         let half = exp / 2;
         half + half.mul_f64(rand::random::<f64>())
     }
+
+    /// The pause before try number `attempt` (counted from 0): none before the first, then
+    /// [`Self::backoff`]. Every retry loop of the jobs starts its tries with this.
+    pub async fn pause_before(&self, attempt: u32) {
+        if attempt > 0 {
+            tokio::time::sleep(self.backoff(attempt - 1)).await;
+        }
+    }
 }
 
 /// Shared state of the engine: database, Stripe, policy and where pay URLs live.
@@ -48,6 +57,8 @@ pub struct JobContext {
     /// Base of pay URLs and of the thank-you page Stripe redirects to.
     pub public_base_url: String,
     pub retry: RetrySettings,
+    /// Jobs this process is running now (for a clean stop, and the tests' drain).
+    pub running: RunningJobs,
 }
 
 impl JobContext {

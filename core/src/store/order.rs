@@ -9,6 +9,8 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
 use serde::Serialize;
 
+use crate::domain::{AmountCents, Currency, Email};
+
 /// Whether the payer still owes the money.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
@@ -111,10 +113,10 @@ pub struct NewOrder {
     pub external_ref: String,
     pub product_id: String,
     pub blast_id: Option<String>,
-    pub payer_email: String,
+    pub payer_email: Email,
     pub payer_name: String,
-    pub amount_cents: i64,
-    pub currency: String,
+    pub amount_cents: AmountCents,
+    pub currency: Currency,
 }
 
 /// A new order's row: pending, waiting for its first link, with a fresh pay token.
@@ -124,10 +126,10 @@ fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
         external_ref: Set(new.external_ref),
         product_id: Set(new.product_id),
         blast_id: Set(new.blast_id),
-        payer_email: Set(new.payer_email),
+        payer_email: Set(new.payer_email.into_inner()),
         payer_name: Set(new.payer_name),
-        amount_cents: Set(new.amount_cents),
-        currency: Set(new.currency),
+        amount_cents: Set(new.amount_cents.get()),
+        currency: Set(new.currency.into_inner()),
         status: Set(Status::Pending),
         link_state: Set(LinkState::Minting),
         link_generation: Set(0),

@@ -7,13 +7,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use paylink_workers::store::{blast, order, product};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::order_input::{OrderInput, same_order};
-use crate::routes::ApiError;
+use crate::domain::{FieldError, OrderInput, same_order, text};
+use crate::store::{blast, order, product};
 
 /// The most orders one blast takes.
 pub const MAX_ORDERS: usize = 10_000;
@@ -33,8 +32,9 @@ pub struct RowError {
 pub enum BlastError {
     #[error("{}", describe(.0))]
     InvalidRows(Vec<RowError>, usize),
-    #[error("{0}")]
-    Invalid(String),
+    /// The blast itself (its name, its size) is invalid.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
     #[error(transparent)]
     Database(#[from] DbErr),
 }
@@ -61,18 +61,19 @@ pub async fn create(
     name: &str,
     rows: Vec<OrderInput>,
 ) -> Result<Created, BlastError> {
-    let name = crate::routes::validate::text("name", name, 200)
-        .map_err(|e| BlastError::Invalid(e.to_string()))?;
+    let name = text("name", name, 200)?;
     if rows.is_empty() {
-        return Err(BlastError::Invalid(
-            "orders: a blast needs at least one order".into(),
-        ));
+        return Err(FieldError::new("orders", "a blast needs at least one order").into());
     }
     if rows.len() > MAX_ORDERS {
-        return Err(BlastError::Invalid(format!(
-            "orders: a blast takes at most {MAX_ORDERS} orders, got {}",
-            rows.len()
-        )));
+        return Err(FieldError::new(
+            "orders",
+            format!(
+                "a blast takes at most {MAX_ORDERS} orders, got {}",
+                rows.len()
+            ),
+        )
+        .into());
     }
     let id = blast_id(&name, &rows);
     let products = load_products(db, &rows).await?;
@@ -136,18 +137,11 @@ pub async fn create(
     })
 }
 
-fn row_error(row: usize, error: ApiError) -> RowError {
-    match error {
-        ApiError::Validation { field, message } => RowError {
-            row,
-            field,
-            message,
-        },
-        other => RowError {
-            row,
-            field: "row".into(),
-            message: other.to_string(),
-        },
+fn row_error(row: usize, error: FieldError) -> RowError {
+    RowError {
+        row,
+        field: error.field,
+        message: error.message,
     }
 }
 
@@ -182,90 +176,4 @@ fn blast_id(name: &str, rows: &[OrderInput]) -> String {
         hash.update(line.as_bytes());
     }
     format!("bl_{}", &hex::encode(hash.finalize())[..24])
-}
-
-impl From<BlastError> for ApiError {
-    fn from(error: BlastError) -> Self {
-        match error {
-            BlastError::InvalidRows(rows, total) => ApiError::InvalidRows { rows, total },
-            BlastError::Invalid(message) => {
-                let field = message.split(':').next().unwrap_or("body").to_owned();
-                ApiError::Validation { field, message }
-            }
-            BlastError::Database(e) => e.into(),
-        }
-    }
-}
-
-/// One row of a blast's result: everything needed to email the payer.
-#[derive(Debug, Serialize)]
-pub struct ResultRow {
-    external_ref: String,
-    payer_email: String,
-    payer_name: String,
-    amount_cents: i64,
-    currency: String,
-    status: order::Status,
-    link_state: order::LinkState,
-    pay_url: String,
-    last_error: Option<String>,
-}
-
-impl ResultRow {
-    pub fn new(o: order::Model, pay_url: String) -> Self {
-        Self {
-            pay_url,
-            external_ref: o.external_ref,
-            payer_email: o.payer_email,
-            payer_name: o.payer_name,
-            amount_cents: o.amount_cents,
-            currency: o.currency,
-            status: o.status,
-            link_state: o.link_state,
-            last_error: o.last_error,
-        }
-    }
-}
-
-/// Every order of the blast, oldest first, with its pay URL from `pay_url(token)`.
-pub async fn all_rows(
-    db: &DatabaseConnection,
-    id: &str,
-    pay_url: impl Fn(&str) -> String,
-) -> Result<Vec<ResultRow>, DbErr> {
-    const PAGE: u64 = 1000;
-    let mut rows = Vec::new();
-    loop {
-        let found = order::list_for_blast(db, id, rows.len() as u64, PAGE).await?;
-        let done = (found.len() as u64) < PAGE;
-        rows.extend(found.into_iter().map(|o| {
-            let url = pay_url(&o.pay_token);
-            ResultRow::new(o, url)
-        }));
-        if done {
-            return Ok(rows);
-        }
-    }
-}
-
-/// The rows as CSV with a header line.
-pub fn to_csv(rows: &[ResultRow]) -> anyhow::Result<Vec<u8>> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    if rows.is_empty() {
-        writer.write_record([
-            "external_ref",
-            "payer_email",
-            "payer_name",
-            "amount_cents",
-            "currency",
-            "status",
-            "link_state",
-            "pay_url",
-            "last_error",
-        ])?;
-    }
-    for r in rows {
-        writer.serialize(r)?;
-    }
-    Ok(writer.into_inner()?)
 }

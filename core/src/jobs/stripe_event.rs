@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use apalis::prelude::{BoxDynError, Data};
+use sea_orm::ActiveEnum as _;
 use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
@@ -11,8 +12,9 @@ use crate::jobs::deactivate_link;
 use crate::jobs::mint_link::MintLink;
 use crate::queue::JobQueue;
 use crate::settle::{self, Settled};
-use crate::store::payment::{Issue, LearnedVia};
-use crate::store::{order, stripe_event};
+use crate::store::order;
+use crate::store::payment::LearnedVia;
+use crate::store::stripe_event::{self, Outcome};
 use crate::stripe::CheckoutSession;
 
 /// Process the stored event `event_id`.
@@ -38,39 +40,6 @@ struct EventData {
     object: serde_json::Value,
 }
 
-/// How an event ended; stored on the event row for the operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Paid,
-    AlreadyPaid,
-    /// Recorded and flagged for the operator (see [`Issue`]).
-    PaymentIssue(Issue),
-    AwaitingAsyncPayment,
-    PaymentFailedLinkReused,
-    PaymentFailedNewLink,
-    PaymentFailedOrderNotPending,
-    UnknownOrder,
-    Ignored,
-    Unreadable,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Paid => "paid",
-            Outcome::AlreadyPaid => "already_paid",
-            Outcome::PaymentIssue(issue) => issue.as_str(),
-            Outcome::AwaitingAsyncPayment => "awaiting_async_payment",
-            Outcome::PaymentFailedLinkReused => "payment_failed_link_still_open",
-            Outcome::PaymentFailedNewLink => "payment_failed_new_link",
-            Outcome::PaymentFailedOrderNotPending => "payment_failed_order_not_pending",
-            Outcome::UnknownOrder => "unknown_order",
-            Outcome::Ignored => "ignored",
-            Outcome::Unreadable => "unreadable",
-        }
-    }
-}
-
 /// What the stripe_event handler needs beyond the shared context: the queue, to hand on work.
 #[derive(Clone, Debug)]
 pub struct EventDeps {
@@ -82,7 +51,7 @@ pub async fn stripe_event(
     ctx: Data<Arc<JobContext>>,
     deps: Data<EventDeps>,
 ) -> Result<(), BoxDynError> {
-    super::counted("stripe_event", handle(job, &ctx, &deps).await)
+    super::counted("stripe_event", &ctx.running, handle(job, &ctx, &deps)).await
 }
 
 async fn handle(job: StripeEvent, ctx: &JobContext, deps: &EventDeps) -> Result<(), BoxDynError> {
@@ -109,8 +78,8 @@ async fn handle(job: StripeEvent, ctx: &JobContext, deps: &EventDeps) -> Result<
             return Err(format!("stripe_event {}: {message}", job.event_id).into());
         }
     };
-    stripe_event::mark_processed(&ctx.db, &job.event_id, outcome.as_str(), None).await?;
-    tracing::info!(event_id = %job.event_id, event_type = %event.event_type, outcome = outcome.as_str(), "stripe event processed");
+    stripe_event::mark_processed(&ctx.db, &job.event_id, outcome, None).await?;
+    tracing::info!(event_id = %job.event_id, event_type = %event.event_type, outcome = outcome.to_value(), "stripe event processed");
     Ok(())
 }
 
@@ -156,7 +125,7 @@ async fn mark_paid(
     }
     Ok(match settle::settle(ctx, queue, session, via).await? {
         Settled::Paid => Outcome::Paid,
-        Settled::Flagged(issue) => Outcome::PaymentIssue(issue),
+        Settled::Flagged(issue) => Outcome::from(issue),
         Settled::AlreadyRecorded => Outcome::AlreadyPaid,
         Settled::UnknownOrder => Outcome::UnknownOrder,
     })

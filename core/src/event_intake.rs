@@ -13,13 +13,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paylink_workers::JobQueue;
-use paylink_workers::jobs::stripe_event::StripeEvent;
-use paylink_workers::store::stripe_event::{self, NewEvent};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::routes::ApiError;
+use crate::jobs::stripe_event::StripeEvent;
+use crate::queue::JobQueue;
+use crate::store::stripe_event::{self, NewEvent};
 
 /// Deliveries stored by one statement at most.
 const MAX_BATCH: usize = 256;
@@ -58,7 +57,7 @@ impl EventIntake {
         id: String,
         event_type: String,
         payload: String,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, Unavailable> {
         let (reply, answer) = oneshot::channel();
         let event = NewEvent {
             id,
@@ -80,8 +79,13 @@ impl EventIntake {
     }
 }
 
-fn unavailable(message: &str) -> ApiError {
-    ApiError::Unavailable(format!("{message}; Stripe will retry the delivery"))
+/// The event could not be stored now; Stripe retries a delivery that was not answered 2xx.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}; Stripe will retry the delivery")]
+pub struct Unavailable(String);
+
+fn unavailable(message: &str) -> Unavailable {
+    Unavailable(message.to_owned())
 }
 
 async fn run(

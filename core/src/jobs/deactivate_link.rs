@@ -56,7 +56,7 @@ pub async fn deactivate_link(
     job: DeactivateLink,
     ctx: Data<Arc<JobContext>>,
 ) -> Result<(), BoxDynError> {
-    super::counted("deactivate_link", deactivate(job, &ctx).await)
+    super::counted("deactivate_link", &ctx.running, deactivate(job, &ctx)).await
 }
 
 async fn deactivate(job: DeactivateLink, ctx: &JobContext) -> Result<(), BoxDynError> {
@@ -66,9 +66,7 @@ async fn deactivate(job: DeactivateLink, ctx: &JobContext) -> Result<(), BoxDynE
     }
     let mut last_error = String::new();
     for attempt in 0..ctx.retry.max_attempts {
-        if attempt > 0 {
-            tokio::time::sleep(ctx.retry.backoff(attempt - 1)).await;
-        }
+        ctx.retry.pause_before(attempt).await;
         match ctx.stripe.deactivate_payment_link(&job.link_id).await {
             Ok(()) => {
                 order::mark_link_deactivated(&ctx.db, &job.order_id, &job.link_id).await?;

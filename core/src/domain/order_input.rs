@@ -1,11 +1,11 @@
 //! An order as a caller submits it (an API body, a row of a blast, a line of a CSV file) and
-//! the checks that turn it into a `NewOrder`. One set of rules for every way in.
+//! the checks that turn it into a [`NewOrder`]. One set of rules for every way in.
 
-use paylink_workers::store::order::NewOrder;
-use paylink_workers::store::product;
 use serde::{Deserialize, Serialize};
 
-use crate::routes::{ApiError, validate};
+use super::{AmountCents, Currency, Email, FieldError, text};
+use crate::store::order::{self, NewOrder};
+use crate::store::product;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,17 +30,17 @@ impl OrderInput {
         &self,
         product: Option<&product::Model>,
         blast_id: Option<String>,
-    ) -> Result<NewOrder, ApiError> {
-        let external_ref = validate::text("external_ref", &self.external_ref, 255)?;
-        let amount_cents = validate::amount("amount_cents", self.amount_cents)?;
-        let payer_email = validate::email("payer.email", &self.payer.email)?;
-        let payer_name = validate::text("payer.name", &self.payer.name, 200)?;
+    ) -> Result<NewOrder, FieldError> {
+        let external_ref = text("external_ref", &self.external_ref, 255)?;
+        let amount_cents = AmountCents::parse("amount_cents", self.amount_cents)?;
+        let payer_email = Email::parse("payer.email", &self.payer.email)?;
+        let payer_name = text("payer.name", &self.payer.name, 200)?;
         let product = product.ok_or_else(|| {
-            ApiError::validation("product_id", format!("no product {:?}", self.product_id))
+            FieldError::new("product_id", format!("no product {:?}", self.product_id))
         })?;
         let currency = match &self.currency {
-            Some(c) => validate::currency("currency", c)?,
-            None => product.currency.clone(),
+            Some(c) => Currency::parse("currency", c)?,
+            None => Currency::parse("currency", &product.currency)?,
         };
         Ok(NewOrder {
             external_ref,
@@ -56,9 +56,9 @@ impl OrderInput {
 
 /// Whether a stored order is the one `new` describes (same caller key, same content): a retry,
 /// not a conflict.
-pub fn same_order(stored: &paylink_workers::store::order::Model, new: &NewOrder) -> bool {
-    stored.amount_cents == new.amount_cents
+pub fn same_order(stored: &order::Model, new: &NewOrder) -> bool {
+    stored.amount_cents == new.amount_cents.get()
         && stored.product_id == new.product_id
-        && stored.currency == new.currency
-        && stored.payer_email == new.payer_email
+        && stored.currency == new.currency.as_str()
+        && stored.payer_email == new.payer_email.as_str()
 }

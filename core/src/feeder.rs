@@ -83,6 +83,13 @@ pub async fn run_feeder(
     }
 }
 
+/// Work waiting in the database for the feeder: orders to mint and events to process that no
+/// job was enqueued for yet. With nothing due or running in the queue, zero means all work is
+/// done (the tests' drain waits for that).
+pub async fn waiting(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
+    Ok(crate::store::dashboard::backlog(db).await? + stripe_event::backlog(db).await?)
+}
+
 /// What one feeder pass found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FeedPass {

@@ -2,12 +2,13 @@
 //! changing its amount (the API). A Payment Link's price cannot change, so a new amount means a
 //! new link generation, minted under a new idempotency key, and the old link switched off.
 
-use paylink_workers::jobs::deactivate_link;
-use paylink_workers::jobs::mint_link::MintLink;
-use paylink_workers::store::{operator, order};
-use sea_orm::ActiveEnum as _;
+use sea_orm::{ActiveEnum as _, DatabaseConnection};
 
-use crate::startup::AppState;
+use crate::domain::AmountCents;
+use crate::jobs::deactivate_link;
+use crate::jobs::mint_link::MintLink;
+use crate::queue::JobQueue;
+use crate::store::{operator, order};
 
 /// Why an order could not be changed.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +26,13 @@ pub enum ChangeError {
 }
 
 /// Cancels a pending order and switches its link off. Returns the order as it is now.
-pub async fn cancel(state: &AppState, id: &str) -> Result<order::Model, ChangeError> {
-    let Some(before) = operator::cancel(&state.db, id).await? else {
-        return Err(match order::find(&state.db, id).await? {
+pub async fn cancel(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    id: &str,
+) -> Result<order::Model, ChangeError> {
+    let Some(before) = operator::cancel(db, id).await? else {
+        return Err(match order::find(db, id).await? {
             Some(found) => ChangeError::NotPending(found.id, found.status.to_value()),
             None => ChangeError::NotFound(id.to_owned()),
         });
@@ -36,55 +41,54 @@ pub async fn cancel(state: &AppState, id: &str) -> Result<order::Model, ChangeEr
         (before.link_state, before.stripe_payment_link_id)
     {
         // If this fails, the reconciler switches off links of cancelled orders.
-        switch_off(state, id, link_id).await;
+        switch_off(db, queue, id, link_id).await;
     }
     tracing::info!(order_id = %id, "order cancelled");
-    current(state, id).await
+    current(db, id).await
 }
 
 /// Gives a pending order a new amount: a new link generation at that amount, minted at once
 /// (through the queue), and the old link switched off. The same amount changes nothing.
 pub async fn change_amount(
-    state: &AppState,
+    db: &DatabaseConnection,
+    queue: &JobQueue,
     id: &str,
-    amount_cents: i64,
+    amount: AmountCents,
 ) -> Result<order::Model, ChangeError> {
-    let found = order::find(&state.db, id)
+    let found = order::find(db, id)
         .await?
         .ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
     if found.status != order::Status::Pending {
         return Err(ChangeError::NotPending(found.id, found.status.to_value()));
     }
+    let amount_cents = amount.get();
     if found.amount_cents == amount_cents {
         return Ok(found);
     }
-    if !order::start_new_generation(&state.db, id, found.link_generation, Some(amount_cents))
-        .await?
-    {
+    if !order::start_new_generation(db, id, found.link_generation, Some(amount_cents)).await? {
         return Err(ChangeError::Raced(id.to_owned()));
     }
     if let Some(old_link) = found.stripe_payment_link_id {
-        switch_off(state, id, old_link).await;
+        switch_off(db, queue, id, old_link).await;
     }
     let job = MintLink {
         order_id: id.to_owned(),
         generation: found.link_generation + 1,
     };
-    if let Err(e) = state.queue.enqueue(job).await {
+    if let Err(e) = queue.enqueue(job).await {
         tracing::warn!(order_id = %id, error = %format!("{e:#}"), "new amount stored; mint job not enqueued, the feeder takes it");
-        order::clear_enqueued(&state.db, id).await?;
+        order::clear_enqueued(db, id).await?;
     }
     tracing::info!(order_id = %id, amount_cents, "order amount changed");
-    current(state, id).await
+    current(db, id).await
 }
 
 /// Switches `link_id` off through the queue. The intake makes no Stripe call of its own: when
 /// the queue is down, the link stays in `payment_links` as active, and the reconciler finds it
 /// (an old amount's link at its next sweep; a cancelled order's once `stale_after` has passed).
-async fn switch_off(state: &AppState, order_id: &str, link_id: String) {
-    let noted = match deactivate_link::hand_off(&state.db, &state.queue, order_id, &[link_id]).await
-    {
-        Ok(true) => order::note_enqueued(&state.db, order_id).await,
+async fn switch_off(db: &DatabaseConnection, queue: &JobQueue, order_id: &str, link_id: String) {
+    let noted = match deactivate_link::hand_off(db, queue, order_id, &[link_id]).await {
+        Ok(true) => order::note_enqueued(db, order_id).await,
         Ok(false) => Ok(()),
         Err(e) => Err(e),
     };
@@ -93,8 +97,8 @@ async fn switch_off(state: &AppState, order_id: &str, link_id: String) {
     }
 }
 
-async fn current(state: &AppState, id: &str) -> Result<order::Model, ChangeError> {
-    order::find(&state.db, id)
+async fn current(db: &DatabaseConnection, id: &str) -> Result<order::Model, ChangeError> {
+    order::find(db, id)
         .await?
         .ok_or_else(|| ChangeError::NotFound(id.to_owned()))
 }

@@ -43,7 +43,7 @@ pub enum MintOutcome {
 /// The job handler: mint, and when the retries run out, leave a visible failure an operator can
 /// retry. Database errors are returned so the queue retries the job later.
 pub async fn mint_link(job: MintLink, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
-    super::counted("mint_link", mint(job, &ctx).await)
+    super::counted("mint_link", &ctx.running, mint(job, &ctx)).await
 }
 
 async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
@@ -102,9 +102,7 @@ pub async fn mint_order_link(
 ) -> anyhow::Result<MintOutcome> {
     let mut last_error = String::from("no attempt made");
     for attempt in 0..max_attempts {
-        if attempt > 0 {
-            tokio::time::sleep(ctx.retry.backoff(attempt - 1)).await;
-        }
+        ctx.retry.pause_before(attempt).await;
         if lease.is_some_and(MintLease::lost) {
             return Ok(MintOutcome::Skipped("another job took the order over"));
         }

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 
+use super::payment::Issue;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "stripe_events")]
 pub struct Model {
@@ -13,13 +15,63 @@ pub struct Model {
     pub payload: String,
     pub received_at: DateTime<Utc>,
     pub processed_at: Option<DateTime<Utc>>,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
     /// When its `stripe_event` job went on the queue; NULL while it waits for room.
     pub enqueued_at: Option<DateTime<Utc>>,
     /// Where it came from: `webhook` (a delivery) or `sweep` (read from `GET /v1/events`).
     pub source: String,
+}
+
+/// How processing an event ended; stored on its row for the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    #[sea_orm(string_value = "paid")]
+    Paid,
+    #[sea_orm(string_value = "already_paid")]
+    AlreadyPaid,
+    /// Recorded and flagged for the operator (see [`Issue`]): the three issues by name.
+    #[sea_orm(string_value = "amount_mismatch")]
+    AmountMismatch,
+    #[sea_orm(string_value = "paid_after_cancel")]
+    PaidAfterCancel,
+    #[sea_orm(string_value = "paid_twice")]
+    PaidTwice,
+    #[sea_orm(string_value = "awaiting_async_payment")]
+    AwaitingAsyncPayment,
+    #[sea_orm(string_value = "payment_failed_link_still_open")]
+    PaymentFailedLinkReused,
+    #[sea_orm(string_value = "payment_failed_new_link")]
+    PaymentFailedNewLink,
+    #[sea_orm(string_value = "payment_failed_order_not_pending")]
+    PaymentFailedOrderNotPending,
+    /// No order of ours: kept and listed for the operator.
+    #[sea_orm(string_value = "unknown_order")]
+    UnknownOrder,
+    /// A type paylink does not act on.
+    #[sea_orm(string_value = "ignored")]
+    Ignored,
+    /// Not the JSON Stripe sends: kept and listed for the operator, never guessed at.
+    #[sea_orm(string_value = "unreadable")]
+    Unreadable,
+}
+
+impl Outcome {
+    /// The outcomes an operator should look at.
+    pub const NEED_AN_OPERATOR: [Outcome; 2] = [Outcome::UnknownOrder, Outcome::Unreadable];
+}
+
+impl From<Issue> for Outcome {
+    fn from(issue: Issue) -> Self {
+        match issue {
+            Issue::AmountMismatch => Outcome::AmountMismatch,
+            Issue::PaidAfterCancel => Outcome::PaidAfterCancel,
+            Issue::PaidTwice => Outcome::PaidTwice,
+        }
+    }
 }
 
 /// Where an event came from.
@@ -93,12 +145,22 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>,
     Entity::find_by_id(id.to_owned()).one(db).await
 }
 
+/// Events waiting for room in the queue: unprocessed, with no job enqueued.
+pub async fn backlog<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait as _;
+    Entity::find()
+        .filter(Column::ProcessedAt.is_null())
+        .filter(Column::EnqueuedAt.is_null())
+        .count(db)
+        .await
+}
+
 /// Records how processing ended. Only the first outcome sticks: a duplicate job that finishes
 /// later changes nothing.
 pub async fn mark_processed<C: ConnectionTrait>(
     db: &C,
     id: &str,
-    outcome: &str,
+    outcome: Outcome,
     error: Option<&str>,
 ) -> Result<bool, DbErr> {
     let result = Entity::update_many()

@@ -1,0 +1,88 @@
+//! The worker pool as a handle its owner starts and stops: [`WorkerPool::start`] runs every job
+//! type, the feeder and the sweeps; [`WorkerPool::shutdown`] stops fetching and waits a grace
+//! period for in-flight jobs.
+//!
+//! apalis's `Monitor` would offer the same (registration, restart, graceful stop), but it takes
+//! only services whose futures are provably `Send`, and the ones apalis builds for our handlers
+//! are not (a higher-ranked lifetime inside its service stack). So the pool is driven on a
+//! blocking-pool thread of its own, with the restart loop in [`crate::workers`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::context::JobContext;
+use crate::queue::JobQueue;
+use crate::workers::{WorkerSettings, run_workers};
+
+/// A running pool. Dropping it asks the pool to stop without waiting.
+pub struct WorkerPool {
+    stop: watch::Sender<bool>,
+    running: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl WorkerPool {
+    /// Starts the pool on the current runtime.
+    ///
+    /// The pool's future is created and driven on a blocking-pool thread (it cannot go to
+    /// `tokio::spawn`, see the module comment); the jobs it runs still spawn onto the runtime.
+    pub fn start(ctx: Arc<JobContext>, queue: JobQueue, settings: WorkerSettings) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let runtime = tokio::runtime::Handle::current();
+        let running = tokio::task::spawn_blocking(move || {
+            runtime.block_on(run_workers(ctx, queue, settings, wait(stopped)))
+        });
+        Self {
+            stop,
+            running: Some(running),
+        }
+    }
+
+    /// Completes if the pool ends by itself (it should not: it restarts failed workers), with
+    /// its error.
+    pub async fn finished(&mut self) -> anyhow::Result<()> {
+        match self.running.as_mut() {
+            Some(running) => {
+                let ended = running.await;
+                self.running = None;
+                ended.map_err(|e| anyhow::anyhow!("the workers panicked: {e}"))?
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stops fetching jobs and waits at most `grace` for the ones in flight. Jobs still running
+    /// then are abandoned, not lost: their rows are unfinished in the database, the queue hands
+    /// them to another worker once this process's heartbeat lapses, and the reconciler
+    /// re-enqueues what it must. Returns whether every job finished in time.
+    pub async fn shutdown(mut self, grace: Duration) -> anyhow::Result<bool> {
+        let _ = self.stop.send(true);
+        let Some(running) = self.running.take() else {
+            return Ok(true);
+        };
+        match tokio::time::timeout(grace, running).await {
+            Ok(joined) => joined
+                .map_err(|e| anyhow::anyhow!("the workers panicked: {e}"))?
+                .map(|()| true),
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = grace.as_secs(),
+                    "in-flight jobs did not finish in time; they return to the queue"
+                );
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn wait(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
