@@ -41,7 +41,7 @@ impl RetrySettings {
 
     /// The pause before try number `attempt` (counted from 0): none before the first, then
     /// [`Self::backoff`]. Every retry loop of the jobs starts its tries with this.
-    pub async fn pause_before(&self, attempt: u32) {
+    pub(crate) async fn pause_before(&self, attempt: u32) {
         if attempt > 0 {
             tokio::time::sleep(self.backoff(attempt - 1)).await;
         }

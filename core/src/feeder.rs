@@ -44,7 +44,7 @@ impl Default for FeederSettings {
 
 /// Tops the queue up every `interval`, and sweeps every `reconcile.interval`, until `shutdown`
 /// completes.
-pub async fn run_feeder(
+pub(crate) async fn run_feeder(
     db: DatabaseConnection,
     queue: JobQueue,
     settings: FeederSettings,
@@ -100,7 +100,7 @@ pub struct FeedPass {
 /// One pass: if this process gets the lock, enqueue waiting work up to the free part of the
 /// window. Waiting work is what was never enqueued, and what was enqueued before the queue's
 /// current generation began (a Redis that lost its data no longer holds it).
-pub async fn feed_once(
+pub(crate) async fn feed_once(
     db: &DatabaseConnection,
     queue: &JobQueue,
     settings: &FeederSettings,

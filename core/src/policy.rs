@@ -21,11 +21,11 @@ impl Default for Policy {
 }
 
 impl Policy {
-    pub fn saves_card(&self, category: &str) -> bool {
+    pub(crate) fn saves_card(&self, category: &str) -> bool {
         self.save_card_categories.iter().any(|c| c == category)
     }
 
-    pub fn deactivates_on_paid(&self, category: &str) -> bool {
+    pub(crate) fn deactivates_on_paid(&self, category: &str) -> bool {
         self.deactivate_on_paid_categories
             .iter()
             .any(|c| c == category)

@@ -106,7 +106,7 @@ async fn due(ctx: &JobContext, name: &str, interval: Duration) -> anyhow::Result
 }
 
 /// Runs the event sweep if it is due and this process gets its turn.
-pub async fn events_if_due(
+pub(crate) async fn events_if_due(
     ctx: &JobContext,
     queue: &JobQueue,
     interval: Duration,
@@ -160,7 +160,7 @@ async fn retry_later(ctx: &JobContext, name: &str) {
 }
 
 /// Reads Stripe's checkout-session events since the cursor and stores the ones not stored.
-pub async fn sweep_events(ctx: &JobContext) -> anyhow::Result<EventSweep> {
+pub(crate) async fn sweep_events(ctx: &JobContext) -> anyhow::Result<EventSweep> {
     let started = Utc::now();
     let cursor = stripe_cursor::get(&ctx.db, stripe_cursor::EVENTS)
         .await?
@@ -213,7 +213,7 @@ pub async fn sweep_events(ctx: &JobContext) -> anyhow::Result<EventSweep> {
 }
 
 /// Runs the link sweep if it is due (or was asked for) and this process gets its turn.
-pub async fn links_if_due(
+pub(crate) async fn links_if_due(
     ctx: &JobContext,
     queue: &JobQueue,
     interval: Duration,
@@ -250,7 +250,7 @@ pub async fn links_if_due(
 }
 
 /// Lists the active links at Stripe and switches off the orphans among ours.
-pub async fn sweep_links(
+pub(crate) async fn sweep_links(
     ctx: &JobContext,
     queue: &JobQueue,
     interval: Duration,

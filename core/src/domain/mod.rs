@@ -1,13 +1,15 @@
 //! The domain: values that are valid by construction, and the one set of checks that makes them
 //! for every way an order comes in (the API, a blast, a CSV file). A failed check names the field
 //! and says why, as a [`FieldError`]; the intake turns that into its 422 and the CLI into a line
-//! per row. The order's states and the rules for moving between them are in
-//! [`crate::store::order`] (every transition a conditional update) and `docs/architecture.md`.
+//! per row. The order's lifecycle (its status, its link's state and the moves between them) is
+//! [`Move`]: the store's conditional updates take their guards from it.
 
 mod field_error;
+mod lifecycle;
 mod order_input;
 mod values;
 
 pub use field_error::FieldError;
+pub use lifecycle::{LinkState, Move, StartsFrom, Status};
 pub use order_input::{OrderInput, Payer, same_order};
 pub use values::{AmountCents, Currency, Email, MAX_AMOUNT_CENTS, text};

@@ -24,7 +24,7 @@ impl crate::queue::Job for DeactivateLink {
 /// reconciler leaves them to the jobs. When the queue refuses, nothing is lost: the links stay
 /// active in `payment_links`, where the reconciler finds them. Returns whether the jobs went on
 /// the queue; a database error after they did is returned as such.
-pub async fn hand_off(
+pub(crate) async fn hand_off(
     db: &sea_orm::DatabaseConnection,
     queue: &crate::queue::JobQueue,
     order_id: &str,

@@ -86,7 +86,7 @@ async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
 }
 
 /// The idempotency key for one order, generation and retry epoch.
-pub fn idempotency_key(order_id: &str, generation: i32, epoch: i32) -> String {
+pub(crate) fn idempotency_key(order_id: &str, generation: i32, epoch: i32) -> String {
     format!("paylink-order-{order_id}-gen-{generation}-try-{epoch}")
 }
 

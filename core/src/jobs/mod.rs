@@ -7,7 +7,7 @@
 //! A new job is added to the list and to nothing else.
 
 pub mod deactivate_link;
-pub mod lease;
+mod lease;
 pub mod mint_link;
 pub mod stripe_event;
 

@@ -81,7 +81,7 @@ impl EmbeddedQueue {
             .with_context(|| format!("failed to enqueue {} {described}", J::QUEUE))
     }
 
-    pub async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
+    pub(crate) async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
         let count = jobs.len();
         self.storage::<J>()
             .push_bulk(jobs)
@@ -122,7 +122,7 @@ impl EmbeddedQueue {
 
     /// Deletes jobs finished over an hour ago, and workers gone for a day that hold no job;
     /// at most once a minute.
-    pub async fn tidy(&self) -> anyhow::Result<()> {
+    pub(crate) async fn tidy(&self) -> anyhow::Result<()> {
         let now = chrono::Utc::now().timestamp();
         let last = self.last_tidy.load(Ordering::Relaxed);
         if now - last < TIDY_EVERY_SECS

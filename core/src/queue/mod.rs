@@ -51,7 +51,7 @@ impl JobQueue {
     }
 
     /// Puts many jobs on their queue at once.
-    pub async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
+    pub(crate) async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
         if jobs.is_empty() {
             return Ok(());
         }
@@ -110,7 +110,7 @@ impl JobQueue {
     /// The feeder's turn: `None` while another process holds it. The embedded queue needs no
     /// lock: the backlog is claimed by conditional updates that return only the rows this
     /// caller stamped, so two feeders never take the same order.
-    pub async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
+    pub(crate) async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
         match self {
             Self::Redis(q) => q.lock_feeder().await,
             Self::Embedded(_) => Ok(Some(FeederLock::Unshared)),
@@ -119,7 +119,7 @@ impl JobQueue {
 
     /// The turn of one of the sweeps of Stripe (`name`), held for at most `ttl`: `None` while
     /// another process holds it. The embedded queue runs in one process and needs none.
-    pub async fn lock_sweep(
+    pub(crate) async fn lock_sweep(
         &self,
         name: &str,
         ttl: std::time::Duration,
@@ -141,7 +141,7 @@ impl JobQueue {
     }
 
     /// Housekeeping between feeder passes: the embedded queue drops finished jobs.
-    pub async fn tidy(&self) -> anyhow::Result<()> {
+    pub(crate) async fn tidy(&self) -> anyhow::Result<()> {
         match self {
             Self::Redis(_) => Ok(()),
             Self::Embedded(q) => q.tidy().await,

@@ -91,7 +91,7 @@ impl RedisQueue {
     }
 
     /// Puts many jobs on their queue in one round trip, or fails within [`ENQUEUE_TIMEOUT`].
-    pub async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
+    pub(crate) async fn enqueue_many<J: Job>(&self, jobs: Vec<J>) -> anyhow::Result<()> {
         let count = jobs.len();
         tokio::time::timeout(ENQUEUE_TIMEOUT, self.storage::<J>().push_bulk(jobs))
             .await
@@ -168,7 +168,7 @@ impl RedisQueue {
     }
 
     /// Takes the feeder lock for [`FEEDER_LOCK_TTL`] unless another process holds it.
-    pub async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
+    pub(crate) async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
         self.lock("feeder", FEEDER_LOCK_TTL).await
     }
 

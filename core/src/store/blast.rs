@@ -26,7 +26,7 @@ use super::order;
 
 /// Stores the blast unless one with this id exists (a re-run of the same file). Returns whether
 /// this call created it.
-pub async fn insert_if_new<C: ConnectionTrait>(
+pub(crate) async fn insert_if_new<C: ConnectionTrait>(
     db: &C,
     id: &str,
     name: &str,

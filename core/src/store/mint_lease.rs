@@ -40,7 +40,7 @@ pub async fn take<C: ConnectionTrait>(
 
 /// Keeps the lease until `until`; false when `owner` no longer holds it (it ran out and
 /// another job took it).
-pub async fn renew<C: ConnectionTrait>(
+pub(crate) async fn renew<C: ConnectionTrait>(
     db: &C,
     order_id: &str,
     owner: &str,

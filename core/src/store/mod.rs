@@ -4,13 +4,15 @@
 pub mod blast;
 pub mod dashboard;
 pub mod mint_lease;
+#[cfg(test)]
+mod moves_test;
 pub mod operator;
 pub mod order;
 pub mod payment;
 pub mod payment_link;
 pub mod product;
 pub mod schema_lock;
-pub mod stripe_cursor;
+pub(crate) mod stripe_cursor;
 pub mod stripe_event;
 pub mod stripe_minute;
 
@@ -103,6 +105,6 @@ pub fn could_be_key(key: &str) -> bool {
 
 /// A fresh identifier with a short prefix naming its kind (`ord_…`, `prd_…`, `bl_…`).
 /// Random, so ids never repeat across databases: they are part of Stripe idempotency keys.
-pub fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }

@@ -9,6 +9,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 
 use super::{order, stripe_event};
+use crate::domain::Move;
 
 /// Which failed orders an operator means.
 #[derive(Clone, Debug, Default)]
@@ -68,11 +69,7 @@ pub async fn retry_failed<C: ConnectionTrait>(
     filter: &FailureFilter,
 ) -> Result<u64, DbErr> {
     let result = filter
-        .apply(order::Entity::update_many())
-        .col_expr(
-            order::Column::LinkState,
-            Expr::value(order::LinkState::Minting.to_value()),
-        )
+        .apply(order::guarded(Move::RetryLink))
         .col_expr(
             order::Column::EnqueuedAt,
             Expr::value(Option::<chrono::DateTime<Utc>>::None),
@@ -89,15 +86,10 @@ pub async fn cancel<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<order
     let Some(found) = order::find(db, id).await? else {
         return Ok(None);
     };
-    let result = order::Entity::update_many()
-        .col_expr(
-            order::Column::Status,
-            Expr::value(order::Status::Cancelled.to_value()),
-        )
+    let result = order::guarded(Move::Cancel)
         .col_expr(order::Column::CancelledAt, Expr::value(Utc::now()))
         .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(order::Column::Id.eq(id))
-        .filter(order::Column::Status.eq(order::Status::Pending))
         .exec(db)
         .await?;
     Ok((result.rows_affected == 1).then_some(found))
@@ -118,7 +110,7 @@ pub async fn failed_events<C: ConnectionTrait>(
 }
 
 /// An event whose processing failed (an error kept on it), or found nothing to act on.
-pub fn event_failed() -> sea_orm::sea_query::Condition {
+pub(crate) fn event_failed() -> sea_orm::sea_query::Condition {
     sea_orm::sea_query::Condition::any()
         .add(stripe_event::Column::Error.is_not_null())
         .add(stripe_event::Column::Outcome.is_in(stripe_event::Outcome::NEED_AN_OPERATOR))

@@ -3,45 +3,13 @@
 //! Every transition here is a conditional `UPDATE … WHERE` whose affected-row count says whether
 //! this caller won; callers never read-then-write.
 
+use crate::domain::{AmountCents, Currency, Email, Move};
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
-use serde::Serialize;
 
-use crate::domain::{AmountCents, Currency, Email};
-
-/// Whether the payer still owes the money.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    #[sea_orm(string_value = "pending")]
-    Pending,
-    #[sea_orm(string_value = "paid")]
-    Paid,
-    #[sea_orm(string_value = "cancelled")]
-    Cancelled,
-}
-
-/// Where the order's Stripe Payment Link stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
-#[serde(rename_all = "lowercase")]
-pub enum LinkState {
-    /// Accepted; the link is being (or waiting to be) created.
-    #[sea_orm(string_value = "minting")]
-    Minting,
-    /// The link exists and takes payments.
-    #[sea_orm(string_value = "active")]
-    Active,
-    /// Stripe refused the link, or retries ran out; `last_error` says why.
-    #[sea_orm(string_value = "failed")]
-    Failed,
-    /// The link was switched off at Stripe.
-    #[sea_orm(string_value = "deactivated")]
-    Deactivated,
-}
+pub use crate::domain::{LinkState, Status};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "orders")]
@@ -119,6 +87,24 @@ pub struct NewOrder {
     pub currency: Currency,
 }
 
+/// An update that makes the move `m` (see [`Move`]): it touches only rows in a state `m` may
+/// start from, and sets the status and link state `m` leads to. Every change of either column
+/// goes through here; callers narrow it further (the id, the generation, the stored link).
+pub(crate) fn guarded(m: Move) -> sea_orm::UpdateMany<Entity> {
+    let from = m.starts_from();
+    let mut update = Entity::update_many()
+        .filter(Column::Status.is_in(from.statuses.iter().copied()))
+        .filter(Column::LinkState.is_in(from.links.iter().copied()));
+    let (status, link) = m.sets();
+    if let Some(status) = status {
+        update = update.col_expr(Column::Status, Expr::value(status.to_value()));
+    }
+    if let Some(link) = link {
+        update = update.col_expr(Column::LinkState, Expr::value(link.to_value()));
+    }
+    update
+}
+
 /// A new order's row: pending, waiting for its first link, with a fresh pay token.
 fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
     ActiveModel {
@@ -165,7 +151,10 @@ const INSERT_CHUNK: usize = 1000;
 
 /// Inserts many orders, skipping any whose `external_ref` exists. Returns how many were new.
 /// Run it inside a transaction to make a blast all-or-nothing.
-pub async fn insert_many<C: ConnectionTrait>(db: &C, orders: Vec<NewOrder>) -> Result<u64, DbErr> {
+pub(crate) async fn insert_many<C: ConnectionTrait>(
+    db: &C,
+    orders: Vec<NewOrder>,
+) -> Result<u64, DbErr> {
     let now = Utc::now();
     let mut inserted = 0;
     let mut rows = orders.into_iter().map(|o| new_active(o, now)).peekable();
@@ -189,7 +178,7 @@ pub async fn insert_many<C: ConnectionTrait>(db: &C, orders: Vec<NewOrder>) -> R
 }
 
 /// The stored orders among `external_refs`.
-pub async fn find_by_external_refs<C: ConnectionTrait>(
+pub(crate) async fn find_by_external_refs<C: ConnectionTrait>(
     db: &C,
     external_refs: &[String],
 ) -> Result<Vec<Model>, DbErr> {
@@ -252,7 +241,7 @@ pub async fn claim_backlog<C: ConnectionTrait>(
 /// nothing enqueued for them since: paid orders in `categories`, and cancelled orders. Their
 /// `deactivate_link` job was lost (or gave up). Stamps `enqueued_at` on the ones it returns, so
 /// a sweep takes each once per staleness period.
-pub async fn claim_unclosed<C: ConnectionTrait>(
+pub(crate) async fn claim_unclosed<C: ConnectionTrait>(
     db: &C,
     categories: &[String],
     limit: u64,
@@ -324,7 +313,7 @@ pub async fn clear_enqueued<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), 
 
 /// Notes that a job for the order (its link's `deactivate_link`) was just enqueued, so the
 /// reconciler leaves it to that job until `stale_after` has passed.
-pub async fn note_enqueued<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+pub(crate) async fn note_enqueued<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
         .filter(Column::Id.eq(id))
@@ -352,7 +341,7 @@ pub async fn list_for_blast<C: ConnectionTrait>(
 }
 
 /// 128 random bits, hex encoded: URL-safe and unguessable, so a pay URL reveals nothing.
-pub fn new_pay_token() -> String {
+pub(crate) fn new_pay_token() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
@@ -389,7 +378,7 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>,
     Entity::find_by_id(id.to_owned()).one(db).await
 }
 
-pub async fn find_by_external_ref<C: ConnectionTrait>(
+pub(crate) async fn find_by_external_ref<C: ConnectionTrait>(
     db: &C,
     external_ref: &str,
 ) -> Result<Option<Model>, DbErr> {
@@ -424,8 +413,7 @@ pub async fn store_minted_link<C: ConnectionTrait>(
     link_id: &str,
     link_url: &str,
 ) -> Result<bool, DbErr> {
-    let result = Entity::update_many()
-        .col_expr(Column::LinkState, Expr::value(LinkState::Active.to_value()))
+    let result = guarded(Move::StoreLink)
         .col_expr(Column::StripePaymentLinkId, Expr::value(link_id))
         .col_expr(Column::StripePaymentLinkUrl, Expr::value(link_url))
         .col_expr(Column::LastError, Expr::value(Option::<String>::None))
@@ -443,8 +431,6 @@ pub async fn store_minted_link<C: ConnectionTrait>(
         )
         .filter(Column::Id.eq(id))
         .filter(Column::LinkGeneration.eq(generation))
-        .filter(Column::LinkState.eq(LinkState::Minting))
-        .filter(Column::Status.eq(Status::Pending))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -458,13 +444,11 @@ pub async fn mark_link_failed<C: ConnectionTrait>(
     generation: i32,
     error: &str,
 ) -> Result<bool, DbErr> {
-    let result = Entity::update_many()
-        .col_expr(Column::LinkState, Expr::value(LinkState::Failed.to_value()))
+    let result = guarded(Move::FailLink)
         .col_expr(Column::LastError, Expr::value(error))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(Column::Id.eq(id))
         .filter(Column::LinkGeneration.eq(generation))
-        .filter(Column::LinkState.eq(LinkState::Minting))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -529,8 +513,7 @@ pub async fn mark_paid<C: ConnectionTrait>(
     payment: &Payment,
 ) -> Result<bool, DbErr> {
     let now = Utc::now();
-    let result = Entity::update_many()
-        .col_expr(Column::Status, Expr::value(Status::Paid.to_value()))
+    let result = guarded(Move::Pay)
         .col_expr(Column::PaidAt, Expr::value(now))
         .col_expr(
             Column::StripeCheckoutSessionId,
@@ -552,7 +535,6 @@ pub async fn mark_paid<C: ConnectionTrait>(
         )
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(Status::Pending))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -560,7 +542,7 @@ pub async fn mark_paid<C: ConnectionTrait>(
 
 /// Flags a payment that could not settle the order (it was paid already, or cancelled). The
 /// order keeps its state; its payment fields are filled only when no payment filled them.
-pub async fn flag_payment_issue<C: ConnectionTrait>(
+pub(crate) async fn flag_payment_issue<C: ConnectionTrait>(
     db: &C,
     id: &str,
     issue: super::payment::Issue,
@@ -597,7 +579,7 @@ pub async fn flag_payment_issue<C: ConnectionTrait>(
 
 /// Notes when the order's current idempotency key was first sent with no answer (`at`; a
 /// no-op once noted): Stripe may hold a link under it, but only for about a day.
-pub async fn note_key_used<C: ConnectionTrait>(
+pub(crate) async fn note_key_used<C: ConnectionTrait>(
     db: &C,
     id: &str,
     generation: i32,
@@ -617,7 +599,7 @@ pub async fn note_key_used<C: ConnectionTrait>(
 
 /// The order `link_id` was minted for, of any generation (the fallback when a session lacks
 /// our metadata).
-pub async fn find_by_payment_link<C: ConnectionTrait>(
+pub(crate) async fn find_by_payment_link<C: ConnectionTrait>(
     db: &C,
     link_id: &str,
 ) -> Result<Option<Model>, DbErr> {
@@ -632,21 +614,16 @@ pub async fn find_by_payment_link<C: ConnectionTrait>(
 
 /// Records that the order's stored link `link_id` was switched off at Stripe. Only the link
 /// still stored on the order changes its state.
-pub async fn mark_link_deactivated<C: ConnectionTrait>(
+pub(crate) async fn mark_link_deactivated<C: ConnectionTrait>(
     db: &C,
     id: &str,
     link_id: &str,
 ) -> Result<bool, DbErr> {
-    let result = Entity::update_many()
-        .col_expr(
-            Column::LinkState,
-            Expr::value(LinkState::Deactivated.to_value()),
-        )
+    let result = guarded(Move::DeactivateLink)
         .col_expr(Column::DeactivatedAt, Expr::value(Utc::now()))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(Column::Id.eq(id))
         .filter(Column::StripePaymentLinkId.eq(link_id))
-        .filter(Column::LinkState.eq(LinkState::Active))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -656,19 +633,15 @@ pub async fn mark_link_deactivated<C: ConnectionTrait>(
 /// payments, or its amount changes to `new_amount`), clearing the old link so that the pay URL
 /// mints the new one, stamped as enqueued (the caller enqueues the mint job at once).
 /// Conditional on the generation the caller saw, so concurrent callers move it on once.
-pub async fn start_new_generation<C: ConnectionTrait>(
+pub(crate) async fn start_new_generation<C: ConnectionTrait>(
     db: &C,
     id: &str,
     from_generation: i32,
     new_amount: Option<i64>,
 ) -> Result<bool, DbErr> {
     let none = Option::<String>::None;
-    let mut update = Entity::update_many()
+    let mut update = guarded(Move::NewGeneration)
         .col_expr(Column::LinkGeneration, Expr::value(from_generation + 1))
-        .col_expr(
-            Column::LinkState,
-            Expr::value(LinkState::Minting.to_value()),
-        )
         .col_expr(Column::RetryEpoch, Expr::value(0))
         .col_expr(
             Column::KeyFirstUsedAt,
@@ -686,14 +659,17 @@ pub async fn start_new_generation<C: ConnectionTrait>(
     let result = update
         .filter(Column::Id.eq(id))
         .filter(Column::LinkGeneration.eq(from_generation))
-        .filter(Column::Status.eq(Status::Pending))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
 }
 
 /// Keeps an error for the operator without changing the order's state.
-pub async fn note_error<C: ConnectionTrait>(db: &C, id: &str, error: &str) -> Result<(), DbErr> {
+pub(crate) async fn note_error<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    error: &str,
+) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(Column::LastError, Expr::value(error))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
@@ -704,7 +680,9 @@ pub async fn note_error<C: ConnectionTrait>(db: &C, id: &str, error: &str) -> Re
 }
 
 /// When the first order was created: nothing can have been paid through paylink before.
-pub async fn earliest_created<C: ConnectionTrait>(db: &C) -> Result<Option<DateTime<Utc>>, DbErr> {
+pub(crate) async fn earliest_created<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
     use sea_orm::{QueryOrder, QuerySelect};
     Entity::find()
         .select_only()

@@ -101,7 +101,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, payment: Model) -> Result<bool, 
     }
 }
 
-pub async fn set_issue<C: ConnectionTrait>(
+pub(crate) async fn set_issue<C: ConnectionTrait>(
     db: &C,
     checkout_session_id: &str,
     issue: Issue,

@@ -103,18 +103,8 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>,
     Entity::find_by_id(id.to_owned()).one(db).await
 }
 
-/// The order's links, every generation, oldest first.
-pub async fn for_order<C: ConnectionTrait>(db: &C, order_id: &str) -> Result<Vec<Model>, DbErr> {
-    use sea_orm::QueryOrder;
-    Entity::find()
-        .filter(Column::OrderId.eq(order_id))
-        .order_by_asc(Column::CreatedAt)
-        .all(db)
-        .await
-}
-
 /// Records that Stripe switched the link off (idempotent).
-pub async fn mark_deactivated<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+pub(crate) async fn mark_deactivated<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(Column::State, Expr::value(State::Deactivated.to_value()))
         .col_expr(Column::DeactivatedAt, Expr::value(Utc::now()))
@@ -127,7 +117,7 @@ pub async fn mark_deactivated<C: ConnectionTrait>(db: &C, id: &str) -> Result<()
 
 /// Notes that a `deactivate_link` job was just enqueued for these links, so the reconciler
 /// leaves them to it until it is stale.
-pub async fn note_enqueued<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<(), DbErr> {
+pub(crate) async fn note_enqueued<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<(), DbErr> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -145,7 +135,7 @@ pub async fn note_enqueued<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result
 /// `stale_before` and evidently lost. An order's current link is the business of
 /// [`super::order::claim_unclosed`]. Stamps the ones it returns, so a sweep takes each once per
 /// staleness period.
-pub async fn claim_stray<C: ConnectionTrait>(
+pub(crate) async fn claim_stray<C: ConnectionTrait>(
     db: &C,
     limit: u64,
     stale_before: DateTime<Utc>,

@@ -135,7 +135,7 @@ async fn lock_sqlite_file(db: &DatabaseConnection) -> anyhow::Result<Held> {
 
 /// Runs `change` (a schema change on `db`) under the schema lock, releasing the lock whether
 /// it succeeds or fails.
-pub async fn under_lock<T>(
+pub(crate) async fn under_lock<T>(
     db: &DatabaseConnection,
     change: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {

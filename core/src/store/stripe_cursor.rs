@@ -37,7 +37,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, name: &str) -> Result<Option<Model>
 
 /// Records a finished run: when, and (for the event sweep) how far it got. A requested run
 /// asked for before this one started is answered by it.
-pub async fn finish_run<C: ConnectionTrait>(
+pub(crate) async fn finish_run<C: ConnectionTrait>(
     db: &C,
     name: &str,
     started_at: DateTime<Utc>,
@@ -71,7 +71,7 @@ pub async fn finish_run<C: ConnectionTrait>(
 }
 
 /// Asks for a run of sweep `name` at `at` (or earlier, when one is asked for already).
-pub async fn request_run<C: ConnectionTrait>(
+pub(crate) async fn request_run<C: ConnectionTrait>(
     db: &C,
     name: &str,
     at: DateTime<Utc>,
@@ -109,7 +109,11 @@ pub const EARLY_RUN_GAP: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Whether sweep `name` is due: never run (nor asked for), last run `interval` ago or more, or
 /// a requested run whose time has come.
-pub fn is_due(row: Option<&Model>, interval: std::time::Duration, now: DateTime<Utc>) -> bool {
+pub(crate) fn is_due(
+    row: Option<&Model>,
+    interval: std::time::Duration,
+    now: DateTime<Utc>,
+) -> bool {
     let Some(row) = row else {
         return true;
     };

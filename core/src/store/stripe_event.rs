@@ -99,7 +99,7 @@ pub struct NewEvent {
 /// Stores the events, ignoring ids already stored (Stripe delivers an event more than once),
 /// stamped as enqueued when the caller is about to enqueue their jobs (`enqueued`), else left
 /// for the feeder. Returns the ids this call inserted: those, and only those, need a job.
-pub async fn insert_new<C: ConnectionTrait>(
+pub(crate) async fn insert_new<C: ConnectionTrait>(
     db: &C,
     events: &[NewEvent],
     enqueued: bool,
@@ -157,7 +157,7 @@ pub async fn backlog<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
 
 /// Records how processing ended. Only the first outcome sticks: a duplicate job that finishes
 /// later changes nothing.
-pub async fn mark_processed<C: ConnectionTrait>(
+pub(crate) async fn mark_processed<C: ConnectionTrait>(
     db: &C,
     id: &str,
     outcome: Outcome,
@@ -175,7 +175,11 @@ pub async fn mark_processed<C: ConnectionTrait>(
 }
 
 /// Keeps the error of a failed processing attempt on an unprocessed event, for the operator.
-pub async fn note_error<C: ConnectionTrait>(db: &C, id: &str, error: &str) -> Result<(), DbErr> {
+pub(crate) async fn note_error<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    error: &str,
+) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(Column::Error, Expr::value(error))
         .filter(Column::Id.eq(id))

@@ -210,7 +210,7 @@ impl StripeApi {
 
     /// Switches a Payment Link off. Setting `active=false` is idempotent by nature (an already
     /// inactive link accepts it again), so no idempotency key is needed and any retry is safe.
-    pub async fn deactivate_payment_link(&self, link_id: &str) -> Result<(), StripeFailure> {
+    pub(crate) async fn deactivate_payment_link(&self, link_id: &str) -> Result<(), StripeFailure> {
         let request = UpdatePaymentLink::new(link_id).active(false);
         self.paced("update_payment_link", request.send(&self.client))
             .await?;
@@ -219,7 +219,7 @@ impl StripeApi {
 
     /// Whether a Payment Link can still take a payment: active, and under its completed-sessions
     /// limit when it has one.
-    pub async fn payment_link_open(&self, link_id: &str) -> Result<bool, StripeFailure> {
+    pub(crate) async fn payment_link_open(&self, link_id: &str) -> Result<bool, StripeFailure> {
         let request = RetrievePaymentLink::new(link_id);
         let link = self
             .paced("retrieve_payment_link", request.send(&self.client))

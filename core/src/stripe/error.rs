@@ -28,13 +28,13 @@ pub enum StripeFailure {
 
 impl StripeFailure {
     /// Whether trying again could succeed.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         !matches!(self, StripeFailure::Refused { .. })
     }
 
     /// Whether Stripe may have done what was asked although it did not say so: a 5xx ("the
     /// outcome is unknown") or no answer at all.
-    pub fn outcome_unknown(&self) -> bool {
+    pub(crate) fn outcome_unknown(&self) -> bool {
         matches!(
             self,
             StripeFailure::Server { .. } | StripeFailure::Unreachable(_)
@@ -42,7 +42,7 @@ impl StripeFailure {
     }
 
     /// Whether the next try needs a fresh idempotency key (Stripe replays saved 5xx results).
-    pub fn needs_new_key(&self) -> bool {
+    pub(crate) fn needs_new_key(&self) -> bool {
         matches!(self, StripeFailure::Server { .. })
     }
 }

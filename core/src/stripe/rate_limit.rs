@@ -58,7 +58,7 @@ impl RateLimiter {
     }
 
     /// Holds every caller back for `pause` (after Stripe answered 429).
-    pub async fn pause_fleet(&self, pause: Duration) {
+    pub(crate) async fn pause_fleet(&self, pause: Duration) {
         match self {
             Self::Fleet(l) => l.pause_fleet(pause).await,
             Self::Local(l) => l.pause(pause),

@@ -47,7 +47,7 @@ impl StripeApi {
     /// One page (≤ 100, newest first) of checkout-session events created at or after
     /// `created_gte`, continuing after `starting_after`. Background work: it takes no more than
     /// its share of the rate limit.
-    pub async fn list_checkout_events(
+    pub(crate) async fn list_checkout_events(
         &self,
         created_gte: i64,
         starting_after: Option<&str>,
@@ -76,7 +76,7 @@ impl StripeApi {
 
     /// One page (≤ 100, newest first) of Payment Links, continuing after `starting_after`.
     /// Background work, like [`Self::list_checkout_events`].
-    pub async fn list_payment_links(
+    pub(crate) async fn list_payment_links(
         &self,
         active: Option<bool>,
         starting_after: Option<&str>,
