@@ -161,12 +161,12 @@ async fn enqueue(db: &DatabaseConnection, queue: &JobQueue, jobs: Vec<StripeEven
         return;
     }
     let ids: Vec<String> = jobs.iter().map(|j| j.event_id.clone()).collect();
-    if let Err(e) = queue.enqueue_many(jobs).await {
-        tracing::warn!(error = %format!("{e:#}"), "Stripe events stored but not enqueued");
-        if let Err(e) = stripe_event::clear_enqueued(db, &ids).await {
-            // Still stamped: the feeder takes them once the stamp is stale.
-            tracing::error!(error = %e, "failed to return Stripe events to the backlog");
-        }
+    if let Err(e) = queue
+        .enqueue_stamped(jobs, stripe_event::clear_enqueued(db, &ids))
+        .await
+    {
+        // Still stamped: the reconciler takes them once the stamp is stale.
+        tracing::error!(error = %e, "failed to return Stripe events to the backlog");
     }
 }
 

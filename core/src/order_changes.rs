@@ -6,7 +6,7 @@ use sea_orm::{ActiveEnum as _, DatabaseConnection};
 
 use crate::domain::AmountCents;
 use crate::jobs::deactivate_link;
-use crate::jobs::mint_link::MintLink;
+use crate::jobs::mint_link;
 use crate::queue::JobQueue;
 use crate::store::{operator, order};
 
@@ -71,14 +71,7 @@ pub async fn change_amount(
     if let Some(old_link) = found.stripe_payment_link_id {
         switch_off(db, queue, id, old_link).await;
     }
-    let job = MintLink {
-        order_id: id.to_owned(),
-        generation: found.link_generation + 1,
-    };
-    if let Err(e) = queue.enqueue(job).await {
-        tracing::warn!(order_id = %id, error = %format!("{e:#}"), "new amount stored; mint job not enqueued, the feeder takes it");
-        order::clear_enqueued(db, id).await?;
-    }
+    mint_link::hand_off(db, queue, id, found.link_generation + 1).await?;
     tracing::info!(order_id = %id, amount_cents, "order amount changed");
     current(db, id).await
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use paylink_core::jobs::mint_link::MintLink;
+use paylink_core::jobs::mint_link;
 use paylink_core::store::order;
 use paylink_core::store::product;
 use serde::{Deserialize, Serialize};
@@ -101,15 +101,8 @@ pub async fn create(
         }
         return Ok((StatusCode::OK, Json(OrderView::new(&state, stored))));
     }
-    let job = MintLink {
-        order_id: stored.id.clone(),
-        generation: stored.link_generation,
-    };
-    if let Err(e) = state.queue.enqueue(job).await {
-        // Stored with no job: back to the backlog, where the feeder finds it (or a click mints it).
-        tracing::warn!(order_id = %stored.id, error = %format!("{e:#}"), "order stored but not enqueued");
-        order::clear_enqueued(&state.db, &stored.id).await?;
-    }
+    // Stored stamped; if the queue refuses, back to the backlog (or a click mints it).
+    mint_link::hand_off(&state.db, &state.queue, &stored.id, stored.link_generation).await?;
     Ok((StatusCode::CREATED, Json(OrderView::new(&state, stored))))
 }
 

@@ -85,6 +85,23 @@ async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
     Ok(())
 }
 
+/// Enqueues the mint job of an order stamped as enqueued (a new order, or a new generation) by
+/// [`crate::queue::JobQueue::enqueue_stamped`]: when the queue refuses, the order returns to the backlog.
+pub async fn hand_off(
+    db: &sea_orm::DatabaseConnection,
+    queue: &crate::queue::JobQueue,
+    order_id: &str,
+    generation: i32,
+) -> Result<bool, sea_orm::DbErr> {
+    let job = MintLink {
+        order_id: order_id.to_owned(),
+        generation,
+    };
+    queue
+        .enqueue_stamped(vec![job], order::clear_enqueued(db, order_id))
+        .await
+}
+
 /// The idempotency key for one order, generation and retry epoch.
 pub(crate) fn idempotency_key(order_id: &str, generation: i32, epoch: i32) -> String {
     format!("paylink-order-{order_id}-gen-{generation}-try-{epoch}")

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
 use crate::jobs::deactivate_link;
-use crate::jobs::mint_link::MintLink;
+use crate::jobs::mint_link;
 use crate::queue::JobQueue;
 use crate::settle::{self, Settled};
 use crate::store::order;
@@ -153,15 +153,7 @@ async fn payment_failed(
         return Ok(Outcome::PaymentFailedLinkReused);
     }
     if order::start_new_generation(&ctx.db, &found.id, found.link_generation, None).await? {
-        let mint = MintLink {
-            order_id: found.id.clone(),
-            generation: found.link_generation + 1,
-        };
-        if let Err(e) = queue.enqueue(mint).await {
-            // Back to the backlog, where the feeder takes it at once (not after `stale_after`).
-            tracing::warn!(order_id = %found.id, error = %format!("{e:#}"), "new generation stored; mint job not enqueued, the feeder takes it");
-            order::clear_enqueued(&ctx.db, &found.id).await?;
-        }
+        mint_link::hand_off(&ctx.db, queue, &found.id, found.link_generation + 1).await?;
         // The exhausted link stays switched off for good.
         deactivate_link::hand_off(&ctx.db, queue, &found.id, &[link_id]).await?;
     }

@@ -6,7 +6,7 @@
 mod embedded;
 mod redis;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbErr};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -58,6 +58,28 @@ impl JobQueue {
         match self {
             Self::Redis(q) => q.enqueue_many(jobs).await,
             Self::Embedded(q) => q.enqueue_many(jobs).await,
+        }
+    }
+
+    /// The one way work stamped as enqueued goes on the queue. The producer stamps the rows
+    /// (`enqueued_at`) in the same write that creates the work, then calls this. When the queue
+    /// refuses the jobs, `unstamp` returns the rows to the backlog, where the feeder hands them
+    /// out as soon as the queue answers (not after `stale_after`, as lost work would be).
+    /// Returns whether the jobs went on the queue; an error only when unstamping failed (the
+    /// rows then stay stamped, and the reconciler finds them).
+    pub async fn enqueue_stamped<J, F>(&self, jobs: Vec<J>, unstamp: F) -> Result<bool, DbErr>
+    where
+        J: Job,
+        F: std::future::Future<Output = Result<(), DbErr>>,
+    {
+        let count = jobs.len();
+        match self.enqueue_many(jobs).await {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                tracing::warn!(queue = J::QUEUE, count, error = %format!("{e:#}"), "work stored but not enqueued; the feeder takes it");
+                unstamp.await?;
+                Ok(false)
+            }
         }
     }
 
