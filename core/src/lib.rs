@@ -8,7 +8,7 @@
 //! - [`stripe`]: paylink's own client for Stripe's API, its rate limits and its errors.
 //! - [`queue`]: the job queue (Redis, or embedded in SQLite).
 //! - [`jobs`]: the three jobs and the one list of them (`jobs::every_job!`).
-//! - [`blasts`], [`order_changes`], [`event_intake`]: what the intake asks of the core: create a
+//! - [`blasts`], [`orders`], [`event_intake`]: what the intake asks of the core: create a
 //!   blast, cancel or re-price an order, store a webhook's event.
 //! - [`feeder`], [`reconcile`], [`stripe_sync`], [`settle`]: the work beside the jobs (the
 //!   backlog into the queue, lost work found again, Stripe read back, a payment recorded once).
@@ -23,7 +23,7 @@ pub mod domain;
 pub mod event_intake;
 pub mod feeder;
 pub mod jobs;
-pub mod order_changes;
+pub mod orders;
 pub mod policy;
 pub mod pool;
 pub mod queue;

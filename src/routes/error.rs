@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use paylink_core::blasts::BlastError;
 use paylink_core::domain::FieldError;
 use paylink_core::event_intake;
-use paylink_core::order_changes::ChangeError;
+use paylink_core::orders::{ChangeError, CreateError};
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,16 @@ impl From<ChangeError> for ApiError {
             ChangeError::NotFound(_) => Self::NotFound(e.to_string()),
             ChangeError::NotPending(..) | ChangeError::Raced(_) => Self::Conflict(e.to_string()),
             ChangeError::Database(db) => db.into(),
+        }
+    }
+}
+
+impl From<CreateError> for ApiError {
+    fn from(e: CreateError) -> Self {
+        match e {
+            CreateError::Invalid(field) => field.into(),
+            CreateError::Conflict { .. } => Self::Conflict(e.to_string()),
+            CreateError::Database(db) => db.into(),
         }
     }
 }

@@ -5,16 +5,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use paylink_core::jobs::mint_link;
 use paylink_core::store::order;
-use paylink_core::store::product;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::extract::JsonBody;
 use crate::startup::AppState;
-use paylink_core::domain::{AmountCents, OrderInput, Payer, same_order};
-use paylink_core::order_changes;
+use paylink_core::domain::{AmountCents, OrderInput, Payer};
+use paylink_core::orders;
 
 /// An order as the API shows it.
 #[derive(Debug, Serialize)]
@@ -88,22 +86,13 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<OrderInput>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
-    let product = product::find(&state.db, &body.product_id).await?;
-    let new = body.validate(product.as_ref(), None)?;
-    let (stored, created) = order::insert_or_get(&state.db, new.clone()).await?;
-    if !created {
-        // The same external_ref is the caller's retry; a different order under it is a mistake.
-        if !same_order(&stored, &new) {
-            return Err(ApiError::Conflict(format!(
-                "external_ref {:?} already names order {} with a different product, amount, currency or payer",
-                new.external_ref, stored.id
-            )));
-        }
-        return Ok((StatusCode::OK, Json(OrderView::new(&state, stored))));
-    }
-    // Stored stamped; if the queue refuses, back to the backlog (or a click mints it).
-    mint_link::hand_off(&state.db, &state.queue, &stored.id, stored.link_generation).await?;
-    Ok((StatusCode::CREATED, Json(OrderView::new(&state, stored))))
+    let (stored, created) = orders::create(&state.db, &state.queue, &body).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(OrderView::new(&state, stored))))
 }
 
 pub async fn show(
@@ -128,7 +117,7 @@ pub async fn update(
     JsonBody(body): JsonBody<AmountChange>,
 ) -> Result<Json<OrderView>, ApiError> {
     let amount = AmountCents::parse("amount_cents", body.amount_cents)?;
-    let changed = order_changes::change_amount(&state.db, &state.queue, &id, amount).await?;
+    let changed = orders::change_amount(&state.db, &state.queue, &id, amount).await?;
     Ok(Json(OrderView::new(&state, changed)))
 }
 
@@ -136,6 +125,6 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let cancelled = order_changes::cancel(&state.db, &state.queue, &id).await?;
+    let cancelled = orders::cancel(&state.db, &state.queue, &id).await?;
     Ok(Json(OrderView::new(&state, cancelled)))
 }

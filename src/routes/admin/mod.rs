@@ -292,9 +292,9 @@ async fn cancel(
     if !session::csrf_ok(&state, &form.csrf) {
         return Ok(refused_csrf());
     }
-    let notice = match paylink_core::order_changes::cancel(&state.db, &state.queue, &id).await {
+    let notice = match paylink_core::orders::cancel(&state.db, &state.queue, &id).await {
         Ok(_) => format!("order {id} cancelled"),
-        Err(paylink_core::order_changes::ChangeError::Database(e)) => return Err(e.into()),
+        Err(paylink_core::orders::ChangeError::Database(e)) => return Err(e.into()),
         Err(e) => e.to_string(),
     };
     Ok(back_to_failures(&Filter::default(), &notice))

@@ -1,14 +1,55 @@
-//! Changing an order after it was accepted: cancelling it (the API and the dashboard) and
-//! changing its amount (the API). A Payment Link's price cannot change, so a new amount means a
+//! Accepting an order (the API) and changing it after: cancelling it (the API and the
+//! dashboard) and changing its amount (the API). A Payment Link's price cannot change, so a new amount means a
 //! new link generation, minted under a new idempotency key, and the old link switched off.
 
 use sea_orm::{ActiveEnum as _, DatabaseConnection};
 
-use crate::domain::AmountCents;
+use crate::domain::{AmountCents, FieldError, OrderInput, same_order};
 use crate::jobs::deactivate_link;
 use crate::jobs::mint_link;
 use crate::queue::JobQueue;
-use crate::store::{operator, order};
+use crate::store::{operator, order, product};
+
+/// Why an order was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// The caller's key names a different order.
+    #[error(
+        "external_ref {external_ref:?} already names order {existing} with a different product, amount, currency or payer"
+    )]
+    Conflict {
+        external_ref: String,
+        existing: String,
+    },
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+}
+
+/// Stores a new order and hands its mint job to the queue (when the queue refuses, the order
+/// waits in the backlog, or a click mints it). The same `external_ref` with the same content is
+/// the caller's retry: the stored order comes back with `false`.
+pub async fn create(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    input: &OrderInput,
+) -> Result<(order::Model, bool), CreateError> {
+    let product = product::find(db, &input.product_id).await?;
+    let new = input.validate(product.as_ref(), None)?;
+    let (stored, created) = order::insert_or_get(db, new.clone()).await?;
+    if !created {
+        if !same_order(&stored, &new) {
+            return Err(CreateError::Conflict {
+                external_ref: new.external_ref,
+                existing: stored.id,
+            });
+        }
+        return Ok((stored, false));
+    }
+    mint_link::hand_off(db, queue, &stored.id, stored.link_generation).await?;
+    Ok((stored, true))
+}
 
 /// Why an order could not be changed.
 #[derive(Debug, thiserror::Error)]
