@@ -1,6 +1,7 @@
 //! What paylink's tests stand on, one concern per module: a fresh database ([`database`]), a
 //! Redis namespace of the test's own ([`redis`]), the stacks the core flows run on ([`stack`]),
-//! paylink itself with the stand-in beside it ([`app`]), `paylink work` as a child process
+//! paylink itself with the stand-in beside it ([`app`]), the calls tests make to it
+//! ([`intake`]), `paylink work` as a child process
 //! ([`process`]), the stand-in seen from outside ([`stand_in`]), and waiting for something to
 //! happen, or for all work to finish before asserting that nothing else did ([`wait`]).
 //!
@@ -8,14 +9,16 @@
 
 pub mod app;
 pub mod database;
+pub mod intake;
 pub mod process;
 pub mod redis;
 pub mod stack;
 pub mod stand_in;
 pub mod wait;
 
-pub use app::{AppOptions, TestApp, order_body, spawn_app, spawn_app_with};
+pub use app::{AppOptions, TestApp, spawn_app, spawn_app_with};
 pub use database::{Db, TestDatabase, free_port, postgres_url, through_port};
+pub use intake::order_body;
 pub use process::Running;
 pub use redis::{clean_redis_namespace, redis_url};
 pub use stack::Stack;

@@ -1,0 +1,151 @@
+//! The typed calls tests make to the intake, as the host application or the admin would, and
+//! direct counts from the test's database.
+
+use std::time::Duration;
+
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::ADMIN_TOKEN;
+use crate::app::TestApp;
+use crate::wait::eventually;
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `PATCH /v1/orders/{id}` with `body`, as the admin.
+    pub async fn patch_order(&self, id: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(&format!("/v1/orders/{id}")))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// An admin page's HTML, fetched with the admin token.
+    pub async fn admin_page(&self, path: &str) -> String {
+        self.get_json(path).await.text().await.expect("html")
+    }
+
+    pub async fn get_json(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Creates a product and returns its id.
+    pub async fn create_product(&self, category: &str) -> String {
+        let response = self
+            .post_json("/v1/products", &json!({"name": format!("{category} fee"), "category": category, "currency": "usd"}))
+            .await;
+        assert_eq!(response.status(), 201, "product created");
+        response.json::<Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    pub async fn post_order(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/v1/orders", body).await
+    }
+
+    /// Creates an order for `product_id` at `amount_cents` and returns it.
+    pub async fn create_order(&self, product_id: &str, amount_cents: i64) -> Value {
+        let response = self.post_order(&order_body(product_id, amount_cents)).await;
+        assert_eq!(response.status(), 201, "order created");
+        response.json().await.expect("json")
+    }
+
+    pub async fn get_order(&self, id: &str) -> Value {
+        let response = self.get_json(&format!("/v1/orders/{id}")).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("json")
+    }
+
+    /// Waits (up to 20 s) until the order's link state is no longer `minting`, and returns it.
+    pub async fn wait_until_settled(&self, id: &str) -> Value {
+        eventually(Duration::from_secs(20), || async {
+            let order = self.get_order(id).await;
+            (order["link_state"] != "minting").then_some(order)
+        })
+        .await
+        .unwrap_or_else(|| panic!("order {id} still minting after 20 s"))
+    }
+
+    pub async fn click_pay(&self, pay_url: &str) -> reqwest::Response {
+        self.client.get(pay_url).send().await.expect("click sent")
+    }
+
+    pub async fn count_orders(&self) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM orders",
+            ))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+
+    /// Mints an order of a `category` product at `amount` and waits for its link.
+    pub async fn minted_order(&self, category: &str, amount: i64) -> Value {
+        let product = self.create_product(category).await;
+        let order = self.create_order(&product, amount).await;
+        let order = self
+            .wait_until_settled(order["id"].as_str().expect("id"))
+            .await;
+        assert_eq!(order["link_state"], "active", "{order}");
+        order
+    }
+
+    /// Rows in a table (`orders`, `stripe_events`).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+
+    /// The stored event's outcome, once processed (None while unprocessed or absent).
+    pub async fn event_outcome(&self, event_id: &str) -> Option<String> {
+        paylink_core::store::stripe_event::find(&self.db, event_id)
+            .await
+            .expect("query")
+            .and_then(|e| e.outcome)
+            .map(|o| sea_orm::ActiveEnum::to_value(&o))
+    }
+}
+
+pub fn order_body(product_id: &str, amount_cents: i64) -> Value {
+    json!({
+        "external_ref": format!("ref-{}", uuid::Uuid::new_v4().simple()),
+        "product_id": product_id,
+        "amount_cents": amount_cents,
+        "payer": {"email": "parent@example.com", "name": "Pat Parent"}
+    })
+}
