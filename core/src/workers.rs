@@ -11,8 +11,7 @@ use apalis::prelude::*;
 use futures::FutureExt as _;
 
 use crate::context::JobContext;
-use crate::jobs::every_job;
-use crate::jobs::stripe_event::EventDeps;
+use crate::jobs::{every_job, run_job};
 use crate::queue::{Job, JobQueue};
 use crate::{feeder, stripe_sync};
 
@@ -66,22 +65,20 @@ pub(crate) async fn run_workers(
     // One worker per job type, on whichever backend the queue uses. Macros rather than a
     // generic function: apalis's service-stack bounds cannot be named for both backends.
     macro_rules! worker {
-        ($backend:expr, $job:ty, $handler:path) => {
+        ($backend:expr, $job:ty) => {
             WorkerBuilder::new(worker_name(<$job>::QUEUE))
                 .backend($backend.storage::<$job>().poll_with_interval(poll))
                 .concurrency(settings.concurrency)
                 .parallelize(tokio::spawn)
                 .data(ctx.clone())
-                .data(EventDeps {
-                    queue: queue.clone(),
-                })
-                .build($handler)
+                .data(queue.clone())
+                .build(run_job::<$job>)
                 .run_until(stop(<$job>::QUEUE))
         };
     }
     macro_rules! workers_on {
-        ($backend:expr ; $(($job:ty, $handler:path)),*) => {
-            futures::try_join!($(worker!($backend, $job, $handler)),*)
+        ($backend:expr ; $($job:ty),*) => {
+            futures::try_join!($(worker!($backend, $job)),*)
         };
     }
     let feed = feeder::run_feeder(

@@ -244,6 +244,14 @@ impl TestApp {
         }
     }
 
+    /// Runs one job here and now, as a worker would (the queue is not involved).
+    pub async fn run_job<J: paylink_core::jobs::BackgroundJob>(
+        &self,
+        job: J,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        job.run(&self.jobs, &self.engine.queue).await
+    }
+
     /// Starts the in-process workers (once).
     pub fn start_workers(&mut self) {
         if self.workers.is_none() {

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use apalis::prelude::Data;
-use paylink_core::jobs::mint_link::{MintLink, mint_link};
+use paylink_core::jobs::mint_link::MintLink;
 use serde_json::{Value, json};
 
 use paylink_testkit::{AppOptions, Stack, TestApp, eventually, spawn_app, spawn_app_with};
@@ -206,10 +205,7 @@ async fn two_concurrent_jobs_for_one_order_yield_one_link_and_one_request() {
         generation: 0,
     };
 
-    let (a, b) = tokio::join!(
-        mint_link(job.clone(), Data::new(app.jobs.clone())),
-        mint_link(job, Data::new(app.jobs.clone())),
-    );
+    let (a, b) = tokio::join!(app.run_job(job.clone()), app.run_job(job),);
     a.unwrap();
     b.unwrap();
 
@@ -246,13 +242,10 @@ async fn a_job_takes_over_an_order_whose_lease_holder_died() {
             .unwrap()
     );
 
-    mint_link(
-        MintLink {
-            order_id: id.clone(),
-            generation: 0,
-        },
-        Data::new(app.jobs.clone()),
-    )
+    app.run_job(MintLink {
+        order_id: id.clone(),
+        generation: 0,
+    })
     .await
     .unwrap();
 
@@ -286,14 +279,11 @@ async fn a_redelivered_job_changes_nothing() {
     };
 
     // The job handler itself, delivered three times: twice at once, then once more later.
-    let (a, b) = tokio::join!(
-        mint_link(job.clone(), Data::new(app.jobs.clone())),
-        mint_link(job.clone(), Data::new(app.jobs.clone())),
-    );
+    let (a, b) = tokio::join!(app.run_job(job.clone()), app.run_job(job.clone()),);
     a.unwrap();
     b.unwrap();
     let minted = app.get_order(&id).await;
-    mint_link(job, Data::new(app.jobs.clone())).await.unwrap();
+    app.run_job(job).await.unwrap();
 
     let order = app.get_order(&id).await;
     assert_eq!(order["link_state"], "active");

@@ -1,12 +1,11 @@
 //! `deactivate_link`: switch off a Payment Link that must take no more money (a paid order's,
 //! a cancelled order's, an old generation's).
 
-use std::sync::Arc;
-
-use apalis::prelude::{BoxDynError, Data};
+use apalis::prelude::BoxDynError;
 use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
+use crate::queue::JobQueue;
 use crate::store::{order, payment_link};
 
 /// Switch `link_id` off; if it is still the link stored on `order_id`, record it as deactivated.
@@ -49,14 +48,13 @@ pub(crate) async fn hand_off(
     }
 }
 
-/// The job handler. Transient Stripe errors are retried here with backoff; when the attempts
-/// run out, or Stripe refuses, the error is kept on the order and the job fails so that the
-/// queue (and later the reconciler) tries again.
-pub async fn deactivate_link(
-    job: DeactivateLink,
-    ctx: Data<Arc<JobContext>>,
-) -> Result<(), BoxDynError> {
-    super::counted("deactivate_link", &ctx.running, deactivate(job, &ctx)).await
+/// Transient Stripe errors are retried here with backoff; when the attempts run out, or Stripe
+/// refuses, the error is kept on the order and the job fails so that the queue (and later the
+/// reconciler) tries again.
+impl super::BackgroundJob for DeactivateLink {
+    async fn run(self, ctx: &JobContext, _queue: &JobQueue) -> Result<(), BoxDynError> {
+        deactivate(self, ctx).await
+    }
 }
 
 async fn deactivate(job: DeactivateLink, ctx: &JobContext) -> Result<(), BoxDynError> {

@@ -4,13 +4,12 @@
 //! and generation sends the same Idempotency-Key (until a Stripe 500 moves the retry epoch on),
 //! and only an order still waiting for a link of that generation stores the result.
 
-use std::sync::Arc;
-
-use apalis::prelude::{BoxDynError, Data};
+use apalis::prelude::BoxDynError;
 use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
 use crate::jobs::lease::MintLease;
+use crate::queue::JobQueue;
 use crate::store::{order, payment_link, product, stripe_cursor};
 use crate::stripe::{LinkRequest, MintedLink, StripeFailure};
 
@@ -40,10 +39,12 @@ pub enum MintOutcome {
     GaveUp(String),
 }
 
-/// The job handler: mint, and when the retries run out, leave a visible failure an operator can
-/// retry. Database errors are returned so the queue retries the job later.
-pub async fn mint_link(job: MintLink, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
-    super::counted("mint_link", &ctx.running, mint(job, &ctx)).await
+/// Mint, and when the retries run out, leave a visible failure an operator can retry.
+/// Database errors are returned so the queue retries the job later.
+impl super::BackgroundJob for MintLink {
+    async fn run(self, ctx: &JobContext, _queue: &JobQueue) -> Result<(), BoxDynError> {
+        mint(self, ctx).await
+    }
 }
 
 async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
@@ -89,7 +90,7 @@ async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
 /// [`crate::queue::JobQueue::enqueue_stamped`]: when the queue refuses, the order returns to the backlog.
 pub async fn hand_off(
     db: &sea_orm::DatabaseConnection,
-    queue: &crate::queue::JobQueue,
+    queue: &JobQueue,
     order_id: &str,
     generation: i32,
 ) -> Result<bool, sea_orm::DbErr> {

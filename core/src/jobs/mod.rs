@@ -1,10 +1,11 @@
 //! One file per job: the payload and its handler side by side, and here the one list of them.
 //!
-//! A job is a payload type implementing [`Job`] (its queue name) and an apalis handler taking
-//! the payload and the [`JobContext`](crate::JobContext). [`every_job!`] lists each pair once:
-//! the worker pool registers a worker per entry ([`crate::workers`]), and the queue depths
+//! A job is a payload type implementing [`BackgroundJob`]: its queue's name ([`Job::QUEUE`]) and
+//! `run`, which does the work with the shared [`JobContext`] and the queue (to hand work on).
+//! [`run_job`] is the one apalis handler for every job type. [`every_job!`] lists the types
+//! once: the worker pool registers a worker per entry ([`crate::workers`]), and the queue depths
 //! ([`queue_depths`]: `/metrics`, the dashboard, the tests' drain) measure each entry's queue.
-//! A new job is added to the list and to nothing else.
+//! A new job is a file here and a line in that list.
 
 pub mod deactivate_link;
 mod lease;
@@ -14,19 +15,38 @@ pub mod stripe_event;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use apalis::prelude::{BoxDynError, Data};
+
+use crate::context::JobContext;
 use crate::queue::{Job, JobQueue};
 
-/// Calls `$then!($args… ; (Payload, handler), …)` with every job type and its handler.
+/// A job: the payload on its queue, and the work it stands for.
+pub trait BackgroundJob: Job {
+    /// Does the job's work. Every job is idempotent: the queue may hand it out more than once.
+    fn run(
+        self,
+        ctx: &JobContext,
+        queue: &JobQueue,
+    ) -> impl std::future::Future<Output = Result<(), BoxDynError>> + Send;
+}
+
+/// The apalis handler of every job type: runs the job, counted as running and in the metrics.
+pub(crate) async fn run_job<J: BackgroundJob>(
+    job: J,
+    ctx: Data<Arc<JobContext>>,
+    queue: Data<JobQueue>,
+) -> Result<(), BoxDynError> {
+    counted(J::QUEUE, &ctx.running, job.run(&ctx, &queue)).await
+}
+
+/// Calls `$then!($args… ; Payload, …)` with every job type.
 macro_rules! every_job {
     ($then:ident $(, $arg:expr)*) => {
         $then!(
             $($arg),* ;
-            ($crate::jobs::mint_link::MintLink, $crate::jobs::mint_link::mint_link),
-            ($crate::jobs::stripe_event::StripeEvent, $crate::jobs::stripe_event::stripe_event),
-            (
-                $crate::jobs::deactivate_link::DeactivateLink,
-                $crate::jobs::deactivate_link::deactivate_link
-            )
+            $crate::jobs::mint_link::MintLink,
+            $crate::jobs::stripe_event::StripeEvent,
+            $crate::jobs::deactivate_link::DeactivateLink
         )
     };
 }
@@ -36,7 +56,7 @@ pub(crate) use every_job;
 /// does not answer), in the order of [`every_job!`].
 pub async fn queue_depths(queue: &JobQueue) -> Vec<(&'static str, anyhow::Result<u64>)> {
     macro_rules! depths {
-        ($queue:expr ; $(($job:ty, $handler:path)),*) => {
+        ($queue:expr ; $($job:ty),*) => {
             vec![$((<$job as Job>::QUEUE, $queue.due::<$job>().await)),*]
         };
     }

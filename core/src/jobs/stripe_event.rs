@@ -1,9 +1,7 @@
 //! `stripe_event`: apply one stored Stripe event. Every effect is a
 //! conditional update, so replays, duplicates and out-of-order arrival change nothing twice.
 
-use std::sync::Arc;
-
-use apalis::prelude::{BoxDynError, Data};
+use apalis::prelude::BoxDynError;
 use sea_orm::ActiveEnum as _;
 use serde::{Deserialize, Serialize};
 
@@ -40,21 +38,14 @@ struct EventData {
     object: serde_json::Value,
 }
 
-/// What the stripe_event handler needs beyond the shared context: the queue, to hand on work.
-#[derive(Clone, Debug)]
-pub struct EventDeps {
-    pub queue: JobQueue,
+/// Applies the event; the queue hands on the work it causes (deactivations, a new mint).
+impl super::BackgroundJob for StripeEvent {
+    async fn run(self, ctx: &JobContext, queue: &JobQueue) -> Result<(), BoxDynError> {
+        handle(self, ctx, queue).await
+    }
 }
 
-pub async fn stripe_event(
-    job: StripeEvent,
-    ctx: Data<Arc<JobContext>>,
-    deps: Data<EventDeps>,
-) -> Result<(), BoxDynError> {
-    super::counted("stripe_event", &ctx.running, handle(job, &ctx, &deps)).await
-}
-
-async fn handle(job: StripeEvent, ctx: &JobContext, deps: &EventDeps) -> Result<(), BoxDynError> {
+async fn handle(job: StripeEvent, ctx: &JobContext, queue: &JobQueue) -> Result<(), BoxDynError> {
     let Some(event) = stripe_event::find(&ctx.db, &job.event_id).await? else {
         tracing::warn!(event_id = %job.event_id, "stripe_event job for an event not stored");
         return Ok(());
@@ -67,7 +58,7 @@ async fn handle(job: StripeEvent, ctx: &JobContext, deps: &EventDeps) -> Result<
     } else {
         LearnedVia::Webhook
     };
-    let outcome = match process(ctx, &deps.queue, &event.payload, via).await {
+    let outcome = match process(ctx, queue, &event.payload, via).await {
         Ok(outcome) => outcome,
         Err(e) => {
             let message = format!("{e:#}");
