@@ -160,7 +160,7 @@ async fn enqueue(db: &DatabaseConnection, queue: &JobQueue, jobs: Vec<StripeEven
     if jobs.is_empty() {
         return;
     }
-    let ids: Vec<String> = jobs.iter().map(|j| j.event_id.clone()).collect();
+    let ids: Vec<String> = jobs.iter().map(|j| j.event_id.to_string()).collect();
     if let Err(e) = queue
         .enqueue_stamped(jobs, stripe_event::clear_enqueued(db, &ids))
         .await
@@ -183,7 +183,7 @@ async fn store_batch(
             let jobs: Vec<StripeEvent> = new
                 .iter()
                 .map(|id| StripeEvent {
-                    event_id: id.clone(),
+                    event_id: id.clone().into(),
                 })
                 .collect();
             for delivery in batch {

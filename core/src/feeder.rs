@@ -151,7 +151,7 @@ pub(crate) async fn top_up_orders(
         .await?
         .into_iter()
         .map(|o| MintLink {
-            order_id: o.id,
+            order_id: o.id.into(),
             generation: o.link_generation,
         })
         .collect();
@@ -177,7 +177,9 @@ pub(crate) async fn top_up_events(
     queue
         .enqueue_many(
             ids.into_iter()
-                .map(|event_id| StripeEvent { event_id })
+                .map(|event_id| StripeEvent {
+                    event_id: event_id.into(),
+                })
                 .collect(),
         )
         .await?;

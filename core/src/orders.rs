@@ -4,7 +4,7 @@
 
 use sea_orm::{ActiveEnum as _, DatabaseConnection};
 
-use crate::domain::{AmountCents, FieldError, OrderInput, same_order};
+use crate::domain::{AmountCents, FieldError, OrderId, OrderInput, same_order};
 use crate::jobs::deactivate_link;
 use crate::jobs::mint_link;
 use crate::queue::JobQueue;
@@ -54,14 +54,14 @@ pub async fn create(
 /// Why an order could not be changed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
-    #[error("no order {0:?}")]
-    NotFound(String),
+    #[error("no order {:?}", .0.as_str())]
+    NotFound(OrderId),
     /// Paid or cancelled orders keep their amount and state.
     #[error("order {0} is {1}; only a pending order can change")]
     NotPending(String, String),
     /// Another change (or a payment) got there between our read and our write.
     #[error("order {0} changed meanwhile; read it again and retry")]
-    Raced(String),
+    Raced(OrderId),
     #[error(transparent)]
     Database(#[from] sea_orm::DbErr),
 }
@@ -70,12 +70,12 @@ pub enum ChangeError {
 pub async fn cancel(
     db: &DatabaseConnection,
     queue: &JobQueue,
-    id: &str,
+    id: &OrderId,
 ) -> Result<order::Model, ChangeError> {
     let Some(before) = operator::cancel(db, id).await? else {
         return Err(match order::find(db, id).await? {
             Some(found) => ChangeError::NotPending(found.id, found.status.to_value()),
-            None => ChangeError::NotFound(id.to_owned()),
+            None => ChangeError::NotFound(id.clone()),
         });
     };
     if let (order::LinkState::Active, Some(link_id)) =
@@ -93,12 +93,12 @@ pub async fn cancel(
 pub async fn change_amount(
     db: &DatabaseConnection,
     queue: &JobQueue,
-    id: &str,
+    id: &OrderId,
     amount: AmountCents,
 ) -> Result<order::Model, ChangeError> {
     let found = order::find(db, id)
         .await?
-        .ok_or_else(|| ChangeError::NotFound(id.to_owned()))?;
+        .ok_or_else(|| ChangeError::NotFound(id.clone()))?;
     if found.status != order::Status::Pending {
         return Err(ChangeError::NotPending(found.id, found.status.to_value()));
     }
@@ -107,7 +107,7 @@ pub async fn change_amount(
         return Ok(found);
     }
     if !order::start_new_generation(db, id, found.link_generation, Some(amount_cents)).await? {
-        return Err(ChangeError::Raced(id.to_owned()));
+        return Err(ChangeError::Raced(id.clone()));
     }
     if let Some(old_link) = found.stripe_payment_link_id {
         switch_off(db, queue, id, old_link).await;
@@ -131,8 +131,8 @@ async fn switch_off(db: &DatabaseConnection, queue: &JobQueue, order_id: &str, l
     }
 }
 
-async fn current(db: &DatabaseConnection, id: &str) -> Result<order::Model, ChangeError> {
+async fn current(db: &DatabaseConnection, id: &OrderId) -> Result<order::Model, ChangeError> {
     order::find(db, id)
         .await?
-        .ok_or_else(|| ChangeError::NotFound(id.to_owned()))
+        .ok_or_else(|| ChangeError::NotFound(id.clone()))
 }

@@ -101,8 +101,8 @@ async fn sweep_locked(
         .into_iter()
         .filter_map(|o| {
             o.stripe_payment_link_id.map(|link_id| DeactivateLink {
-                order_id: o.id,
-                link_id,
+                order_id: o.id.into(),
+                link_id: link_id.into(),
             })
         })
         .collect();
@@ -111,8 +111,8 @@ async fn sweep_locked(
     let stray = payment_link::claim_stray(db, settings.window, stale_before).await?;
     let mut deactivations = deactivations;
     deactivations.extend(stray.into_iter().map(|l| DeactivateLink {
-        order_id: l.order_id,
-        link_id: l.id,
+        order_id: l.order_id.into(),
+        link_id: l.id.into(),
     }));
     let deactivate_jobs = deactivations.len();
     queue.enqueue_many(deactivations).await?;

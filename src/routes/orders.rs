@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiError;
 use super::extract::JsonBody;
 use crate::startup::AppState;
-use paylink_core::domain::{AmountCents, OrderInput, Payer};
+use paylink_core::domain::{AmountCents, OrderId, OrderInput, Payer};
 use paylink_core::orders;
 
 /// An order as the API shows it.
@@ -113,7 +113,7 @@ pub struct AmountChange {
 
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<OrderId>,
     JsonBody(body): JsonBody<AmountChange>,
 ) -> Result<Json<OrderView>, ApiError> {
     let amount = AmountCents::parse("amount_cents", body.amount_cents)?;
@@ -123,7 +123,7 @@ pub async fn update(
 
 pub async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<OrderId>,
 ) -> Result<Json<OrderView>, ApiError> {
     let cancelled = orders::cancel(&state.db, &state.queue, &id).await?;
     Ok(Json(OrderView::new(&state, cancelled)))

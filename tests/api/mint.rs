@@ -201,7 +201,7 @@ async fn two_concurrent_jobs_for_one_order_yield_one_link_and_one_request() {
     let order = app.create_order(&product, 4500).await;
     let id = order["id"].as_str().unwrap().to_owned();
     let job = MintLink {
-        order_id: id.clone(),
+        order_id: id.clone().into(),
         generation: 0,
     };
 
@@ -243,7 +243,7 @@ async fn a_job_takes_over_an_order_whose_lease_holder_died() {
     );
 
     app.run_job(MintLink {
-        order_id: id.clone(),
+        order_id: id.clone().into(),
         generation: 0,
     })
     .await
@@ -274,7 +274,7 @@ async fn a_redelivered_job_changes_nothing() {
     let order = app.create_order(&product, 4500).await;
     let id = order["id"].as_str().unwrap().to_owned();
     let job = MintLink {
-        order_id: id.clone(),
+        order_id: id.clone().into(),
         generation: 0,
     };
 

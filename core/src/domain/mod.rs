@@ -5,11 +5,13 @@
 //! [`Move`]: the store's conditional updates take their guards from it.
 
 mod field_error;
+mod ids;
 mod lifecycle;
 mod order_input;
 mod values;
 
 pub use field_error::FieldError;
+pub use ids::{EventId, OrderId, PaymentLinkId};
 pub use lifecycle::{LinkState, Move, StartsFrom, Status};
 pub use order_input::{OrderInput, Payer, same_order};
 pub use values::{AmountCents, Currency, Email, MAX_AMOUNT_CENTS, text};

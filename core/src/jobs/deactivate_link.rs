@@ -5,14 +5,15 @@ use apalis::prelude::BoxDynError;
 use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
+use crate::domain::{OrderId, PaymentLinkId};
 use crate::queue::JobQueue;
 use crate::store::{order, payment_link};
 
 /// Switch `link_id` off; if it is still the link stored on `order_id`, record it as deactivated.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DeactivateLink {
-    pub order_id: String,
-    pub link_id: String,
+    pub order_id: OrderId,
+    pub link_id: PaymentLinkId,
 }
 
 impl crate::queue::Job for DeactivateLink {
@@ -32,8 +33,8 @@ pub(crate) async fn hand_off(
     let jobs: Vec<DeactivateLink> = links
         .iter()
         .map(|link_id| DeactivateLink {
-            order_id: order_id.to_owned(),
-            link_id: link_id.clone(),
+            order_id: order_id.into(),
+            link_id: link_id.as_str().into(),
         })
         .collect();
     match queue.enqueue_many(jobs).await {

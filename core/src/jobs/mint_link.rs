@@ -8,6 +8,7 @@ use apalis::prelude::BoxDynError;
 use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
+use crate::domain::OrderId;
 use crate::jobs::lease::MintLease;
 use crate::queue::JobQueue;
 use crate::store::{order, payment_link, product, stripe_cursor};
@@ -16,7 +17,7 @@ use crate::stripe::{LinkRequest, MintedLink, StripeFailure};
 /// Mint the link of `order_id` for link generation `generation`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MintLink {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub generation: i32,
 }
 
@@ -95,7 +96,7 @@ pub async fn hand_off(
     generation: i32,
 ) -> Result<bool, sea_orm::DbErr> {
     let job = MintLink {
-        order_id: order_id.to_owned(),
+        order_id: order_id.into(),
         generation,
     };
     queue
@@ -287,7 +288,7 @@ async fn store(
         &ctx.db,
         payment_link::NewLink {
             id: link.id.clone(),
-            order_id: order_id.to_owned(),
+            order_id: order_id.into(),
             generation: Some(generation),
             url: link.url.clone(),
             amount_cents: Some(current.amount_cents),

@@ -6,6 +6,7 @@ use sea_orm::ActiveEnum as _;
 use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
+use crate::domain::EventId;
 use crate::jobs::deactivate_link;
 use crate::jobs::mint_link;
 use crate::queue::JobQueue;
@@ -18,7 +19,7 @@ use crate::stripe::CheckoutSession;
 /// Process the stored event `event_id`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StripeEvent {
-    pub event_id: String,
+    pub event_id: EventId,
 }
 
 impl crate::queue::Job for StripeEvent {

@@ -286,7 +286,7 @@ async fn retry_one(
 
 async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<paylink_core::domain::OrderId>,
     Form(form): Form<CsrfForm>,
 ) -> Page {
     if !session::csrf_ok(&state, &form.csrf) {
