@@ -4,8 +4,8 @@
 //! apalis-redis promotes every due job in one Lua call and kills its workers when ~8,000 are due
 //! at once, so a blast of 50,000 orders must never become 50,000 due jobs. The database holds
 //! the backlog (orders and events with no `enqueued_at`); every worker process runs a feeder, a
-//! lock in Redis lets one at a time top the queue up to `window` due jobs, and what it takes is
-//! stamped so it is taken once.
+//! lock in Redis lets one at a time top the queue up to `window` due jobs, and what it enqueued is
+//! stamped afterwards, so a feeder killed mid-pass leaves its rows in the backlog, not lost.
 //!
 //! Each pass also reads the queue's generation marker (see [`crate::queue::Generation`]): when
 //! Redis has lost its data, the rows stamped before the new generation began are waiting work
@@ -147,8 +147,11 @@ pub(crate) async fn top_up_orders(
     if room == 0 {
         return Ok(0);
     }
-    let jobs: Vec<MintLink> = order::claim_backlog(db, room, stale_before)
-        .await?
+    // Enqueue, then stamp: killed in between, the orders stay in the backlog for the next
+    // pass (a duplicate job is harmless); stamped first, they would be lost for `stale_after`.
+    let waiting = order::backlog(db, room, stale_before).await?;
+    let ids: Vec<String> = waiting.iter().map(|o| o.id.clone()).collect();
+    let jobs: Vec<MintLink> = waiting
         .into_iter()
         .map(|o| MintLink {
             order_id: o.id.into(),
@@ -157,6 +160,7 @@ pub(crate) async fn top_up_orders(
         .collect();
     let count = jobs.len();
     queue.enqueue_many(jobs).await?;
+    order::stamp_enqueued(db, ids, stale_before).await?;
     Ok(count)
 }
 
@@ -172,16 +176,18 @@ pub(crate) async fn top_up_events(
     if room == 0 {
         return Ok(0);
     }
-    let ids = stripe_event::claim_backlog(db, room, stale_before).await?;
+    // Enqueue, then stamp, as for orders.
+    let ids = stripe_event::backlog_ids(db, room, stale_before).await?;
     let count = ids.len();
     queue
         .enqueue_many(
-            ids.into_iter()
+            ids.iter()
                 .map(|event_id| StripeEvent {
-                    event_id: event_id.into(),
+                    event_id: event_id.as_str().into(),
                 })
                 .collect(),
         )
         .await?;
+    stripe_event::stamp_enqueued(db, &ids, stale_before).await?;
     Ok(count)
 }

@@ -130,8 +130,7 @@ impl JobQueue {
     }
 
     /// The feeder's turn: `None` while another process holds it. The embedded queue needs no
-    /// lock: the backlog is claimed by conditional updates that return only the rows this
-    /// caller stamped, so two feeders never take the same order.
+    /// lock: it serves one process, whose feeder runs its passes one after another.
     pub(crate) async fn lock_feeder(&self) -> anyhow::Result<Option<FeederLock>> {
         match self {
             Self::Redis(q) => q.lock_feeder().await,

@@ -198,43 +198,64 @@ pub(crate) async fn find_by_external_refs<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// Takes up to `limit` orders that wait for a mint job (never enqueued, or, given
-/// `stale_before`, enqueued before it and still not minted: the queue lost them), oldest
-/// first, and stamps them enqueued; returns only the ones this caller stamped. The caller puts their jobs on the queue.
+/// Orders waiting for a mint job: pending, minting, and never enqueued or (given
+/// `stale_before`) enqueued before it, so the queue lost their job.
+fn waiting_for_job(stale_before: Option<DateTime<Utc>>) -> sea_orm::sea_query::Condition {
+    use sea_orm::sea_query::Condition;
+    Condition::all()
+        .add(Column::LinkState.eq(LinkState::Minting))
+        .add(Column::Status.eq(Status::Pending))
+        .add(
+            Condition::any()
+                .add(Column::EnqueuedAt.is_null())
+                .add(super::older_than(Column::EnqueuedAt, stale_before)),
+        )
+}
+
+/// Up to `limit` orders waiting for a mint job (see [`waiting_for_job`]), oldest first. The
+/// feeder enqueues their jobs, then stamps them with [`stamp_enqueued`]: a process killed in
+/// between leaves them unstamped, so the next pass enqueues them again (a duplicate job costs
+/// a little work), where stamping first would leave them lost until `stale_after`.
+pub async fn backlog<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+    stale_before: Option<DateTime<Utc>>,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Entity::find()
+        .filter(waiting_for_job(stale_before))
+        .order_by_asc(Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Stamps `ids` as enqueued, those still waiting for a job; returns the rows it stamped.
+pub async fn stamp_enqueued<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = String>,
+    stale_before: Option<DateTime<Utc>>,
+) -> Result<Vec<Model>, DbErr> {
+    Entity::update_many()
+        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.is_in(ids))
+        .filter(waiting_for_job(stale_before))
+        .exec_with_returning(db)
+        .await
+}
+
+/// Takes up to `limit` orders that wait for a mint job and stamps them enqueued; returns only
+/// the ones this caller stamped (a concurrent claimer that stamped one first has taken it).
 pub async fn claim_backlog<C: ConnectionTrait>(
     db: &C,
     limit: u64,
     stale_before: Option<DateTime<Utc>>,
 ) -> Result<Vec<Model>, DbErr> {
-    use sea_orm::sea_query::Condition;
-    use sea_orm::{QueryOrder, QuerySelect};
-    let waiting = || {
-        Condition::all()
-            .add(Column::LinkState.eq(LinkState::Minting))
-            .add(Column::Status.eq(Status::Pending))
-            .add(
-                Condition::any()
-                    .add(Column::EnqueuedAt.is_null())
-                    .add(super::older_than(Column::EnqueuedAt, stale_before)),
-            )
-    };
-    let claimed = Entity::find()
-        .filter(waiting())
-        .order_by_asc(Column::CreatedAt)
-        .limit(limit)
-        .all(db)
-        .await?;
-    if claimed.is_empty() {
-        return Ok(claimed);
+    let found = backlog(db, limit, stale_before).await?;
+    if found.is_empty() {
+        return Ok(found);
     }
-    // Only the rows this caller stamped are its to enqueue: a concurrent claimer that stamped
-    // one first has taken it.
-    Entity::update_many()
-        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
-        .filter(Column::Id.is_in(claimed.iter().map(|o| o.id.clone())))
-        .filter(waiting())
-        .exec_with_returning(db)
-        .await
+    stamp_enqueued(db, found.into_iter().map(|o| o.id), stale_before).await
 }
 
 /// Orders that must have no active link but still have one, past `stale_before` and with

@@ -205,43 +205,47 @@ pub async fn clear_enqueued<C: ConnectionTrait>(db: &C, ids: &[String]) -> Resul
     Ok(())
 }
 
-/// Takes up to `limit` unprocessed events with no job (or, given `stale_before`, a job enqueued
-/// before it that never finished: the queue lost it), oldest first, and stamps them enqueued;
-/// returns only the ones this caller stamped.
-pub async fn claim_backlog<C: ConnectionTrait>(
+/// Events waiting for a job: unprocessed, and never enqueued or (given `stale_before`)
+/// enqueued before it, so the queue lost their job.
+fn waiting_for_job(stale_before: Option<DateTime<Utc>>) -> sea_orm::sea_query::Condition {
+    use sea_orm::sea_query::Condition;
+    Condition::all().add(Column::ProcessedAt.is_null()).add(
+        Condition::any()
+            .add(Column::EnqueuedAt.is_null())
+            .add(super::older_than(Column::EnqueuedAt, stale_before)),
+    )
+}
+
+/// The ids of up to `limit` events waiting for a job, oldest first. The feeder enqueues them,
+/// then stamps them ([`stamp_enqueued`]), for the reason `order::backlog` gives.
+pub async fn backlog_ids<C: ConnectionTrait>(
     db: &C,
     limit: u64,
     stale_before: Option<DateTime<Utc>>,
 ) -> Result<Vec<String>, DbErr> {
-    use sea_orm::sea_query::Condition;
     use sea_orm::{QueryOrder, QuerySelect};
-    let waiting = || {
-        Condition::all().add(Column::ProcessedAt.is_null()).add(
-            Condition::any()
-                .add(Column::EnqueuedAt.is_null())
-                .add(super::older_than(Column::EnqueuedAt, stale_before)),
-        )
-    };
-    let ids: Vec<String> = Entity::find()
+    Entity::find()
         .select_only()
         .column(Column::Id)
-        .filter(waiting())
+        .filter(waiting_for_job(stale_before))
         .order_by_asc(Column::ReceivedAt)
         .limit(limit)
         .into_tuple()
         .all(db)
-        .await?;
-    if ids.is_empty() {
-        return Ok(ids);
-    }
-    // Only the rows this caller stamped are its to enqueue.
+        .await
+}
+
+/// Stamps `ids` as enqueued, those still waiting for a job.
+pub async fn stamp_enqueued<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+    stale_before: Option<DateTime<Utc>>,
+) -> Result<u64, DbErr> {
     Ok(Entity::update_many()
         .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
-        .filter(Column::Id.is_in(ids))
-        .filter(waiting())
-        .exec_with_returning(db)
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .filter(waiting_for_job(stale_before))
+        .exec(db)
         .await?
-        .into_iter()
-        .map(|e| e.id)
-        .collect())
+        .rows_affected)
 }
