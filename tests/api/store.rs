@@ -147,7 +147,7 @@ async fn the_retry_epoch_moves_once_per_observed_500(kind: Db) {
     );
     let stale_before = chrono::Utc::now() + chrono::Duration::seconds(1);
     assert!(
-        order::claim_backlog(&db, 10, Some(stale_before))
+        order::backlog(&db, 10, Some(stale_before))
             .await
             .unwrap()
             .is_empty(),

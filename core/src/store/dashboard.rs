@@ -65,9 +65,7 @@ pub async fn failures_since<C: ConnectionTrait>(
 /// Orders waiting in the database for room in the queue (never enqueued).
 pub async fn backlog<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     order::Entity::find()
-        .filter(order::Column::LinkState.eq(order::LinkState::Minting))
-        .filter(order::Column::Status.eq(order::Status::Pending))
-        .filter(order::Column::EnqueuedAt.is_null())
+        .filter(order::waiting_for_job(None))
         .count(db)
         .await
 }

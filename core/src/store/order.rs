@@ -200,7 +200,9 @@ pub(crate) async fn find_by_external_refs<C: ConnectionTrait>(
 
 /// Orders waiting for a mint job: pending, minting, and never enqueued or (given
 /// `stale_before`) enqueued before it, so the queue lost their job.
-fn waiting_for_job(stale_before: Option<DateTime<Utc>>) -> sea_orm::sea_query::Condition {
+pub(crate) fn waiting_for_job(
+    stale_before: Option<DateTime<Utc>>,
+) -> sea_orm::sea_query::Condition {
     use sea_orm::sea_query::Condition;
     Condition::all()
         .add(Column::LinkState.eq(LinkState::Minting))
@@ -242,20 +244,6 @@ pub async fn stamp_enqueued<C: ConnectionTrait>(
         .filter(waiting_for_job(stale_before))
         .exec_with_returning(db)
         .await
-}
-
-/// Takes up to `limit` orders that wait for a mint job and stamps them enqueued; returns only
-/// the ones this caller stamped (a concurrent claimer that stamped one first has taken it).
-pub async fn claim_backlog<C: ConnectionTrait>(
-    db: &C,
-    limit: u64,
-    stale_before: Option<DateTime<Utc>>,
-) -> Result<Vec<Model>, DbErr> {
-    let found = backlog(db, limit, stale_before).await?;
-    if found.is_empty() {
-        return Ok(found);
-    }
-    stamp_enqueued(db, found.into_iter().map(|o| o.id), stale_before).await
 }
 
 /// Orders that must have no active link but still have one, past `stale_before` and with

@@ -148,11 +148,7 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>,
 /// Events waiting for room in the queue: unprocessed, with no job enqueued.
 pub async fn backlog<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait as _;
-    Entity::find()
-        .filter(Column::ProcessedAt.is_null())
-        .filter(Column::EnqueuedAt.is_null())
-        .count(db)
-        .await
+    Entity::find().filter(waiting_for_job(None)).count(db).await
 }
 
 /// Records how processing ended. Only the first outcome sticks: a duplicate job that finishes
