@@ -5,8 +5,9 @@
 
 use chrono::Utc;
 use sea_orm::ConnectionTrait;
+use sea_orm::ExprTrait as _;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LikeExpr};
 
 use super::{order, stripe_event};
 use crate::domain::Move;
@@ -38,10 +39,36 @@ impl FailureFilter {
             }
         }
         if let Some(text) = self.error_contains.as_deref().filter(|t| !t.is_empty()) {
-            query = query.filter(order::Column::LastError.contains(text.replace('\0', "")));
+            query = query.filter(
+                Expr::col(order::Column::LastError).like(containing(&text.replace('\0', ""))),
+            );
         }
         query
     }
+}
+
+/// The character that makes the next one literal in [`containing`]'s pattern.
+const LIKE_ESCAPE: char = '\\';
+
+/// A `LIKE` pattern matching values that contain `text` literally: `%`, `_` and the escape
+/// character are escaped and the escape is named in an `ESCAPE` clause, which SQLite needs (it
+/// has no default escape) and PostgreSQL honours alike. Unescaped, a filter of `%` would match
+/// every failed order and "Retry all matching" would retry them all.
+fn containing(text: &str) -> LikeExpr {
+    LikeExpr::new(containing_pattern(text)).escape(LIKE_ESCAPE)
+}
+
+fn containing_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+            pattern.push(LIKE_ESCAPE);
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Failed orders matching `filter`, most recently tried first.
@@ -138,4 +165,39 @@ pub async fn replay_event<C: ConnectionTrait>(db: &C, id: &str) -> Result<bool, 
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
+
+    use super::*;
+
+    #[test]
+    fn like_wildcards_and_the_escape_character_are_escaped() {
+        for (text, pattern) in [
+            ("%", r"%\%%"),
+            ("_", r"%\_%"),
+            (r"\", r"%\\%"),
+            (r"50%_\x", r"%50\%\_\\x%"),
+            ("HTTP 500", "%HTTP 500%"),
+        ] {
+            assert_eq!(containing_pattern(text), pattern, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_pattern_carries_an_escape_clause_on_both_databases() {
+        let mut query = Query::select();
+        query
+            .column(order::Column::Id)
+            .from(order::Entity)
+            .and_where(Expr::col(order::Column::LastError).like(containing("%")));
+        for (sql, _) in [
+            query.build(PostgresQueryBuilder),
+            query.build(SqliteQueryBuilder),
+        ] {
+            assert!(sql.contains("ESCAPE"), "{sql}");
+        }
+    }
 }
