@@ -74,6 +74,10 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseCon
     Ok(db)
 }
 
+/// The largest request body a route takes unless it sets its own limit (`/v1/blasts` and
+/// `/webhooks/stripe` do); a larger one is answered 413.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
 /// The intake, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
@@ -120,7 +124,7 @@ impl Application {
         };
         let router = crate::routes::router(state)
             .layer(tower_http::trace::TraceLayer::new_for_http())
-            .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024));
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
         Ok(Self { listener, router })
     }
 

@@ -1,8 +1,10 @@
 //! A JSON body extractor whose rejections speak the API's error format: malformed JSON is a
-//! 400, well-formed JSON of the wrong shape (a missing or mistyped field) a 422 naming the field.
+//! 400, well-formed JSON of the wrong shape (a missing or mistyped field) a 422 naming the field,
+//! a body over the route's limit a 413.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 
 use super::ApiError;
 
@@ -18,6 +20,10 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
+            // axum's own rejection says 413 when the body outgrew the route's `DefaultBodyLimit`.
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::too_large())
+            }
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Validation {
                 field: "body".into(),
                 message: format!(

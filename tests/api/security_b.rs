@@ -2,12 +2,13 @@
 //! notices, `LIKE` filters, ids in dashboard URLs, and the cost of a `/metrics` scrape. Each
 //! test sends what a careless or hostile client would and checks the answer.
 
+use paylink::startup::MAX_BODY_BYTES;
 use paylink_core::domain::{AmountCents, Currency, Email};
 use paylink_core::store::operator::{self, FailureFilter};
 use paylink_core::store::{self, order, product};
 use sea_orm::DatabaseConnection;
 
-use paylink_testkit::{Db, TestDatabase};
+use paylink_testkit::{ADMIN_TOKEN, AppOptions, Db, TestApp, TestDatabase, spawn_app_with};
 
 async fn migrated(kind: Db) -> (TestDatabase, DatabaseConnection) {
     let database = TestDatabase::create(kind).await;
@@ -83,6 +84,120 @@ async fn security_b_like_filter_matches_wildcards_literally(kind: Db) {
         retried, 1,
         "a filter of % retries only the order whose error holds a %"
     );
+}
+
+/// `routes::blasts::MAX_BODY_BYTES`: room for 10,000 orders.
+const BLAST_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// `routes::webhooks::MAX_BODY_BYTES`, documented in the README as "413 over 1 MiB".
+const WEBHOOK_BODY_BYTES: usize = 1024 * 1024;
+
+/// An app with no workers: these tests only talk to the intake.
+async fn intake_only() -> TestApp {
+    spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await
+}
+
+/// A JSON object exactly `len` bytes long.
+fn json_of_len(len: usize) -> String {
+    let pad = len - r#"{"pad":""}"#.len();
+    format!(r#"{{"pad":"{}"}}"#, "x".repeat(pad))
+}
+
+/// A form body exactly `len` bytes long.
+fn form_of_len(len: usize) -> String {
+    format!("csrf={}", "x".repeat(len - "csrf=".len()))
+}
+
+async fn send_body(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    content_type: &str,
+    body: String,
+) -> reqwest::Response {
+    app.client
+        .request(method, app.url(path))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{path} answered, not dropped: {e}"))
+}
+
+/// Every route that takes a body answers one byte over its limit with 413: the API's JSON
+/// error (`payload_too_large`) on `/v1` and `/webhooks/stripe`, an HTML page on `/admin`. A body
+/// at the limit is read (and refused for what it says, not for its size).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_b_every_body_one_byte_over_its_limit_is_413() {
+    use reqwest::Method;
+    let app = intake_only().await;
+    let json = "application/json";
+    let form = "application/x-www-form-urlencoded";
+    for (method, path, limit) in [
+        (Method::POST, "/v1/orders", MAX_BODY_BYTES),
+        (Method::POST, "/v1/products", MAX_BODY_BYTES),
+        (Method::PATCH, "/v1/orders/ord_x", MAX_BODY_BYTES),
+        (Method::POST, "/v1/blasts", BLAST_BODY_BYTES),
+        (Method::POST, "/webhooks/stripe", WEBHOOK_BODY_BYTES),
+    ] {
+        let over = send_body(&app, method.clone(), path, json, json_of_len(limit + 1)).await;
+        assert_eq!(over.status(), 413, "{method} {path}, {} bytes", limit + 1);
+        let body: serde_json::Value = over.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "payload_too_large", "{path}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{path}: {body}"
+        );
+        let at = send_body(&app, method.clone(), path, json, json_of_len(limit)).await;
+        assert_ne!(
+            at.status(),
+            413,
+            "{method} {path}, {limit} bytes is within the limit"
+        );
+    }
+    // The blast route's own limit is above the default one.
+    let blast = send_body(
+        &app,
+        Method::POST,
+        "/v1/blasts",
+        json,
+        json_of_len(MAX_BODY_BYTES + 1),
+    )
+    .await;
+    assert_eq!(blast.status(), 422);
+
+    for path in ["/admin/login", "/admin/failures/retry", "/admin/logout"] {
+        let over = send_body(
+            &app,
+            Method::POST,
+            path,
+            form,
+            form_of_len(MAX_BODY_BYTES + 1),
+        )
+        .await;
+        assert_eq!(over.status(), 413, "POST {path}");
+        assert!(
+            over.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "POST {path} answers a page"
+        );
+        assert!(
+            over.text()
+                .await
+                .unwrap()
+                .contains("larger than the dashboard accepts")
+        );
+        let at = send_body(&app, Method::POST, path, form, form_of_len(MAX_BODY_BYTES)).await;
+        assert_ne!(at.status(), 413, "POST {path} at the limit");
+    }
 }
 
 macro_rules! on_both_databases {

@@ -2,11 +2,12 @@
 //! work); actions are conditional updates that put work back through the backlog, the feeder
 //! and the Stripe limit, never around them.
 
+mod form;
 mod session;
 mod views;
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -18,6 +19,7 @@ use paylink_core::store::{blast, dashboard, order, payment, product, stripe_minu
 use serde::Deserialize;
 
 use crate::startup::AppState;
+use form::AdminForm;
 use views::{Filter, Overview, QueueDepth};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -87,7 +89,7 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+async fn login(State(state): State<AppState>, AdminForm(form): AdminForm<LoginForm>) -> Response {
     if !crate::routes::auth::is_admin_token(&state, &form.token) {
         return (
             StatusCode::UNAUTHORIZED,
@@ -105,7 +107,7 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(state): State<AppState>, Form(form): Form<CsrfForm>) -> Response {
+async fn logout(State(state): State<AppState>, AdminForm(form): AdminForm<CsrfForm>) -> Response {
     if !session::csrf_ok(&state, &form.csrf) {
         return refused_csrf();
     }
@@ -248,7 +250,10 @@ struct RetryMatching {
     filter: Filter,
 }
 
-async fn retry_matching(State(state): State<AppState>, Form(form): Form<RetryMatching>) -> Page {
+async fn retry_matching(
+    State(state): State<AppState>,
+    AdminForm(form): AdminForm<RetryMatching>,
+) -> Page {
     if !session::csrf_ok(&state, &form.csrf) {
         return Ok(refused_csrf());
     }
@@ -263,7 +268,7 @@ async fn retry_matching(State(state): State<AppState>, Form(form): Form<RetryMat
 async fn retry_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    AdminForm(form): AdminForm<CsrfForm>,
 ) -> Page {
     if !session::csrf_ok(&state, &form.csrf) {
         return Ok(refused_csrf());
@@ -287,7 +292,7 @@ async fn retry_one(
 async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<paylink_core::domain::OrderId>,
-    Form(form): Form<CsrfForm>,
+    AdminForm(form): AdminForm<CsrfForm>,
 ) -> Page {
     if !session::csrf_ok(&state, &form.csrf) {
         return Ok(refused_csrf());
@@ -303,7 +308,7 @@ async fn cancel(
 async fn replay(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    AdminForm(form): AdminForm<CsrfForm>,
 ) -> Page {
     if !session::csrf_ok(&state, &form.csrf) {
         return Ok(refused_csrf());

@@ -75,6 +75,28 @@ pub fn login(error: Option<&str>) -> Markup {
     }
 }
 
+/// A page that says what was wrong with the request (a form or a query the dashboard cannot
+/// take); the message is escaped like everything maud renders.
+pub fn problem(title: &str, message: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) " · paylink" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    h1 { (title) }
+                    p.error { (message) }
+                    p { a href="/admin" { "Back to the dashboard" } }
+                }
+            }
+        }
+    }
+}
+
 /// Queue depth as the overview shows it.
 pub struct QueueDepth {
     /// Jobs due per queue, every job type in turn.

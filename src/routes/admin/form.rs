@@ -1,0 +1,41 @@
+//! The dashboard's form extractor: a form the dashboard cannot take is answered with an HTML
+//! page that says why, with axum's status (413 for a body over the limit), never axum's plain
+//! text.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::views;
+
+pub struct AdminForm<T>(pub T);
+
+impl<S, T> FromRequest<S> for AdminForm<T>
+where
+    axum::Form<T>: FromRequest<S, Rejection = FormRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(rejection) => Err(refused(&rejection)),
+        }
+    }
+}
+
+fn refused(rejection: &FormRejection) -> Response {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "The form is larger than the dashboard accepts.".to_owned()
+    } else {
+        format!("The form could not be read: {}", rejection.body_text())
+    };
+    (
+        status,
+        Html(views::problem("Refused", &message).into_string()),
+    )
+        .into_response()
+}
