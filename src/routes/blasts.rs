@@ -2,7 +2,7 @@
 //! with `Accept: text/csv`): what the sender needs to reach every payer.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -10,11 +10,11 @@ use paylink_core::store::{blast, order};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, QueryParams};
 use crate::blast_export::{ResultRow, all_rows, to_csv};
 use crate::startup::AppState;
 use paylink_core::blasts;
-use paylink_core::domain::OrderInput;
+use paylink_core::domain::{OrderInput, PageRequest, whole_number};
 
 /// A blast body may hold 10,000 orders.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -60,10 +60,11 @@ pub async fn show(
     }))
 }
 
+/// `page` and `per_page` as given: checked here, so that a bad value is a 422 naming it.
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
-    page: Option<u64>,
-    per_page: Option<u64>,
+    page: Option<String>,
+    per_page: Option<String>,
 }
 
 const DEFAULT_PER_PAGE: u64 = 100;
@@ -74,9 +75,14 @@ const MAX_PER_PAGE: u64 = 1000;
 pub async fn orders(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<PageQuery>,
+    QueryParams(query): QueryParams<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let per_page = match query.per_page.as_deref() {
+        Some(raw) => whole_number("per_page", raw)?.clamp(1, MAX_PER_PAGE),
+        None => DEFAULT_PER_PAGE,
+    };
+    let page = PageRequest::parse("page", query.page.as_deref(), per_page)?;
     if blast::find(&state.db, &id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no blast {id:?}")));
     }
@@ -84,35 +90,30 @@ pub async fn orders(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/csv"));
-    let per_page = query
-        .per_page
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .clamp(1, MAX_PER_PAGE);
-    let page = query.page.unwrap_or(1).max(1);
     if wants_csv {
         let rows = match query.page {
-            Some(_) => page_of(&state, &id, page, per_page).await?.0,
+            Some(_) => page_of(&state, &id, page).await?.0,
             None => all_rows(&state.db, &id, |token| state.jobs.pay_url(token)).await?,
         };
         return csv_response(&rows);
     }
-    let (data, has_more) = page_of(&state, &id, page, per_page).await?;
-    Ok(Json(
-        serde_json::json!({"data": data, "page": page, "per_page": per_page, "has_more": has_more}),
-    )
+    let (data, has_more) = page_of(&state, &id, page).await?;
+    Ok(Json(serde_json::json!({
+        "data": data, "page": page.number(), "per_page": page.size(), "has_more": has_more,
+    }))
     .into_response())
 }
 
 async fn page_of(
     state: &AppState,
     id: &str,
-    page: u64,
-    per_page: u64,
+    page: PageRequest,
 ) -> Result<(Vec<ResultRow>, bool), ApiError> {
+    // One row more than the page says whether another page follows.
     let mut found =
-        order::list_for_blast(&state.db, id, (page - 1) * per_page, per_page + 1).await?;
-    let has_more = found.len() as u64 > per_page;
-    found.truncate(per_page as usize);
+        order::list_for_blast(&state.db, id, page.offset(), page.size().saturating_add(1)).await?;
+    let has_more = found.len() as u64 > page.size();
+    found.truncate(usize::try_from(page.size()).unwrap_or(usize::MAX));
     Ok((found.into_iter().map(|o| row(state, o)).collect(), has_more))
 }
 

@@ -200,6 +200,126 @@ async fn security_b_every_body_one_byte_over_its_limit_is_413() {
     }
 }
 
+/// GET `path` with the admin token; the request must be answered, not dropped.
+async fn get(app: &TestApp, path: &str, accept: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("accept", accept)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path} answered, not dropped: {e}"))
+}
+
+/// Pages no listing can have, and values that are not page numbers at all.
+const BAD_PAGES: [&str; 8] = [
+    "18446744073709551615",
+    "18446744073709551616",
+    "9223372036854775808",
+    "1000001",
+    "0",
+    "-1",
+    "abc",
+    "",
+];
+
+/// `?page=` on the API: an absurd page or a non-number is a 422 naming `page` (the request is
+/// answered, not dropped by an overflow), in JSON and CSV alike; real pages still work, up to
+/// the highest allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_b_absurd_pages_of_a_blast_are_422_naming_page() {
+    let app = intake_only().await;
+    let product = app.create_product("generic").await;
+    let blast =
+        crate::blasts::post_blast(&app, "paged", crate::blasts::rows(&product, 3, "paged")).await;
+    let orders = format!("/v1/blasts/{}/orders", blast["id"].as_str().unwrap());
+
+    for page in BAD_PAGES {
+        for accept in ["application/json", "text/csv"] {
+            let path = format!("{orders}?page={page}&per_page=1000");
+            let response = get(&app, &path, accept).await;
+            assert_eq!(response.status(), 422, "{path} ({accept})");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "validation_failed", "{path}: {body}");
+            assert_eq!(body["error"]["field"], "page", "{path}: {body}");
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains("page"),
+                "{body}"
+            );
+        }
+    }
+    let response = get(&app, &format!("{orders}?per_page=lots"), "application/json").await;
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "per_page", "{body}");
+
+    let second = get(
+        &app,
+        &format!("{orders}?page=2&per_page=2"),
+        "application/json",
+    )
+    .await;
+    assert_eq!(second.status(), 200);
+    let second: serde_json::Value = second.json().await.unwrap();
+    assert_eq!(second["data"].as_array().unwrap().len(), 1, "{second}");
+    assert_eq!(
+        (second["page"].as_u64(), second["has_more"].as_bool()),
+        (Some(2), Some(false))
+    );
+    let last = get(
+        &app,
+        &format!(
+            "{orders}?page={}&per_page=1000",
+            paylink_core::domain::MAX_PAGE
+        ),
+        "application/json",
+    )
+    .await;
+    assert_eq!(
+        last.status(),
+        200,
+        "the highest page is empty, not an error"
+    );
+    let last: serde_json::Value = last.json().await.unwrap();
+    assert_eq!(last["data"], serde_json::json!([]));
+}
+
+/// `?page=` on the dashboard's blast page: the same checks, answered with a 422 page naming
+/// `page`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_b_absurd_dashboard_pages_are_a_422_page_naming_page() {
+    let app = intake_only().await;
+    let product = app.create_product("generic").await;
+    let blast =
+        crate::blasts::post_blast(&app, "paged", crate::blasts::rows(&product, 3, "paged")).await;
+    let page = format!("/admin/blasts/{}", blast["id"].as_str().unwrap());
+
+    for bad in BAD_PAGES {
+        let path = format!("{page}?page={bad}");
+        let response = get(&app, &path, "text/html").await;
+        assert_eq!(response.status(), 422, "{path}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("page: must be a whole number from 1 to 1000000"),
+            "{path}: {html}"
+        );
+    }
+    let first = get(&app, &page, "text/html").await;
+    assert_eq!(first.status(), 200);
+    assert!(first.text().await.unwrap().contains("Orders 1–3."));
+    let second = get(&app, &format!("{page}?page=2"), "text/html").await;
+    assert_eq!(second.status(), 200);
+    let second = second.text().await.unwrap();
+    assert!(second.contains("No orders on page 2."), "{second}");
+    assert!(second.contains("?page=1\">Previous page"), "{second}");
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod postgres {

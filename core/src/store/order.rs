@@ -339,6 +339,11 @@ pub async fn list_for_blast<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<Model>, DbErr> {
     use sea_orm::{QueryOrder, QuerySelect};
+    // Both databases take OFFSET and LIMIT as signed 64-bit numbers: nothing lies past that.
+    if i64::try_from(offset).is_err() {
+        return Ok(Vec::new());
+    }
+    let limit = std::cmp::Ord::min(limit, i64::MAX as u64);
     Entity::find()
         .filter(Column::BlastId.eq(blast_id))
         .order_by_asc(Column::CreatedAt)

@@ -7,12 +7,13 @@ mod session;
 mod views;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
+use paylink_core::domain::PageRequest;
 use paylink_core::jobs;
 use paylink_core::store::operator::{self, FailureFilter};
 use paylink_core::store::{blast, dashboard, order, payment, product, stripe_minute};
@@ -177,18 +178,56 @@ async fn blasts(State(state): State<AppState>) -> Page {
     Ok(html(views::blasts(&csrf(&state), &rows)))
 }
 
-async fn blast_page(State(state): State<AppState>, Path(id): Path<String>) -> Page {
+/// Orders on one page of a blast's page.
+const ORDERS_PER_PAGE: u64 = 200;
+
+async fn blast_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Page {
+    let page = match PageRequest::parse(
+        "page",
+        param(query.as_deref(), "page").as_deref(),
+        ORDERS_PER_PAGE,
+    ) {
+        Ok(page) => page,
+        Err(e) => return Ok(unprocessable(&e.message)),
+    };
     let Some(found) = blast::find(&state.db, &id).await? else {
         return Ok(not_found("blast"));
     };
     let counts = blast::counts(&state.db, &id).await?;
-    let orders = order::list_for_blast(&state.db, &id, 0, 200).await?;
+    let mut orders = order::list_for_blast(&state.db, &id, page.offset(), page.size() + 1).await?;
+    let has_more = orders.len() as u64 > page.size();
+    orders.truncate(ORDERS_PER_PAGE as usize);
     Ok(html(views::blast_page(
         &csrf(&state),
         &found,
         &counts,
-        &orders,
+        views::OrdersPage {
+            orders: &orders,
+            page,
+            has_more,
+        },
     )))
+}
+
+/// The first value of `name` in a query string (none, rather than a refusal, when the query
+/// string holds something else).
+fn param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// 422 with a page that says which parameter was wrong.
+fn unprocessable(message: &str) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Html(views::problem("Invalid request", message).into_string()),
+    )
+        .into_response()
 }
 
 fn not_found(what: &str) -> Response {

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
+use paylink_core::domain::PageRequest;
 use paylink_core::store::{blast, order, payment, stripe_event};
 use sea_orm::ActiveEnum as _;
 
@@ -236,22 +237,41 @@ pub fn blasts(csrf: &str, blasts: &[(blast::Model, blast::Counts)]) -> Markup {
     )
 }
 
+/// One page of a blast's orders.
+pub struct OrdersPage<'a> {
+    pub orders: &'a [order::Model],
+    pub page: PageRequest,
+    /// Whether another page follows.
+    pub has_more: bool,
+}
+
 pub fn blast_page(
     csrf: &str,
     b: &blast::Model,
     counts: &blast::Counts,
-    orders: &[order::Model],
+    orders: OrdersPage<'_>,
 ) -> Markup {
+    let OrdersPage {
+        orders,
+        page,
+        has_more,
+    } = orders;
+    let here = format!("/admin/blasts/{}", path_segment(&b.id));
+    let first_row = page.offset() + 1;
     layout(
         &b.name,
         csrf,
         html! {
             h1 { "Blast " (b.name) }
             (progress(b.size, counts.active + counts.deactivated, counts.failed, counts.paid))
-            p.muted { (b.size) " orders · " a href=(format!("/admin/failures?blast={}", b.id)) { "its failures" } }
+            p.muted { (b.size) " orders · " a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "its failures" } }
             (order_table(orders))
-            @if orders.len() < usize::try_from(b.size).unwrap_or(0) {
-                p.muted { "The first " (orders.len()) " orders; every order is in GET /v1/blasts/" (b.id) "/orders." }
+            p.muted id="pager" {
+                @if orders.is_empty() { "No orders on page " (page.number()) ". " }
+                @else { "Orders " (first_row) "–" (page.offset() + orders.len() as u64) ". " }
+                @if page.number() > 1 { a href=(format!("{here}?page={}", page.number() - 1)) { "Previous page" } " " }
+                @if has_more { a href=(format!("{here}?page={}", page.number() + 1)) { "Next page" } " " }
+                "Every order is in GET /v1/blasts/" (b.id) "/orders."
             }
         },
     )
@@ -466,4 +486,21 @@ pub fn order_page(
             }
         },
     )
+}
+
+/// `value` as one path segment of a URL: every byte but ASCII letters, digits and `*-._` is
+/// percent-encoded, so an id holding `/`, `?`, `#`, `%` or a space stays one segment and
+/// reaches the route whole (axum decodes it). `byte_serialize` writes a space as `+`, which
+/// means a space only in a query string; in a path it is `%20` (a `+` in the input is `%2B`).
+pub fn path_segment(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// `name=value` for a query string, both encoded.
+pub fn query_pair(name: &str, value: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair(name, value)
+        .finish()
 }
