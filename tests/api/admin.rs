@@ -230,7 +230,7 @@ async fn retry_all_on_500_failed_orders_mints_each_once_within_the_rate_limit() 
         response.headers()["location"]
             .to_str()
             .unwrap()
-            .contains("500+order"),
+            .contains("notice=retried_matching&count=500"),
         "the notice counts the orders put back"
     );
     let done = wait_for_blast(&app, blast_id, Duration::from_secs(60)).await;

@@ -320,6 +320,90 @@ async fn security_b_absurd_dashboard_pages_are_a_422_page_naming_page() {
     assert!(second.contains("?page=1\">Previous page"), "{second}");
 }
 
+/// The CSRF token, read from a page's logout form as a browser would.
+async fn csrf(app: &TestApp) -> String {
+    let page = app.admin_page("/admin").await;
+    let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    page[start..start + 64].to_owned()
+}
+
+/// POSTs a dashboard form with the CSRF token; returns where it redirects to.
+async fn press(app: &TestApp, path: &str, form: &[(&str, &str)]) -> String {
+    let csrf = csrf(app).await;
+    let mut form = form.to_vec();
+    form.push(("csrf", &csrf));
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(ADMIN_TOKEN)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "POST {path}");
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The failures page shows only notices the dashboard itself names, by code: text in the link
+/// is never shown, an unknown code shows nothing, and a real action's notice still reads whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_b_failures_notices_are_codes_not_text_from_the_link() {
+    let app = intake_only().await;
+    for (query, planted) in [
+        ("notice=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "alert(1)"),
+        (
+            "notice=Your+account+is+locked%2C+call+555-0100",
+            "call 555-0100",
+        ),
+        ("notice=cancelled+order+ord_x", "ord_x"),
+        ("notice=retried_matching&count=%3Cb%3E9%3C%2Fb%3E", "9</b>"),
+    ] {
+        let page = app.admin_page(&format!("/admin/failures?{query}")).await;
+        assert!(
+            !page.contains(planted),
+            "{query}: {planted:?} is on the page"
+        );
+        assert!(!page.contains(&planted.replace('<', "&lt;")), "{query}");
+    }
+    let unknown = app.admin_page("/admin/failures?notice=Hello").await;
+    assert!(
+        !unknown.contains("role=\"status\""),
+        "an unknown code shows no notice"
+    );
+
+    // A real action: cancel a pending order. The redirect names the notice by code only.
+    let product = app.create_product("generic").await;
+    let order = app.create_order(&product, 1500).await;
+    let id = order["id"].as_str().unwrap();
+    let location = press(&app, &format!("/admin/orders/{id}/cancel"), &[]).await;
+    assert!(location.contains("notice=cancelled"), "{location}");
+    assert!(!location.contains(id), "{location}");
+    let page = app.admin_page(&location).await;
+    assert!(page.contains("The order was cancelled."), "{page}");
+    assert_eq!(app.get_order(id).await["status"], "cancelled");
+
+    let location = press(&app, &format!("/admin/orders/{id}/cancel"), &[]).await;
+    let page = app.admin_page(&location).await;
+    assert!(
+        page.contains("only a pending order can be cancelled"),
+        "{location}"
+    );
+
+    // Retry all matching carries its count in a parameter of its own.
+    let location = press(
+        &app,
+        "/admin/failures/retry",
+        &[("blast", ""), ("error", "HTTP 500")],
+    )
+    .await;
+    assert!(
+        location.contains("notice=retried_matching&count=0"),
+        "{location}"
+    );
+    let page = app.admin_page(&location).await;
+    assert!(page.contains("0 order(s) put back to minting."), "{page}");
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod postgres {

@@ -3,6 +3,7 @@
 //! and the Stripe limit, never around them.
 
 mod form;
+mod notice;
 mod session;
 mod views;
 
@@ -21,6 +22,7 @@ use serde::Deserialize;
 
 use crate::startup::AppState;
 use form::AdminForm;
+use notice::Notice;
 use views::{Filter, Overview, QueueDepth};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -242,8 +244,11 @@ fn not_found(what: &str) -> Response {
 struct FailuresQuery {
     #[serde(flatten)]
     filter: Filter,
+    /// A [`Notice`]'s code; anything else shows nothing.
     #[serde(default)]
     notice: String,
+    /// The notice's count, where it has one.
+    count: Option<String>,
 }
 
 fn failure_filter(filter: &Filter) -> FailureFilter {
@@ -258,7 +263,7 @@ async fn failures(State(state): State<AppState>, Query(query): Query<FailuresQue
     let orders = operator::failures(&state.db, &failure_filter(&query.filter), 500).await?;
     let events = operator::failed_events(&state.db, 200).await?;
     let payments = payment::needing_attention(&state.db, 200).await?;
-    let notice = Some(query.notice.as_str()).filter(|n| !n.is_empty());
+    let notice = Notice::from_code(&query.notice).map(|n| n.message(query.count.as_deref()));
     Ok(html(views::failures(
         &csrf(&state),
         &query.filter,
@@ -267,18 +272,21 @@ async fn failures(State(state): State<AppState>, Query(query): Query<FailuresQue
             events: &events,
             payments: &payments,
         },
-        notice,
+        notice.as_deref(),
     )))
 }
 
-/// Back to the failures page, keeping the filter, with a notice.
-fn back_to_failures(filter: &Filter, notice: &str) -> Response {
-    let query: String = form_urlencoded::Serializer::new(String::new())
+/// Back to the failures page, keeping the filter, with a notice (and its count, if any).
+fn back_to_failures(filter: &Filter, notice: Notice, count: Option<u64>) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
         .append_pair("blast", &filter.blast)
         .append_pair("error", &filter.error)
-        .append_pair("notice", notice)
-        .finish();
-    Redirect::to(&format!("/admin/failures?{query}")).into_response()
+        .append_pair("notice", notice.code());
+    if let Some(count) = count {
+        query.append_pair("count", &count.to_string());
+    }
+    Redirect::to(&format!("/admin/failures?{}", query.finish())).into_response()
 }
 
 #[derive(Deserialize)]
@@ -300,7 +308,8 @@ async fn retry_matching(
     tracing::info!(orders = n, "operator retried failed orders");
     Ok(back_to_failures(
         &form.filter,
-        &format!("{n} order(s) put back to minting"),
+        Notice::RetriedMatching,
+        Some(n),
     ))
 }
 
@@ -318,14 +327,12 @@ async fn retry_one(
     };
     let n = operator::retry_failed(&state.db, &filter).await?;
     tracing::info!(order_id = %id, retried = n, "operator retried an order");
-    Ok(back_to_failures(
-        &Filter::default(),
-        &if n == 1 {
-            format!("order {id} put back to minting")
-        } else {
-            format!("order {id} was not failed; nothing to retry")
-        },
-    ))
+    let notice = if n == 1 {
+        Notice::Retried
+    } else {
+        Notice::NotFailed
+    };
+    Ok(back_to_failures(&Filter::default(), notice, None))
 }
 
 async fn cancel(
@@ -336,12 +343,15 @@ async fn cancel(
     if !session::csrf_ok(&state, &form.csrf) {
         return Ok(refused_csrf());
     }
+    use paylink_core::orders::ChangeError;
     let notice = match paylink_core::orders::cancel(&state.db, &state.queue, &id).await {
-        Ok(_) => format!("order {id} cancelled"),
-        Err(paylink_core::orders::ChangeError::Database(e)) => return Err(e.into()),
-        Err(e) => e.to_string(),
+        Ok(_) => Notice::Cancelled,
+        Err(ChangeError::NotFound(_)) => Notice::CancelUnknown,
+        Err(ChangeError::NotPending(..)) => Notice::CancelNotPending,
+        Err(ChangeError::Raced(_)) => Notice::CancelRaced,
+        Err(ChangeError::Database(e)) => return Err(e.into()),
     };
-    Ok(back_to_failures(&Filter::default(), &notice))
+    Ok(back_to_failures(&Filter::default(), notice, None))
 }
 
 async fn replay(
@@ -353,14 +363,12 @@ async fn replay(
         return Ok(refused_csrf());
     }
     let replayed = operator::replay_event(&state.db, &id).await?;
-    Ok(back_to_failures(
-        &Filter::default(),
-        &if replayed {
-            format!("event {id} will be processed again")
-        } else {
-            format!("no event {id}")
-        },
-    ))
+    let notice = if replayed {
+        Notice::Replayed
+    } else {
+        Notice::ReplayUnknown
+    };
+    Ok(back_to_failures(&Filter::default(), notice, None))
 }
 
 async fn order_page(State(state): State<AppState>, Path(id): Path<String>) -> Page {

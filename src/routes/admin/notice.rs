@@ -1,0 +1,114 @@
+//! What the failures page says after an action. A redirect names a [`Notice`] by its code (and,
+//! for a retry, a count in its own parameter); the page shows that notice's fixed message. An
+//! unknown code shows nothing, so no link can make the dashboard say something it did not.
+
+use paylink_core::domain::whole_number;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// "Retry all matching": `count` orders put back to minting.
+    RetriedMatching,
+    /// One order's Retry put it back to minting.
+    Retried,
+    /// One order's Retry found it not failed.
+    NotFailed,
+    Cancelled,
+    /// Cancel found no such order.
+    CancelUnknown,
+    /// Cancel found the order paid or cancelled.
+    CancelNotPending,
+    /// Cancel lost a race with another change (or a payment).
+    CancelRaced,
+    Replayed,
+    /// Replay found no such event.
+    ReplayUnknown,
+}
+
+impl Notice {
+    const ALL: [Self; 9] = [
+        Self::RetriedMatching,
+        Self::Retried,
+        Self::NotFailed,
+        Self::Cancelled,
+        Self::CancelUnknown,
+        Self::CancelNotPending,
+        Self::CancelRaced,
+        Self::Replayed,
+        Self::ReplayUnknown,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::RetriedMatching => "retried_matching",
+            Self::Retried => "retried",
+            Self::NotFailed => "not_failed",
+            Self::Cancelled => "cancelled",
+            Self::CancelUnknown => "cancel_unknown",
+            Self::CancelNotPending => "cancel_not_pending",
+            Self::CancelRaced => "cancel_raced",
+            Self::Replayed => "replayed",
+            Self::ReplayUnknown => "replay_unknown",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.code() == code)
+    }
+
+    /// The message, with `count` (the `count` parameter, checked) where the notice has one.
+    pub fn message(self, count: Option<&str>) -> String {
+        match self {
+            Self::RetriedMatching => match count.and_then(|c| whole_number("count", c).ok()) {
+                Some(n) => format!("{n} order(s) put back to minting."),
+                None => "The matching orders were put back to minting.".into(),
+            },
+            Self::Retried => "The order was put back to minting.".into(),
+            Self::NotFailed => "The order was not failed; nothing to retry.".into(),
+            Self::Cancelled => "The order was cancelled.".into(),
+            Self::CancelUnknown => "No such order; nothing was cancelled.".into(),
+            Self::CancelNotPending => {
+                "The order is paid or cancelled already; only a pending order can be cancelled."
+                    .into()
+            }
+            Self::CancelRaced => {
+                "The order changed meanwhile (another change or a payment); nothing was cancelled."
+                    .into()
+            }
+            Self::Replayed => "The event will be processed again.".into(),
+            Self::ReplayUnknown => "No such event; nothing to replay.".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_names_its_notice_and_nothing_else_names_one() {
+        for notice in Notice::ALL {
+            assert_eq!(Notice::from_code(notice.code()), Some(notice));
+        }
+        for unknown in [
+            "",
+            "<script>alert(1)</script>",
+            "Retried",
+            "retried ",
+            "order x",
+        ] {
+            assert_eq!(Notice::from_code(unknown), None, "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_whole_count_is_shown() {
+        let n = Notice::RetriedMatching;
+        assert_eq!(n.message(Some("500")), "500 order(s) put back to minting.");
+        for bad in [None, Some("<b>9</b>"), Some("-1"), Some("1e3"), Some("")] {
+            assert_eq!(
+                n.message(bad),
+                "The matching orders were put back to minting."
+            );
+        }
+    }
+}
