@@ -404,6 +404,37 @@ async fn security_b_failures_notices_are_codes_not_text_from_the_link() {
     assert!(page.contains("0 order(s) put back to minting."), "{page}");
 }
 
+/// An id goes into the dashboard's links and form actions as one percent-encoded path segment:
+/// a Stripe event id holding `/`, `?`, `#`, a space and `%` shows a Replay form whose action
+/// reaches that very event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_b_an_event_id_with_url_characters_stays_one_path_segment() {
+    let app = paylink_testkit::spawn_app().await;
+    let stray = serde_json::json!({"id": "ord_unknown", "stripe_payment_link_id": "plink_unknown"});
+    let mut event = crate::webhooks::completed_event(&stray, "paid");
+    let id = "evt_a/b?c#d e%2F";
+    event["id"] = serde_json::json!(id);
+    assert_eq!(app.send_stripe_webhook(&event).await.status(), 200);
+    let outcome = paylink_testkit::eventually(std::time::Duration::from_secs(10), || async {
+        app.event_outcome(id).await
+    })
+    .await;
+    assert_eq!(
+        outcome.as_deref(),
+        Some("unknown_order"),
+        "the event failed, for the operator"
+    );
+
+    let page = app.admin_page("/admin/failures").await;
+    let action = "/admin/events/evt_a%2Fb%3Fc%23d%20e%252F/replay";
+    assert!(page.contains(&format!("action=\"{action}\"")), "{page}");
+    let location = press(&app, action, &[]).await;
+    assert!(
+        location.contains("notice=replayed"),
+        "the form replays this event: {location}"
+    );
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod postgres {

@@ -203,13 +203,13 @@ fn blast_table(blasts: &[(blast::Model, blast::Counts)]) -> Markup {
                 @for (b, c) in blasts {
                     @let minted = c.active + c.deactivated;
                     tr {
-                        td { a href=(format!("/admin/blasts/{}", b.id)) { (b.name) } br; span.muted { (b.created_at.format("%Y-%m-%d %H:%M UTC")) } }
+                        td { a href=(format!("/admin/blasts/{}", path_segment(&b.id))) { (b.name) } br; span.muted { (b.created_at.format("%Y-%m-%d %H:%M UTC")) } }
                         td { (b.size) }
                         td {
                             (progress(b.size, minted, c.failed, c.paid))
                             span.muted { (minted) " minted · " (c.failed) " failed · " (c.paid) " paid of " (b.size) }
                         }
-                        td { a href=(format!("/admin/failures?blast={}", b.id)) { "failures" } }
+                        td { a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "failures" } }
                     }
                 }
             }
@@ -283,7 +283,7 @@ fn order_table(orders: &[order::Model]) -> Markup {
             tr { th { "order" } th { "payer" } th { "amount" } th { "status" } th { "link" } }
             @for o in orders {
                 tr {
-                    td { a href=(format!("/admin/orders/{}", o.id)) { (o.external_ref) } }
+                    td { a href=(format!("/admin/orders/{}", path_segment(&o.id))) { (o.external_ref) } }
                     td { (o.payer_name) br; span.muted { (o.payer_email) } }
                     td { (money(o.amount_cents, &o.currency)) }
                     td { (o.status.to_value()) }
@@ -350,18 +350,18 @@ pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<
                     tr { th { "order" } th { "amount" } th { "error" } th { "attempts" } th { "last attempt" } th { "" } }
                     @for o in orders {
                         tr data-order=(o.id) {
-                            td { a href=(format!("/admin/orders/{}", o.id)) { (o.external_ref) } br; span.muted { (o.payer_email) } }
+                            td { a href=(format!("/admin/orders/{}", path_segment(&o.id))) { (o.external_ref) } br; span.muted { (o.payer_email) } }
                             td { (money(o.amount_cents, &o.currency)) }
                             td.error { (o.last_error.as_deref().unwrap_or("")) }
                             td { (o.attempts) }
                             td { (when(o.last_attempt_at)) }
                             td {
-                                form.inline method="post" action=(format!("/admin/orders/{}/retry", o.id)) {
+                                form.inline method="post" action=(format!("/admin/orders/{}/retry", path_segment(&o.id))) {
                                     input type="hidden" name="csrf" value=(csrf);
                                     button.primary type="submit" { "Retry" }
                                 }
                                 " "
-                                form.inline method="post" action=(format!("/admin/orders/{}/cancel", o.id)) {
+                                form.inline method="post" action=(format!("/admin/orders/{}/cancel", path_segment(&o.id))) {
                                     input type="hidden" name="csrf" value=(csrf);
                                     button type="submit" { "Cancel" }
                                 }
@@ -377,7 +377,7 @@ pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<
                     tr { th { "order" } th { "issue" } th { "paid" } th { "checkout session" } th { "learned via" } th { "recorded" } }
                     @for p in payments {
                         tr data-order=(p.order_id) {
-                            td { a href=(format!("/admin/orders/{}", p.order_id)) { (p.order_id) } }
+                            td { a href=(format!("/admin/orders/{}", path_segment(&p.order_id))) { (p.order_id) } }
                             td.error { (p.issue.map(|i| i.as_str()).unwrap_or("")) }
                             td { @match (p.amount_cents, &p.currency) {
                                 (Some(amount), Some(currency)) => (money(amount, currency)),
@@ -401,7 +401,7 @@ pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<
                             td { (e.received_at.format("%Y-%m-%d %H:%M:%S UTC")) }
                             td.error { (e.outcome.map(|o| o.to_value()).unwrap_or_default()) " " (e.error.as_deref().unwrap_or("")) }
                             td {
-                                form.inline method="post" action=(format!("/admin/events/{}/replay", e.id)) {
+                                form.inline method="post" action=(format!("/admin/events/{}/replay", path_segment(&e.id))) {
                                     input type="hidden" name="csrf" value=(csrf);
                                     button type="submit" { "Replay" }
                                 }
@@ -429,7 +429,9 @@ pub fn order_page(
 ) -> Markup {
     let stripe = |path: &str, id: &str| -> Markup {
         match dashboard {
-            Some(base) => html! { a href=(format!("{base}/{path}/{id}")) { code { (id) } } },
+            Some(base) => {
+                html! { a href=(format!("{base}/{path}/{}", path_segment(id))) { code { (id) } } }
+            }
             None => html! { code { (id) } },
         }
     };
@@ -472,13 +474,13 @@ pub fn order_page(
             @if o.status == order::Status::Pending {
                 p {
                     @if o.link_state == order::LinkState::Failed {
-                        form.inline method="post" action=(format!("/admin/orders/{}/retry", o.id)) {
+                        form.inline method="post" action=(format!("/admin/orders/{}/retry", path_segment(&o.id))) {
                             input type="hidden" name="csrf" value=(csrf);
                             button.primary type="submit" { "Retry" }
                         }
                         " "
                     }
-                    form.inline method="post" action=(format!("/admin/orders/{}/cancel", o.id)) {
+                    form.inline method="post" action=(format!("/admin/orders/{}/cancel", path_segment(&o.id))) {
                         input type="hidden" name="csrf" value=(csrf);
                         button type="submit" { "Cancel order" }
                     }
@@ -503,4 +505,33 @@ pub fn query_pair(name: &str, value: &str) -> String {
     form_urlencoded::Serializer::new(String::new())
         .append_pair(name, value)
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_one_path_segment_whatever_it_holds() {
+        for (id, segment) in [
+            ("ord_0a1b", "ord_0a1b"),
+            ("evt_a/b", "evt_a%2Fb"),
+            ("a?b#c", "a%3Fb%23c"),
+            ("two words", "two%20words"),
+            ("1+1=2", "1%2B1%3D2"),
+            ("100%", "100%25"),
+            ("../admin", "..%2Fadmin"),
+            ("é", "%C3%A9"),
+        ] {
+            assert_eq!(path_segment(id), segment, "{id:?}");
+        }
+    }
+
+    #[test]
+    fn a_query_value_is_encoded() {
+        assert_eq!(
+            query_pair("blast", "a&notice=x#y"),
+            "blast=a%26notice%3Dx%23y"
+        );
+    }
 }
