@@ -24,6 +24,8 @@ pub struct AppState {
     pub webhooks: Arc<WebhookSettings>,
     /// The Stripe dashboard's base URL when the key is live (the admin pages link there).
     pub stripe_dashboard: Option<String>,
+    /// `/metrics`'s deployment gauges, read at most once per interval however often scraped.
+    pub gauges: Arc<crate::routes::metrics::GaugeCache>,
 }
 
 /// What the webhook route needs: the secrets to verify with and the batching store.
@@ -105,6 +107,7 @@ impl Application {
             jobs: engine.jobs.clone(),
             admin_token: settings.admin_token()?,
             click_mint_attempts: settings.workers.click_mint_attempts.max(1),
+            gauges: Arc::default(),
             stripe_dashboard: settings
                 .stripe
                 .secret_key

@@ -435,6 +435,61 @@ async fn security_b_an_event_id_with_url_characters_stays_one_path_segment() {
     );
 }
 
+/// The value of one sample (`name{labels}`) in a `/metrics` scrape of `app`.
+async fn scrape(app: &TestApp, sample: &str) -> Option<f64> {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `/metrics` reads the deployment's gauges once per interval: an order created between two
+/// scrapes does not move `paylink_orders` until the interval has passed, then it does. (Were
+/// the `GROUP BY` run on every scrape, the second scrape would count the order at once.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_b_metrics_gauges_are_read_once_per_interval() {
+    // `routes::metrics::GAUGES_TTL`, which the crate does not export.
+    const GAUGES_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    let app = intake_only().await;
+    let minting = "paylink_orders{link_state=\"minting\"}";
+    let product = app.create_product("generic").await;
+
+    let started = std::time::Instant::now();
+    assert_eq!(scrape(&app, minting).await, Some(0.0));
+    app.create_order(&product, 1200).await;
+    assert_eq!(app.count_orders().await, 1);
+    let cached = scrape(&app, minting).await;
+    assert!(
+        started.elapsed() < GAUGES_TTL,
+        "the two scrapes took longer than the interval; the machine is too slow for this check"
+    );
+    assert_eq!(
+        cached,
+        Some(0.0),
+        "the second scrape reused the first one's read"
+    );
+
+    let moved = paylink_testkit::eventually(GAUGES_TTL * 3, || async {
+        (scrape(&app, minting).await == Some(1.0)).then_some(())
+    })
+    .await;
+    assert!(
+        moved.is_some(),
+        "after the interval a scrape reads the gauges again"
+    );
+    assert!(
+        started.elapsed() >= GAUGES_TTL,
+        "not before the interval passed"
+    );
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod postgres {
