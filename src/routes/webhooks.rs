@@ -62,9 +62,16 @@ async fn take(
             "webhook secrets are not configured".into(),
         ));
     }
-    let header = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok());
+    // A header that is there but not visible ASCII is malformed, not missing.
+    let header = match headers.get("stripe-signature").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(header)) => Some(header),
+        Some(Err(_)) => {
+            return Err(ApiError::BadRequest(
+                "signature refused: malformed Stripe-Signature header: not visible ASCII".into(),
+            ));
+        }
+    };
     webhook_signature::verify(
         header,
         &body,

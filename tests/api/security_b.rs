@@ -490,6 +490,39 @@ async fn security_b_metrics_gauges_are_read_once_per_interval() {
     );
 }
 
+/// A delivery whose `t=` is not plain Unix seconds is refused with 400 and stored nowhere,
+/// even when its `v1` is a good signature of the canonical timestamp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_b_a_webhook_timestamp_other_than_plain_digits_is_400() {
+    let app = intake_only().await;
+    let order = serde_json::json!({"id": "ord_x", "stripe_payment_link_id": "plink_x"});
+    let body = crate::webhooks::completed_event(&order, "paid").to_string();
+    let now = chrono::Utc::now().timestamp();
+    let signed = paylink_testkit::sign(paylink_testkit::WEBHOOK_SECRET, now, &body);
+    let v1 = signed.split_once(",v1=").unwrap().1;
+    for t in [
+        format!("+{now}"),
+        format!("0{now}"),
+        "-5".into(),
+        "\u{ff11}\u{ff12}".into(),
+        String::new(),
+    ] {
+        let response = app
+            .send_webhook_raw(&body, Some(&format!("t={t},v1={v1}")))
+            .await;
+        assert_eq!(response.status(), 400, "t={t:?}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("signature refused: malformed Stripe-Signature header"),
+            "{error}"
+        );
+    }
+    assert_eq!(app.count_rows("stripe_events").await, 0);
+    let good = app.send_webhook_raw(&body, Some(&signed)).await;
+    assert_eq!(good.status(), 200, "the canonical spelling is accepted");
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod postgres {
