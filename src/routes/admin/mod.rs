@@ -14,10 +14,14 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use paylink_core::jobs;
 use paylink_core::store::operator::{self, FailureFilter};
-use paylink_core::store::{blast, dashboard, order, payment, product, stripe_minute};
+use paylink_core::store::{
+    admin_session, blast, dashboard, order, payment, product, stripe_minute,
+};
 use serde::Deserialize;
 
+use crate::routes::auth;
 use crate::startup::AppState;
+use session::{Admin, Csrf};
 use views::{Filter, Overview, QueueDepth};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -65,10 +69,6 @@ fn html(markup: maud::Markup) -> Response {
     Html(markup.into_string()).into_response()
 }
 
-fn csrf(state: &AppState) -> String {
-    session::csrf_token(&state.admin_token)
-}
-
 fn refused_csrf() -> Response {
     (
         StatusCode::FORBIDDEN,
@@ -87,16 +87,41 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
-    if !crate::routes::auth::is_admin_token(&state, &form.token) {
-        return (
+/// A login: throttled per address like the bearer check, then a new server-side session.
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfoParts(addr): ConnectInfoParts,
+    Form(form): Form<LoginForm>,
+) -> Page {
+    if let Err(t) = auth::check_throttle(&state, addr) {
+        return Ok(session::throttled(t.retry_after_secs));
+    }
+    if !auth::is_admin_token(&state, &form.token) {
+        auth::count_failure(&state, addr);
+        return Ok((
             StatusCode::UNAUTHORIZED,
             Html(views::login(Some("That is not the admin token.")).into_string()),
         )
-            .into_response();
+            .into_response());
     }
-    let cookie = session::set_cookie(&state, Some(&session::session_value(&state.admin_token)));
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response()
+    let secret = admin_session::open(&state.db, state.sessions).await?;
+    tracing::info!(client = ?addr, "admin logged in to the dashboard");
+    let cookie = session::set_cookie(&state, Some(&secret));
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response())
+}
+
+/// The client address of a request, as the throttle sees it.
+struct ConnectInfoParts(Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ConnectInfoParts {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(auth::client(state, parts)))
+    }
 }
 
 #[derive(Deserialize)]
@@ -105,15 +130,25 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(state): State<AppState>, Form(form): Form<CsrfForm>) -> Response {
-    if !session::csrf_ok(&state, &form.csrf) {
-        return refused_csrf();
+/// Ends the session at the server (the cookie stops working, wherever a copy of it is) and in
+/// the browser.
+async fn logout(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    admin: axum::Extension<Admin>,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    if !csrf.accepts(&form.csrf) {
+        return Ok(refused_csrf());
+    }
+    if let Admin::Session(secret) = &admin.0 {
+        admin_session::close(&state.db, secret).await?;
     }
     let cookie = session::set_cookie(&state, None);
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/admin/login")).into_response()
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin/login")).into_response())
 }
 
-async fn overview(State(state): State<AppState>) -> Page {
+async fn overview(State(state): State<AppState>, csrf: Csrf) -> Page {
     let db = &state.db;
     let hour_ago = Utc::now() - chrono::Duration::hours(1);
     let stripe = stripe_minute::since(db, hour_ago).await?;
@@ -130,7 +165,7 @@ async fn overview(State(state): State<AppState>) -> Page {
         minted_per_minute: per_minute(minted.into_iter()),
         blasts: recent_blasts(&state, 10).await?,
     };
-    Ok(html(views::overview(&csrf(&state), &overview)))
+    Ok(html(views::overview(csrf.token(), &overview)))
 }
 
 /// Sixty one-minute buckets ending with the current minute, from (minute, count) pairs.
@@ -170,19 +205,19 @@ async fn recent_blasts(
     Ok(rows)
 }
 
-async fn blasts(State(state): State<AppState>) -> Page {
+async fn blasts(State(state): State<AppState>, csrf: Csrf) -> Page {
     let rows = recent_blasts(&state, 100).await?;
-    Ok(html(views::blasts(&csrf(&state), &rows)))
+    Ok(html(views::blasts(csrf.token(), &rows)))
 }
 
-async fn blast_page(State(state): State<AppState>, Path(id): Path<String>) -> Page {
+async fn blast_page(State(state): State<AppState>, csrf: Csrf, Path(id): Path<String>) -> Page {
     let Some(found) = blast::find(&state.db, &id).await? else {
         return Ok(not_found("blast"));
     };
     let counts = blast::counts(&state.db, &id).await?;
     let orders = order::list_for_blast(&state.db, &id, 0, 200).await?;
     Ok(html(views::blast_page(
-        &csrf(&state),
+        csrf.token(),
         &found,
         &counts,
         &orders,
@@ -213,13 +248,17 @@ fn failure_filter(filter: &Filter) -> FailureFilter {
     }
 }
 
-async fn failures(State(state): State<AppState>, Query(query): Query<FailuresQuery>) -> Page {
+async fn failures(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Query(query): Query<FailuresQuery>,
+) -> Page {
     let orders = operator::failures(&state.db, &failure_filter(&query.filter), 500).await?;
     let events = operator::failed_events(&state.db, 200).await?;
     let payments = payment::needing_attention(&state.db, 200).await?;
     let notice = Some(query.notice.as_str()).filter(|n| !n.is_empty());
     Ok(html(views::failures(
-        &csrf(&state),
+        csrf.token(),
         &query.filter,
         views::Failures {
             orders: &orders,
@@ -248,8 +287,12 @@ struct RetryMatching {
     filter: Filter,
 }
 
-async fn retry_matching(State(state): State<AppState>, Form(form): Form<RetryMatching>) -> Page {
-    if !session::csrf_ok(&state, &form.csrf) {
+async fn retry_matching(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Form(form): Form<RetryMatching>,
+) -> Page {
+    if !csrf.accepts(&form.csrf) {
         return Ok(refused_csrf());
     }
     let n = operator::retry_failed(&state.db, &failure_filter(&form.filter)).await?;
@@ -262,10 +305,11 @@ async fn retry_matching(State(state): State<AppState>, Form(form): Form<RetryMat
 
 async fn retry_one(
     State(state): State<AppState>,
+    csrf: Csrf,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Page {
-    if !session::csrf_ok(&state, &form.csrf) {
+    if !csrf.accepts(&form.csrf) {
         return Ok(refused_csrf());
     }
     let filter = FailureFilter {
@@ -286,10 +330,11 @@ async fn retry_one(
 
 async fn cancel(
     State(state): State<AppState>,
+    csrf: Csrf,
     Path(id): Path<paylink_core::domain::OrderId>,
     Form(form): Form<CsrfForm>,
 ) -> Page {
-    if !session::csrf_ok(&state, &form.csrf) {
+    if !csrf.accepts(&form.csrf) {
         return Ok(refused_csrf());
     }
     let notice = match paylink_core::orders::cancel(&state.db, &state.queue, &id).await {
@@ -302,10 +347,11 @@ async fn cancel(
 
 async fn replay(
     State(state): State<AppState>,
+    csrf: Csrf,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Page {
-    if !session::csrf_ok(&state, &form.csrf) {
+    if !csrf.accepts(&form.csrf) {
         return Ok(refused_csrf());
     }
     let replayed = operator::replay_event(&state.db, &id).await?;
@@ -319,13 +365,13 @@ async fn replay(
     ))
 }
 
-async fn order_page(State(state): State<AppState>, Path(id): Path<String>) -> Page {
+async fn order_page(State(state): State<AppState>, csrf: Csrf, Path(id): Path<String>) -> Page {
     let Some(found) = order::find(&state.db, &id).await? else {
         return Ok(not_found("order"));
     };
     let product = product::find(&state.db, &found.product_id).await?;
     Ok(html(views::order_page(
-        &csrf(&state),
+        csrf.token(),
         &found,
         product.as_ref().map(|p| p.name.as_str()),
         state.stripe_dashboard.as_deref(),
