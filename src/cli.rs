@@ -178,8 +178,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ));
                 let router =
                     crate::routes::metrics::worker_router(engine.db.clone(), engine.queue.clone());
+                let limits = settings.connection_limits();
                 tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, router).await {
+                    let never = std::future::pending();
+                    if let Err(e) = crate::http_server::serve(listener, router, limits, never).await
+                    {
                         tracing::error!(error = %e, "the metrics listener stopped");
                     }
                 });

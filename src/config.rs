@@ -33,6 +33,19 @@ pub struct Settings {
 #[derive(Clone, Debug, Deserialize)]
 pub struct HttpSettings {
     pub addr: String,
+    /// Where to serve the intake's `/metrics` instead of `addr` (unset: on `addr`).
+    #[serde(default)]
+    pub metrics_addr: Option<String>,
+    /// A connection must send its request headers within this (also an idle keep-alive's life).
+    pub header_read_timeout_secs: u64,
+    /// The longest gap allowed between two chunks of a request body.
+    pub body_read_timeout_secs: u64,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Behind a reverse proxy: the header carrying the client's address (e.g.
+    /// `X-Forwarded-For`; its last entry is used). Unset: the connection's peer.
+    #[serde(default)]
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -68,6 +81,13 @@ pub struct StripeConfig {
 #[derive(Clone, Debug, Deserialize)]
 pub struct AdminSettings {
     pub token: Option<SecretString>,
+    /// A dashboard session ends after this long without a request.
+    pub session_idle_secs: u64,
+    /// ... and this long after its login, however busy.
+    pub session_max_age_secs: u64,
+    /// Failed logins or bearer checks per client address in a minute before it gets 429 for
+    /// the rest of the minute (0: no limit).
+    pub max_failures_per_minute: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -297,6 +317,23 @@ impl Settings {
         Policy {
             save_card_categories: self.policy.save_card_categories.clone(),
             deactivate_on_paid_categories: self.policy.deactivate_on_paid_categories.clone(),
+        }
+    }
+
+    /// The limits every listening connection gets.
+    pub fn connection_limits(&self) -> crate::http_server::ConnectionLimits {
+        crate::http_server::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.http.header_read_timeout_secs.max(1)),
+            body_read_timeout: Duration::from_secs(self.http.body_read_timeout_secs.max(1)),
+            max_connections: self.http.max_connections.max(1),
+        }
+    }
+
+    /// How long dashboard sessions live.
+    pub fn session_limits(&self) -> paylink_core::store::admin_session::Limits {
+        paylink_core::store::admin_session::Limits {
+            idle: Duration::from_secs(self.admin.session_idle_secs.max(60)),
+            max_age: Duration::from_secs(self.admin.session_max_age_secs.max(60)),
         }
     }
 

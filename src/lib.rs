@@ -7,6 +7,7 @@ pub mod blast_export;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod http_server;
 pub use fake_stripe;
 pub mod routes;
 pub mod startup;

@@ -26,6 +26,12 @@ pub struct AppState {
     pub stripe_dashboard: Option<String>,
     /// `/metrics`'s deployment gauges, read at most once per interval however often scraped.
     pub gauges: Arc<crate::routes::metrics::GaugeCache>,
+    /// Failed admin-token attempts per client address.
+    pub throttle: Arc<crate::routes::throttle::Throttle>,
+    /// `http.client_ip_header`: where a reverse proxy puts the client's address.
+    pub client_ip_header: Option<String>,
+    /// How long dashboard sessions live.
+    pub sessions: paylink_core::store::admin_session::Limits,
 }
 
 /// What the webhook route needs: the secrets to verify with and the batching store.
@@ -84,6 +90,9 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    /// `/metrics` on its own address (`http.metrics_addr`), when set.
+    metrics: Option<(TcpListener, axum::Router)>,
+    limits: crate::http_server::ConnectionLimits,
 }
 
 impl Application {
@@ -115,6 +124,15 @@ impl Application {
                 .map(secrecy::ExposeSecret::expose_secret)
                 .filter(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_"))
                 .map(|_| "https://dashboard.stripe.com".to_owned()),
+            throttle: Arc::new(crate::routes::throttle::Throttle::new(
+                settings.admin.max_failures_per_minute,
+            )),
+            client_ip_header: settings
+                .http
+                .client_ip_header
+                .clone()
+                .filter(|h| !h.trim().is_empty()),
+            sessions: settings.session_limits(),
             webhooks: Arc::new(WebhookSettings {
                 secrets: settings.stripe.webhook_secrets.clone(),
                 tolerance_secs: settings.stripe.webhook_tolerance_secs,
@@ -125,14 +143,42 @@ impl Application {
                 ),
             }),
         };
-        let router = crate::routes::router(state)
+        let metrics = match settings
+            .http
+            .metrics_addr
+            .as_deref()
+            .filter(|a| !a.is_empty())
+        {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).await.with_context(|| {
+                    format!("cannot serve metrics on PAYLINK__HTTP__METRICS_ADDR={addr}")
+                })?;
+                Some((listener, crate::routes::metrics_router(state.clone())))
+            }
+            None => None,
+        };
+        let router = crate::routes::router(state, metrics.is_none())
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            metrics,
+            limits: settings.connection_limits(),
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// Where `/metrics` is served when it has its own address.
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        self.metrics
+            .as_ref()
+            .map(|(listener, _)| listener.local_addr())
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
@@ -140,15 +186,16 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        use axum::serve::ListenerExt as _;
-        // Small responses must not wait for delayed ACKs (Nagle adds ~40 ms to a tail of them).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "failed to set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
+        if let Some((listener, router)) = self.metrics {
+            let limits = self.limits;
+            tokio::spawn(async move {
+                let never = std::future::pending();
+                if let Err(e) = crate::http_server::serve(listener, router, limits, never).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
+        crate::http_server::serve(self.listener, self.router, self.limits, shutdown)
             .await
             .context("the intake stopped with an error")
     }

@@ -12,6 +12,7 @@ mod m20261126_000006_add_stripe_events_enqueued_at;
 mod m20261126_000007_order_timeline_and_stripe_minutes;
 mod m20261130_000008_add_orders_mint_lease;
 mod m20261130_000009_stripe_ledger;
+mod m20261130_000010_admin_sessions;
 
 /// Applies paylink's migrations in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_order_timeline_and_stripe_minutes::Migration),
             Box::new(m20261130_000008_add_orders_mint_lease::Migration),
             Box::new(m20261130_000009_stripe_ledger::Migration),
+            Box::new(m20261130_000010_admin_sessions::Migration),
         ]
     }
 }

@@ -26,6 +26,9 @@ pub enum ApiError {
     },
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// Too many failed credentials from this address (README, "Security").
+    #[error("too many failed attempts from your address; try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
     #[error("{0}")]
     NotFound(String),
     /// The request contradicts what is stored (same external_ref, different order).
@@ -61,6 +64,7 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
             }
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -146,6 +150,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("5"));
+        }
+        if let Self::Throttled { retry_after_secs } = self {
+            response.headers_mut().insert(
+                "retry-after",
+                axum::http::HeaderValue::from(retry_after_secs),
+            );
         }
         response
     }

@@ -5,25 +5,28 @@ pub(crate) mod auth;
 pub(crate) mod blasts;
 mod error;
 mod extract;
+mod headers;
 mod health;
 pub(crate) mod metrics;
 mod orders;
 mod pages;
 mod pay;
 mod products;
+pub(crate) mod throttle;
 mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
 use crate::startup::AppState;
 
 pub use error::ApiError;
 
-/// Every route, with bearer-token auth on `/v1/*`.
-pub fn router(state: AppState) -> Router {
+/// Every route, with bearer-token auth on `/v1/*`; `/metrics` too unless it is served on its own
+/// address (`http.metrics_addr`, see [`metrics_router`]).
+pub fn router(state: AppState, with_metrics: bool) -> Router {
     let api = Router::new()
         .route("/v1/products", post(products::create))
         .route("/v1/orders", post(orders::create))
@@ -36,7 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/blasts/{id}", get(blasts::show))
         .route("/v1/blasts/{id}/orders", get(blasts::orders))
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin_token));
-    Router::new()
+    let public = Router::new()
         .merge(api)
         .route("/pay/{token}", get(pay::click))
         .route("/pay/{token}/thanks", get(pay::thanks))
@@ -44,10 +47,24 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/stripe",
             post(webhooks::receive).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
         )
-        .merge(admin::router(state.clone()))
-        .route("/metrics", get(metrics::render))
+        .merge(admin::router(state.clone()).layer(from_fn(headers::no_store)))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/readyz", get(health::readyz));
+    let public = if with_metrics {
+        public.route("/metrics", get(metrics::render))
+    } else {
+        public
+    };
+    public
+        .fallback(error::not_found)
+        .layer(from_fn(headers::security_headers))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for `http.metrics_addr`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::render))
         .fallback(error::not_found)
         .with_state(state)
 }

@@ -45,6 +45,8 @@ pub struct AppOptions {
     /// of the sweeps themselves.
     pub stripe_sweep_secs: Option<u64>,
     pub link_sweep_secs: Option<u64>,
+    /// Further settings, merged last (`("http.max_connections", json!(5))`).
+    pub settings: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl AppOptions {
@@ -77,12 +79,15 @@ impl Default for AppOptions {
             shipped_timings: false,
             stripe_sweep_secs: None,
             link_sweep_secs: None,
+            settings: Vec::new(),
         }
     }
 }
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served when `http.metrics_addr` is set.
+    pub metrics_address: Option<String>,
     pub fake_url: String,
     /// The stand-in's own client (its controls, and its objects read back).
     pub stripe: FakeStripeClient,
@@ -173,6 +178,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         Some(secs) => figment.merge(("reconcile.link_sweep_secs", secs)),
         None => figment,
     };
+    let figment = options
+        .settings
+        .iter()
+        .fold(figment, |figment, (key, value)| {
+            figment.merge((*key, value))
+        });
     let settings = Settings::from_figment(figment).expect("test settings are valid");
     let engine = Engine::connect(&settings)
         .await
@@ -184,10 +195,15 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .await
         .expect("intake builds");
     let address = format!("http://{}", app.local_addr().expect("bound"));
+    let metrics_address = app
+        .metrics_addr()
+        .expect("bound")
+        .map(|addr| format!("http://{addr}"));
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(app.run_until_stopped(wait(stopped)));
     let mut test_app = TestApp {
         address,
+        metrics_address,
         stripe: FakeStripeClient::new(&fake_url),
         fake_url,
         db: engine.db.clone(),

@@ -1,6 +1,7 @@
 //! sea-orm entities and the queries on them, one file per table. State transitions are
 //! conditional updates whose affected-row count says who won; uniqueness is the schema's job.
 
+pub mod admin_session;
 pub mod blast;
 pub mod dashboard;
 pub mod mint_lease;

@@ -17,12 +17,16 @@ use chrono::Utc;
 use paylink_core::domain::PageRequest;
 use paylink_core::jobs;
 use paylink_core::store::operator::{self, FailureFilter};
-use paylink_core::store::{blast, dashboard, order, payment, product, stripe_minute};
+use paylink_core::store::{
+    admin_session, blast, dashboard, order, payment, product, stripe_minute,
+};
 use serde::Deserialize;
 
+use crate::routes::auth;
 use crate::startup::AppState;
 use form::AdminForm;
 use notice::Notice;
+use session::{Admin, Csrf};
 use views::{Filter, Overview, QueueDepth};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -70,10 +74,6 @@ fn html(markup: maud::Markup) -> Response {
     Html(markup.into_string()).into_response()
 }
 
-fn csrf(state: &AppState) -> String {
-    session::csrf_token(&state.admin_token)
-}
-
 fn refused_csrf() -> Response {
     (
         StatusCode::FORBIDDEN,
@@ -92,16 +92,41 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(state): State<AppState>, AdminForm(form): AdminForm<LoginForm>) -> Response {
-    if !crate::routes::auth::is_admin_token(&state, &form.token) {
-        return (
+/// A login: throttled per address like the bearer check, then a new server-side session.
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfoParts(addr): ConnectInfoParts,
+    AdminForm(form): AdminForm<LoginForm>,
+) -> Page {
+    if let Err(t) = auth::check_throttle(&state, addr) {
+        return Ok(session::throttled(t.retry_after_secs));
+    }
+    if !auth::is_admin_token(&state, &form.token) {
+        auth::count_failure(&state, addr);
+        return Ok((
             StatusCode::UNAUTHORIZED,
             Html(views::login(Some("That is not the admin token.")).into_string()),
         )
-            .into_response();
+            .into_response());
     }
-    let cookie = session::set_cookie(&state, Some(&session::session_value(&state.admin_token)));
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response()
+    let secret = admin_session::open(&state.db, state.sessions).await?;
+    tracing::info!(client = ?addr, "admin logged in to the dashboard");
+    let cookie = session::set_cookie(&state, Some(&secret));
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response())
+}
+
+/// The client address of a request, as the throttle sees it.
+struct ConnectInfoParts(Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ConnectInfoParts {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(auth::client(state, parts)))
+    }
 }
 
 #[derive(Deserialize)]
@@ -110,15 +135,25 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(state): State<AppState>, AdminForm(form): AdminForm<CsrfForm>) -> Response {
-    if !session::csrf_ok(&state, &form.csrf) {
-        return refused_csrf();
+/// Ends the session at the server (the cookie stops working, wherever a copy of it is) and in
+/// the browser.
+async fn logout(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    admin: axum::Extension<Admin>,
+    AdminForm(form): AdminForm<CsrfForm>,
+) -> Page {
+    if !csrf.accepts(&form.csrf) {
+        return Ok(refused_csrf());
+    }
+    if let Admin::Session(secret) = &admin.0 {
+        admin_session::close(&state.db, secret).await?;
     }
     let cookie = session::set_cookie(&state, None);
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/admin/login")).into_response()
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin/login")).into_response())
 }
 
-async fn overview(State(state): State<AppState>) -> Page {
+async fn overview(State(state): State<AppState>, csrf: Csrf) -> Page {
     let db = &state.db;
     let hour_ago = Utc::now() - chrono::Duration::hours(1);
     let stripe = stripe_minute::since(db, hour_ago).await?;
@@ -135,7 +170,7 @@ async fn overview(State(state): State<AppState>) -> Page {
         minted_per_minute: per_minute(minted.into_iter()),
         blasts: recent_blasts(&state, 10).await?,
     };
-    Ok(html(views::overview(&csrf(&state), &overview)))
+    Ok(html(views::overview(csrf.token(), &overview)))
 }
 
 /// Sixty one-minute buckets ending with the current minute, from (minute, count) pairs.
@@ -175,9 +210,9 @@ async fn recent_blasts(
     Ok(rows)
 }
 
-async fn blasts(State(state): State<AppState>) -> Page {
+async fn blasts(State(state): State<AppState>, csrf: Csrf) -> Page {
     let rows = recent_blasts(&state, 100).await?;
-    Ok(html(views::blasts(&csrf(&state), &rows)))
+    Ok(html(views::blasts(csrf.token(), &rows)))
 }
 
 /// Orders on one page of a blast's page.
@@ -185,6 +220,7 @@ const ORDERS_PER_PAGE: u64 = 200;
 
 async fn blast_page(
     State(state): State<AppState>,
+    csrf: Csrf,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Page {
@@ -204,7 +240,7 @@ async fn blast_page(
     let has_more = orders.len() as u64 > page.size();
     orders.truncate(ORDERS_PER_PAGE as usize);
     Ok(html(views::blast_page(
-        &csrf(&state),
+        csrf.token(),
         &found,
         &counts,
         views::OrdersPage {
@@ -259,13 +295,17 @@ fn failure_filter(filter: &Filter) -> FailureFilter {
     }
 }
 
-async fn failures(State(state): State<AppState>, Query(query): Query<FailuresQuery>) -> Page {
+async fn failures(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Query(query): Query<FailuresQuery>,
+) -> Page {
     let orders = operator::failures(&state.db, &failure_filter(&query.filter), 500).await?;
     let events = operator::failed_events(&state.db, 200).await?;
     let payments = payment::needing_attention(&state.db, 200).await?;
     let notice = Notice::from_code(&query.notice).map(|n| n.message(query.count.as_deref()));
     Ok(html(views::failures(
-        &csrf(&state),
+        csrf.token(),
         &query.filter,
         views::Failures {
             orders: &orders,
@@ -299,9 +339,10 @@ struct RetryMatching {
 
 async fn retry_matching(
     State(state): State<AppState>,
+    csrf: Csrf,
     AdminForm(form): AdminForm<RetryMatching>,
 ) -> Page {
-    if !session::csrf_ok(&state, &form.csrf) {
+    if !csrf.accepts(&form.csrf) {
         return Ok(refused_csrf());
     }
     let n = operator::retry_failed(&state.db, &failure_filter(&form.filter)).await?;
@@ -315,10 +356,11 @@ async fn retry_matching(
 
 async fn retry_one(
     State(state): State<AppState>,
+    csrf: Csrf,
     Path(id): Path<String>,
     AdminForm(form): AdminForm<CsrfForm>,
 ) -> Page {
-    if !session::csrf_ok(&state, &form.csrf) {
+    if !csrf.accepts(&form.csrf) {
         return Ok(refused_csrf());
     }
     let filter = FailureFilter {
@@ -337,10 +379,11 @@ async fn retry_one(
 
 async fn cancel(
     State(state): State<AppState>,
+    csrf: Csrf,
     Path(id): Path<paylink_core::domain::OrderId>,
     AdminForm(form): AdminForm<CsrfForm>,
 ) -> Page {
-    if !session::csrf_ok(&state, &form.csrf) {
+    if !csrf.accepts(&form.csrf) {
         return Ok(refused_csrf());
     }
     use paylink_core::orders::ChangeError;
@@ -356,10 +399,11 @@ async fn cancel(
 
 async fn replay(
     State(state): State<AppState>,
+    csrf: Csrf,
     Path(id): Path<String>,
     AdminForm(form): AdminForm<CsrfForm>,
 ) -> Page {
-    if !session::csrf_ok(&state, &form.csrf) {
+    if !csrf.accepts(&form.csrf) {
         return Ok(refused_csrf());
     }
     let replayed = operator::replay_event(&state.db, &id).await?;
@@ -371,13 +415,13 @@ async fn replay(
     Ok(back_to_failures(&Filter::default(), notice, None))
 }
 
-async fn order_page(State(state): State<AppState>, Path(id): Path<String>) -> Page {
+async fn order_page(State(state): State<AppState>, csrf: Csrf, Path(id): Path<String>) -> Page {
     let Some(found) = order::find(&state.db, &id).await? else {
         return Ok(not_found("order"));
     };
     let product = product::find(&state.db, &found.product_id).await?;
     Ok(html(views::order_page(
-        &csrf(&state),
+        csrf.token(),
         &found,
         product.as_ref().map(|p| p.name.as_str()),
         state.stripe_dashboard.as_deref(),

@@ -1,0 +1,140 @@
+//! Every connection's limits, on real sockets (README, "Security"): the header and body
+//! timeouts at their shipped 30 s, the connection cap, and `/metrics` on its own address.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use paylink_testkit::{AppOptions, spawn_app, spawn_app_with};
+
+/// Reads until the server closes the connection (or `limit` passes); answers what arrived and
+/// when the connection closed.
+async fn until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Option<Duration>) {
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at((started + limit).into(), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return (
+                    String::from_utf8_lossy(&received).into_owned(),
+                    Some(started.elapsed()),
+                );
+            }
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&received).into_owned(), None),
+        }
+    }
+}
+
+fn host_port(address: &str) -> &str {
+    address.trim_start_matches("http://")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_headers_and_a_body_never_sent_are_cut_off_after_the_shipped_30_s() {
+    let app = spawn_app().await;
+    let addr = host_port(&app.address).to_owned();
+    // Headers started and never finished.
+    let mut headers = TcpStream::connect(&addr).await.unwrap();
+    headers
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    // A webhook declaring a megabyte and sending nothing of it.
+    let mut body = TcpStream::connect(&addr).await.unwrap();
+    body.write_all(
+        b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Stripe-Signature: t=1,v1=00\r\nContent-Length: 1000000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    // A connection that says nothing at all.
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+
+    let limit = Duration::from_secs(45);
+    let ((_, headers_closed), (body_answer, body_closed), (_, silent_closed)) = tokio::join!(
+        until_closed(&mut headers, limit),
+        until_closed(&mut body, limit),
+        until_closed(&mut silent, limit),
+    );
+    for (what, closed) in [
+        ("half-sent headers", headers_closed),
+        ("a body never sent", body_closed),
+        ("a silent connection", silent_closed),
+    ] {
+        let closed = closed.unwrap_or_else(|| panic!("{what}: still open after {limit:?}"));
+        assert!(
+            closed >= Duration::from_secs(29),
+            "{what}: closed after {closed:?}, before the 30 s timeout"
+        );
+    }
+    assert!(
+        !body_answer.starts_with("HTTP/1.1 200"),
+        "the cut-off webhook stored nothing: {body_answer}"
+    );
+    // The intake still serves everyone else.
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_connections_a_new_connection_waits_until_one_closes() {
+    let app = spawn_app_with(AppOptions {
+        settings: vec![("http.max_connections", json!(3))],
+        ..AppOptions::default()
+    })
+    .await;
+    let addr = host_port(&app.address).to_owned();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        // A finished request keeps the connection open (keep-alive) and proves it is served.
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(stream);
+    }
+    let mut fourth = TcpStream::connect(&addr).await.unwrap();
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (early, closed) = until_closed(&mut fourth, Duration::from_secs(2)).await;
+    assert!(
+        early.is_empty() && closed.is_none(),
+        "the fourth connection is not served while three are held: {early:?}"
+    );
+    drop(held.pop());
+    let (answer, _) = until_closed(&mut fourth, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_metrics_addr_set_metrics_leave_the_public_port() {
+    let app = spawn_app_with(AppOptions {
+        settings: vec![("http.metrics_addr", json!("127.0.0.1:0"))],
+        ..AppOptions::default()
+    })
+    .await;
+    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    let own = app.metrics_address.clone().expect("a metrics address");
+    let metrics = app
+        .client
+        .get(format!("{own}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("paylink_"));
+    // Nothing else is served there.
+    let other = app.client.get(format!("{own}/admin")).send().await.unwrap();
+    assert_eq!(other.status(), 404);
+}

@@ -1,0 +1,301 @@
+//! The dashboard's sessions, the brute-force throttle and the browser headers (README,
+//! "Security"), over HTTP against a real intake.
+
+use serde_json::json;
+
+use paylink_testkit::{ADMIN_TOKEN, AppOptions, TestApp, spawn_app, spawn_app_with};
+
+/// Logs in through the form; answers the whole `Set-Cookie` header.
+async fn login(app: &TestApp) -> String {
+    let response = app
+        .client
+        .post(app.url("/admin/login"))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "the login is accepted");
+    response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `name=value` of a `Set-Cookie` header.
+fn pair(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap()
+}
+
+async fn page_with(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The CSRF token of the page's logout form.
+async fn csrf_of(app: &TestApp, cookie: &str) -> String {
+    let page = page_with(app, cookie, "/admin").await.text().await.unwrap();
+    let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    page[start..start + 64].to_owned()
+}
+
+async fn logout(app: &TestApp, cookie: &str, csrf: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/admin/logout"))
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_login_is_its_own_session_with_its_own_csrf_token_and_logout_ends_it_at_the_server() {
+    let app = spawn_app().await;
+    let first = login(&app).await;
+    let second = login(&app).await;
+    for attribute in [
+        "Max-Age=86400",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/admin",
+    ] {
+        assert!(first.contains(attribute), "{first}");
+    }
+    assert_ne!(pair(&first), pair(&second), "two logins, two sessions");
+    let (csrf_1, csrf_2) = (
+        csrf_of(&app, pair(&first)).await,
+        csrf_of(&app, pair(&second)).await,
+    );
+    assert_ne!(csrf_1, csrf_2, "the CSRF token belongs to the session");
+
+    // One session's token does not pass for the other.
+    let crossed = logout(&app, pair(&first), &csrf_2).await;
+    assert_eq!(crossed.status(), 403);
+    assert_eq!(page_with(&app, pair(&first), "/admin").await.status(), 200);
+
+    let out = logout(&app, pair(&first), &csrf_1).await;
+    assert_eq!(out.status(), 303);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // A copy of the cookie kept from before the logout no longer works...
+    let replayed = page_with(&app, pair(&first), "/admin").await;
+    assert_eq!(replayed.status(), 401, "the session ended at the server");
+    // ...while the other login goes on.
+    assert_eq!(page_with(&app, pair(&second), "/admin").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_idle_past_twelve_hours_or_older_than_a_day_is_over() {
+    use paylink_core::store::admin_session::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{EntityTrait, QueryFilter};
+
+    let app = spawn_app().await;
+    let idle = login(&app).await;
+    let old = login(&app).await;
+    assert_eq!(page_with(&app, pair(&idle), "/admin").await.status(), 200);
+    // Age the sessions as the clock would: no request for 12 h and a minute; a login 24 h and
+    // a minute ago with a request a minute ago.
+    let now = chrono::Utc::now();
+    let hash = |cookie: &str| {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(
+            pair(cookie).split_once('=').unwrap().1.as_bytes(),
+        ))
+    };
+    Entity::update_many()
+        .col_expr(
+            Column::LastSeenAt,
+            Expr::value(now - chrono::Duration::minutes(12 * 60 + 1)),
+        )
+        .filter(sea_orm::ColumnTrait::eq(&Column::IdHash, hash(&idle)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    Entity::update_many()
+        .col_expr(
+            Column::CreatedAt,
+            Expr::value(now - chrono::Duration::minutes(24 * 60 + 1)),
+        )
+        .col_expr(
+            Column::LastSeenAt,
+            Expr::value(now - chrono::Duration::minutes(1)),
+        )
+        .filter(sea_orm::ColumnTrait::eq(&Column::IdHash, hash(&old)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(page_with(&app, pair(&idle), "/admin").await.status(), 401);
+    assert_eq!(page_with(&app, pair(&old), "/admin").await.status(), 401);
+    // The next login sweeps both rows away.
+    login(&app).await;
+    assert_eq!(Entity::find().all(&app.db).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_https_the_cookie_is_host_prefixed_and_secure() {
+    let app = spawn_app_with(AppOptions {
+        settings: vec![("public_base_url", json!("https://pay.example.org"))],
+        ..AppOptions::default()
+    })
+    .await;
+    let cookie = login(&app).await;
+    assert!(cookie.starts_with("__Host-paylink_admin="), "{cookie}");
+    for attribute in [
+        "Secure",
+        "Path=/;",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    assert_eq!(page_with(&app, pair(&cookie), "/admin").await.status(), 200);
+    // The unprefixed name is not read under https.
+    let unprefixed = pair(&cookie).replacen("__Host-", "", 1);
+    assert_eq!(page_with(&app, &unprefixed, "/admin").await.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_answer_is_no_store_and_html_pages_carry_the_security_headers() {
+    let app = spawn_app().await;
+    let cookie = login(&app).await;
+    for path in ["/admin/login", "/admin", "/admin/failures", "/admin/blasts"] {
+        let response = page_with(&app, pair(&cookie), path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        assert_eq!(
+            headers["content-security-policy"],
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+    }
+    // The payer's pages too (an unknown token's page is HTML).
+    let pay = app.client.get(app.url("/pay/nope")).send().await.unwrap();
+    assert!(pay.headers().contains_key("content-security-policy"));
+    assert_eq!(pay.headers()["referrer-policy"], "no-referrer");
+    // JSON is not sniffed either.
+    let api = app
+        .client
+        .get(app.url("/v1/orders/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_failed_logins_in_a_minute_throttle_the_address_even_for_the_right_token() {
+    let app = spawn_app().await;
+    for attempt in 1..=10 {
+        let wrong = app
+            .client
+            .post(app.url("/admin/login"))
+            .form(&[("token", "guess")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "attempt {attempt}");
+    }
+    let refused = app
+        .client
+        .post(app.url("/admin/login"))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        429,
+        "the right token waits out the minute too"
+    );
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert!(refused.headers().get("set-cookie").is_none());
+    // A wrong bearer token on the dashboard is refused the same way.
+    let bearer = app
+        .client
+        .get(app.url("/admin"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 429);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("paylink_auth_throttled_total")),
+        "the throttle is counted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_wrong_bearer_tokens_in_a_minute_get_429_with_retry_after_on_the_api() {
+    let app = spawn_app().await;
+    for attempt in 1..=10 {
+        let wrong = app
+            .client
+            .get(app.url("/v1/orders/ord_x"))
+            .bearer_auth(format!("guess-{attempt}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "attempt {attempt}");
+    }
+    let refused = app
+        .client
+        .get(app.url("/v1/orders/ord_x"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_the_throttle_counts_the_forwarded_client_not_the_proxy() {
+    let app = spawn_app_with(AppOptions {
+        settings: vec![("http.client_ip_header", json!("X-Forwarded-For"))],
+        ..AppOptions::default()
+    })
+    .await;
+    let attempt = |client: &'static str, token: &'static str| {
+        app.client
+            .get(app.url("/v1/orders/ord_x"))
+            .bearer_auth(token)
+            .header("x-forwarded-for", format!("198.51.100.7, {client}"))
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt("203.0.113.9", "guess").await.unwrap().status(), 401);
+    }
+    assert_eq!(
+        attempt("203.0.113.9", ADMIN_TOKEN).await.unwrap().status(),
+        429
+    );
+    // Another client behind the same proxy is not locked out.
+    assert_eq!(
+        attempt("203.0.113.10", ADMIN_TOKEN).await.unwrap().status(),
+        404
+    );
+}
