@@ -523,6 +523,31 @@ async fn security_b_a_webhook_timestamp_other_than_plain_digits_is_400() {
     assert_eq!(good.status(), 200, "the canonical spelling is accepted");
 }
 
+/// A query string the failures page cannot read is answered with a page that says why, not
+/// with axum's plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_b_an_unreadable_failures_query_is_an_html_400() {
+    let app = intake_only().await;
+    for query in ["blast=a&blast=b", "notice=a&notice=b"] {
+        let response = get(&app, &format!("/admin/failures?{query}"), "text/html").await;
+        let status = response.status();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, 400, "{query}");
+        assert!(
+            content_type.starts_with("text/html"),
+            "{query}: {content_type}"
+        );
+        assert!(
+            body.contains("The address could not be read"),
+            "{query}: {body}"
+        );
+    }
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod postgres {

@@ -1,10 +1,11 @@
-//! The dashboard's form extractor: a form the dashboard cannot take is answered with an HTML
-//! page that says why, with axum's status (413 for a body over the limit), never axum's plain
-//! text.
+//! The dashboard's form and query string extractors: a form or query the dashboard cannot take
+//! is answered with an HTML page that says why, with axum's status (413 for a body over the
+//! limit, 400 for a query string that does not fit), never axum's plain text.
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::views;
@@ -38,4 +39,31 @@ fn refused(rejection: &FormRejection) -> Response {
         Html(views::problem("Refused", &message).into_string()),
     )
         .into_response()
+}
+
+pub struct AdminQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AdminQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err((
+                rejection.status(),
+                Html(
+                    views::problem(
+                        "Refused",
+                        &format!("The address could not be read: {}", rejection.body_text()),
+                    )
+                    .into_string(),
+                ),
+            )
+                .into_response()),
+        }
+    }
 }

@@ -8,7 +8,7 @@ mod session;
 mod views;
 
 use axum::Router;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use crate::routes::auth;
 use crate::startup::AppState;
-use form::AdminForm;
+use form::{AdminForm, AdminQuery};
 use notice::Notice;
 use session::{Admin, Csrf};
 use views::{Filter, Overview, QueueDepth};
@@ -298,7 +298,7 @@ fn failure_filter(filter: &Filter) -> FailureFilter {
 async fn failures(
     State(state): State<AppState>,
     csrf: Csrf,
-    Query(query): Query<FailuresQuery>,
+    AdminQuery(query): AdminQuery<FailuresQuery>,
 ) -> Page {
     let orders = operator::failures(&state.db, &failure_filter(&query.filter), 500).await?;
     let events = operator::failed_events(&state.db, 200).await?;
