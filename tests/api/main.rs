@@ -20,5 +20,6 @@ mod pay;
 mod properties;
 mod reconcile;
 mod recovery;
+mod security_a;
 mod store;
 mod webhooks;
