@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Role, Settings};
 use crate::fake_stripe::{FakeConfig, FakeStripeServer};
 use crate::startup::{Application, Engine};
 use paylink_core::WorkerPool;
@@ -162,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(&settings, false).await,
         Command::Run => serve(&settings, true).await,
         Command::Work => {
+            settings.check_production(Role::Workers)?;
             let engine = Engine::connect(&settings).await?;
             if let Some(addr) = settings
                 .workers
@@ -199,8 +200,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The intake, with the workers in the same process when `with_workers`.
 async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
-    // Fail on missing settings before connecting to anything.
+    // Fail on missing or unsafe settings before connecting to anything.
     settings.admin_token()?;
+    settings.check_production(Role::Intake)?;
     settings.stripe_settings()?;
     let engine = Engine::connect(settings).await?;
     let app = Application::build(settings, &engine).await?;

@@ -1,16 +1,23 @@
 //! Settings: `config/default.toml`, then `config/{PAYLINK_ENV}.toml`, then `PAYLINK__SECTION__KEY`
 //! environment variables. Secrets (Stripe key, webhook secrets, admin token) are accepted only
 //! from the environment and held as `SecretString`, so they never reach logs or error pages.
+//!
+//! Secrets are taken from the environment exactly as written (figment would read `0123` or
+//! `1e3` as a number and change them) and any scalar is accepted as one, so no secret ever
+//! ends up quoted in a type error. `PAYLINK_ENV=production` refuses what is only safe on a
+//! developer's machine (see [`Settings::check_production`]).
 
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use paylink_core::policy::Policy;
 use paylink_core::stripe::StripeSettings;
 use paylink_core::{RetrySettings, WorkerSettings};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
+
+mod secret;
 
 /// The Stripe key used when `stripe.api_base` is not Stripe's own (the stand-in accepts any
 /// `sk_test_…` key).
@@ -18,6 +25,9 @@ const STAND_IN_KEY: &str = "sk_test_paylink_stand_in";
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Settings {
+    /// `PAYLINK_ENV` as [`Settings::load`] read it (empty for settings built in code).
+    #[serde(skip)]
+    pub environment: String,
     pub http: HttpSettings,
     pub public_base_url: String,
     pub database: DatabaseSettings,
@@ -54,10 +64,11 @@ pub struct QueueSettings {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct StripeConfig {
+    #[serde(default, deserialize_with = "secret::optional")]
     pub secret_key: Option<SecretString>,
     pub api_base: String,
     /// `whsec_…` secrets; several during a roll. Held as secrets, never logged.
-    #[serde(default, deserialize_with = "comma_secrets")]
+    #[serde(default, deserialize_with = "secret::comma_separated")]
     pub webhook_secrets: Vec<SecretString>,
     /// How far a delivery's signed timestamp may be from now.
     pub webhook_tolerance_secs: u64,
@@ -67,6 +78,7 @@ pub struct StripeConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct AdminSettings {
+    #[serde(default, deserialize_with = "secret::optional")]
     pub token: Option<SecretString>,
 }
 
@@ -134,6 +146,21 @@ pub const CONFIG_FILE_VAR: &str = "PAYLINK_CONFIG";
 /// Settings that must never come from a file in the repository.
 const SECRET_KEYS: [&str; 3] = ["stripe.secret_key", "stripe.webhook_secrets", "admin.token"];
 
+/// Stripe's API, the only `stripe.api_base` production accepts.
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com/";
+
+/// The shortest admin token production accepts (`openssl rand -hex 32` gives 64).
+pub const MIN_PRODUCTION_TOKEN_CHARS: usize = 32;
+
+/// What a command runs, for what production demands of its settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `serve` and `run`: the intake (and, for `run`, the workers too).
+    Intake,
+    /// `work`: only the workers, which call Stripe but take no requests.
+    Workers,
+}
+
 impl Settings {
     /// The layered sources for `PAYLINK_ENV` (default `development`), before extraction.
     pub fn figment() -> Figment {
@@ -145,9 +172,15 @@ impl Settings {
     /// directory), then `config/default.toml` and `config/{env}.toml` when present, then the
     /// environment.
     pub fn figment_for(env: &str) -> Figment {
-        Self::built_in()
+        let variables = || Env::prefixed("PAYLINK__").split("__");
+        let mut figment = Self::built_in()
             .merge(Self::files(env))
-            .merge(Env::prefixed("PAYLINK__").split("__"))
+            .merge(variables().ignore(&SECRET_KEYS));
+        // The secrets as written: figment's own parsing would turn `0123` into 123.
+        for (key, value) in variables().only(&SECRET_KEYS).iter() {
+            figment = figment.merge(Serialized::default(key.as_str(), value.trim().to_owned()));
+        }
+        figment
     }
 
     /// Only the defaults compiled into the binary: no files, no environment (the demo).
@@ -187,7 +220,9 @@ impl Settings {
                 )));
             }
         }
-        Self::from_figment(Self::figment_for(&env))
+        let mut settings = Self::from_figment(Self::figment_for(&env))?;
+        settings.environment = env;
+        Ok(settings)
     }
 
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
@@ -257,6 +292,47 @@ impl Settings {
             api_base: self.stripe.api_base.clone(),
             request_timeout: Duration::from_millis(self.stripe.request_timeout_ms),
         })
+    }
+
+    /// Whether `PAYLINK_ENV` is `production`.
+    pub fn is_production(&self) -> bool {
+        self.environment.trim().eq_ignore_ascii_case("production")
+    }
+
+    /// In production, refuses settings that are only safe on a developer's machine: a Stripe
+    /// base other than Stripe's (it would receive the secret key and mint nothing real) and,
+    /// for the intake, a guessable admin token or no webhook secret (every delivery refused).
+    pub fn check_production(&self, role: Role) -> Result<(), ConfigError> {
+        if !self.is_production() {
+            return Ok(());
+        }
+        if self.stripe.api_base.trim_end_matches('/') != STRIPE_API_BASE.trim_end_matches('/') {
+            return Err(ConfigError(format!(
+                "PAYLINK__STRIPE__API_BASE must be {STRIPE_API_BASE} when PAYLINK_ENV=production \
+                 (it is {}); the Stripe stand-in is for development and tests only",
+                paylink_core::store::redact_url(&self.stripe.api_base)
+            )));
+        }
+        if role == Role::Workers {
+            return Ok(());
+        }
+        let token_chars = self.admin.token.as_ref().map_or(0, |t| {
+            secrecy::ExposeSecret::expose_secret(t).chars().count()
+        });
+        if token_chars < MIN_PRODUCTION_TOKEN_CHARS {
+            return Err(ConfigError(format!(
+                "PAYLINK__ADMIN__TOKEN must be at least {MIN_PRODUCTION_TOKEN_CHARS} characters \
+                 when PAYLINK_ENV=production (generate one with `openssl rand -hex 32`)"
+            )));
+        }
+        if self.stripe.webhook_secrets.is_empty() {
+            return Err(ConfigError(
+                "PAYLINK__STRIPE__WEBHOOK_SECRETS must hold at least one whsec_… secret when \
+                 PAYLINK_ENV=production (the signing secret of the Stripe webhook endpoint)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     fn uses_real_stripe(&self) -> bool {
@@ -343,15 +419,6 @@ impl Settings {
             2 * self.workers.window / u64::from(self.stripe.rate_limit_per_sec.max(1));
         Duration::from_secs(self.reconcile.stale_after_secs.max(window_secs))
     }
-}
-
-fn comma_secrets<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<SecretString>, D::Error> {
-    Ok(comma_list(deserializer)?
-        .into_iter()
-        .map(SecretString::from)
-        .collect())
 }
 
 /// Accepts `"a,b"` (from an environment variable) or `["a", "b"]` (from TOML).
