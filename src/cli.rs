@@ -69,8 +69,13 @@ pub enum Command {
     /// The Stripe stand-in: Stripe's wire format, in memory.
     FakeStripe {
         /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+        /// Only loopback addresses (127.0.0.0/8, ::1, localhost) unless --allow-remote.
         #[arg(long, default_value = "127.0.0.1:12111")]
         addr: String,
+        /// Listen on a non-loopback address: only inside a private network (a compose network),
+        /// never where anyone else can reach it.
+        #[arg(long)]
+        allow_remote: bool,
         /// Requests per second per endpoint before 429, like Stripe (0 = no limit).
         #[arg(long, default_value_t = 25)]
         rate_limit_per_sec: u32,
@@ -105,12 +110,24 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::FakeStripe {
         addr,
+        allow_remote,
         rate_limit_per_sec,
         account_rate_limit_per_sec,
         webhook_url,
         webhook_secret,
     } = cli.command
     {
+        if !allow_remote && !crate::fake_stripe::is_loopback(&addr) {
+            return Err(ConfigError(format!(
+                "--addr {addr} is not a loopback address (127.0.0.0/8, ::1, localhost). The \
+                 Stripe stand-in must not be reachable from a network: its controls \
+                 (/_fake/...) need no credentials, and anyone who reaches it can pay any link \
+                 (sending paylink signed webhooks that mark orders paid) and read the pay URLs \
+                 and payer data it holds. Pass --allow-remote only inside a private network \
+                 such as docker compose's."
+            ))
+            .into());
+        }
         crate::telemetry::init("text", "info");
         let config = FakeConfig {
             rate_limit_per_sec,

@@ -1,5 +1,6 @@
 //! Hardened for the open internet (part A): CSV exports a spreadsheet cannot run, secret
-//! settings that never reach a message, production refusing unsafe settings.
+//! settings that never reach a message, production refusing unsafe settings, and a Stripe
+//! stand-in that keeps its secret and stays off the network.
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Command, Stdio};
@@ -468,4 +469,64 @@ async fn security_a_production_with_safe_settings_serves() {
     let printed = started.stop();
     assert!(!printed.contains(GOOD_TOKEN), "{printed}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_a_the_stand_in_never_answers_with_its_webhook_secret() {
+    let server = paylink::fake_stripe::FakeStripeServer::bind(
+        "127.0.0.1:0",
+        paylink::fake_stripe::FakeConfig {
+            webhook_secret: Some("whsec_never_shown_1".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = format!("{}_fake/config", server.base_url());
+    tokio::spawn(server.run());
+    let client = reqwest::Client::new();
+
+    for patch in [json!({}), json!({"webhook_secret": "whsec_never_shown_2"})] {
+        let response = client.post(&url).json(&patch).send().await.unwrap();
+
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        assert!(!text.contains("whsec_never_shown"), "{text}");
+        let config: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(config["webhook_secret_set"], true, "{config}");
+        assert_eq!(config["rate_limit_per_sec"], 25, "the rest is answered");
+    }
+}
+
+#[test]
+fn security_a_the_stand_in_refuses_a_non_loopback_address() {
+    for addr in ["0.0.0.0:0", "[::]:0", "fake-stripe.example.com:12111"] {
+        let (code, printed) = run_to_exit(&["fake-stripe", "--addr", addr], &[]);
+
+        assert_eq!(code, Some(2), "{addr}: {printed}");
+        assert!(
+            printed.contains("--allow-remote")
+                && printed.contains("loopback")
+                && printed.contains("no credentials"),
+            "{addr}: {printed}"
+        );
+    }
+}
+
+#[test]
+fn security_a_the_stand_in_listens_on_loopback_or_when_remote_is_allowed() {
+    for args in [
+        &["fake-stripe", "--addr", "127.0.0.1:0"][..],
+        &["fake-stripe", "--addr", "localhost:0"][..],
+        &["fake-stripe", "--addr", "0.0.0.0:0", "--allow-remote"][..],
+    ] {
+        let mut command = paylink();
+        command.args(args);
+        let started = start(command);
+        assert!(
+            started.line.contains("fake-stripe listening on"),
+            "{args:?}"
+        );
+        started.stop();
+    }
 }
