@@ -455,6 +455,27 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_stripe_key_is_unset_so_the_stand_in_gets_its_own() {
+        let figment = Settings::built_in()
+            .merge(("stripe.api_base", "http://fake-stripe:12111/"))
+            .merge(("stripe.secret_key", ""));
+        let settings = Settings::from_figment(figment).expect("valid");
+        let key = settings
+            .stripe_settings()
+            .expect("no key needed")
+            .secret_key;
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&key),
+            super::STAND_IN_KEY
+        );
+        let real = Settings::built_in().merge(("stripe.secret_key", ""));
+        let error = Settings::from_figment(real)
+            .expect("valid")
+            .stripe_settings();
+        assert!(error.is_err(), "Stripe's own API needs a key");
+    }
+
+    #[test]
     fn a_sweep_share_outside_0_to_1_names_the_setting() {
         for share in [0.0, 1.5, -0.2] {
             let figment = Settings::built_in().merge(("reconcile.stripe_sweep_share", share));

@@ -96,13 +96,13 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     }
 }
 
-/// `stripe.secret_key`, `admin.token`: one secret, if set.
+/// `stripe.secret_key`, `admin.token`: one secret, if set. Empty counts as unset, as a
+/// compose file's `${VAR:-}` passes an unset variable on.
 pub fn optional<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<SecretString>, D::Error> {
-    Ok(Some(SecretString::from(
-        Scalar::deserialize(deserializer)?.0,
-    )))
+    let Scalar(text) = Scalar::deserialize(deserializer)?;
+    Ok((!text.trim().is_empty()).then(|| SecretString::from(text)))
 }
 
 /// `stripe.webhook_secrets`: `"a,b"` (an environment variable) or a list of scalars.
@@ -231,6 +231,11 @@ mod tests {
         assert_eq!(list, ["a", "b", "c"]);
         let none = read(Figment::new()).expect("read");
         assert!(none.token.is_none() && none.list.is_empty());
+        let empty = read(Figment::new().merge(("token", " ")).merge(("list", ""))).expect("read");
+        assert!(
+            empty.token.is_none() && empty.list.is_empty(),
+            "empty is unset"
+        );
     }
 
     #[test]
