@@ -86,7 +86,7 @@ pub enum Command {
         #[arg(long)]
         webhook_url: Option<String>,
         /// The `whsec_…` secret events are signed with (paylink's PAYLINK__STRIPE__WEBHOOK_SECRETS).
-        #[arg(long, env = "PAYLINK_FAKE_WEBHOOK_SECRET")]
+        #[arg(long, env = "PAYLINK_FAKE_WEBHOOK_SECRET", hide_env_values = true)]
         webhook_secret: Option<String>,
     },
 }

@@ -34,11 +34,16 @@ pub use state::FakeConfig;
 /// `localhost`. The stand-in's controls need no credentials and anyone who reaches it can pay
 /// links and read payers' data, so `paylink fake-stripe` refuses anything else unless told.
 pub fn is_loopback(addr: &str) -> bool {
-    if let Ok(socket) = addr.parse::<SocketAddr>() {
-        return socket.ip().to_canonical().is_loopback();
+    // With or without a port: an address the listener cannot use is its error, not this one.
+    let ip = addr
+        .parse::<SocketAddr>()
+        .map(|socket| socket.ip())
+        .or_else(|_| addr.parse::<std::net::IpAddr>());
+    if let Ok(ip) = ip {
+        return ip.to_canonical().is_loopback();
     }
-    addr.rsplit_once(':')
-        .is_some_and(|(host, _port)| host.eq_ignore_ascii_case("localhost"))
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _port)| host);
+    host.eq_ignore_ascii_case("localhost")
 }
 
 /// The stand-in's shared state and the base URL its links live under.
@@ -153,6 +158,9 @@ mod tests {
             "[::ffff:127.0.0.1]:1",
             "localhost:12111",
             "LocalHost:1",
+            "127.0.0.1",
+            "::1",
+            "localhost",
         ] {
             assert!(is_loopback(addr), "{addr}");
         }
@@ -166,7 +174,7 @@ mod tests {
             "example.com:12111",
             "",
             ":12111",
-            "127.0.0.1",
+            "0.0.0.0",
         ] {
             assert!(!is_loopback(addr), "{addr}");
         }

@@ -530,3 +530,15 @@ fn security_a_the_stand_in_listens_on_loopback_or_when_remote_is_allowed() {
         started.stop();
     }
 }
+
+#[test]
+fn security_a_the_stand_ins_help_never_shows_its_webhook_secret() {
+    let (code, printed) = run_to_exit(
+        &["fake-stripe", "--help"],
+        &[("PAYLINK_FAKE_WEBHOOK_SECRET", "whsec_shown_nowhere")],
+    );
+
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("PAYLINK_FAKE_WEBHOOK_SECRET"), "{printed}");
+    assert!(!printed.contains("whsec_shown_nowhere"), "{printed}");
+}
