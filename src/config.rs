@@ -17,7 +17,10 @@ use paylink_core::{RetrySettings, WorkerSettings};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
+mod production;
 mod secret;
+
+pub use production::{MIN_PRODUCTION_TOKEN_CHARS, Role, STRIPE_API_BASE};
 
 /// The Stripe key used when `stripe.api_base` is not Stripe's own (the stand-in accepts any
 /// `sk_test_…` key).
@@ -145,21 +148,6 @@ pub const CONFIG_FILE_VAR: &str = "PAYLINK_CONFIG";
 
 /// Settings that must never come from a file in the repository.
 const SECRET_KEYS: [&str; 3] = ["stripe.secret_key", "stripe.webhook_secrets", "admin.token"];
-
-/// Stripe's API, the only `stripe.api_base` production accepts.
-pub const STRIPE_API_BASE: &str = "https://api.stripe.com/";
-
-/// The shortest admin token production accepts (`openssl rand -hex 32` gives 64).
-pub const MIN_PRODUCTION_TOKEN_CHARS: usize = 32;
-
-/// What a command runs, for what production demands of its settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// `serve` and `run`: the intake (and, for `run`, the workers too).
-    Intake,
-    /// `work`: only the workers, which call Stripe but take no requests.
-    Workers,
-}
 
 impl Settings {
     /// The layered sources for `PAYLINK_ENV` (default `development`), before extraction.
@@ -292,47 +280,6 @@ impl Settings {
             api_base: self.stripe.api_base.clone(),
             request_timeout: Duration::from_millis(self.stripe.request_timeout_ms),
         })
-    }
-
-    /// Whether `PAYLINK_ENV` is `production`.
-    pub fn is_production(&self) -> bool {
-        self.environment.trim().eq_ignore_ascii_case("production")
-    }
-
-    /// In production, refuses settings that are only safe on a developer's machine: a Stripe
-    /// base other than Stripe's (it would receive the secret key and mint nothing real) and,
-    /// for the intake, a guessable admin token or no webhook secret (every delivery refused).
-    pub fn check_production(&self, role: Role) -> Result<(), ConfigError> {
-        if !self.is_production() {
-            return Ok(());
-        }
-        if self.stripe.api_base.trim_end_matches('/') != STRIPE_API_BASE.trim_end_matches('/') {
-            return Err(ConfigError(format!(
-                "PAYLINK__STRIPE__API_BASE must be {STRIPE_API_BASE} when PAYLINK_ENV=production \
-                 (it is {}); the Stripe stand-in is for development and tests only",
-                paylink_core::store::redact_url(&self.stripe.api_base)
-            )));
-        }
-        if role == Role::Workers {
-            return Ok(());
-        }
-        let token_chars = self.admin.token.as_ref().map_or(0, |t| {
-            secrecy::ExposeSecret::expose_secret(t).chars().count()
-        });
-        if token_chars < MIN_PRODUCTION_TOKEN_CHARS {
-            return Err(ConfigError(format!(
-                "PAYLINK__ADMIN__TOKEN must be at least {MIN_PRODUCTION_TOKEN_CHARS} characters \
-                 when PAYLINK_ENV=production (generate one with `openssl rand -hex 32`)"
-            )));
-        }
-        if self.stripe.webhook_secrets.is_empty() {
-            return Err(ConfigError(
-                "PAYLINK__STRIPE__WEBHOOK_SECRETS must hold at least one whsec_… secret when \
-                 PAYLINK_ENV=production (the signing secret of the Stripe webhook endpoint)"
-                    .into(),
-            ));
-        }
-        Ok(())
     }
 
     fn uses_real_stripe(&self) -> bool {
