@@ -106,7 +106,9 @@ async fn main() -> anyhow::Result<()> {
         .map(|_| {
             Command::new(bin)
                 .arg("work")
-                .env("PAYLINK_ENV", "production")
+                // Production refuses a Stripe base other than Stripe's; staging has no overlay,
+                // so the workers run at the shipped defaults against the stand-in.
+                .env("PAYLINK_ENV", "staging")
                 .env("PAYLINK__DATABASE__URL", &db_url)
                 .env("PAYLINK__QUEUE__URL", &redis_url)
                 .env("PAYLINK__QUEUE__NAMESPACE", &name)

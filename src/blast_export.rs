@@ -1,5 +1,11 @@
 //! A blast's result as the organiser emails it: one row per order with its pay URL, as JSON
 //! (the API) or CSV (the API's export and `paylink blast --out`).
+//!
+//! Every CSV paylink writes goes through [`to_csv`], which defuses spreadsheet formulas: payer
+//! names, emails and refs come from whoever submitted the orders, and the organiser opens the
+//! result in a spreadsheet (README, "Security").
+
+use std::borrow::Cow;
 
 use paylink_core::store::order;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -56,7 +62,48 @@ pub async fn all_rows(
     }
 }
 
-/// The rows as CSV with a header line.
+/// A row as written to CSV: every text cell through [`safe_cell`]; the amount stays a number.
+#[derive(Serialize)]
+struct CsvRow<'a> {
+    external_ref: Cow<'a, str>,
+    payer_email: Cow<'a, str>,
+    payer_name: Cow<'a, str>,
+    amount_cents: i64,
+    currency: Cow<'a, str>,
+    status: order::Status,
+    link_state: order::LinkState,
+    pay_url: Cow<'a, str>,
+    last_error: Option<Cow<'a, str>>,
+}
+
+impl<'a> From<&'a ResultRow> for CsvRow<'a> {
+    fn from(r: &'a ResultRow) -> Self {
+        Self {
+            external_ref: safe_cell(&r.external_ref),
+            payer_email: safe_cell(&r.payer_email),
+            payer_name: safe_cell(&r.payer_name),
+            amount_cents: r.amount_cents,
+            currency: safe_cell(&r.currency),
+            status: r.status,
+            link_state: r.link_state,
+            pay_url: safe_cell(&r.pay_url),
+            last_error: r.last_error.as_deref().map(safe_cell),
+        }
+    }
+}
+
+/// A text cell a spreadsheet will not run: one starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return gets a leading `'` (OWASP's advice on CSV injection), so Excel, LibreOffice
+/// and Google Sheets show it as text instead of evaluating it as a formula.
+pub fn safe_cell(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// The rows as CSV with a header line, every text cell defused by [`safe_cell`].
 pub fn to_csv(rows: &[ResultRow]) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     if rows.is_empty() {
@@ -73,7 +120,29 @@ pub fn to_csv(rows: &[ResultRow]) -> anyhow::Result<Vec<u8>> {
         ])?;
     }
     for r in rows {
-        writer.serialize(r)?;
+        writer.serialize(CsvRow::from(r))?;
     }
     Ok(writer.into_inner()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_cell;
+
+    #[test]
+    fn cells_a_spreadsheet_would_evaluate_get_a_leading_quote_and_others_stay() {
+        for cell in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1+cmd|' /C calc'!A0",
+            "-2",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            assert_eq!(safe_cell(cell), format!("'{cell}"));
+        }
+        for cell in ["Pat Parent", "", "pat@example.com", "a=b", " =1", "'quoted"] {
+            assert_eq!(safe_cell(cell), cell);
+        }
+    }
 }

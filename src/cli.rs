@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Role, Settings};
 use crate::fake_stripe::{FakeConfig, FakeStripeServer};
 use crate::startup::{Application, Engine};
 use paylink_core::WorkerPool;
@@ -69,8 +69,13 @@ pub enum Command {
     /// The Stripe stand-in: Stripe's wire format, in memory.
     FakeStripe {
         /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+        /// Only loopback addresses (127.0.0.0/8, ::1, localhost) unless --allow-remote.
         #[arg(long, default_value = "127.0.0.1:12111")]
         addr: String,
+        /// Listen on a non-loopback address: only inside a private network (a compose network),
+        /// never where anyone else can reach it.
+        #[arg(long)]
+        allow_remote: bool,
         /// Requests per second per endpoint before 429, like Stripe (0 = no limit).
         #[arg(long, default_value_t = 25)]
         rate_limit_per_sec: u32,
@@ -81,7 +86,7 @@ pub enum Command {
         #[arg(long)]
         webhook_url: Option<String>,
         /// The `whsec_…` secret events are signed with (paylink's PAYLINK__STRIPE__WEBHOOK_SECRETS).
-        #[arg(long, env = "PAYLINK_FAKE_WEBHOOK_SECRET")]
+        #[arg(long, env = "PAYLINK_FAKE_WEBHOOK_SECRET", hide_env_values = true)]
         webhook_secret: Option<String>,
     },
 }
@@ -105,12 +110,24 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::FakeStripe {
         addr,
+        allow_remote,
         rate_limit_per_sec,
         account_rate_limit_per_sec,
         webhook_url,
         webhook_secret,
     } = cli.command
     {
+        if !allow_remote && !crate::fake_stripe::is_loopback(&addr) {
+            return Err(ConfigError(format!(
+                "--addr {addr} is not a loopback address (127.0.0.0/8, ::1, localhost). The \
+                 Stripe stand-in must not be reachable from a network: its controls \
+                 (/_fake/...) need no credentials, and anyone who reaches it can pay any link \
+                 (sending paylink signed webhooks that mark orders paid) and read the pay URLs \
+                 and payer data it holds. Pass --allow-remote only inside a private network \
+                 such as docker compose's."
+            ))
+            .into());
+        }
         crate::telemetry::init("text", "info");
         let config = FakeConfig {
             rate_limit_per_sec,
@@ -162,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(&settings, false).await,
         Command::Run => serve(&settings, true).await,
         Command::Work => {
+            settings.check_production(Role::Workers)?;
             let engine = Engine::connect(&settings).await?;
             if let Some(addr) = settings
                 .workers
@@ -202,8 +220,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The intake, with the workers in the same process when `with_workers`.
 async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
-    // Fail on missing settings before connecting to anything.
+    // Fail on missing or unsafe settings before connecting to anything.
     settings.admin_token()?;
+    settings.check_production(Role::Intake)?;
     settings.stripe_settings()?;
     let engine = Engine::connect(settings).await?;
     let app = Application::build(settings, &engine).await?;

@@ -1,16 +1,26 @@
 //! Settings: `config/default.toml`, then `config/{PAYLINK_ENV}.toml`, then `PAYLINK__SECTION__KEY`
 //! environment variables. Secrets (Stripe key, webhook secrets, admin token) are accepted only
 //! from the environment and held as `SecretString`, so they never reach logs or error pages.
+//!
+//! Secrets are taken from the environment exactly as written (figment would read `0123` or
+//! `1e3` as a number and change them) and any scalar is accepted as one, so no secret ever
+//! ends up quoted in a type error. `PAYLINK_ENV=production` refuses what is only safe on a
+//! developer's machine (see [`Settings::check_production`]).
 
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use paylink_core::policy::Policy;
 use paylink_core::stripe::StripeSettings;
 use paylink_core::{RetrySettings, WorkerSettings};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
+
+mod production;
+mod secret;
+
+pub use production::{MIN_PRODUCTION_TOKEN_CHARS, Role, STRIPE_API_BASE};
 
 /// The Stripe key used when `stripe.api_base` is not Stripe's own (the stand-in accepts any
 /// `sk_test_…` key).
@@ -18,6 +28,9 @@ const STAND_IN_KEY: &str = "sk_test_paylink_stand_in";
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Settings {
+    /// `PAYLINK_ENV` as [`Settings::load`] read it (empty for settings built in code).
+    #[serde(skip)]
+    pub environment: String,
     pub http: HttpSettings,
     pub public_base_url: String,
     pub database: DatabaseSettings,
@@ -67,10 +80,11 @@ pub struct QueueSettings {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct StripeConfig {
+    #[serde(default, deserialize_with = "secret::optional")]
     pub secret_key: Option<SecretString>,
     pub api_base: String,
     /// `whsec_…` secrets; several during a roll. Held as secrets, never logged.
-    #[serde(default, deserialize_with = "comma_secrets")]
+    #[serde(default, deserialize_with = "secret::comma_separated")]
     pub webhook_secrets: Vec<SecretString>,
     /// How far a delivery's signed timestamp may be from now.
     pub webhook_tolerance_secs: u64,
@@ -80,6 +94,7 @@ pub struct StripeConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct AdminSettings {
+    #[serde(default, deserialize_with = "secret::optional")]
     pub token: Option<SecretString>,
     /// A dashboard session ends after this long without a request.
     pub session_idle_secs: u64,
@@ -165,9 +180,15 @@ impl Settings {
     /// directory), then `config/default.toml` and `config/{env}.toml` when present, then the
     /// environment.
     pub fn figment_for(env: &str) -> Figment {
-        Self::built_in()
+        let variables = || Env::prefixed("PAYLINK__").split("__");
+        let mut figment = Self::built_in()
             .merge(Self::files(env))
-            .merge(Env::prefixed("PAYLINK__").split("__"))
+            .merge(variables().ignore(&SECRET_KEYS));
+        // The secrets as written: figment's own parsing would turn `0123` into 123.
+        for (key, value) in variables().only(&SECRET_KEYS).iter() {
+            figment = figment.merge(Serialized::default(key.as_str(), value.trim().to_owned()));
+        }
+        figment
     }
 
     /// Only the defaults compiled into the binary: no files, no environment (the demo).
@@ -207,7 +228,9 @@ impl Settings {
                 )));
             }
         }
-        Self::from_figment(Self::figment_for(&env))
+        let mut settings = Self::from_figment(Self::figment_for(&env))?;
+        settings.environment = env;
+        Ok(settings)
     }
 
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
@@ -382,15 +405,6 @@ impl Settings {
     }
 }
 
-fn comma_secrets<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<SecretString>, D::Error> {
-    Ok(comma_list(deserializer)?
-        .into_iter()
-        .map(SecretString::from)
-        .collect())
-}
-
 /// Accepts `"a,b"` (from an environment variable) or `["a", "b"]` (from TOML).
 fn comma_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
@@ -422,6 +436,27 @@ mod tests {
         assert_eq!(shipped.sweep_rate(), 4, "20 % of 20/s");
         let slow = Settings::built_in().merge(("stripe.rate_limit_per_sec", 3));
         assert_eq!(Settings::from_figment(slow).expect("valid").sweep_rate(), 1);
+    }
+
+    #[test]
+    fn an_empty_stripe_key_is_unset_so_the_stand_in_gets_its_own() {
+        let figment = Settings::built_in()
+            .merge(("stripe.api_base", "http://fake-stripe:12111/"))
+            .merge(("stripe.secret_key", ""));
+        let settings = Settings::from_figment(figment).expect("valid");
+        let key = settings
+            .stripe_settings()
+            .expect("no key needed")
+            .secret_key;
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&key),
+            super::STAND_IN_KEY
+        );
+        let real = Settings::built_in().merge(("stripe.secret_key", ""));
+        let error = Settings::from_figment(real)
+            .expect("valid")
+            .stripe_settings();
+        assert!(error.is_err(), "Stripe's own API needs a key");
     }
 
     #[test]

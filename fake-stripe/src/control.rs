@@ -92,7 +92,21 @@ pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -
     if let Some(v) = patch.idempotency_ttl_secs {
         config.idempotency_ttl_secs = v;
     }
-    Json::<FakeConfig>(config.clone()).into_response()
+    Json(config_view(config)).into_response()
+}
+
+/// The configuration as `POST /_fake/config` answers it: every knob, but of the webhook secret
+/// only whether one is set (the controls need no credentials, so they never hand it out).
+fn config_view(config: &FakeConfig) -> Value {
+    let mut view = serde_json::to_value(config).unwrap_or_else(|_| json!({}));
+    if let Some(fields) = view.as_object_mut() {
+        fields.remove("webhook_secret");
+        fields.insert(
+            "webhook_secret_set".into(),
+            Value::Bool(config.webhook_secret.is_some()),
+        );
+    }
+    view
 }
 
 pub async fn stats(AxumState(fake): Fake) -> Json<Stats> {

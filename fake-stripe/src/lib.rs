@@ -30,6 +30,22 @@ use tokio::net::TcpListener;
 pub use client::FakeStripeClient;
 pub use state::FakeConfig;
 
+/// Whether `addr` (`host:port`) only listens on this machine: 127.0.0.0/8, `::1` or
+/// `localhost`. The stand-in's controls need no credentials and anyone who reaches it can pay
+/// links and read payers' data, so `paylink fake-stripe` refuses anything else unless told.
+pub fn is_loopback(addr: &str) -> bool {
+    // With or without a port: an address the listener cannot use is its error, not this one.
+    let ip = addr
+        .parse::<SocketAddr>()
+        .map(|socket| socket.ip())
+        .or_else(|_| addr.parse::<std::net::IpAddr>());
+    if let Ok(ip) = ip {
+        return ip.to_canonical().is_loopback();
+    }
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _port)| host);
+    host.eq_ignore_ascii_case("localhost")
+}
+
 /// The stand-in's shared state and the base URL its links live under.
 pub struct FakeStripe {
     state: Mutex<state::State>,
@@ -126,4 +142,41 @@ fn router(fake: Arc<FakeStripe>) -> Router {
         .route("/b/{id}", get(control::hosted_page))
         .route("/b/{id}/pay", post(control::pay))
         .with_state(fake)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn only_loopback_addresses_count_as_loopback() {
+        for addr in [
+            "127.0.0.1:12111",
+            "127.0.0.1:0",
+            "127.1.2.3:80",
+            "[::1]:12111",
+            "[::ffff:127.0.0.1]:1",
+            "localhost:12111",
+            "LocalHost:1",
+            "127.0.0.1",
+            "::1",
+            "localhost",
+        ] {
+            assert!(is_loopback(addr), "{addr}");
+        }
+        for addr in [
+            "0.0.0.0:12111",
+            "[::]:12111",
+            "10.0.0.5:12111",
+            "192.168.1.2:1",
+            "fake-stripe:12111",
+            "localhost.example.com:1",
+            "example.com:12111",
+            "",
+            ":12111",
+            "0.0.0.0",
+        ] {
+            assert!(!is_loopback(addr), "{addr}");
+        }
+    }
 }

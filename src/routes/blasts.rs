@@ -95,7 +95,7 @@ pub async fn orders(
             Some(_) => page_of(&state, &id, page).await?.0,
             None => all_rows(&state.db, &id, |token| state.jobs.pay_url(token)).await?,
         };
-        return csv_response(&rows);
+        return csv_response(&id, &rows);
     }
     let (data, has_more) = page_of(&state, &id, page).await?;
     Ok(Json(serde_json::json!({
@@ -122,7 +122,21 @@ fn row(state: &AppState, o: order::Model) -> ResultRow {
     ResultRow::new(o, pay_url)
 }
 
-fn csv_response(rows: &[ResultRow]) -> Result<Response, ApiError> {
+/// The CSV as a download (`blast-<id>.csv`), so a browser saves it rather than showing it.
+fn csv_response(id: &str, rows: &[ResultRow]) -> Result<Response, ApiError> {
     let body = to_csv(rows)?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+    // Blast ids are `bl_` and hex; anything else is left out of the header rather than quoted.
+    let name: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .collect();
+    let disposition = format!("attachment; filename=\"blast-{name}.csv\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
 }

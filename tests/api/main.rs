@@ -21,6 +21,7 @@ mod pay;
 mod properties;
 mod reconcile;
 mod recovery;
+mod safe_defaults;
 mod security;
 mod security_b;
 mod store;

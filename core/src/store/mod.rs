@@ -66,24 +66,8 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         .with_context(|| format!("failed to connect to the database at {}", redact_url(&url)))
 }
 
-/// A database URL without its password, safe to put in logs and error messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+mod redact;
+pub use redact::redact_url;
 
 /// `column` older than `before`; with `None`, a condition no row meets (the claims' "and, given
 /// a staleness bound, what was enqueued before it").
