@@ -40,3 +40,16 @@ macro_rules! on_every_stack {
         })*
     };
 }
+
+/// Runs each named `async fn(Db)` test on both databases, as `<name>::<database>`.
+#[macro_export]
+macro_rules! on_every_database {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name($crate::Db::Postgres).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name($crate::Db::Sqlite).await }
+        })*
+    };
+}

@@ -155,22 +155,7 @@ async fn the_retry_epoch_moves_once_per_observed_500(kind: Db) {
     );
 }
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(paylink_testkit::Db::Postgres).await }
-            )*
-        }
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(paylink_testkit::Db::Sqlite).await }
-            )*
-        }
-    };
-}
-
-on_both_databases!(
+paylink_testkit::on_every_database!(
     insert_is_idempotent_on_external_ref,
     a_minted_link_is_stored_once_and_only_for_its_generation,
     concurrent_stores_have_exactly_one_winner,

@@ -1,4 +1,4 @@
-//! Issue 14, "Hardened for the open internet": absurd pages, oversized bodies, dashboard
+//! Hostile input (README, "Security"): absurd pages, oversized bodies, dashboard
 //! notices, `LIKE` filters, ids in dashboard URLs, and the cost of a `/metrics` scrape. Each
 //! test sends what a careless or hostile client would and checks the answer.
 
@@ -38,7 +38,7 @@ fn error_contains(text: &str) -> FailureFilter {
 
 /// `%`, `_` and `\` in the failures filter are the characters themselves, not wildcards: a
 /// filter of `%` must not select (and "Retry all matching" must not retry) every failed order.
-async fn security_b_like_filter_matches_wildcards_literally(kind: Db) {
+async fn like_filter_matches_wildcards_literally(kind: Db) {
     let (_guard, db) = migrated(kind).await;
     let product = product::insert(&db, "Dues", "monthly", "usd")
         .await
@@ -132,7 +132,7 @@ async fn send_body(
 /// error (`payload_too_large`) on `/v1` and `/webhooks/stripe`, an HTML page on `/admin`. A body
 /// at the limit is read (and refused for what it says, not for its size).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn security_b_every_body_one_byte_over_its_limit_is_413() {
+async fn every_body_one_byte_over_its_limit_is_413() {
     use reqwest::Method;
     let app = intake_only().await;
     let json = "application/json";
@@ -227,7 +227,7 @@ const BAD_PAGES: [&str; 8] = [
 /// answered, not dropped by an overflow), in JSON and CSV alike; real pages still work, up to
 /// the highest allowed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn security_b_absurd_pages_of_a_blast_are_422_naming_page() {
+async fn absurd_pages_of_a_blast_are_422_naming_page() {
     let app = intake_only().await;
     let product = app.create_product("generic").await;
     let blast =
@@ -287,7 +287,7 @@ async fn security_b_absurd_pages_of_a_blast_are_422_naming_page() {
 /// `?page=` on the dashboard's blast page: the same checks, answered with a 422 page naming
 /// `page`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn security_b_absurd_dashboard_pages_are_a_422_page_naming_page() {
+async fn absurd_dashboard_pages_are_a_422_page_naming_page() {
     let app = intake_only().await;
     let product = app.create_product("generic").await;
     let blast =
@@ -347,7 +347,7 @@ async fn press(app: &TestApp, path: &str, form: &[(&str, &str)]) -> String {
 /// The failures page shows only notices the dashboard itself names, by code: text in the link
 /// is never shown, an unknown code shows nothing, and a real action's notice still reads whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn security_b_failures_notices_are_codes_not_text_from_the_link() {
+async fn failures_notices_are_codes_not_text_from_the_link() {
     let app = intake_only().await;
     for (query, planted) in [
         ("notice=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "alert(1)"),
@@ -408,7 +408,7 @@ async fn security_b_failures_notices_are_codes_not_text_from_the_link() {
 /// a Stripe event id holding `/`, `?`, `#`, a space and `%` shows a Replay form whose action
 /// reaches that very event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn security_b_an_event_id_with_url_characters_stays_one_path_segment() {
+async fn an_event_id_with_url_characters_stays_one_path_segment() {
     let app = paylink_testkit::spawn_app().await;
     let stray = serde_json::json!({"id": "ord_unknown", "stripe_payment_link_id": "plink_unknown"});
     let mut event = crate::webhooks::completed_event(&stray, "paid");
@@ -454,7 +454,7 @@ async fn scrape(app: &TestApp, sample: &str) -> Option<f64> {
 /// scrapes does not move `paylink_orders` until the interval has passed, then it does. (Were
 /// the `GROUP BY` run on every scrape, the second scrape would count the order at once.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn security_b_metrics_gauges_are_read_once_per_interval() {
+async fn metrics_gauges_are_read_once_per_interval() {
     // `routes::metrics::GAUGES_TTL`, which the crate does not export.
     const GAUGES_TTL: std::time::Duration = std::time::Duration::from_secs(5);
     let app = intake_only().await;
@@ -493,7 +493,7 @@ async fn security_b_metrics_gauges_are_read_once_per_interval() {
 /// A delivery whose `t=` is not plain Unix seconds is refused with 400 and stored nowhere,
 /// even when its `v1` is a good signature of the canonical timestamp.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn security_b_a_webhook_timestamp_other_than_plain_digits_is_400() {
+async fn a_webhook_timestamp_other_than_plain_digits_is_400() {
     let app = intake_only().await;
     let order = serde_json::json!({"id": "ord_x", "stripe_payment_link_id": "plink_x"});
     let body = crate::webhooks::completed_event(&order, "paid").to_string();
@@ -526,7 +526,7 @@ async fn security_b_a_webhook_timestamp_other_than_plain_digits_is_400() {
 /// A query string the failures page cannot read is answered with a page that says why, not
 /// with axum's plain text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn security_b_an_unreadable_failures_query_is_an_html_400() {
+async fn an_unreadable_failures_query_is_an_html_400() {
     let app = intake_only().await;
     for query in ["blast=a&blast=b", "notice=a&notice=b"] {
         let response = get(&app, &format!("/admin/failures?{query}"), "text/html").await;
@@ -548,19 +548,4 @@ async fn security_b_an_unreadable_failures_query_is_an_html_400() {
     }
 }
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(paylink_testkit::Db::Postgres).await }
-            )*
-        }
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(paylink_testkit::Db::Sqlite).await }
-            )*
-        }
-    };
-}
-
-on_both_databases!(security_b_like_filter_matches_wildcards_literally);
+paylink_testkit::on_every_database!(like_filter_matches_wildcards_literally);
