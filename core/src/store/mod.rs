@@ -5,6 +5,7 @@ pub mod admin_session;
 pub mod blast;
 pub mod dashboard;
 pub mod mint_lease;
+pub mod money;
 #[cfg(test)]
 mod moves_test;
 pub mod operator;

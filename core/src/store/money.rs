@@ -1,0 +1,112 @@
+//! Where the money stands, per currency, for the organiser (README, "The operator dashboard"):
+//! every order in exactly one of four groups, so the groups add up to the orders:
+//!
+//! - **paid**: what Stripe took (the payment's own amount and currency where known);
+//! - **unpaid**: pending orders whose link is being made or is taking payment (outstanding);
+//! - **needs attention**: pending orders whose link failed (nobody can pay them until an
+//!   operator acts);
+//! - **cancelled**: no money expected.
+//!
+//! Payments with an issue (a wrong amount, a second payment) are counted beside them: they are
+//! paid orders, already in **paid**.
+
+use std::collections::BTreeMap;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ConnectionTrait, QuerySelect};
+
+use super::{order, payment};
+
+/// A count of orders and their amount in cents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sum {
+    pub orders: i64,
+    pub cents: i64,
+}
+
+impl Sum {
+    fn add(&mut self, orders: i64, cents: i64) {
+        self.orders += orders;
+        self.cents += cents;
+    }
+}
+
+/// The four groups in one currency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub paid: Sum,
+    pub unpaid: Sum,
+    pub needs_attention: Sum,
+    pub cancelled: Sum,
+}
+
+impl Standing {
+    pub fn orders(&self) -> i64 {
+        self.paid.orders + self.unpaid.orders + self.needs_attention.orders + self.cancelled.orders
+    }
+}
+
+/// Where the money stands, by currency (lower-case ISO code), and payments with an issue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Money {
+    pub by_currency: BTreeMap<String, Standing>,
+    pub payment_issues: u64,
+}
+
+/// The standing of every order, or of one blast's.
+pub async fn standing<C: ConnectionTrait>(db: &C, blast_id: Option<&str>) -> Result<Money, DbErr> {
+    let mut query = order::Entity::find()
+        .select_only()
+        .column(order::Column::Status)
+        .column(order::Column::LinkState)
+        .column_as(
+            Expr::cust("COALESCE(paid_currency, currency)"),
+            "money_currency",
+        )
+        .column_as(order::Column::Id.count(), "n")
+        // SUM of a BIGINT is NUMERIC in PostgreSQL: cast it back.
+        .column_as(
+            Expr::cust("CAST(SUM(COALESCE(paid_amount_cents, amount_cents)) AS BIGINT)"),
+            "cents",
+        );
+    if let Some(id) = blast_id {
+        query = query.filter(order::Column::BlastId.eq(id));
+    }
+    let rows: Vec<(order::Status, order::LinkState, String, i64, i64)> = query
+        .group_by(order::Column::Status)
+        .group_by(order::Column::LinkState)
+        .group_by(Expr::cust("COALESCE(paid_currency, currency)"))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut money = Money::default();
+    for (status, link_state, currency, n, cents) in rows {
+        let standing = money
+            .by_currency
+            .entry(currency.to_lowercase())
+            .or_default();
+        match (status, link_state) {
+            (order::Status::Paid, _) => standing.paid.add(n, cents),
+            (order::Status::Cancelled, _) => standing.cancelled.add(n, cents),
+            (order::Status::Pending, order::LinkState::Failed) => {
+                standing.needs_attention.add(n, cents)
+            }
+            (order::Status::Pending, _) => standing.unpaid.add(n, cents),
+        }
+    }
+    let mut issues = payment::Entity::find().filter(payment::Column::Issue.is_not_null());
+    if let Some(id) = blast_id {
+        issues = issues.filter(
+            payment::Column::OrderId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(order::Column::Id)
+                    .from(order::Entity)
+                    .and_where(order::Column::BlastId.eq(id))
+                    .to_owned(),
+            ),
+        );
+    }
+    money.payment_issues = issues.count(db).await?;
+    Ok(money)
+}

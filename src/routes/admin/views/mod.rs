@@ -1,0 +1,172 @@
+//! The dashboard's HTML (maud): server-rendered pages with a little hand-written CSS and no
+//! script. Every form that changes something carries the CSRF token.
+
+mod blasts;
+mod failures;
+mod order;
+mod orders;
+mod overview;
+
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+pub use blasts::{OrdersPage, blast_page, blasts};
+pub use failures::{Failures, Filter, failures};
+pub use order::order_page;
+pub use orders::order_table;
+pub use overview::{Overview, QueueDepth, overview};
+
+const STYLE: &str = "
+body{font-family:system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;align-items:center}
+header a{color:#cfd6e4;text-decoration:none}header a:hover{color:#fff}header strong{margin-right:1rem}
+header form{margin-left:auto}main{padding:1.2rem;max-width:72rem}
+h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.6rem}
+.cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.7rem 1rem;min-width:9rem}
+.card b{display:block;font-size:1.5rem}.muted{color:#6b7385;font-size:.85rem}
+table{border-collapse:collapse;background:#fff;width:100%;font-size:.9rem}
+th,td{border-bottom:1px solid #e5e8ee;padding:.4rem .5rem;text-align:left;vertical-align:top}
+th{background:#eef0f4}.bar{display:flex;height:.8rem;width:14rem;background:#e5e8ee;border-radius:3px;overflow:hidden}
+.bar span{display:block}.minted{background:#3b82f6}.failed{background:#dc2626}.paid{background:#16a34a}
+button{font:inherit;padding:.2rem .6rem;border:1px solid #9aa3b5;border-radius:4px;background:#fff;cursor:pointer}
+button.primary{background:#1d4ed8;color:#fff;border-color:#1d4ed8}form.inline{display:inline}
+input{font:inherit;padding:.2rem .4rem}.error{color:#b91c1c}.flash{background:#ecfdf5;border:1px solid #a7f3d0;padding:.5rem .8rem}
+";
+
+pub(super) fn layout(title: &str, csrf: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · paylink" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    strong { "paylink" }
+                    a href="/admin" { "Overview" }
+                    a href="/admin/blasts" { "Blasts" }
+                    a href="/admin/failures" { "Failures" }
+                    form method="post" action="/admin/logout" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button type="submit" { "Log out" }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// The login form (also the body of every 401 under `/admin`).
+pub fn login(error: Option<&str>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Log in · paylink" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    h1 { "paylink operator login" }
+                    @if let Some(error) = error { p.error { (error) } }
+                    form method="post" action="/admin/login" {
+                        label { "Admin token " input type="password" name="token" autocomplete="current-password" autofocus; }
+                        " "
+                        button.primary type="submit" { "Log in" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A page that says what was wrong with the request (a form or a query the dashboard cannot
+/// take); the message is escaped like everything maud renders.
+pub fn problem(title: &str, message: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) " · paylink" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    h1 { (title) }
+                    p.error { (message) }
+                    p { a href="/admin" { "Back to the dashboard" } }
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn card(label: &str, value: impl std::fmt::Display, note: &str) -> Markup {
+    html! { div.card data-label=(label) { span.muted { (label) } b { (value) } span.muted { (note) } } }
+}
+
+pub(super) fn money(cents: i64, currency: &str) -> String {
+    format!(
+        "{}.{:02} {}",
+        cents / 100,
+        cents % 100,
+        currency.to_uppercase()
+    )
+}
+
+pub(super) fn when(at: Option<DateTime<Utc>>) -> String {
+    at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "–".into())
+}
+
+/// `value` as one path segment of a URL: every byte but ASCII letters, digits and `*-._` is
+/// percent-encoded, so an id holding `/`, `?`, `#`, `%` or a space stays one segment and
+/// reaches the route whole (axum decodes it). `byte_serialize` writes a space as `+`, which
+/// means a space only in a query string; in a path it is `%20` (a `+` in the input is `%2B`).
+pub fn path_segment(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// `name=value` for a query string, both encoded.
+pub fn query_pair(name: &str, value: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair(name, value)
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_one_path_segment_whatever_it_holds() {
+        for (id, segment) in [
+            ("ord_0a1b", "ord_0a1b"),
+            ("evt_a/b", "evt_a%2Fb"),
+            ("a?b#c", "a%3Fb%23c"),
+            ("two words", "two%20words"),
+            ("1+1=2", "1%2B1%3D2"),
+            ("100%", "100%25"),
+            ("../admin", "..%2Fadmin"),
+            ("é", "%C3%A9"),
+        ] {
+            assert_eq!(path_segment(id), segment, "{id:?}");
+        }
+    }
+
+    #[test]
+    fn a_query_value_is_encoded() {
+        assert_eq!(
+            query_pair("blast", "a&notice=x#y"),
+            "blast=a%26notice%3Dx%23y"
+        );
+    }
+}
