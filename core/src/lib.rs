@@ -32,6 +32,7 @@ pub mod settle;
 pub mod store;
 pub mod stripe;
 pub mod stripe_sync;
+pub mod timeline;
 mod workers;
 
 pub use context::{JobContext, RetrySettings};

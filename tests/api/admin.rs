@@ -269,14 +269,21 @@ async fn the_order_page_shows_its_timeline_and_a_failed_event_can_be_replayed() 
         .text()
         .await
         .unwrap();
-    for step in [
-        "created",
-        "minted",
-        "payer opened the pay URL",
-        "paid",
-        "link switched off",
+    // Every step, in time order, with what or who caused it.
+    let mut last = 0;
+    for (step, by) in [
+        ("Order created for $80.00", "the API"),
+        ("Pay link made for $80.00", "a worker, at Stripe"),
+        ("Payer opened the pay URL", "the payer"),
+        ("Paid $80.00", "Stripe's webhook"),
+        ("Pay link switched off", "paid: this kind of order takes one payment"),
     ] {
-        assert!(page.contains(step), "timeline has {step:?}");
+        let at = page
+            .find(step)
+            .unwrap_or_else(|| panic!("timeline has {step:?}: {page}"));
+        assert!(at > last, "{step:?} comes after the step before it");
+        assert!(page[at..].contains(by), "{step:?} by {by:?}");
+        last = at;
     }
     assert!(page.contains(order["stripe_payment_link_id"].as_str().unwrap()));
     assert!(

@@ -81,7 +81,7 @@ async fn a_minted_link_is_stored_once_and_only_for_its_generation(kind: Db) {
     assert_eq!(stored.link_state, order::LinkState::Active);
     assert_eq!(stored.stripe_payment_link_id.as_deref(), Some("plink_1"));
     assert!(
-        !order::mark_link_failed(&db, &o.id, 0, "too late")
+        !order::mark_link_failed(&db, &o.id, 0, "too late", order::LinkFailure::GaveUp)
             .await
             .unwrap(),
         "an active link does not fail"
@@ -141,7 +141,7 @@ async fn the_retry_epoch_moves_once_per_observed_500(kind: Db) {
         Some("Stripe failed (HTTP 500)")
     );
     assert!(
-        order::mark_link_failed(&db, &o.id, 0, "refused")
+        order::mark_link_failed(&db, &o.id, 0, "refused", order::LinkFailure::Refused)
             .await
             .unwrap()
     );

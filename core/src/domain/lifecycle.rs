@@ -43,6 +43,20 @@ pub enum LinkState {
     Deactivated,
 }
 
+/// Why a failed link failed, which decides what an operator can do about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum LinkFailure {
+    /// Stripe answered 4xx (an amount under its minimum, a currency it does not take): the
+    /// same request fails the same way, so the fix is a different amount, not a retry.
+    #[sea_orm(string_value = "refused")]
+    Refused,
+    /// Every attempt met a timeout, a 5xx or a 429: a retry later may work.
+    #[sea_orm(string_value = "gave_up")]
+    GaveUp,
+}
+
 /// Every way an order's status or link state changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Move {

@@ -81,7 +81,14 @@ async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
             "gave up after {} attempts: {message}",
             ctx.retry.max_attempts
         );
-        order::mark_link_failed(&ctx.db, &job.order_id, job.generation, &message).await?;
+        order::mark_link_failed(
+            &ctx.db,
+            &job.order_id,
+            job.generation,
+            &message,
+            order::LinkFailure::GaveUp,
+        )
+        .await?;
     }
     tracing::info!(order_id = %job.order_id, generation = job.generation, ?outcome, "mint_link done");
     Ok(())
@@ -185,7 +192,14 @@ pub async fn mint_order_link(
                 tracing::warn!(%order_id, generation, attempt, %key, error = %message, "Payment Link request failed");
                 order::record_attempt(&ctx.db, order_id, Some(&message)).await?;
                 if !failure.is_retryable() {
-                    order::mark_link_failed(&ctx.db, order_id, generation, &message).await?;
+                    order::mark_link_failed(
+                        &ctx.db,
+                        order_id,
+                        generation,
+                        &message,
+                        order::LinkFailure::Refused,
+                    )
+                    .await?;
                     return Ok(MintOutcome::Refused(message));
                 }
                 if failure.needs_new_key() {

@@ -56,9 +56,11 @@ async fn make(db: &DatabaseConnection, m: Move, o: &order::Model) -> bool {
         Move::StoreLink => order::store_minted_link(db, id, generation, "plink_new", "url")
             .await
             .expect("stored"),
-        Move::FailLink => order::mark_link_failed(db, id, generation, "refused")
-            .await
-            .expect("failed"),
+        Move::FailLink => {
+            order::mark_link_failed(db, id, generation, "refused", order::LinkFailure::Refused)
+                .await
+                .expect("failed")
+        }
         Move::RetryLink => {
             let filter = FailureFilter {
                 order_id: Some(id.to_owned()),

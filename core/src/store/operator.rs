@@ -54,7 +54,7 @@ const LIKE_ESCAPE: char = '\\';
 /// character are escaped and the escape is named in an `ESCAPE` clause, which SQLite needs (it
 /// has no default escape) and PostgreSQL honours alike. Unescaped, a filter of `%` would match
 /// every failed order and "Retry all matching" would retry them all.
-fn containing(text: &str) -> LikeExpr {
+pub(crate) fn containing(text: &str) -> LikeExpr {
     LikeExpr::new(containing_pattern(text)).escape(LIKE_ESCAPE)
 }
 

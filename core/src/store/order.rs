@@ -9,7 +9,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
 
-pub use crate::domain::{LinkState, Status};
+pub use crate::domain::{LinkFailure, LinkState, Status};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "orders")]
@@ -66,6 +66,9 @@ pub struct Model {
     /// answer (Stripe may have made the link). Stripe forgets keys after about 24 hours; an
     /// older key is not trusted to replay.
     pub key_first_used_at: Option<DateTime<Utc>>,
+    /// Why the link failed, while `link_state` is failed (NULL for failures recorded before
+    /// paylink kept the reason: treated as `gave_up`).
+    pub link_failure: Option<LinkFailure>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -141,6 +144,7 @@ fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
         paid_currency: Set(None),
         payment_issue: Set(None),
         key_first_used_at: Set(None),
+        link_failure: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -457,9 +461,11 @@ pub async fn mark_link_failed<C: ConnectionTrait>(
     id: &str,
     generation: i32,
     error: &str,
+    why: LinkFailure,
 ) -> Result<bool, DbErr> {
     let result = guarded(Move::FailLink)
         .col_expr(Column::LastError, Expr::value(error))
+        .col_expr(Column::LinkFailure, Expr::value(why.to_value()))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(Column::Id.eq(id))
         .filter(Column::LinkGeneration.eq(generation))

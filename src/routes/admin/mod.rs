@@ -4,6 +4,8 @@
 
 mod form;
 mod notice;
+mod order_page;
+mod orders;
 mod session;
 mod views;
 
@@ -17,9 +19,7 @@ use chrono::Utc;
 use paylink_core::domain::PageRequest;
 use paylink_core::jobs;
 use paylink_core::store::operator::{self, FailureFilter};
-use paylink_core::store::{
-    admin_session, blast, dashboard, order, payment, product, stripe_minute,
-};
+use paylink_core::store::{admin_session, blast, dashboard, money, order, payment, stripe_minute};
 use serde::Deserialize;
 
 use crate::routes::auth;
@@ -36,7 +36,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/blasts/{id}", get(blast_page))
         .route("/admin/failures", get(failures))
         .route("/admin/failures/retry", post(retry_matching))
-        .route("/admin/orders/{id}", get(order_page))
+        .route("/admin/orders", get(orders::search))
+        .route("/admin/orders.csv", get(orders::export))
+        .route("/admin/orders/{id}", get(order_page::page))
+        .route("/admin/orders/{id}/amount", post(order_page::change_amount))
         .route("/admin/orders/{id}/retry", post(retry_one))
         .route("/admin/orders/{id}/cancel", post(cancel))
         .route("/admin/events/{id}/replay", post(replay))
@@ -161,7 +164,7 @@ async fn overview(State(state): State<AppState>, csrf: Csrf) -> Page {
     let minted = dashboard::minted_per_minute(db, hour_ago).await?;
     let queue = queue_depth(&state).await;
     let overview = Overview {
-        counts: blast::counts_where(db, None).await?,
+        money: money::standing(db, None).await?,
         stripe_per_minute: per_minute(stripe.iter().map(|m| (m.minute, m.requests))),
         rate_limited_last_hour: stripe.iter().map(|m| m.rate_limited).sum(),
         queue,
@@ -236,6 +239,7 @@ async fn blast_page(
         return Ok(not_found("blast"));
     };
     let counts = blast::counts(&state.db, &id).await?;
+    let standing = money::standing(&state.db, Some(&id)).await?;
     let mut orders = order::list_for_blast(&state.db, &id, page.offset(), page.size() + 1).await?;
     let has_more = orders.len() as u64 > page.size();
     orders.truncate(ORDERS_PER_PAGE as usize);
@@ -243,11 +247,13 @@ async fn blast_page(
         csrf.token(),
         &found,
         &counts,
+        &standing,
         views::OrdersPage {
             orders: &orders,
             page,
             has_more,
         },
+        &|o: &order::Model| state.jobs.pay_url(&o.pay_token),
     )))
 }
 
@@ -285,6 +291,8 @@ struct FailuresQuery {
     notice: String,
     /// The notice's count, where it has one.
     count: Option<String>,
+    /// The order the notice is about: shown by its stored external ref.
+    order: Option<String>,
 }
 
 fn failure_filter(filter: &Filter) -> FailureFilter {
@@ -304,6 +312,15 @@ async fn failures(
     let events = operator::failed_events(&state.db, 200).await?;
     let payments = payment::needing_attention(&state.db, 200).await?;
     let notice = Notice::from_code(&query.notice).map(|n| n.message(query.count.as_deref()));
+    // The order an action was about, named by its external ref as stored (never by the link).
+    let subject = match query.order.as_deref() {
+        Some(id) if notice.is_some() => order::find(&state.db, id).await?.map(|o| o.external_ref),
+        _ => None,
+    };
+    let notice = notice.map(|n| match subject {
+        Some(external_ref) => format!("Order {external_ref}: {n}"),
+        None => n,
+    });
     Ok(html(views::failures(
         csrf.token(),
         &query.filter,
@@ -316,8 +333,18 @@ async fn failures(
     )))
 }
 
-/// Back to the failures page, keeping the filter, with a notice (and its count, if any).
+/// Back to the failures page, keeping the filter, with a notice (and its count, or the order it
+/// is about, if any).
 fn back_to_failures(filter: &Filter, notice: Notice, count: Option<u64>) -> Response {
+    failures_with(filter, notice, count, None)
+}
+
+fn failures_with(
+    filter: &Filter,
+    notice: Notice,
+    count: Option<u64>,
+    order_id: Option<&str>,
+) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     query
         .append_pair("blast", &filter.blast)
@@ -325,6 +352,9 @@ fn back_to_failures(filter: &Filter, notice: Notice, count: Option<u64>) -> Resp
         .append_pair("notice", notice.code());
     if let Some(count) = count {
         query.append_pair("count", &count.to_string());
+    }
+    if let Some(id) = order_id {
+        query.append_pair("order", id);
     }
     Redirect::to(&format!("/admin/failures?{}", query.finish())).into_response()
 }
@@ -374,7 +404,7 @@ async fn retry_one(
     } else {
         Notice::NotFailed
     };
-    Ok(back_to_failures(&Filter::default(), notice, None))
+    Ok(failures_with(&Filter::default(), notice, None, Some(&id)))
 }
 
 async fn cancel(
@@ -394,7 +424,12 @@ async fn cancel(
         Err(ChangeError::Raced(_)) => Notice::CancelRaced,
         Err(ChangeError::Database(e)) => return Err(e.into()),
     };
-    Ok(back_to_failures(&Filter::default(), notice, None))
+    Ok(failures_with(
+        &Filter::default(),
+        notice,
+        None,
+        Some(id.as_str()),
+    ))
 }
 
 async fn replay(
@@ -413,17 +448,4 @@ async fn replay(
         Notice::ReplayUnknown
     };
     Ok(back_to_failures(&Filter::default(), notice, None))
-}
-
-async fn order_page(State(state): State<AppState>, csrf: Csrf, Path(id): Path<String>) -> Page {
-    let Some(found) = order::find(&state.db, &id).await? else {
-        return Ok(not_found("order"));
-    };
-    let product = product::find(&state.db, &found.product_id).await?;
-    Ok(html(views::order_page(
-        csrf.token(),
-        &found,
-        product.as_ref().map(|p| p.name.as_str()),
-        state.stripe_dashboard.as_deref(),
-    )))
 }

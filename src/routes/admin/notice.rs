@@ -22,10 +22,16 @@ pub enum Notice {
     Replayed,
     /// Replay found no such event.
     ReplayUnknown,
+    /// "Change amount": a new link at the new amount is being made.
+    AmountChanged,
+    /// "Change amount" found the order paid or cancelled.
+    AmountNotPending,
+    /// "Change amount" lost a race with another change (or a payment).
+    AmountRaced,
 }
 
 impl Notice {
-    const ALL: [Self; 9] = [
+    const ALL: [Self; 12] = [
         Self::RetriedMatching,
         Self::Retried,
         Self::NotFailed,
@@ -35,6 +41,9 @@ impl Notice {
         Self::CancelRaced,
         Self::Replayed,
         Self::ReplayUnknown,
+        Self::AmountChanged,
+        Self::AmountNotPending,
+        Self::AmountRaced,
     ];
 
     pub fn code(self) -> &'static str {
@@ -48,6 +57,9 @@ impl Notice {
             Self::CancelRaced => "cancel_raced",
             Self::Replayed => "replayed",
             Self::ReplayUnknown => "replay_unknown",
+            Self::AmountChanged => "amount_changed",
+            Self::AmountNotPending => "amount_not_pending",
+            Self::AmountRaced => "amount_raced",
         }
     }
 
@@ -76,6 +88,16 @@ impl Notice {
             }
             Self::Replayed => "The event will be processed again.".into(),
             Self::ReplayUnknown => "No such event; nothing to replay.".into(),
+            Self::AmountChanged => {
+                "The amount was changed; a new pay link at the new amount is being made (the pay URL stays the same).".into()
+            }
+            Self::AmountNotPending => {
+                "The order is paid or cancelled already; its amount cannot change.".into()
+            }
+            Self::AmountRaced => {
+                "The order changed meanwhile (another change or a payment); the amount was not changed."
+                    .into()
+            }
         }
     }
 }

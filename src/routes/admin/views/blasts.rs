@@ -2,9 +2,10 @@
 
 use maud::{Markup, html};
 use paylink_core::domain::PageRequest;
-use paylink_core::store::{blast, order};
+use paylink_core::store::{blast, money, order};
 
-use super::{layout, order_table, path_segment, query_pair};
+use super::orders::PayUrl;
+use super::{layout, order_table, overview, path_segment, query_pair};
 
 pub(super) fn blast_table(blasts: &[(blast::Model, blast::Counts)]) -> Markup {
     html! {
@@ -56,11 +57,14 @@ pub struct OrdersPage<'a> {
     pub has_more: bool,
 }
 
+/// One blast: where its money stands (as on the overview), its progress and its orders.
 pub fn blast_page(
     csrf: &str,
     b: &blast::Model,
     counts: &blast::Counts,
+    standing: &money::Money,
     orders: OrdersPage<'_>,
+    pay_url: PayUrl<'_>,
 ) -> Markup {
     let OrdersPage {
         orders,
@@ -75,8 +79,12 @@ pub fn blast_page(
         html! {
             h1 { "Blast " (b.name) }
             (progress(b.size, counts.active + counts.deactivated, counts.failed, counts.paid))
-            p.muted { (b.size) " orders · " a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "its failures" } }
-            (order_table(orders))
+            p.muted { (b.size) " orders · "
+                a href=(format!("/admin/orders?{}", query_pair("blast", &b.id))) { "search them" } " · "
+                a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "its failures" } }
+            (overview::standing(standing, Some(&b.id)))
+            h2 { "Orders" }
+            (order_table(orders, pay_url))
             p.muted id="pager" {
                 @if orders.is_empty() { "No orders on page " (page.number()) ". " }
                 @else { "Orders " (first_row) "–" (page.offset() + orders.len() as u64) ". " }

@@ -4,7 +4,7 @@ use maud::{Markup, html};
 use paylink_core::store::{order, payment, stripe_event};
 use sea_orm::ActiveEnum as _;
 
-use super::{layout, money, path_segment, when};
+use super::{format_money, layout, path_segment, when};
 
 /// What the failures page is filtered by.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -54,14 +54,18 @@ pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<
                     @for o in orders {
                         tr data-order=(o.id) {
                             td { a href=(format!("/admin/orders/{}", path_segment(&o.id))) { (o.external_ref) } br; span.muted { (o.payer_email) } }
-                            td { (money(o.amount_cents, &o.currency)) }
+                            td { (format_money(o.amount_cents, &o.currency)) }
                             td.error { (o.last_error.as_deref().unwrap_or("")) }
                             td { (o.attempts) }
                             td { (when(o.last_attempt_at)) }
                             td {
-                                form.inline method="post" action=(format!("/admin/orders/{}/retry", path_segment(&o.id))) {
-                                    input type="hidden" name="csrf" value=(csrf);
-                                    button.primary type="submit" { "Retry" }
+                                @if o.link_failure == Some(order::LinkFailure::Refused) {
+                                    a.button.primary href=(format!("/admin/orders/{}#change-amount", path_segment(&o.id))) { "Change amount" }
+                                } @else {
+                                    form.inline method="post" action=(format!("/admin/orders/{}/retry", path_segment(&o.id))) {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        button.primary type="submit" { "Retry" }
+                                    }
                                 }
                                 " "
                                 form.inline method="post" action=(format!("/admin/orders/{}/cancel", path_segment(&o.id))) {
@@ -83,7 +87,7 @@ pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<
                             td { a href=(format!("/admin/orders/{}", path_segment(&p.order_id))) { (p.order_id) } }
                             td.error { (p.issue.map(|i| i.as_str()).unwrap_or("")) }
                             td { @match (p.amount_cents, &p.currency) {
-                                (Some(amount), Some(currency)) => (money(amount, currency)),
+                                (Some(amount), Some(currency)) => (format_money(amount, currency)),
                                 _ => "–",
                             } }
                             td { code { (p.checkout_session_id) } }

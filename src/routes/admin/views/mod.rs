@@ -9,28 +9,44 @@ mod overview;
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
+pub(super) use paylink_core::domain::format_money;
 
 pub use blasts::{OrdersPage, blast_page, blasts};
 pub use failures::{Failures, Filter, failures};
-pub use order::order_page;
-pub use orders::order_table;
+pub use order::{OrderView, order_page};
+pub use orders::{OrdersView, copyable, order_table, orders_page, state_words};
 pub use overview::{Overview, QueueDepth, overview};
 
 const STYLE: &str = "
+*{box-sizing:border-box}
 body{font-family:system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;align-items:center}
+header{background:#1d2330;color:#fff;padding:.6rem 1.2rem;display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;align-items:center}
 header a{color:#cfd6e4;text-decoration:none}header a:hover{color:#fff}header strong{margin-right:1rem}
 header form{margin-left:auto}main{padding:1.2rem;max-width:72rem}
-h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.6rem}
-.cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.7rem 1rem;min-width:9rem}
+h1{font-size:1.3rem;overflow-wrap:anywhere}h2{font-size:1.05rem;margin-top:1.6rem}
+.cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.7rem 1rem;min-width:9rem;flex:1 1 9rem}
+a.card{color:inherit;text-decoration:none}a.card:hover{border-color:#1d4ed8}
 .card b{display:block;font-size:1.5rem}.muted{color:#6b7385;font-size:.85rem}
+.card[data-label=paid] b{color:#15803d}.card[data-label=attention] b{color:#b91c1c}
+.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;background:#fff;width:100%;font-size:.9rem}
 th,td{border-bottom:1px solid #e5e8ee;padding:.4rem .5rem;text-align:left;vertical-align:top}
-th{background:#eef0f4}.bar{display:flex;height:.8rem;width:14rem;background:#e5e8ee;border-radius:3px;overflow:hidden}
+th{background:#eef0f4}.bar{display:flex;height:.8rem;width:14rem;max-width:100%;background:#e5e8ee;border-radius:3px;overflow:hidden}
 .bar span{display:block}.minted{background:#3b82f6}.failed{background:#dc2626}.paid{background:#16a34a}
-button{font:inherit;padding:.2rem .6rem;border:1px solid #9aa3b5;border-radius:4px;background:#fff;cursor:pointer}
-button.primary{background:#1d4ed8;color:#fff;border-color:#1d4ed8}form.inline{display:inline}
-input{font:inherit;padding:.2rem .4rem}.error{color:#b91c1c}.flash{background:#ecfdf5;border:1px solid #a7f3d0;padding:.5rem .8rem}
+button,a.button{font:inherit;padding:.2rem .6rem;border:1px solid #9aa3b5;border-radius:4px;background:#fff;cursor:pointer;color:inherit;text-decoration:none;display:inline-block}
+button.primary,a.button.primary{background:#1d4ed8;color:#fff;border-color:#1d4ed8}form.inline{display:inline}
+input,select{font:inherit;padding:.2rem .4rem;max-width:100%}input.copy{font-family:ui-monospace,monospace;font-size:.8rem;width:16rem}
+.error{color:#b91c1c}.flash{background:#ecfdf5;border:1px solid #a7f3d0;padding:.5rem .8rem}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dl.facts dt{color:#6b7385}dl.facts dd{margin:0;overflow-wrap:anywhere}
+details.legend{margin:.8rem 0}details.legend dt{font-weight:600}details.legend dd{margin:0 0 .4rem 0}
+.actions{margin:1rem 0;display:flex;flex-wrap:wrap;gap:.6rem;align-items:center}
+form.search input[type=search]{width:22rem}
+@media (max-width:640px){
+main{padding:.8rem}header{padding:.5rem .8rem}header strong{margin-right:0}header form{margin-left:0}
+.card{min-width:0;flex:1 1 40%}.card b{font-size:1.2rem}
+form.search input[type=search]{width:100%}input.copy{width:12rem}
+th,td{padding:.35rem .3rem}
+}
 ";
 
 pub(super) fn layout(title: &str, csrf: &str, body: Markup) -> Markup {
@@ -47,6 +63,7 @@ pub(super) fn layout(title: &str, csrf: &str, body: Markup) -> Markup {
                 header {
                     strong { "paylink" }
                     a href="/admin" { "Overview" }
+                    a href="/admin/orders" { "Orders" }
                     a href="/admin/blasts" { "Blasts" }
                     a href="/admin/failures" { "Failures" }
                     form method="post" action="/admin/logout" {
@@ -109,15 +126,6 @@ pub fn problem(title: &str, message: &str) -> Markup {
 
 pub(super) fn card(label: &str, value: impl std::fmt::Display, note: &str) -> Markup {
     html! { div.card data-label=(label) { span.muted { (label) } b { (value) } span.muted { (note) } } }
-}
-
-pub(super) fn money(cents: i64, currency: &str) -> String {
-    format!(
-        "{}.{:02} {}",
-        cents / 100,
-        cents % 100,
-        currency.to_uppercase()
-    )
 }
 
 pub(super) fn when(at: Option<DateTime<Utc>>) -> String {

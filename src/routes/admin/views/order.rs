@@ -1,75 +1,94 @@
-//! One order's page.
+//! One order's page: who pays what, the pay URL to copy and resend, the story so far in time
+//! order, and what can be done: Retry for a link that failed on the way, Change amount for one
+//! Stripe refused, Cancel.
 
 use maud::{Markup, html};
 use paylink_core::store::order;
-use sea_orm::ActiveEnum as _;
+use paylink_core::timeline::{Step, StripeObject};
 
-use super::{layout, money, path_segment, when};
+use super::{copyable, format_money, layout, path_segment, state_words, when};
 
-/// One order's page: its timeline with Stripe's ids, linked to the Stripe dashboard when the
-/// key is live (`dashboard` is its base URL then).
-pub fn order_page(
-    csrf: &str,
-    o: &order::Model,
-    product: Option<&str>,
-    dashboard: Option<&str>,
-) -> Markup {
-    let stripe = |path: &str, id: &str| -> Markup {
-        match dashboard {
+/// What the order page shows.
+pub struct OrderView<'a> {
+    pub order: &'a order::Model,
+    pub product: Option<&'a str>,
+    pub steps: &'a [Step],
+    pub pay_url: &'a str,
+    /// The Stripe dashboard's base URL when the key is live (ids become links).
+    pub dashboard: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
+pub fn order_page(csrf: &str, v: &OrderView<'_>) -> Markup {
+    let o = v.order;
+    let stripe = |object: &StripeObject| -> Markup {
+        let (path, id) = match object {
+            StripeObject::PaymentLink(id) => ("payment-links", id),
+            StripeObject::Payment(id) => ("payments", id),
+            StripeObject::CheckoutSession(id) => ("checkout/sessions", id),
+        };
+        match v.dashboard {
             Some(base) => {
                 html! { a href=(format!("{base}/{path}/{}", path_segment(id))) { code { (id) } } }
             }
             None => html! { code { (id) } },
         }
     };
-    let link_id = o.stripe_payment_link_id.as_deref();
+    let refused = o.link_state == order::LinkState::Failed
+        && o.link_failure == Some(order::LinkFailure::Refused);
     layout(
         &o.external_ref,
         csrf,
         html! {
             h1 { "Order " (o.external_ref) }
-            p { (o.payer_name) " <" (o.payer_email) "> · " (money(o.amount_cents, &o.currency))
-                " · " (product.unwrap_or("unknown product")) " · status " b { (o.status.to_value()) } ", link " b { (o.link_state.to_value()) } }
-            @if let Some(e) = &o.last_error { p.error { (e) } }
-            table id="timeline" {
-                tr { th { "when" } th { "what" } th { "Stripe" } }
-                tr { td { (when(Some(o.created_at))) } td { "created" } td { code { (o.id) } } }
-                @if let Some(at) = o.minted_at {
-                    tr { td { (when(Some(at))) } td { "minted (generation " (o.link_generation) ", " (o.attempts) " Stripe requests)" }
-                         td { @if let Some(id) = link_id { (stripe("payment-links", id)) } } }
-                }
-                @if o.link_state == order::LinkState::Failed {
-                    tr { td { (when(o.last_attempt_at)) } td { "failed after " (o.attempts) " Stripe requests" } td {} }
-                }
-                @if let Some(at) = o.first_clicked_at {
-                    tr { td { (when(Some(at))) } td { "payer opened the pay URL" } td {} }
-                }
-                @if let Some(at) = o.paid_at {
-                    tr { td { (when(Some(at))) } td { "paid" }
-                         td {
-                            @if let Some(pi) = &o.stripe_payment_intent_id { (stripe("payments", pi)) " " }
-                            @if let Some(cs) = &o.stripe_checkout_session_id { span.muted { (cs) } }
-                         } }
-                }
-                @if let Some(at) = o.deactivated_at {
-                    tr { td { (when(Some(at))) } td { "link switched off" } td { @if let Some(id) = link_id { (stripe("payment-links", id)) } } }
-                }
-                @if let Some(at) = o.cancelled_at {
-                    tr { td { (when(Some(at))) } td { "cancelled" } td {} }
-                }
+            @if let Some(notice) = v.notice { p.flash role="status" { (notice) } }
+            dl.facts {
+                dt { "payer" } dd { (o.payer_name) " " span.muted { "<" (o.payer_email) ">" } }
+                dt { "for" } dd { (v.product.unwrap_or("unknown product")) }
+                dt { "amount" } dd { (format_money(o.amount_cents, &o.currency)) }
+                dt { "state" } dd { b { (state_words(o)) } }
+                dt { "pay URL" } dd { (copyable(v.pay_url)) }
+                dt { "order id" } dd { code { (o.id) } }
+            }
+            @if let Some(e) = &o.last_error {
+                @if o.link_state == order::LinkState::Failed { p.error { "Why: " (e) } }
             }
             @if o.status == order::Status::Pending {
-                p {
-                    @if o.link_state == order::LinkState::Failed {
+                div.actions {
+                    @if refused {
+                        p.muted { "Stripe refused this link, so trying again would fail the same way. Change the amount (Stripe's minimum charge is about 0.50 in most currencies) and paylink makes a new link; the pay URL stays the same." }
+                    }
+                    @if o.link_state == order::LinkState::Failed && !refused {
                         form.inline method="post" action=(format!("/admin/orders/{}/retry", path_segment(&o.id))) {
                             input type="hidden" name="csrf" value=(csrf);
                             button.primary type="submit" { "Retry" }
                         }
                         " "
                     }
+                    form.inline id="change-amount" method="post" action=(format!("/admin/orders/{}/amount", path_segment(&o.id))) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        label { "New amount " input name="amount" inputmode="decimal" size="8" placeholder=(format!("{:.2}", o.amount_cents as f64 / 100.0)); }
+                        " "
+                        button.primary[refused] type="submit" { "Change amount" }
+                    }
+                    " "
                     form.inline method="post" action=(format!("/admin/orders/{}/cancel", path_segment(&o.id))) {
                         input type="hidden" name="csrf" value=(csrf);
                         button type="submit" { "Cancel order" }
+                    }
+                }
+            }
+            h2 { "What happened" }
+            div.scroll {
+                table id="timeline" {
+                    tr { th { "when" } th { "what" } th { "by" } th { "Stripe" } }
+                    @for step in v.steps {
+                        tr {
+                            td { (when(Some(step.at))) }
+                            td { (step.what) }
+                            td.muted { (step.by) }
+                            td { @if let Some(object) = &step.stripe { (stripe(object)) } }
+                        }
                     }
                 }
             }

@@ -1,10 +1,10 @@
 //! The overview: where the money stands, then the system in plain words.
 
 use maud::{Markup, html};
-use paylink_core::store::blast;
+use paylink_core::store::{blast, money};
 
 use super::blasts::blast_table;
-use super::{card, layout};
+use super::{card, format_money, layout, query_pair};
 
 /// Queue depth as the overview shows it.
 pub struct QueueDepth {
@@ -15,7 +15,7 @@ pub struct QueueDepth {
 }
 
 pub struct Overview {
-    pub counts: blast::Counts,
+    pub money: money::Money,
     pub stripe_per_minute: Vec<i64>,
     pub rate_limited_last_hour: i64,
     pub queue: Option<QueueDepth>,
@@ -25,55 +25,99 @@ pub struct Overview {
     pub blasts: Vec<(blast::Model, blast::Counts)>,
 }
 
+/// Money first (what came in, what is outstanding, what needs someone), per currency, each
+/// figure a link to the orders behind it; then the engine, in plain words.
 pub fn overview(csrf: &str, o: &Overview) -> Markup {
-    let c = &o.counts;
     let this_minute = |v: &[i64]| v.last().copied().unwrap_or(0);
     layout(
         "Overview",
         csrf,
         html! {
             h1 { "Overview" }
-            h2 { "Orders" }
-            div.cards {
-                (card("minting", c.minting, "links being made"))
-                (card("active", c.active, "links taking payment"))
-                (card("failed", c.failed, "need an operator"))
-                (card("deactivated", c.deactivated, "links switched off"))
-                (card("paid", c.paid, "orders paid"))
-                (card("cancelled", c.cancelled, "orders cancelled"))
-            }
-            h2 { "Last hour" }
+            (standing(&o.money, None))
+            h2 { "Recent blasts" }
+            (blast_table(&o.blasts))
+            h2 { "System" }
+            p.muted { "How paylink itself is doing: making pay links at Stripe and keeping up with payments." }
             div.cards {
                 div.card id="stripe-rate" {
-                    span.muted { "Stripe requests this minute" } b { (this_minute(&o.stripe_per_minute)) }
+                    span.muted { "requests to Stripe this minute" } b { (this_minute(&o.stripe_per_minute)) }
                     (sparkline(&o.stripe_per_minute))
                 }
-                (card("429s", o.rate_limited_last_hour, "rate-limited by Stripe"))
-                div.card id="failures-hour" {
-                    span.muted { "failures" }
-                    b { a href="/admin/failures" { (o.failed_orders_last_hour + o.failed_events_last_hour) } }
-                    span.muted { (o.failed_orders_last_hour) " orders, " (o.failed_events_last_hour) " events" }
-                }
                 div.card id="throughput" {
-                    span.muted { "links minted this minute" }
+                    span.muted { "pay links made this minute" }
                     b { (this_minute(&o.minted_per_minute)) }
                     (sparkline(&o.minted_per_minute))
                 }
+                (card("Stripe asked us to slow down", o.rate_limited_last_hour, "times in the last hour (paylink waits and tries again)"))
+                div.card id="failures-hour" {
+                    span.muted { "problems in the last hour" }
+                    b { a href="/admin/failures" { (o.failed_orders_last_hour + o.failed_events_last_hour) } }
+                    span.muted { (o.failed_orders_last_hour) " links not made, " (o.failed_events_last_hour) " Stripe messages not understood" }
+                }
+                @match &o.queue {
+                    Some(q) => {
+                        (card("work waiting", q.due.iter().map(|(_, n)| n).sum::<u64>(), "tasks ready to run now"))
+                        (card("links still to make", q.backlog, "waiting their turn (Stripe's rate limit)"))
+                    },
+                    None => div.card { span.muted { "work queue" } b.error { "not answering" } span.muted { "work waits safely in the database" } },
+                }
             }
-            h2 { "Queue" }
-            @match &o.queue {
-                Some(q) => div.cards {
-                    @for (queue, due) in &q.due {
-                        (card(queue, *due, "jobs due"))
-                    }
-                    (card("backlog", q.backlog, "orders waiting in the database"))
-                },
-                None => p.error { "The queue does not answer; work waits in the database." },
-            }
-            h2 { "Recent blasts" }
-            (blast_table(&o.blasts))
         },
     )
+}
+
+/// The four groups of [`money::Money`] as cards, one row per currency, with a legend; scoped to
+/// one blast's orders when `blast` is given (the links then filter by it).
+pub fn standing(money: &money::Money, blast: Option<&str>) -> Markup {
+    let scope = |state: &str, currency: &str| {
+        let mut query = format!("state={state}&{}", query_pair("currency", currency));
+        if let Some(b) = blast {
+            query.push('&');
+            query.push_str(&query_pair("blast", b));
+        }
+        format!("/admin/orders?{query}")
+    };
+    html! {
+        @if money.by_currency.is_empty() {
+            p.muted { "No orders yet." }
+        }
+        @for (currency, s) in &money.by_currency {
+            h2 { "Money in " (currency.to_uppercase()) span.muted { " · " (s.orders()) " orders" } }
+            div.cards data-currency=(currency) {
+                (money_card("paid", "Paid", s.paid, &scope("paid", currency), currency))
+                (money_card("unpaid", "Unpaid", s.unpaid, &scope("unpaid", currency), currency))
+                (money_card("attention", "Needs attention", s.needs_attention, &scope("failed", currency), currency))
+                (money_card("cancelled", "Cancelled", s.cancelled, &scope("cancelled", currency), currency))
+            }
+        }
+        @if money.payment_issues > 0 {
+            p.error id="payment-issues-note" {
+                a href="/admin/failures#payment-issues" { (money.payment_issues) " payment(s) to check" }
+                " (a wrong amount, a payment after a cancel, or a second payment)."
+            }
+        }
+        details.legend {
+            summary { "What these mean" }
+            dl {
+                dt { "Paid" } dd { "Stripe took the money (the amount it took)." }
+                dt { "Unpaid" } dd { "The payer has a working pay link (or is about to) and has not paid: the amount still outstanding." }
+                dt { "Needs attention" } dd { "No pay link could be made, so nobody can pay these until you retry, change the amount or cancel them." }
+                dt { "Cancelled" } dd { "No money expected." }
+            }
+            p.muted { "Every order is in exactly one of the four." }
+        }
+    }
+}
+
+fn money_card(key: &str, label: &str, sum: money::Sum, href: &str, currency: &str) -> Markup {
+    html! {
+        a.card.money href=(href) data-label=(key) {
+            span.muted { (label) }
+            b { (format_money(sum.cents, currency)) }
+            span.muted { (sum.orders) " order" @if sum.orders != 1 { "s" } }
+        }
+    }
 }
 
 /// A throughput line over the values, oldest first, as inline SVG.

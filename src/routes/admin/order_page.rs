@@ -1,0 +1,134 @@
+//! One order: its page (the story so far, its pay URL, what can be done), and "Change amount",
+//! the fix for a link Stripe refused (the same code as `PATCH /v1/orders/{id}`).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Redirect};
+use paylink_core::domain::{AmountCents, OrderId};
+use paylink_core::orders::ChangeError;
+use paylink_core::store::{order, product};
+use paylink_core::timeline;
+use serde::Deserialize;
+
+use super::form::AdminForm;
+use super::notice::Notice;
+use super::session::Csrf;
+use super::{Page, html, not_found, param, refused_csrf, unprocessable, views};
+use crate::startup::AppState;
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Page {
+    let Some(found) = order::find(&state.db, &id).await? else {
+        return Ok(not_found("order"));
+    };
+    let product = product::find(&state.db, &found.product_id).await?;
+    let steps = timeline::of_order(&state.db, &found).await?;
+    let notice = param(query.as_deref(), "notice")
+        .and_then(|code| Notice::from_code(&code))
+        .map(|n| format!("Order {}: {}", found.external_ref, n.message(None)));
+    Ok(html(views::order_page(
+        csrf.token(),
+        &views::OrderView {
+            order: &found,
+            product: product.as_ref().map(|p| p.name.as_str()),
+            steps: &steps,
+            pay_url: &state.jobs.pay_url(&found.pay_token),
+            dashboard: state.stripe_dashboard.as_deref(),
+            notice: notice.as_deref(),
+        },
+    )))
+}
+
+#[derive(Deserialize)]
+pub(super) struct AmountForm {
+    #[serde(default)]
+    csrf: String,
+    /// In the currency's main unit, as people write it: `45`, `45.5`, `45.00`.
+    #[serde(default)]
+    amount: String,
+}
+
+/// `45`, `45.5` or `45.50` (a `$` or `,` thousands separators allowed) as cents; `None` for
+/// anything else.
+fn parse_amount(text: &str) -> Option<i64> {
+    let cleaned: String = text
+        .trim()
+        .trim_start_matches(['$', '€', '£'])
+        .chars()
+        .filter(|c| *c != ',')
+        .collect();
+    let (units, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    if units.is_empty()
+        || !units.bytes().all(|b| b.is_ascii_digit())
+        || fraction.len() > 2
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let units: i64 = units.parse().ok()?;
+    let cents: i64 = format!("{fraction:0<2}").parse().ok()?;
+    units.checked_mul(100)?.checked_add(cents)
+}
+
+pub(super) async fn change_amount(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Path(id): Path<OrderId>,
+    AdminForm(form): AdminForm<AmountForm>,
+) -> Page {
+    if !csrf.accepts(&form.csrf) {
+        return Ok(refused_csrf());
+    }
+    let amount = match parse_amount(&form.amount)
+        .ok_or_else(|| format!("amount: {:?} is not an amount like 45.00", form.amount))
+        .and_then(|cents| AmountCents::parse("amount", cents).map_err(|e| e.message))
+    {
+        Ok(amount) => amount,
+        Err(message) => return Ok(unprocessable(&message)),
+    };
+    let notice = match paylink_core::orders::change_amount(&state.db, &state.queue, &id, amount)
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(order_id = %id, amount_cents = amount.get(), "operator changed an order's amount");
+            Notice::AmountChanged
+        }
+        Err(ChangeError::NotFound(_)) => return Ok(not_found("order")),
+        Err(ChangeError::NotPending(..)) => Notice::AmountNotPending,
+        Err(ChangeError::Raced(_)) => Notice::AmountRaced,
+        Err(ChangeError::Database(e)) => return Err(e.into()),
+    };
+    Ok(Redirect::to(&format!(
+        "/admin/orders/{}?notice={}",
+        views::path_segment(id.as_str()),
+        notice.code()
+    ))
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_amount;
+
+    #[test]
+    fn amounts_as_people_type_them() {
+        for (text, cents) in [
+            ("45", Some(4500)),
+            ("45.5", Some(4550)),
+            ("45.50", Some(4550)),
+            ("$1,234.05", Some(123_405)),
+            (" 0.60 ", Some(60)),
+            ("45.505", None),
+            ("-4", None),
+            ("4e3", None),
+            ("", None),
+            (".50", None),
+            ("99999999999999999999", None),
+        ] {
+            assert_eq!(parse_amount(text), cents, "{text:?}");
+        }
+    }
+}
