@@ -2,13 +2,16 @@
 //! dashboard) and changing its amount (the API). A Payment Link's price cannot change, so a new amount means a
 //! new link generation, minted under a new idempotency key, and the old link switched off.
 
-use sea_orm::{ActiveEnum as _, DatabaseConnection};
+use sea_orm::{ActiveEnum as _, DatabaseConnection, TransactionTrait as _};
 
 use crate::domain::{AmountCents, FieldError, OrderId, OrderInput, same_order};
 use crate::jobs::deactivate_link;
 use crate::jobs::mint_link;
 use crate::queue::JobQueue;
+use crate::store::order_change::{self, Change};
 use crate::store::{operator, order, product};
+
+pub use crate::store::order_change::ChangedBy;
 
 /// Why an order was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -71,13 +74,18 @@ pub async fn cancel(
     db: &DatabaseConnection,
     queue: &JobQueue,
     id: &OrderId,
+    by: ChangedBy,
 ) -> Result<order::Model, ChangeError> {
-    let Some(before) = operator::cancel(db, id).await? else {
+    let txn = db.begin().await?;
+    let Some(before) = operator::cancel(&txn, id).await? else {
+        drop(txn);
         return Err(match order::find(db, id).await? {
             Some(found) => ChangeError::NotPending(found.id, found.status.to_value()),
             None => ChangeError::NotFound(id.clone()),
         });
     };
+    order_change::record(&txn, id, Change::Cancel, by, None, None).await?;
+    txn.commit().await?;
     if let (order::LinkState::Active, Some(link_id)) =
         (before.link_state, before.stripe_payment_link_id)
     {
@@ -95,6 +103,7 @@ pub async fn change_amount(
     queue: &JobQueue,
     id: &OrderId,
     amount: AmountCents,
+    by: ChangedBy,
 ) -> Result<order::Model, ChangeError> {
     let found = order::find(db, id)
         .await?
@@ -106,9 +115,20 @@ pub async fn change_amount(
     if found.amount_cents == amount_cents {
         return Ok(found);
     }
-    if !order::start_new_generation(db, id, found.link_generation, Some(amount_cents)).await? {
+    let txn = db.begin().await?;
+    if !order::start_new_generation(&txn, id, found.link_generation, Some(amount_cents)).await? {
         return Err(ChangeError::Raced(id.clone()));
     }
+    order_change::record(
+        &txn,
+        id,
+        Change::Amount,
+        by,
+        Some((found.amount_cents, amount_cents)),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
     if let Some(old_link) = found.stripe_payment_link_id {
         switch_off(db, queue, id, old_link).await;
     }

@@ -1,13 +1,14 @@
 //! An order's story for the operator, in time order and plain words: what happened, what or
 //! who caused it, and the Stripe object involved. Read from the order, every Payment Link it
-//! had (one per amount) and every payment recorded for it, so amount changes show as the
-//! switch from one link to the next.
+//! had (one per amount), every change asked of it (`order_changes`) and every payment recorded
+//! for it.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _};
 
 use crate::domain::format_money;
-use crate::store::{order, payment, payment_link};
+use crate::store::order_change::{Change, ChangedBy};
+use crate::store::{order, order_change, payment, payment_link};
 
 /// A Stripe object a step involved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,11 +40,17 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
         .filter(payment::Column::OrderId.eq(o.id.as_str()))
         .all(db)
         .await?;
+    let changes = order_change::for_order(db, &o.id).await?;
+    let first_amount = changes
+        .iter()
+        .find(|c| c.change == Change::Amount)
+        .and_then(|c| c.from_cents)
+        .unwrap_or(o.amount_cents);
     let mut steps = vec![Step {
         at: o.created_at,
         what: format!(
             "Order created for {}",
-            format_money(first_amount(o, &links), &o.currency)
+            format_money(first_amount, &o.currency)
         ),
         by: match &o.blast_id {
             Some(blast) => format!("blast {blast}"),
@@ -51,28 +58,37 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
         },
         stripe: None,
     }];
-    let mut previous: Option<&payment_link::Model> = None;
+    for change in &changes {
+        let by = match change.changed_by {
+            ChangedBy::Api => "the host application (API)".to_owned(),
+            ChangedBy::Dashboard => "an operator (dashboard)".to_owned(),
+            ChangedBy::Stripe => "Stripe, which refused the link".to_owned(),
+            ChangedBy::Worker => format!("a worker, after {} requests to Stripe", o.attempts),
+        };
+        let what = match (change.change, change.from_cents, change.to_cents) {
+            (Change::Amount, Some(from), Some(to)) => format!(
+                "Amount changed from {} to {}",
+                format_money(from, &o.currency),
+                format_money(to, &o.currency)
+            ),
+            (Change::Amount, _, _) => "Amount changed".into(),
+            (Change::Cancel, _, _) => "Order cancelled".into(),
+            (Change::LinkFailed, _, _) => format!(
+                "No pay link could be made: {}",
+                change.detail.as_deref().unwrap_or("no reason recorded")
+            ),
+        };
+        steps.push(Step {
+            at: change.at,
+            what,
+            by,
+            stripe: None,
+        });
+    }
     for link in &links {
         let amount = link
             .amount_cents
             .map(|c| format_money(c, link.currency.as_deref().unwrap_or(&o.currency)));
-        if let (Some(before), Some(now)) =
-            (previous.and_then(|p| p.amount_cents), link.amount_cents)
-            && before != now
-        {
-            steps.push(Step {
-                at: previous
-                    .and_then(|p| p.deactivated_at)
-                    .unwrap_or(link.created_at),
-                what: format!(
-                    "Amount changed from {} to {}",
-                    format_money(before, &o.currency),
-                    format_money(now, &o.currency)
-                ),
-                by: "an amount change (dashboard or API)".into(),
-                stripe: None,
-            });
-        }
         steps.push(Step {
             at: link.created_at,
             what: match &amount {
@@ -95,7 +111,6 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
                 stripe: Some(StripeObject::PaymentLink(link.id.clone())),
             });
         }
-        previous = Some(link);
     }
     if links.is_empty()
         && let Some(at) = o.minted_at
@@ -110,7 +125,10 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
                 .map(StripeObject::PaymentLink),
         });
     }
-    if o.link_state == order::LinkState::Failed {
+    // A failure from before failures were kept in `order_changes`.
+    if o.link_state == order::LinkState::Failed
+        && !changes.iter().any(|c| c.change == Change::LinkFailed)
+    {
         steps.push(Step {
             at: o.last_attempt_at.unwrap_or(o.updated_at),
             what: format!(
@@ -171,24 +189,18 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
                 .map(StripeObject::Payment),
         });
     }
-    if let Some(at) = o.cancelled_at {
+    if let Some(at) = o.cancelled_at
+        && !changes.iter().any(|c| c.change == Change::Cancel)
+    {
         steps.push(Step {
             at,
             what: "Order cancelled".into(),
-            by: "a cancel (dashboard or API)".into(),
+            by: "a cancel".into(),
             stripe: None,
         });
     }
     steps.sort_by_key(|s| s.at);
     Ok(steps)
-}
-
-/// The amount the order was created for: its first link's, else today's.
-fn first_amount(o: &order::Model, links: &[payment_link::Model]) -> i64 {
-    links
-        .first()
-        .and_then(|l| l.amount_cents)
-        .unwrap_or(o.amount_cents)
 }
 
 fn switched_off_because(o: &order::Model, link: &payment_link::Model) -> &'static str {

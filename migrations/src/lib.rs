@@ -14,6 +14,7 @@ mod m20261130_000008_add_orders_mint_lease;
 mod m20261130_000009_stripe_ledger;
 mod m20261130_000010_admin_sessions;
 mod m20261201_000012_orders_link_failure;
+mod m20261201_000013_order_changes;
 
 /// Applies paylink's migrations in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_stripe_ledger::Migration),
             Box::new(m20261130_000010_admin_sessions::Migration),
             Box::new(m20261201_000012_orders_link_failure::Migration),
+            Box::new(m20261201_000013_order_changes::Migration),
         ]
     }
 }

@@ -117,7 +117,8 @@ pub async fn update(
     JsonBody(body): JsonBody<AmountChange>,
 ) -> Result<Json<OrderView>, ApiError> {
     let amount = AmountCents::parse("amount_cents", body.amount_cents)?;
-    let changed = orders::change_amount(&state.db, &state.queue, &id, amount).await?;
+    let changed =
+        orders::change_amount(&state.db, &state.queue, &id, amount, orders::ChangedBy::Api).await?;
     Ok(Json(OrderView::new(&state, changed)))
 }
 
@@ -125,6 +126,6 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<OrderId>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let cancelled = orders::cancel(&state.db, &state.queue, &id).await?;
+    let cancelled = orders::cancel(&state.db, &state.queue, &id, orders::ChangedBy::Api).await?;
     Ok(Json(OrderView::new(&state, cancelled)))
 }

@@ -41,6 +41,33 @@ impl TestApp {
         self.get_json(path).await.text().await.expect("html")
     }
 
+    /// The dashboard's CSRF token for the admin token, read from a page as a browser would.
+    pub async fn admin_csrf(&self) -> String {
+        let page = self.admin_page("/admin").await;
+        let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        page[start..start + 64].to_owned()
+    }
+
+    /// POSTs a dashboard form (with the CSRF token) and answers where it redirects to.
+    pub async fn admin_press(&self, path: &str, form: &[(&str, &str)]) -> String {
+        let csrf = self.admin_csrf().await;
+        let mut form = form.to_vec();
+        form.push(("csrf", &csrf));
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(crate::ADMIN_TOKEN)
+            .form(&form)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 303, "POST {path}");
+        response.headers()["location"]
+            .to_str()
+            .expect("a location")
+            .to_owned()
+    }
+
     pub async fn get_json(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

@@ -276,7 +276,10 @@ async fn the_order_page_shows_its_timeline_and_a_failed_event_can_be_replayed() 
         ("Pay link made for $80.00", "a worker, at Stripe"),
         ("Payer opened the pay URL", "the payer"),
         ("Paid $80.00", "Stripe's webhook"),
-        ("Pay link switched off", "paid: this kind of order takes one payment"),
+        (
+            "Pay link switched off",
+            "paid: this kind of order takes one payment",
+        ),
     ] {
         let at = page
             .find(step)

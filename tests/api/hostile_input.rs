@@ -326,30 +326,6 @@ async fn absurd_dashboard_pages_are_a_422_page_naming_page() {
     assert!(second.contains("?page=1\">Previous page"), "{second}");
 }
 
-/// The CSRF token, read from a page's logout form as a browser would.
-async fn csrf(app: &TestApp) -> String {
-    let page = app.admin_page("/admin").await;
-    let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    page[start..start + 64].to_owned()
-}
-
-/// POSTs a dashboard form with the CSRF token; returns where it redirects to.
-async fn press(app: &TestApp, path: &str, form: &[(&str, &str)]) -> String {
-    let csrf = csrf(app).await;
-    let mut form = form.to_vec();
-    form.push(("csrf", &csrf));
-    let response = app
-        .client
-        .post(app.url(path))
-        .bearer_auth(ADMIN_TOKEN)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303, "POST {path}");
-    response.headers()["location"].to_str().unwrap().to_owned()
-}
-
 /// The failures page shows only notices the dashboard itself names, by code: text in the link
 /// is never shown, an unknown code shows nothing, and a real action's notice still reads whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,7 +357,9 @@ async fn failures_notices_are_codes_not_text_from_the_link() {
     let product = app.create_product("generic").await;
     let order = app.create_order(&product, 1500).await;
     let id = order["id"].as_str().unwrap();
-    let location = press(&app, &format!("/admin/orders/{id}/cancel"), &[]).await;
+    let location = app
+        .admin_press(&format!("/admin/orders/{id}/cancel"), &[])
+        .await;
     assert!(location.contains("notice=cancelled"), "{location}");
     let page = app.admin_page(&location).await;
     // The order is named by its external ref as stored, looked up by the id in the link.
@@ -397,7 +375,9 @@ async fn failures_notices_are_codes_not_text_from_the_link() {
     assert!(page.contains(">The order was cancelled.<"), "{page}");
     assert_eq!(app.get_order(id).await["status"], "cancelled");
 
-    let location = press(&app, &format!("/admin/orders/{id}/cancel"), &[]).await;
+    let location = app
+        .admin_press(&format!("/admin/orders/{id}/cancel"), &[])
+        .await;
     let page = app.admin_page(&location).await;
     assert!(
         page.contains("only a pending order can be cancelled"),
@@ -405,12 +385,12 @@ async fn failures_notices_are_codes_not_text_from_the_link() {
     );
 
     // Retry all matching carries its count in a parameter of its own.
-    let location = press(
-        &app,
-        "/admin/failures/retry",
-        &[("blast", ""), ("error", "HTTP 500")],
-    )
-    .await;
+    let location = app
+        .admin_press(
+            "/admin/failures/retry",
+            &[("blast", ""), ("error", "HTTP 500")],
+        )
+        .await;
     assert!(
         location.contains("notice=retried_matching&count=0"),
         "{location}"
@@ -443,7 +423,7 @@ async fn an_event_id_with_url_characters_stays_one_path_segment() {
     let page = app.admin_page("/admin/failures").await;
     let action = "/admin/events/evt_a%2Fb%3Fc%23d%20e%252F/replay";
     assert!(page.contains(&format!("action=\"{action}\"")), "{page}");
-    let location = press(&app, action, &[]).await;
+    let location = app.admin_press(action, &[]).await;
     assert!(
         location.contains("notice=replayed"),
         "the form replays this event: {location}"

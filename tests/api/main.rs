@@ -11,6 +11,7 @@ mod blasts;
 mod browser;
 mod cli;
 mod connections;
+mod dashboard;
 mod fake_stripe;
 mod faults;
 mod hostile_input;

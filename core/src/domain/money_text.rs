@@ -7,7 +7,7 @@ pub fn format_money(cents: i64, currency: &str) -> String {
     let units = (cents.unsigned_abs() / 100).to_string();
     let mut grouped = String::new();
     for (i, digit) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
+        if i > 0 && (units.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);

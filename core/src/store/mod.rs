@@ -10,6 +10,7 @@ pub mod money;
 mod moves_test;
 pub mod operator;
 pub mod order;
+pub mod order_change;
 pub mod order_search;
 pub mod payment;
 pub mod payment_link;

@@ -3,6 +3,7 @@
 //! Every transition here is a conditional `UPDATE … WHERE` whose affected-row count says whether
 //! this caller won; callers never read-then-write.
 
+use super::order_change;
 use crate::domain::{AmountCents, Currency, Email, Move};
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
@@ -471,7 +472,24 @@ pub async fn mark_link_failed<C: ConnectionTrait>(
         .filter(Column::LinkGeneration.eq(generation))
         .exec(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    let failed = result.rows_affected == 1;
+    if failed {
+        // For the order's story; the failure itself is recorded above.
+        let by = match why {
+            LinkFailure::Refused => order_change::ChangedBy::Stripe,
+            LinkFailure::GaveUp => order_change::ChangedBy::Worker,
+        };
+        order_change::record(
+            db,
+            id,
+            order_change::Change::LinkFailed,
+            by,
+            None,
+            Some(error),
+        )
+        .await?;
+    }
+    Ok(failed)
 }
 
 /// Counts one Stripe request for the order and keeps its error (None on success).

@@ -417,7 +417,14 @@ async fn cancel(
         return Ok(refused_csrf());
     }
     use paylink_core::orders::ChangeError;
-    let notice = match paylink_core::orders::cancel(&state.db, &state.queue, &id).await {
+    let notice = match paylink_core::orders::cancel(
+        &state.db,
+        &state.queue,
+        &id,
+        paylink_core::orders::ChangedBy::Dashboard,
+    )
+    .await
+    {
         Ok(_) => Notice::Cancelled,
         Err(ChangeError::NotFound(_)) => Notice::CancelUnknown,
         Err(ChangeError::NotPending(..)) => Notice::CancelNotPending,

@@ -89,8 +89,14 @@ pub(super) async fn change_amount(
         Ok(amount) => amount,
         Err(message) => return Ok(unprocessable(&message)),
     };
-    let notice = match paylink_core::orders::change_amount(&state.db, &state.queue, &id, amount)
-        .await
+    let notice = match paylink_core::orders::change_amount(
+        &state.db,
+        &state.queue,
+        &id,
+        amount,
+        paylink_core::orders::ChangedBy::Dashboard,
+    )
+    .await
     {
         Ok(_) => {
             tracing::info!(order_id = %id, amount_cents = amount.get(), "operator changed an order's amount");

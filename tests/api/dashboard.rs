@@ -1,0 +1,288 @@
+//! The dashboard as the league's treasurer reads it (README, "The operator dashboard"): where
+//! the money stands, finding anyone, the story of an order, and fixing a link Stripe refused.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::blasts::{post_blast, wait_for_blast};
+use paylink_testkit::{TestApp, eventually, order_body, spawn_app};
+
+/// The card `label` of the first currency's row, as text without tags.
+fn card(page: &str, label: &str) -> String {
+    let label_at = page
+        .find(&format!("data-label=\"{label}\""))
+        .unwrap_or_else(|| panic!("a {label} card in {page}"));
+    let start = label_at + page[label_at..].find('>').expect("the tag ends") + 1;
+    let end = start + page[start..].find("</a>").expect("the card ends");
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in page[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn order_row(product: &str, external_ref: &str, cents: i64) -> Value {
+    json!({
+        "external_ref": external_ref,
+        "product_id": product,
+        "amount_cents": cents,
+        "payer": {"email": format!("{external_ref}@example.com"), "name": format!("Payer {external_ref}")}
+    })
+}
+
+/// The order behind a row of a blast's result (found by the token in its pay URL).
+async fn order_of(app: &TestApp, row: &Value) -> Value {
+    let token = row["pay_url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let found = paylink_core::store::order::find_by_pay_token(&app.db, token)
+        .await
+        .unwrap()
+        .expect("the row's order");
+    app.get_order(&found.id).await
+}
+
+fn query(name: &str, value: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair(name, value)
+        .finish()
+}
+
+async fn wait_paid(app: &TestApp, id: &str) {
+    eventually(Duration::from_secs(20), || async {
+        (app.get_order(id).await["status"] == "paid").then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("order {id} paid"));
+}
+
+/// A blast of five: two paid ($10 + $20), one unpaid ($30), one cancelled ($40), one Stripe
+/// refused ($0.30, under its minimum). Every figure on the overview and the blast page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_and_blast_page_show_paid_outstanding_and_attention_for_a_mixed_blast() {
+    let app = spawn_app().await;
+    let product = app.create_product("generic").await;
+    let rows: Vec<Value> = [
+        ("a", 1000),
+        ("b", 2000),
+        ("c", 3000),
+        ("d", 4000),
+        ("e", 30),
+    ]
+    .into_iter()
+    .map(|(r, cents)| order_row(&product, r, cents))
+    .collect();
+    let blast = post_blast(&app, "September dues", rows).await;
+    let blast_id = blast["id"].as_str().unwrap();
+    wait_for_blast(&app, blast_id, Duration::from_secs(30)).await;
+    let orders: Value = app
+        .get_json(&format!("/v1/blasts/{blast_id}/orders?page=1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let by_ref = |r: &str| {
+        orders["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["external_ref"] == r)
+            .cloned()
+            .unwrap()
+    };
+    for r in ["a", "b"] {
+        let id = order_of(&app, &by_ref(r)).await;
+        let link = id["stripe_payment_link_id"].as_str().unwrap().to_owned();
+        app.complete_checkout(&link, "paid").await;
+        wait_paid(&app, id["id"].as_str().unwrap()).await;
+    }
+    let d = order_of(&app, &by_ref("d")).await;
+    let cancelled = app
+        .post_json(
+            &format!("/v1/orders/{}/cancel", d["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+
+    for page in ["/admin".to_owned(), format!("/admin/blasts/{blast_id}")] {
+        let html = app.admin_page(&page).await;
+        assert_eq!(card(&html, "paid"), "Paid $30.00 2 orders", "{page}");
+        assert_eq!(card(&html, "unpaid"), "Unpaid $30.00 1 order", "{page}");
+        assert_eq!(
+            card(&html, "attention"),
+            "Needs attention $0.30 1 order",
+            "{page}"
+        );
+        assert_eq!(
+            card(&html, "cancelled"),
+            "Cancelled $40.00 1 order",
+            "{page}"
+        );
+        assert!(html.contains("What these mean"), "a legend on {page}");
+    }
+    // Each figure opens the orders behind it.
+    let overview = app.admin_page("/admin").await;
+    assert!(overview.contains("href=\"/admin/orders?state=unpaid&amp;currency=usd\""));
+    let unpaid = app
+        .admin_page("/admin/orders?state=unpaid&currency=usd")
+        .await;
+    assert!(unpaid.contains(">c<"), "the unpaid order is listed");
+    for other in [">a<", ">b<", ">d<", ">e<"] {
+        assert!(!unpaid.contains(other), "{other} is not unpaid");
+    }
+    // The engine's figures are in plain words, under System.
+    assert!(overview.contains("System"));
+    assert!(!overview.contains("mint_link"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_by_email_name_or_stripe_id_finds_an_order_made_one_at_a_time() {
+    let app = spawn_app().await;
+    let product = app.create_product("jersey").await;
+    let mut body = order_body(&product, 4500);
+    body["payer"] = json!({"email": "Pat.Smith@Example.com", "name": "Pat Smith"});
+    let created: Value = app.post_order(&body).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let minted = app.wait_until_settled(id).await;
+    let external_ref = created["external_ref"].as_str().unwrap();
+    let link = minted["stripe_payment_link_id"].as_str().unwrap();
+    for q in ["pat.smith@example", "PAT SMITH", external_ref, id, link] {
+        let page = app
+            .admin_page(&format!("/admin/orders?{}", query("q", q)))
+            .await;
+        assert!(page.contains(external_ref), "{q:?} finds the order");
+        assert!(
+            page.contains(minted["pay_url"].as_str().unwrap()),
+            "with its pay URL to copy"
+        );
+    }
+    let none = app.admin_page("/admin/orders?q=nobody%40example.com").await;
+    assert!(none.contains("No orders match."));
+    let paid_only = app.admin_page("/admin/orders?q=pat&state=paid").await;
+    assert!(paid_only.contains("No orders match."), "it is unpaid");
+    // `%` is a character, not a wildcard.
+    let percent = app.admin_page("/admin/orders?q=%25").await;
+    assert!(percent.contains("No orders match."));
+    let bad = app.get_json("/admin/orders?state=owing").await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("state"));
+    // The order page has the pay URL to copy and resend.
+    let order_page = app.admin_page(&format!("/admin/orders/{id}")).await;
+    assert!(order_page.contains(minted["pay_url"].as_str().unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orders_csv_is_what_the_search_shows_with_formulas_defused() {
+    let app = spawn_app().await;
+    let product = app.create_product("generic").await;
+    let mut body = order_body(&product, 1200);
+    body["payer"] = json!({"email": "eve@example.com", "name": "=HYPERLINK(\"http://x\",\"y\")"});
+    app.post_order(&body).await;
+    app.post_order(&order_body(&product, 1300)).await;
+    let response = app.get_json("/admin/orders.csv?q=eve%40example.com").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let text = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let name = headers.iter().position(|h| h == "payer_name").unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "only what the search finds: {text}");
+    assert_eq!(&rows[0][name], "'=HYPERLINK(\"http://x\",\"y\")");
+}
+
+/// An amount under Stripe's minimum: Stripe refuses the link, so the dashboard offers Change
+/// amount instead of a Retry that would fail the same way; the new amount is minted, and the
+/// order's story tells it, with who asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_stripe_refused_offers_change_amount_which_remints_at_the_new_amount() {
+    let app = spawn_app().await;
+    let product = app.create_product("tournament").await;
+    let order = app.create_order(&product, 30).await;
+    let id = order["id"].as_str().unwrap();
+    let failed = app.wait_until_settled(id).await;
+    assert_eq!(failed["link_state"], "failed");
+
+    let failures = app.admin_page("/admin/failures").await;
+    let row = &failures[failures.find(&format!("data-order=\"{id}\"")).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("Change amount"), "{row}");
+    assert!(!row.contains(">Retry<"), "no Retry that cannot work: {row}");
+
+    // An amount that is not one changes nothing.
+    let csrf = app.admin_csrf().await;
+    let bad = app
+        .client
+        .post(app.url(&format!("/admin/orders/{id}/amount")))
+        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
+        .form(&[("csrf", csrf.as_str()), ("amount", "five dollars")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("amount"));
+    assert_eq!(app.get_order(id).await["amount_cents"], 30);
+
+    let location = app
+        .admin_press(&format!("/admin/orders/{id}/amount"), &[("amount", "5.00")])
+        .await;
+    assert_eq!(
+        location,
+        format!("/admin/orders/{id}?notice=amount_changed")
+    );
+    let minted = app.wait_until_settled(id).await;
+    assert_eq!(minted["link_state"], "active", "{minted}");
+    assert_eq!(minted["amount_cents"], 500);
+    assert_eq!(
+        minted["pay_url"], order["pay_url"],
+        "the pay URL stays the same"
+    );
+    let links = app.stripe_links_for(id).await;
+    assert_eq!(links.len(), 1, "one link, at the new amount: {links:?}");
+
+    let page = app.admin_page(&location).await;
+    let external_ref = order["external_ref"].as_str().unwrap();
+    assert!(page.contains(&format!("Order {external_ref}: The amount was changed")));
+    let mut last = 0;
+    for (step, by) in [
+        ("Order created for $0.30", "the API"),
+        (
+            "No pay link could be made",
+            "Stripe, which refused the link",
+        ),
+        (
+            "Amount changed from $0.30 to $5.00",
+            "an operator (dashboard)",
+        ),
+        ("Pay link made for $5.00", "a worker, at Stripe"),
+    ] {
+        let at = page
+            .find(step)
+            .unwrap_or_else(|| panic!("the story has {step:?}: {page}"));
+        assert!(at > last, "{step:?} in time order");
+        assert!(page[at..].contains(by), "{step:?} by {by:?}");
+        last = at;
+    }
+    // Cancelling through the API is told as such.
+    app.post_json(&format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+    let page = app.admin_page(&format!("/admin/orders/{id}")).await;
+    let at = page
+        .find("Order cancelled")
+        .expect("the cancel is in the story");
+    assert!(page[at..].contains("the host application (API)"));
+}
