@@ -362,3 +362,161 @@ async fn an_operator_logs_in_opens_the_failures_and_retries_one_order() {
     assert_eq!(app.stripe_links_for(&order_id).await.len(), 1);
     browser.finish().await;
 }
+
+/// The widths the dashboard is checked at: a laptop and a phone (390 px, an iPhone's).
+const WIDTHS: [(&str, u32, u32); 2] = [("desktop", 1280, 900), ("phone", 390, 844)];
+
+/// Screenshots of the page now shown, at every width in [`WIDTHS`], as
+/// `target/screenshots/<name>-<width>.png`; at each, nothing is wider than the window (the
+/// page does not scroll sideways; wide tables scroll inside their own box).
+async fn at_every_width(browser: &Browser, name: &str) {
+    let client = browser.client();
+    for (width_name, width, height) in WIDTHS {
+        client.set_window_size(width, height).await.unwrap();
+        let overflow = client
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let shot = browser.screenshot(&format!("{name}-{width_name}")).await;
+        let widest = client
+            .execute(
+                "const w = window.innerWidth; return [...document.querySelectorAll('body *')]\
+                 .filter(e => e.getBoundingClientRect().right > w + 0.5)\
+                 .map(e => e.tagName + '.' + e.className).slice(0, 5).join(' ');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap_or(i64::MAX) <= 0,
+            "{name} at {width_name} ({width} px) is {overflow} px too wide ({widest}): {}",
+            shot.display()
+        );
+    }
+    client.set_window_size(1280, 900).await.unwrap();
+}
+
+/// The league's treasurer after a blast: reads the money on the overview (paid, unpaid, needs
+/// attention), opens the blast, finds a payer by email, and fixes the link Stripe refused with
+/// Change amount; every page at desktop and phone widths, saved in `target/screenshots/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_treasurer_reads_the_money_finds_a_payer_and_fixes_a_refused_link() {
+    let app = paylink_testkit::spawn_app().await;
+    let (blast_id, orders) = crate::dashboard::mixed_blast(&app).await;
+    let browser = Browser::start().await;
+    let client = browser.client();
+    let arrived = |xpath: String| async move {
+        client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("{xpath} did not appear: {e}"))
+    };
+
+    client.goto(&app.url("/admin/login")).await.unwrap();
+    client
+        .form(Locator::Css("form[action='/admin/login']"))
+        .await
+        .unwrap()
+        .set_by_name("token", paylink_testkit::ADMIN_TOKEN)
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    arrived("//h1[normalize-space()='Overview']".into()).await;
+    let card = |label: &'static str| async move {
+        client
+            .find(Locator::Css(&format!(".card[data-label='{label}']")))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let paid = card("paid").await;
+    assert!(
+        paid.contains("$30.00") && paid.contains("2 orders"),
+        "{paid}"
+    );
+    let unpaid = card("unpaid").await;
+    assert!(
+        unpaid.contains("$30.00") && unpaid.contains("1 order"),
+        "{unpaid}"
+    );
+    let attention = card("attention").await;
+    assert!(attention.contains("$0.30"), "{attention}");
+    at_every_width(&browser, "admin-overview").await;
+
+    // The blast's page: the same figures for its orders.
+    client
+        .goto(&app.url(&format!("/admin/blasts/{blast_id}")))
+        .await
+        .unwrap();
+    arrived("//h1[starts-with(normalize-space(), 'Blast')]".into()).await;
+    assert!(card("paid").await.contains("$30.00"));
+    at_every_width(&browser, "admin-blast").await;
+
+    // "Pat says her link does not work": find her by email.
+    client.goto(&app.url("/admin/orders")).await.unwrap();
+    client
+        .form(Locator::Css("form.search"))
+        .await
+        .unwrap()
+        .set_by_name("q", "c@example.com")
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    arrived("//table[contains(@class, 'orders')]//a[normalize-space()='c']".into()).await;
+    let pay_url = client
+        .find(Locator::Css("input.copy"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(pay_url, orders["c"]["pay_url"].as_str().unwrap());
+    at_every_width(&browser, "admin-orders-search").await;
+
+    // The refused link: Change amount on its page.
+    let e = orders["e"]["id"].as_str().unwrap();
+    client
+        .goto(&app.url(&format!("/admin/orders/{e}")))
+        .await
+        .unwrap();
+    arrived("//form[@id='change-amount']".into()).await;
+    client
+        .form(Locator::Css("form#change-amount"))
+        .await
+        .unwrap()
+        .set_by_name("amount", "5.00")
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    arrived("//p[contains(@class, 'flash')]".into()).await;
+    let page = app.url(&format!("/admin/orders/{e}"));
+    eventually(Duration::from_secs(20), || async {
+        client.goto(&page).await.ok()?;
+        let text = client
+            .find(Locator::Css("main"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("Pay link made for $5.00").then_some(())
+    })
+    .await
+    .expect("the new amount's link is made");
+    at_every_width(&browser, "admin-order").await;
+    browser.finish().await;
+}

@@ -64,11 +64,11 @@ async fn wait_paid(app: &TestApp, id: &str) {
     .unwrap_or_else(|| panic!("order {id} paid"));
 }
 
-/// A blast of five: two paid ($10 + $20), one unpaid ($30), one cancelled ($40), one Stripe
-/// refused ($0.30, under its minimum). Every figure on the overview and the blast page.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_overview_and_blast_page_show_paid_outstanding_and_attention_for_a_mixed_blast() {
-    let app = spawn_app().await;
+/// A blast of five: `a` and `b` paid ($10 + $20), `c` unpaid ($30), `d` cancelled ($40), `e`
+/// refused by Stripe ($0.30, under its minimum). Answers the blast's id and its orders by ref.
+pub(crate) async fn mixed_blast(
+    app: &TestApp,
+) -> (String, std::collections::HashMap<String, Value>) {
     let product = app.create_product("generic").await;
     let rows: Vec<Value> = [
         ("a", 1000),
@@ -80,39 +80,44 @@ async fn the_overview_and_blast_page_show_paid_outstanding_and_attention_for_a_m
     .into_iter()
     .map(|(r, cents)| order_row(&product, r, cents))
     .collect();
-    let blast = post_blast(&app, "September dues", rows).await;
-    let blast_id = blast["id"].as_str().unwrap();
-    wait_for_blast(&app, blast_id, Duration::from_secs(30)).await;
-    let orders: Value = app
+    let blast = post_blast(app, "September dues", rows).await;
+    let blast_id = blast["id"].as_str().unwrap().to_owned();
+    wait_for_blast(app, &blast_id, Duration::from_secs(30)).await;
+    let result: Value = app
         .get_json(&format!("/v1/blasts/{blast_id}/orders?page=1"))
         .await
         .json()
         .await
         .unwrap();
-    let by_ref = |r: &str| {
-        orders["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["external_ref"] == r)
-            .cloned()
-            .unwrap()
-    };
-    for r in ["a", "b"] {
-        let id = order_of(&app, &by_ref(r)).await;
-        let link = id["stripe_payment_link_id"].as_str().unwrap().to_owned();
-        app.complete_checkout(&link, "paid").await;
-        wait_paid(&app, id["id"].as_str().unwrap()).await;
+    let mut orders = std::collections::HashMap::new();
+    for row in result["data"].as_array().unwrap() {
+        let order = order_of(app, row).await;
+        orders.insert(row["external_ref"].as_str().unwrap().to_owned(), order);
     }
-    let d = order_of(&app, &by_ref("d")).await;
+    for r in ["a", "b"] {
+        let link = orders[r]["stripe_payment_link_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.complete_checkout(&link, "paid").await;
+        wait_paid(app, orders[r]["id"].as_str().unwrap()).await;
+    }
     let cancelled = app
         .post_json(
-            &format!("/v1/orders/{}/cancel", d["id"].as_str().unwrap()),
+            &format!("/v1/orders/{}/cancel", orders["d"]["id"].as_str().unwrap()),
             &json!({}),
         )
         .await;
     assert_eq!(cancelled.status(), 200);
+    (blast_id, orders)
+}
 
+/// A blast of five: two paid ($10 + $20), one unpaid ($30), one cancelled ($40), one Stripe
+/// refused ($0.30, under its minimum). Every figure on the overview and the blast page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_and_blast_page_show_paid_outstanding_and_attention_for_a_mixed_blast() {
+    let app = spawn_app().await;
+    let (blast_id, _) = mixed_blast(&app).await;
     for page in ["/admin".to_owned(), format!("/admin/blasts/{blast_id}")] {
         let html = app.admin_page(&page).await;
         assert_eq!(card(&html, "paid"), "Paid $30.00 2 orders", "{page}");

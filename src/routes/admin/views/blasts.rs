@@ -10,7 +10,7 @@ use super::{layout, order_table, overview, path_segment, query_pair};
 pub(super) fn blast_table(blasts: &[(blast::Model, blast::Counts)]) -> Markup {
     html! {
         @if blasts.is_empty() { p.muted { "No blasts yet." } } @else {
-            table {
+            div.scroll { table {
                 tr { th { "blast" } th { "size" } th { "progress (minted / failed / paid)" } th { "" } }
                 @for (b, c) in blasts {
                     @let minted = c.active + c.deactivated;
@@ -24,7 +24,7 @@ pub(super) fn blast_table(blasts: &[(blast::Model, blast::Counts)]) -> Markup {
                         td { a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "failures" } }
                     }
                 }
-            }
+            } }
         }
     }
 }

@@ -22,7 +22,8 @@ const STYLE: &str = "
 body{font-family:system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 header{background:#1d2330;color:#fff;padding:.6rem 1.2rem;display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;align-items:center}
 header a{color:#cfd6e4;text-decoration:none}header a:hover{color:#fff}header strong{margin-right:1rem}
-header form{margin-left:auto}main{padding:1.2rem;max-width:72rem}
+header form{margin-left:auto}header button{color:#1d2330}main{padding:1.2rem;max-width:72rem}
+svg.spark{max-width:100%;height:auto}.card{overflow-wrap:anywhere}
 h1{font-size:1.3rem;overflow-wrap:anywhere}h2{font-size:1.05rem;margin-top:1.6rem}
 .cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.7rem 1rem;min-width:9rem;flex:1 1 9rem}
 a.card{color:inherit;text-decoration:none}a.card:hover{border-color:#1d4ed8}
