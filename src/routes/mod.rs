@@ -28,7 +28,8 @@ pub use error::ApiError;
 /// address (`http.metrics_addr`, see [`metrics_router`]).
 pub fn router(state: AppState, with_metrics: bool) -> Router {
     let api = Router::new()
-        .route("/v1/products", post(products::create))
+        .route("/v1/products", get(products::list).post(products::create))
+        .route("/v1/products/{id}", get(products::show))
         .route("/v1/orders", post(orders::create))
         .route("/v1/orders/{id}", get(orders::show).patch(orders::update))
         .route("/v1/orders/{id}/cancel", post(orders::cancel))

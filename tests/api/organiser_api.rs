@@ -1,0 +1,108 @@
+//! What an organiser (the treasurer) meets around the core flow: finding a product again,
+//! errors that always speak the API's JSON, cancelled orders that stop counting as failures,
+//! and the payer's pages saying what was paid and nothing untrue.
+
+use serde_json::{Value, json};
+
+use paylink_testkit::{AppOptions, TestApp, spawn_app_with};
+
+/// An app whose workers are off: these tests are about the intake alone.
+async fn intake_only() -> TestApp {
+    spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await
+}
+
+async fn new_product(app: &TestApp, name: &str, currency: &str) -> Value {
+    let response = app
+        .post_json(
+            "/v1/products",
+            &json!({"name": name, "category": "monthly", "currency": currency}),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "{name}");
+    response.json().await.unwrap()
+}
+
+/// Asserts the documented error body and returns it.
+async fn json_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let what = format!("{} {}", response.url(), response.status());
+    assert_eq!(response.status(), status, "{what}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{what}: {content_type}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{what}: {body}");
+    assert!(
+        !body["error"]["message"].as_str().unwrap().is_empty(),
+        "{what}: {body}"
+    );
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_are_listed_newest_first_in_pages_and_found_by_id() {
+    let app = intake_only().await;
+    let empty: Value = app.get_json("/v1/products").await.json().await.unwrap();
+    assert_eq!(empty["data"], json!([]), "{empty}");
+    let dues = new_product(&app, "April dues", "usd").await;
+    let jerseys = new_product(&app, "Jerseys", "eur").await;
+    let tryouts = new_product(&app, "Tryouts", "gbp").await;
+
+    let all = app.get_json("/v1/products").await;
+    assert_eq!(all.status(), 200);
+    let all: Value = all.json().await.unwrap();
+    assert_eq!(all["data"], json!([tryouts, jerseys, dues]), "{all}");
+    assert_eq!(all["has_more"], false);
+
+    let first: Value = app
+        .get_json("/v1/products?per_page=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["data"], json!([tryouts, jerseys]));
+    assert_eq!(
+        (first["page"].clone(), first["has_more"].clone()),
+        (json!(1), json!(true))
+    );
+    let second: Value = app
+        .get_json("/v1/products?per_page=2&page=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["data"], json!([dues]));
+    assert_eq!(second["has_more"], false);
+
+    let found = app
+        .get_json(&format!("/v1/products/{}", jerseys["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(found.status(), 200);
+    assert_eq!(found.json::<Value>().await.unwrap(), jerseys);
+
+    json_error(
+        app.get_json("/v1/products/prd_nope").await,
+        404,
+        "not_found",
+    )
+    .await;
+    let bad_page = json_error(
+        app.get_json("/v1/products?page=0").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(bad_page["error"]["field"], "page");
+    for path in ["/v1/products", "/v1/products/x"] {
+        let anonymous = app.client.get(app.url(path)).send().await.unwrap();
+        json_error(anonymous, 401, "unauthorized").await;
+    }
+}
