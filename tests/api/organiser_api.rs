@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use paylink_testkit::{AppOptions, TestApp, spawn_app_with};
+use paylink_testkit::{ADMIN_TOKEN, AppOptions, TestApp, spawn_app_with};
 
 /// An app whose workers are off: these tests are about the intake alone.
 async fn intake_only() -> TestApp {
@@ -105,4 +105,69 @@ async fn products_are_listed_newest_first_in_pages_and_found_by_id() {
         let anonymous = app.client.get(app.url(path)).send().await.unwrap();
         json_error(anonymous, 401, "unauthorized").await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_axum_answers_by_itself_is_the_documented_json_error() {
+    let app = intake_only().await;
+    let send = |method: reqwest::Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+    };
+
+    // A path that exists, with a method it does not take: 405, and `Allow` says which it does.
+    for (method, path, allowed) in [
+        (reqwest::Method::DELETE, "/v1/orders/ord_x", "PATCH"),
+        (reqwest::Method::PUT, "/v1/products", "POST"),
+        (reqwest::Method::GET, "/v1/orders", "POST"),
+        (reqwest::Method::GET, "/webhooks/stripe", "POST"),
+    ] {
+        let response = send(method.clone(), path).send().await.unwrap();
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(allow.contains(allowed), "{method} {path}: Allow {allow:?}");
+        let body = json_error(response, 405, "method_not_allowed").await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(method.as_str()),
+            "{body}"
+        );
+    }
+
+    // Path and query strings axum cannot take apart: 400, with axum's reason as the message.
+    for (method, path) in [
+        (reqwest::Method::POST, "/v1/orders/%FF/cancel"),
+        (reqwest::Method::GET, "/v1/orders/%FF%FE"),
+        (reqwest::Method::GET, "/v1/blasts/%FF"),
+        (reqwest::Method::GET, "/v1/products/%C3"),
+        (reqwest::Method::GET, "/v1/products?colour=red"),
+        (reqwest::Method::GET, "/v1/blasts/bl_x/orders?page=1&page=2"),
+    ] {
+        json_error(send(method, path).send().await.unwrap(), 400, "bad_request").await;
+    }
+
+    // A body that is not JSON at all.
+    let not_json = send(reqwest::Method::POST, "/v1/products")
+        .header("content-type", "text/plain")
+        .body("name=April dues")
+        .send()
+        .await
+        .unwrap();
+    json_error(not_json, 400, "bad_request").await;
+
+    // The payer's pages keep answering HTML.
+    let page = app.client.get(app.url("/pay/nope")).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }
