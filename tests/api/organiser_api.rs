@@ -2,9 +2,14 @@
 //! errors that always speak the API's JSON, cancelled orders that stop counting as failures,
 //! and the payer's pages saying what was paid and nothing untrue.
 
+use std::process::{Output, Stdio};
+
+use paylink_core::store::{blast, dashboard, operator};
 use serde_json::{Value, json};
 
 use paylink_testkit::{ADMIN_TOKEN, AppOptions, TestApp, spawn_app_with};
+
+use super::blasts::{post_blast, rows};
 
 /// An app whose workers are off: these tests are about the intake alone.
 async fn intake_only() -> TestApp {
@@ -170,4 +175,121 @@ async fn what_axum_answers_by_itself_is_the_documented_json_error() {
             .unwrap()
             .starts_with("text/html")
     );
+}
+
+/// `paylink blast FILE` against the app's database (its in-process workers mint), to the end.
+async fn paylink_blast(app: &TestApp, file: &std::path::Path) -> Output {
+    let mut command = super::cli::paylink();
+    command
+        .arg("blast")
+        .arg(file)
+        .env("PAYLINK_ENV", "test")
+        .env("PAYLINK__DATABASE__URL", &app.settings.database.url)
+        .env("PAYLINK__PUBLIC_BASE_URL", &app.settings.public_base_url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn failures_of(blast_id: &str) -> operator::FailureFilter {
+    operator::FailureFilter {
+        blast_id: Some(blast_id.to_owned()),
+        ..operator::FailureFilter::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_failed_order_is_no_longer_a_failure_anywhere() {
+    let app = spawn_app_with(AppOptions {
+        max_attempts: 1,
+        ..AppOptions::default()
+    })
+    .await;
+    app.fake_config(json!({"fail_next": 1})).await;
+    let product = app.create_product("monthly").await;
+    let file = std::env::temp_dir().join(format!(
+        "paylink_cancel_{}.csv",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(
+        &file,
+        format!(
+            "external_ref,payer_email,payer_name,product_id,amount_cents\n\
+             may-1,a@example.com,Alex,{product},4500\nmay-2,b@example.com,Bo,{product},4500\n"
+        ),
+    )
+    .unwrap();
+    let first = paylink_blast(&app, &file).await;
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "one link failed: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let blast_id = blast::recent(&app.db, 1).await.unwrap()[0].id.clone();
+    let failed = operator::failures(&app.db, &failures_of(&blast_id), 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+
+    let cancel = app
+        .post_json(&format!("/v1/orders/{}/cancel", failed[0].id), &json!({}))
+        .await;
+    assert_eq!(cancel.status(), 200);
+    let cancelled: Value = cancel.json().await.unwrap();
+    assert_eq!(
+        (cancelled["status"].clone(), cancelled["link_state"].clone()),
+        (json!("cancelled"), json!("failed"))
+    );
+
+    let shown: Value = app
+        .get_json(&format!("/v1/blasts/{blast_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown["counts"],
+        json!({"minting": 0, "active": 1, "failed": 0, "deactivated": 0, "paid": 0, "cancelled": 1}),
+        "{shown}"
+    );
+    let still_failed = operator::failures(&app.db, &failures_of(&blast_id), 10)
+        .await
+        .unwrap();
+    assert!(still_failed.is_empty(), "{still_failed:?}");
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    let (failed_orders, _) = dashboard::failures_since(&app.db, hour_ago).await.unwrap();
+    assert_eq!(failed_orders, 0);
+
+    let again = paylink_blast(&app, &file).await;
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(stdout.contains("failed 0"), "{stdout}");
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_cancelled_before_its_link_was_minted_keeps_no_blast_minting() {
+    let app = intake_only().await;
+    let product = app.create_product("monthly").await;
+    let created = post_blast(&app, "june", rows(&product, 2, "june")).await;
+    let blast_id = created["id"].as_str().unwrap();
+    let order = &paylink_core::store::order::list_for_blast(&app.db, blast_id, 0, 10)
+        .await
+        .unwrap()[0];
+
+    let cancel = app
+        .post_json(&format!("/v1/orders/{}/cancel", order.id), &json!({}))
+        .await;
+
+    assert_eq!(cancel.status(), 200);
+    let counts = blast::counts(&app.db, blast_id).await.unwrap();
+    assert_eq!((counts.minting, counts.cancelled), (1, 1), "{counts:?}");
 }
