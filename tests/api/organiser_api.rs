@@ -293,3 +293,69 @@ async fn an_order_cancelled_before_its_link_was_minted_keeps_no_blast_minting() 
     let counts = blast::counts(&app.db, blast_id).await.unwrap();
     assert_eq!((counts.minting, counts.cancelled), (1, 1), "{counts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_thank_you_page_names_the_item_and_the_amount() {
+    let app = paylink_testkit::spawn_app().await;
+    let product = new_product(&app, "April dues", "usd").await;
+    let order = app
+        .create_order(product["id"].as_str().unwrap(), 4500)
+        .await;
+    let order = app.wait_until_settled(order["id"].as_str().unwrap()).await;
+    let thanks = format!("{}/thanks", order["pay_url"].as_str().unwrap());
+
+    let confirming = app.client.get(&thanks).send().await.unwrap();
+    assert_eq!(confirming.status(), 200);
+    let confirming = confirming.text().await.unwrap();
+    assert!(
+        confirming.contains("we are confirming your payment"),
+        "{confirming}"
+    );
+    assert!(confirming.contains("$45.00 for April dues"), "{confirming}");
+
+    let session = app
+        .complete_checkout(order["stripe_payment_link_id"].as_str().unwrap(), "paid")
+        .await;
+    let paid = app
+        .client
+        .get(format!("{thanks}?session_id={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    let paid = paid.text().await.unwrap();
+    assert!(paid.contains("your payment is recorded"), "{paid}");
+    assert!(paid.contains("You paid $45.00 for April dues."), "{paid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_link_asks_the_payer_to_contact_the_organiser_and_waits_in_the_failures() {
+    let app = spawn_app_with(AppOptions {
+        max_attempts: 1,
+        ..AppOptions::default()
+    })
+    .await;
+    app.fake_config(json!({"fail_next": 1})).await;
+    let product = app.create_product("jersey").await;
+    let order = app.create_order(&product, 2000).await;
+    let id = order["id"].as_str().unwrap();
+    assert_eq!(app.wait_until_settled(id).await["link_state"], "failed");
+
+    let click = app.click_pay(order["pay_url"].as_str().unwrap()).await;
+
+    assert_eq!(click.status(), 503);
+    let page = click.text().await.unwrap();
+    assert!(
+        page.contains("This payment link could not be prepared"),
+        "{page}"
+    );
+    assert!(page.contains("contact the organiser"), "{page}");
+    assert!(!page.contains("has been told"), "{page}");
+    let failures = operator::failures(&app.db, &operator::FailureFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        failures.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+        [id]
+    );
+}
