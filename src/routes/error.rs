@@ -35,6 +35,9 @@ pub enum ApiError {
     Throttled { retry_after_secs: u64 },
     #[error("{0}")]
     NotFound(String),
+    /// The body is not in a format this endpoint takes (JSON without `Content-Type: application/json`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The path exists but not with this method; the `Allow` header lists those it takes.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -74,6 +77,9 @@ impl ApiError {
             Self::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

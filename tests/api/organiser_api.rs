@@ -164,7 +164,7 @@ async fn what_axum_answers_by_itself_is_the_documented_json_error() {
         .send()
         .await
         .unwrap();
-    json_error(not_json, 400, "bad_request").await;
+    json_error(not_json, 415, "unsupported_media_type").await;
 
     // The payer's pages keep answering HTML.
     let page = app.client.get(app.url("/pay/nope")).send().await.unwrap();
