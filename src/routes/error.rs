@@ -1,8 +1,12 @@
 //! The API's errors: `{"error": {"code", "message"}}` with the fitting status. Causes of
-//! unexpected errors are logged once, never sent to the caller.
+//! unexpected errors are logged once, never sent to the caller. What axum answers by itself (a
+//! 405, an extractor's rejection) is put in the same shape by [`json_errors`].
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use paylink_core::blasts::BlastError;
 use paylink_core::domain::FieldError;
@@ -31,6 +35,12 @@ pub enum ApiError {
     Throttled { retry_after_secs: u64 },
     #[error("{0}")]
     NotFound(String),
+    /// The body is not in a format this endpoint takes (JSON without `Content-Type: application/json`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The path exists but not with this method; the `Allow` header lists those it takes.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The request contradicts what is stored (same external_ref, different order).
     #[error("{0}")]
     Conflict(String),
@@ -66,6 +76,10 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -163,4 +177,79 @@ impl IntoResponse for ApiError {
 
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
+}
+
+/// The routers' `method_not_allowed_fallback`: axum adds the `Allow` header to this answer.
+pub async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{method} is not allowed here; the Allow header lists the methods that are"
+    ))
+}
+
+/// The longest framework error text read back (axum's own are a line or two).
+const MAX_FRAMEWORK_TEXT: usize = 16 * 1024;
+
+/// A layer for `/v1` and `/webhooks`: an error answer that is not JSON already (axum's plain
+/// text rejection of a path or query it could not parse, an empty 405 or 415) becomes
+/// `{"error": {"code", "message"}}` with the same status and headers (`Allow` stays). Its text
+/// is the message for a client error; a server error's text is logged and replaced, since it
+/// speaks of paylink's insides rather than the request.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_FRAMEWORK_TEXT)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let reason = status.canonical_reason().unwrap_or("error");
+    let message = if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), %path, answer = %text, "the framework answered an error");
+        reason.to_owned()
+    } else if text.is_empty() {
+        reason.to_owned()
+    } else {
+        text
+    };
+    let body = json!({"error": {"code": framework_code(status), "message": message}});
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body.to_string()))
+}
+
+/// The API's code for a status, the same as [`ApiError`]'s where both answer it.
+fn framework_code(status: StatusCode) -> String {
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_attempts",
+        StatusCode::INTERNAL_SERVER_ERROR => "internal",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        other => {
+            return other
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_ascii_lowercase()
+                .replace([' ', '-'], "_");
+        }
+    };
+    code.to_owned()
 }

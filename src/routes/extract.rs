@@ -1,6 +1,6 @@
 //! A JSON body extractor whose rejections speak the API's error format: malformed JSON is a
 //! 400, well-formed JSON of the wrong shape (a missing or mistyped field) a 422 naming the field,
-//! a body over the route's limit a 413.
+//! a body over the route's limit a 413, a body sent as anything but JSON a 415.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -38,7 +38,7 @@ where
                 "malformed JSON: {}",
                 e.body_text()
             ))),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest(
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType(
                 "expected Content-Type: application/json".into(),
             )),
             Err(other) => Err(ApiError::BadRequest(other.body_text())),

@@ -24,11 +24,13 @@ use crate::startup::AppState;
 
 pub use error::ApiError;
 
-/// Every route, with bearer-token auth on `/v1/*`; `/metrics` too unless it is served on its own
+/// Every route, with bearer-token auth on `/v1/*`, and errors in the API's JSON on `/v1/*` and
+/// `/webhooks/*` (a 405 or an extractor's rejection too); `/metrics` too unless it is served on its own
 /// address (`http.metrics_addr`, see [`metrics_router`]).
 pub fn router(state: AppState, with_metrics: bool) -> Router {
     let api = Router::new()
-        .route("/v1/products", post(products::create))
+        .route("/v1/products", get(products::list).post(products::create))
+        .route("/v1/products/{id}", get(products::show))
         .route("/v1/orders", post(orders::create))
         .route("/v1/orders/{id}", get(orders::show).patch(orders::update))
         .route("/v1/orders/{id}/cancel", post(orders::cancel))
@@ -38,15 +40,21 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         )
         .route("/v1/blasts/{id}", get(blasts::show))
         .route("/v1/blasts/{id}/orders", get(blasts::orders))
-        .route_layer(from_fn_with_state(state.clone(), auth::require_admin_token));
-    let public = Router::new()
-        .merge(api)
-        .route("/pay/{token}", get(pay::click))
-        .route("/pay/{token}/thanks", get(pay::thanks))
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .route_layer(from_fn_with_state(state.clone(), auth::require_admin_token))
+        .layer(from_fn(error::json_errors));
+    let stripe_hooks = Router::new()
         .route(
             "/webhooks/stripe",
             post(webhooks::receive).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
         )
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(from_fn(error::json_errors));
+    let public = Router::new()
+        .merge(api)
+        .merge(stripe_hooks)
+        .route("/pay/{token}", get(pay::click))
+        .route("/pay/{token}/thanks", get(pay::thanks))
         .merge(admin::router(state.clone()).layer(from_fn(headers::no_store)))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));

@@ -5,6 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use paylink_core::domain::format_money;
 use paylink_core::jobs::mint_link::{MintOutcome, mint_order_link};
 use paylink_core::settle;
 use paylink_core::store::order::{self, LinkState, Status};
@@ -41,35 +42,67 @@ pub async fn thanks(
 ) -> Response {
     // Reloads look at paylink's own record only: one Stripe read per return, not per reload.
     let reload = format!("/pay/{token}/thanks");
-    match confirm(&state, &token, query.session_id.as_deref()).await {
-        Ok(Some(true)) => page(StatusCode::OK, pages::thanks_paid()),
-        Ok(Some(false)) => page(StatusCode::OK, pages::thanks_confirming(&reload)),
-        Ok(None) => page(StatusCode::NOT_FOUND, pages::unknown()),
+    let found = match order::find_by_pay_token(&state.db, &token).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return page(StatusCode::NOT_FOUND, pages::unknown()),
+        Err(e) => {
+            // The webhook or the sweep still records the payment: the payer need not know.
+            tracing::warn!(error = %e, "return page could not read the order");
+            return page(StatusCode::OK, pages::thanks_confirming(&reload, None));
+        }
+    };
+    let item = item_of(&state, &found).await;
+    match confirm(&state, &found, query.session_id.as_deref()).await {
+        Ok(true) => page(StatusCode::OK, pages::thanks_paid(&item)),
+        Ok(false) => page(
+            StatusCode::OK,
+            pages::thanks_confirming(&reload, Some(&item)),
+        ),
         Err(e) => {
             // The webhook or the sweep still records the payment: the payer need not know.
             tracing::warn!(error = %format!("{e:#}"), "return page could not confirm the payment");
-            page(StatusCode::OK, pages::thanks_confirming(&reload))
+            page(
+                StatusCode::OK,
+                pages::thanks_confirming(&reload, Some(&item)),
+            )
         }
     }
 }
 
-/// Whether the order is paid after looking at `session_id` (`None`: no such order).
+/// The product's name and the amount: what Stripe says was paid once the order is paid,
+/// else what the order asks. A product that cannot be read leaves the name out.
+async fn item_of(state: &AppState, found: &order::Model) -> pages::Item {
+    let name = match product::find(&state.db, &found.product_id).await {
+        Ok(product) => product.map(|p| p.name).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(order_id = %found.id, error = %e, "product not read for the thank-you page");
+            String::new()
+        }
+    };
+    let (amount, currency) = match (found.paid_amount_cents, &found.paid_currency) {
+        (Some(amount), Some(currency)) => (amount, currency.as_str()),
+        _ => (found.amount_cents, found.currency.as_str()),
+    };
+    pages::Item {
+        name,
+        amount: format_money(amount, currency),
+    }
+}
+
+/// Whether the order is paid after looking at `session_id`.
 async fn confirm(
     state: &AppState,
-    token: &str,
+    found: &order::Model,
     session_id: Option<&str>,
-) -> anyhow::Result<Option<bool>> {
-    let Some(found) = order::find_by_pay_token(&state.db, token).await? else {
-        return Ok(None);
-    };
+) -> anyhow::Result<bool> {
     // Only a pending order is settled here; a paid or cancelled one is answered from its record
     // (a payment after a cancel is recorded, and flagged, by the webhook or the sweep).
     let session_id = session_id.filter(|s| s.starts_with("cs_") && s.len() <= 255);
     let Some(session_id) = session_id.filter(|_| found.status == Status::Pending) else {
-        return Ok(Some(found.status == Status::Paid));
+        return Ok(found.status == Status::Paid);
     };
     if let Some(recorded) = payment::find(&state.db, session_id).await? {
-        return Ok(Some(recorded.order_id == found.id));
+        return Ok(recorded.order_id == found.id);
     }
     let Some(session) = state
         .jobs
@@ -77,7 +110,7 @@ async fn confirm(
         .retrieve_checkout_session(session_id)
         .await?
     else {
-        return Ok(Some(found.status == Status::Paid));
+        return Ok(found.status == Status::Paid);
     };
     let owner = settle::find_order(&state.jobs, &session).await?;
     let through_ours = match &session.payment_link {
@@ -93,16 +126,16 @@ async fn confirm(
         if !through_ours {
             tracing::warn!(order_id = %found.id, checkout_session = %session_id, "return page with a session that is not this order's: nothing settled");
         }
-        return Ok(Some(found.status == Status::Paid));
+        return Ok(found.status == Status::Paid);
     }
     let settled =
         settle::settle(&state.jobs, &state.queue, &session, LearnedVia::ReturnPage).await?;
     // Paid, or recorded already; an issue (a cancel got there first) is not "recorded".
-    Ok(Some(!matches!(
+    Ok(!matches!(
         settled,
         settle::Settled::Flagged(payment::Issue::PaidAfterCancel | payment::Issue::PaidTwice)
             | settle::Settled::UnknownOrder
-    )))
+    ))
 }
 
 async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {
@@ -143,11 +176,12 @@ async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {
                 MintOutcome::GaveUp(_) | MintOutcome::Skipped(_) => {
                     page(StatusCode::SERVICE_UNAVAILABLE, pages::preparing())
                 }
-                MintOutcome::Refused(_) => {
-                    page(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable())
-                }
+                // Stripe refused the link: the order's link is failed now.
+                MintOutcome::Refused(_) => page(StatusCode::SERVICE_UNAVAILABLE, pages::failed()),
             })
         }
+        // In the dashboard's failures until an operator retries or cancels it.
+        (LinkState::Failed, _) => Ok(page(StatusCode::SERVICE_UNAVAILABLE, pages::failed())),
         _ => Ok(page(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable())),
     }
 }

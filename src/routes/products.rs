@@ -1,15 +1,17 @@
-//! `POST /v1/products`.
+//! `POST /v1/products`, `GET /v1/products` (newest first, in pages) and `GET /v1/products/{id}`:
+//! a product id that was lost is found again rather than made anew.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use paylink_core::store::product::{self, CATEGORIES};
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::ApiError;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, QueryParams};
 use crate::startup::AppState;
-use paylink_core::domain::{Currency, text};
+use paylink_core::domain::{Currency, PageRequest, text, whole_number};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,4 +39,44 @@ pub async fn create(
     let currency = Currency::parse("currency", &body.currency)?.into_inner();
     let created = product::insert(&state.db, &name, &body.category, &currency).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// `page` and `per_page` as given: checked here, so that a bad value is a 422 naming it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+const DEFAULT_PER_PAGE: u64 = 100;
+const MAX_PER_PAGE: u64 = 1000;
+
+/// `{data, page, per_page, has_more}`, newest product first.
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let per_page = match query.per_page.as_deref() {
+        Some(raw) => whole_number("per_page", raw)?.clamp(1, MAX_PER_PAGE),
+        None => DEFAULT_PER_PAGE,
+    };
+    let page = PageRequest::parse("page", query.page.as_deref(), per_page)?;
+    // One row more than the page says whether another page follows.
+    let mut found = product::list(&state.db, page.offset(), page.size().saturating_add(1)).await?;
+    let has_more = found.len() as u64 > page.size();
+    found.truncate(usize::try_from(page.size()).unwrap_or(usize::MAX));
+    Ok(Json(json!({
+        "data": found, "page": page.number(), "per_page": page.size(), "has_more": has_more,
+    })))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<product::Model>, ApiError> {
+    product::find(&state.db, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no product {id:?}")))
 }

@@ -19,6 +19,7 @@ mod layers;
 mod ledger;
 mod mint;
 mod orders;
+mod organiser_api;
 mod pay;
 mod properties;
 mod reconcile;

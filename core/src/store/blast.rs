@@ -66,7 +66,8 @@ pub async fn recent<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Model>
         .await
 }
 
-/// How a blast's orders stand: links by state (every order) and orders paid or cancelled.
+/// How a blast's orders stand: links by state and orders paid or cancelled. `minting` and
+/// `failed` count pending orders only: a paid or cancelled order is never minted again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub minting: i64,
@@ -102,16 +103,21 @@ pub async fn counts_where<C: ConnectionTrait>(
         .await?;
     let mut counts = Counts::default();
     for (link_state, status, n) in rows {
-        *match link_state {
-            order::LinkState::Minting => &mut counts.minting,
-            order::LinkState::Active => &mut counts.active,
-            order::LinkState::Failed => &mut counts.failed,
-            order::LinkState::Deactivated => &mut counts.deactivated,
-        } += n;
         match status {
             order::Status::Paid => counts.paid += n,
             order::Status::Cancelled => counts.cancelled += n,
             order::Status::Pending => {}
+        }
+        // A paid or cancelled order's link will never be minted and needs no operator (see
+        // `operator::needs_operator`): it counts as paid or cancelled only, so it neither
+        // keeps a blast "minting" nor makes it "failed".
+        let pending = status == order::Status::Pending;
+        match link_state {
+            order::LinkState::Minting if pending => counts.minting += n,
+            order::LinkState::Failed if pending => counts.failed += n,
+            order::LinkState::Minting | order::LinkState::Failed => {}
+            order::LinkState::Active => counts.active += n,
+            order::LinkState::Deactivated => counts.deactivated += n,
         }
     }
     Ok(counts)

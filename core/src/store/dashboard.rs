@@ -44,13 +44,14 @@ pub async fn minted_per_minute<C: ConnectionTrait>(
         .collect()
 }
 
-/// Orders whose link failed, and events whose processing failed, since `since`.
+/// Orders whose link failed and that still need an operator (not cancelled), and events whose
+/// processing failed, since `since`.
 pub async fn failures_since<C: ConnectionTrait>(
     db: &C,
     since: DateTime<Utc>,
 ) -> Result<(u64, u64), DbErr> {
     let orders = order::Entity::find()
-        .filter(order::Column::LinkState.eq(order::LinkState::Failed))
+        .filter(super::operator::needs_operator())
         .filter(order::Column::UpdatedAt.gte(since))
         .count(db)
         .await?;

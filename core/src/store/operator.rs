@@ -24,9 +24,7 @@ pub struct FailureFilter {
 
 impl FailureFilter {
     fn apply<Q: QueryFilter>(&self, mut query: Q) -> Q {
-        query = query
-            .filter(order::Column::LinkState.eq(order::LinkState::Failed))
-            .filter(order::Column::Status.eq(order::Status::Pending));
+        query = query.filter(needs_operator());
         // A key that cannot exist matches nothing (it must never widen the filter to all).
         for (column, key) in [
             (order::Column::Id, &self.order_id),
@@ -45,6 +43,15 @@ impl FailureFilter {
         }
         query
     }
+}
+
+/// An order whose link failed and that is still pending: a failure an operator must see to.
+/// A cancelled (or paid) order needs no link, so its failed one is no failure; the failures
+/// list, the overview's count and a blast's `failed` all take this one condition.
+pub fn needs_operator() -> sea_orm::sea_query::Condition {
+    sea_orm::sea_query::Condition::all()
+        .add(order::Column::LinkState.eq(order::LinkState::Failed))
+        .add(order::Column::Status.eq(order::Status::Pending))
 }
 
 /// The character that makes the next one literal in [`containing`]'s pattern.

@@ -51,6 +51,23 @@ pub async fn insert<C: ConnectionTrait>(
     Ok(model)
 }
 
+/// Products newest first (ties by id, so pages never overlap): `limit` of them after skipping
+/// `offset`. The API's `GET /v1/products` pages through these; the dashboard can list them too.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Entity::find()
+        .order_by_desc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 /// Finds a product by id.
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
     if !super::could_be_key(id) {

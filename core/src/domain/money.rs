@@ -1,0 +1,98 @@
+//! Amounts as a payer reads them: `$45.00`, `€45.00`, `£45.00`, `¥4500`, else `45.00 CHF`.
+//! Stripe counts in the currency's smallest unit, which is not always a hundredth: yen have no
+//! minor unit and dinars have three decimals, so 4500 JPY is `¥4500`, not `¥45.00`.
+
+/// Currencies Stripe takes in whole units (its "zero-decimal currencies").
+const ZERO_DECIMAL: [&str; 16] = [
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+];
+
+/// Currencies Stripe takes in thousandths.
+const THREE_DECIMAL: [&str; 5] = ["bhd", "jod", "kwd", "omr", "tnd"];
+
+/// `amount_cents` (Stripe's smallest unit of `currency`) with the currency's symbol for
+/// dollars, euros, pounds and yen, or its upper-case code after the number for the rest; the
+/// thousands are grouped with commas (`$1,234.50`). Any input gives an answer: an unknown code
+/// is shown in upper case as given, a missing one leaves the number bare.
+pub fn format_money(amount_cents: i64, currency: &str) -> String {
+    let code = currency.trim().to_ascii_lowercase();
+    let decimals = if ZERO_DECIMAL.contains(&code.as_str()) {
+        0
+    } else if THREE_DECIMAL.contains(&code.as_str()) {
+        3
+    } else {
+        2
+    };
+    let sign = if amount_cents < 0 { "-" } else { "" };
+    let magnitude = amount_cents.unsigned_abs();
+    let unit = 10_u64.pow(decimals);
+    let whole = group_thousands(magnitude / unit);
+    let number = if decimals == 0 {
+        whole
+    } else {
+        format!(
+            "{whole}.{:0width$}",
+            magnitude % unit,
+            width = decimals as usize
+        )
+    };
+    match code.as_str() {
+        "usd" => format!("{sign}${number}"),
+        "eur" => format!("{sign}€{number}"),
+        "gbp" => format!("{sign}£{number}"),
+        "jpy" => format!("{sign}¥{number}"),
+        "" => format!("{sign}{number}"),
+        _ => format!("{sign}{number} {}", code.to_ascii_uppercase()),
+    }
+}
+
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollars_euros_and_pounds_get_their_symbol() {
+        assert_eq!(format_money(4500, "usd"), "$45.00");
+        assert_eq!(format_money(4505, "USD"), "$45.05");
+        assert_eq!(format_money(4500, "eur"), "€45.00");
+        assert_eq!(format_money(99, "gbp"), "£0.99");
+        assert_eq!(format_money(123_456_789, "usd"), "$1,234,567.89");
+    }
+
+    #[test]
+    fn other_currencies_are_named_after_the_number() {
+        assert_eq!(format_money(4500, "cad"), "45.00 CAD");
+        assert_eq!(format_money(1, "chf"), "0.01 CHF");
+    }
+
+    #[test]
+    fn the_minor_unit_is_the_currencys_own() {
+        assert_eq!(format_money(4500, "jpy"), "¥4,500");
+        assert_eq!(format_money(50_000, "krw"), "50,000 KRW");
+        assert_eq!(format_money(12_345, "kwd"), "12.345 KWD");
+    }
+
+    #[test]
+    fn no_amount_or_code_makes_it_panic() {
+        assert_eq!(format_money(i64::MIN, "usd"), "-$92,233,720,368,547,758.08");
+        assert_eq!(format_money(-150, "eur"), "-€1.50");
+        assert_eq!(format_money(0, ""), "0.00");
+        assert_eq!(
+            format_money(i64::MAX, "xyz"),
+            "92,233,720,368,547,758.07 XYZ"
+        );
+    }
+}
