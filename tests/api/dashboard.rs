@@ -228,6 +228,13 @@ async fn a_link_stripe_refused_offers_change_amount_which_remints_at_the_new_amo
     assert!(row.contains("Change amount"), "{row}");
     assert!(!row.contains(">Retry<"), "no Retry that cannot work: {row}");
 
+    // "Retry all matching" leaves it alone: a retry would be refused the same way.
+    let location = app
+        .admin_press("/admin/failures/retry", &[("blast", ""), ("error", "")])
+        .await;
+    assert!(location.contains("count=0"), "{location}");
+    assert_eq!(app.get_order(id).await["link_state"], "failed");
+
     // An amount that is not one changes nothing.
     let csrf = app.admin_csrf().await;
     let bad = app

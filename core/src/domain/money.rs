@@ -17,13 +17,7 @@ const THREE_DECIMAL: [&str; 5] = ["bhd", "jod", "kwd", "omr", "tnd"];
 /// is shown in upper case as given, a missing one leaves the number bare.
 pub fn format_money(amount_cents: i64, currency: &str) -> String {
     let code = currency.trim().to_ascii_lowercase();
-    let decimals = if ZERO_DECIMAL.contains(&code.as_str()) {
-        0
-    } else if THREE_DECIMAL.contains(&code.as_str()) {
-        3
-    } else {
-        2
-    };
+    let decimals = minor_digits(&code);
     let sign = if amount_cents < 0 { "-" } else { "" };
     let magnitude = amount_cents.unsigned_abs();
     let unit = 10_u64.pow(decimals);
@@ -44,6 +38,18 @@ pub fn format_money(amount_cents: i64, currency: &str) -> String {
         "jpy" => format!("{sign}¥{number}"),
         "" => format!("{sign}{number}"),
         _ => format!("{sign}{number} {}", code.to_ascii_uppercase()),
+    }
+}
+
+/// How many decimals `currency`'s smallest unit has at Stripe: 0 (yen), 3 (dinars) or 2.
+pub fn minor_digits(currency: &str) -> u32 {
+    let code = currency.trim().to_ascii_lowercase();
+    if ZERO_DECIMAL.contains(&code.as_str()) {
+        0
+    } else if THREE_DECIMAL.contains(&code.as_str()) {
+        3
+    } else {
+        2
     }
 }
 

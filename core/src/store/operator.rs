@@ -97,13 +97,19 @@ pub async fn failures<C: ConnectionTrait>(
 /// Puts failed orders matching `filter` back to minting, into the backlog: the feeder enqueues
 /// them within the window and the Stripe limit. The idempotency key stays the order's own
 /// (same generation and retry epoch), so a link Stripe made during a try that timed out is
-/// returned, not made twice. Returns how many orders were put back.
+/// returned, not made twice. A link Stripe refused (4xx) is left alone. Returns how many orders
+/// were put back.
 pub async fn retry_failed<C: ConnectionTrait>(
     db: &C,
     filter: &FailureFilter,
 ) -> Result<u64, DbErr> {
+    // A link Stripe refused fails the same way again: its fix is a new amount, not a retry.
+    let transient = sea_orm::sea_query::Condition::any()
+        .add(order::Column::LinkFailure.is_null())
+        .add(order::Column::LinkFailure.ne(order::LinkFailure::Refused));
     let result = filter
         .apply(order::guarded(Move::RetryLink))
+        .filter(transient)
         .col_expr(
             order::Column::EnqueuedAt,
             Expr::value(Option::<chrono::DateTime<Utc>>::None),

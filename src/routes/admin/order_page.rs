@@ -51,9 +51,10 @@ pub(super) struct AmountForm {
     amount: String,
 }
 
-/// `45`, `45.5` or `45.50` (a `$` or `,` thousands separators allowed) as cents; `None` for
-/// anything else.
-fn parse_amount(text: &str) -> Option<i64> {
+/// `45`, `45.5` or `45.50` (a `$` or `,` thousands separators allowed) in the currency's
+/// smallest unit, which has `digits` decimals (2 for dollars, 0 for yen); `None` for anything
+/// else.
+fn parse_amount(text: &str, digits: u32) -> Option<i64> {
     let cleaned: String = text
         .trim()
         .trim_start_matches(['$', '€', '£'])
@@ -63,14 +64,20 @@ fn parse_amount(text: &str) -> Option<i64> {
     let (units, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
     if units.is_empty()
         || !units.bytes().all(|b| b.is_ascii_digit())
-        || fraction.len() > 2
+        || fraction.len() > digits as usize
         || !fraction.bytes().all(|b| b.is_ascii_digit())
     {
         return None;
     }
     let units: i64 = units.parse().ok()?;
-    let cents: i64 = format!("{fraction:0<2}").parse().ok()?;
-    units.checked_mul(100)?.checked_add(cents)
+    let minor: i64 = if digits == 0 {
+        0
+    } else {
+        format!("{fraction:0<width$}", width = digits as usize)
+            .parse()
+            .ok()?
+    };
+    units.checked_mul(10_i64.pow(digits))?.checked_add(minor)
 }
 
 pub(super) async fn change_amount(
@@ -82,7 +89,11 @@ pub(super) async fn change_amount(
     if !csrf.accepts(&form.csrf) {
         return Ok(refused_csrf());
     }
-    let amount = match parse_amount(&form.amount)
+    let Some(found) = paylink_core::store::order::find(&state.db, &id).await? else {
+        return Ok(not_found("order"));
+    };
+    let digits = paylink_core::domain::minor_digits(&found.currency);
+    let amount = match parse_amount(&form.amount, digits)
         .ok_or_else(|| format!("amount: {:?} is not an amount like 45.00", form.amount))
         .and_then(|cents| AmountCents::parse("amount", cents).map_err(|e| e.message))
     {
@@ -121,6 +132,9 @@ mod tests {
 
     #[test]
     fn amounts_as_people_type_them() {
+        for (text, cents) in [("4500", Some(4500)), ("4500.5", None)] {
+            assert_eq!(parse_amount(text, 0), cents, "{text:?} in yen");
+        }
         for (text, cents) in [
             ("45", Some(4500)),
             ("45.5", Some(4550)),
@@ -134,7 +148,7 @@ mod tests {
             (".50", None),
             ("99999999999999999999", None),
         ] {
-            assert_eq!(parse_amount(text), cents, "{text:?}");
+            assert_eq!(parse_amount(text, 2), cents, "{text:?}");
         }
     }
 }

@@ -19,6 +19,21 @@ pub struct OrderView<'a> {
     pub notice: Option<&'a str>,
 }
 
+/// The order's amount as a person would type it into "New amount" (`45.00`, `4500` for yen).
+fn amount_as_typed(cents: i64, currency: &str) -> String {
+    let digits = paylink_core::domain::minor_digits(currency);
+    let unit = 10_i64.pow(digits);
+    match digits {
+        0 => cents.to_string(),
+        d => format!(
+            "{}.{:0width$}",
+            cents / unit,
+            cents % unit,
+            width = d as usize
+        ),
+    }
+}
+
 pub fn order_page(csrf: &str, v: &OrderView<'_>) -> Markup {
     let o = v.order;
     let stripe = |object: &StripeObject| -> Markup {
@@ -67,7 +82,7 @@ pub fn order_page(csrf: &str, v: &OrderView<'_>) -> Markup {
                     }
                     form.inline id="change-amount" method="post" action=(format!("/admin/orders/{}/amount", path_segment(&o.id))) {
                         input type="hidden" name="csrf" value=(csrf);
-                        label { "New amount " input name="amount" inputmode="decimal" size="8" placeholder=(format!("{:.2}", o.amount_cents as f64 / 100.0)); }
+                        label { "New amount " input name="amount" inputmode="decimal" size="8" placeholder=(amount_as_typed(o.amount_cents, &o.currency)); }
                         " "
                         button.primary[refused] type="submit" { "Change amount" }
                     }
