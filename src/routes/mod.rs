@@ -57,7 +57,12 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .route("/pay/{token}/thanks", get(pay::thanks))
         .merge(admin::router(state.clone()).layer(from_fn(headers::no_store)))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
+        .route("/readyz", get(health::readyz))
+        // Whoever opens the intake's address in a browser wants the dashboard.
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/admin") }),
+        );
     let public = if with_metrics {
         public.route("/metrics", get(metrics::render))
     } else {

@@ -298,3 +298,23 @@ async fn a_link_stripe_refused_offers_change_amount_which_remints_at_the_new_amo
         .expect("the cancel is in the story");
     assert!(page[at..].contains("the host application (API)"));
 }
+
+/// A lost product id is looked up on the products page, not made again; the intake's own
+/// address leads to the dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_products_page_lists_every_product_with_its_id_and_its_orders() {
+    let app = spawn_app().await;
+    let product = app.create_product("monthly").await;
+    let order = app.create_order(&product, 2500).await;
+    let page = app.admin_page("/admin/products").await;
+    assert!(page.contains(&format!("value=\"{product}\"")), "{page}");
+    assert!(page.contains("monthly"));
+    let orders = app
+        .admin_page(&format!("/admin/orders?{}", query("q", &product)))
+        .await;
+    assert!(orders.contains(order["external_ref"].as_str().unwrap()));
+
+    let root = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(root.status(), 303);
+    assert_eq!(root.headers()["location"], "/admin");
+}

@@ -1,6 +1,6 @@
 //! Finding orders for the organiser ("Pat says her link does not work"): one search box that
-//! matches a payer's email or name or an external ref (contained, any case), or an order id or
-//! any Stripe id exactly (a Payment Link of any generation, a Checkout Session, a PaymentIntent,
+//! matches a payer's email or name or an external ref (contained, any case), or an order id, a
+//! product id or any Stripe id exactly (a Payment Link of any generation, a Checkout Session, a PaymentIntent,
 //! a Customer), narrowed by what state the money is in, a blast and a currency.
 
 use sea_orm::entity::prelude::*;
@@ -95,6 +95,7 @@ impl OrderQuery {
                     .add(contains(Column::PayerName))
                     .add(contains(Column::ExternalRef))
                     .add(Column::Id.eq(text))
+                    .add(Column::ProductId.eq(text))
                     .add(Column::StripePaymentLinkId.eq(text))
                     .add(Column::StripeCheckoutSessionId.eq(text))
                     .add(Column::StripePaymentIntentId.eq(text))

@@ -6,6 +6,7 @@ mod failures;
 mod order;
 mod orders;
 mod overview;
+mod products;
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -16,6 +17,7 @@ pub use failures::{Failures, Filter, failures};
 pub use order::{OrderView, order_page};
 pub use orders::{OrdersView, copyable, order_table, orders_page, state_words};
 pub use overview::{Overview, QueueDepth, overview};
+pub use products::products;
 
 const STYLE: &str = "
 *{box-sizing:border-box}
@@ -66,6 +68,7 @@ pub(super) fn layout(title: &str, csrf: &str, body: Markup) -> Markup {
                     a href="/admin" { "Overview" }
                     a href="/admin/orders" { "Orders" }
                     a href="/admin/blasts" { "Blasts" }
+                    a href="/admin/products" { "Products" }
                     a href="/admin/failures" { "Failures" }
                     form method="post" action="/admin/logout" {
                         input type="hidden" name="csrf" value=(csrf);
