@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryF
 
 use crate::domain::format_money;
 use crate::store::order_change::{Change, ChangedBy};
-use crate::store::{order, order_change, payment, payment_link};
+use crate::store::{blast, order, order_change, payment, payment_link};
 
 /// A Stripe object a step involved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,7 +53,10 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
             format_money(first_amount, &o.currency)
         ),
         by: match &o.blast_id {
-            Some(blast) => format!("blast {blast}"),
+            Some(id) => match blast::find(db, id).await? {
+                Some(b) => format!("the blast \u{201c}{}\u{201d}", b.name),
+                None => format!("blast {id}"),
+            },
             None => "the API".into(),
         },
         stripe: None,

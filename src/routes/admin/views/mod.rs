@@ -48,7 +48,7 @@ form.search input[type=search]{width:22rem}
 main{padding:.8rem}header{padding:.5rem .8rem}header strong{margin-right:0}header form{margin-left:0}
 .card{min-width:0;flex:1 1 40%}.card b{font-size:1.2rem}
 form.search input[type=search]{width:100%}input.copy{width:12rem}
-th,td{padding:.35rem .3rem}
+th,td{padding:.35rem .3rem}td.when{font-size:.8rem;min-width:5.5rem}
 }
 ";
 

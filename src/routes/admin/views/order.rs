@@ -96,12 +96,11 @@ pub fn order_page(csrf: &str, v: &OrderView<'_>) -> Markup {
             h2 { "What happened" }
             div.scroll {
                 table id="timeline" {
-                    tr { th { "when" } th { "what" } th { "by" } th { "Stripe" } }
+                    tr { th { "when" } th { "what, and by whom" } th { "Stripe" } }
                     @for step in v.steps {
                         tr {
-                            td { (when(Some(step.at))) }
-                            td { (step.what) }
-                            td.muted { (step.by) }
+                            td.when { (when(Some(step.at))) }
+                            td { (step.what) br; span.muted { "by " (step.by) } }
                             td { @if let Some(object) = &step.stripe { (stripe(object)) } }
                         }
                     }
