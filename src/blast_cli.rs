@@ -73,6 +73,7 @@ pub async fn run(
             .unwrap_or_else(|| "blast".into())
     });
     let db = crate::startup::connect_database(settings).await?;
+    let base = deployment_base_url(&db, settings).await?;
     let created = match blasts::create(&db, &name, orders).await {
         Ok(created) => created,
         Err(BlastError::InvalidRows(rows, total)) => {
@@ -113,7 +114,6 @@ pub async fn run(
         counts.deactivated
     );
     if let Some(out) = out {
-        let base = settings.public_base_url.trim_end_matches('/').to_owned();
         let rows =
             blast_export::all_rows(&db, &created.id, |token| format!("{base}/pay/{token}")).await?;
         std::fs::write(&out, blast_export::to_csv(&rows)?)
@@ -127,6 +127,31 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// The base of pay URLs: the one the intake recorded in the database at its start (so the file
+/// holds the deployment's URLs whatever this machine's environment says), else this command's
+/// own `public_base_url`, with a warning saying so.
+async fn deployment_base_url(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<String> {
+    use paylink_core::store::deployment;
+    let recorded = deployment::get(db, deployment::PUBLIC_BASE_URL)
+        .await
+        .context("failed to read the intake's public base URL from the database")?;
+    Ok(match recorded {
+        Some(recorded) => recorded.value.trim_end_matches('/').to_owned(),
+        None => {
+            let own = settings.public_base_url.trim_end_matches('/').to_owned();
+            eprintln!(
+                "warning: no intake has recorded its public base URL in this database (start \
+                 `paylink serve` or `paylink run` on it once); pay URLs use this command's \
+                 PAYLINK__PUBLIC_BASE_URL instead: {own}"
+            );
+            own
+        }
+    })
 }
 
 /// Shows progress until no order of the blast is still minting.

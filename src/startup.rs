@@ -82,6 +82,21 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseCon
     Ok(db)
 }
 
+/// Records the public base URL this intake runs with, so that commands working on the same
+/// database (`paylink blast --out`) hand out the deployment's pay URLs rather than ones built
+/// from their own environment (README, "Billing blasts"). Not fatal: without it those commands
+/// fall back to their own setting, and say so.
+async fn record_public_base_url(db: &DatabaseConnection, url: &str) {
+    use paylink_core::store::deployment;
+    let url = url.trim_end_matches('/');
+    if let Err(e) = deployment::record(db, deployment::PUBLIC_BASE_URL, url).await {
+        tracing::warn!(
+            error = %e,
+            "could not record public_base_url in the database; `paylink blast --out` will use its own"
+        );
+    }
+}
+
 /// The largest request body a route takes unless it sets its own limit (`/v1/blasts` and
 /// `/webhooks/stripe` do); a larger one is answered 413.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -110,6 +125,7 @@ impl Application {
         settings: &Settings,
         engine: &Engine,
     ) -> anyhow::Result<Self> {
+        record_public_base_url(&engine.db, &settings.public_base_url).await;
         let state = AppState {
             db: engine.db.clone(),
             queue: engine.queue.clone(),

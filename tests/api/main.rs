@@ -18,6 +18,7 @@ mod layers;
 mod ledger;
 mod mint;
 mod orders;
+mod organiser_cli;
 mod pay;
 mod properties;
 mod reconcile;

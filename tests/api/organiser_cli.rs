@@ -1,0 +1,109 @@
+//! `paylink blast` as an organiser runs it, from a laptop whose environment is not the
+//! deployment's: the pay URLs it writes, what it says before it starts, and how it reports a
+//! spreadsheet's mistakes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use paylink_testkit::TestApp;
+
+use crate::cli::paylink;
+
+/// A public base URL the deployment does not use: pay URLs must never be built from it.
+const LAPTOP_BASE_URL: &str = "http://laptop.invalid:9999";
+
+/// A fresh directory for one test's files.
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "paylink_organiser_{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `paylink blast` on the app's database and queue, with a public base URL of its own that
+/// differs from the intake's.
+fn blast_on(app: &TestApp) -> Command {
+    let mut command = paylink();
+    command
+        .arg("blast")
+        .env("PAYLINK_ENV", "test")
+        .env("PAYLINK__DATABASE__URL", &app.settings.database.url)
+        .env(
+            "PAYLINK__QUEUE__URL",
+            app.settings.queue.url.clone().unwrap_or_default(),
+        )
+        .env("PAYLINK__QUEUE__NAMESPACE", &app.namespace)
+        .env("PAYLINK__PUBLIC_BASE_URL", LAPTOP_BASE_URL)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+async fn run(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn write_csv(dir: &Path, rows: &[String]) -> PathBuf {
+    let file = dir.join("june.csv");
+    let mut csv = String::from("external_ref,payer_email,payer_name,product_id,amount_cents\n");
+    for row in rows {
+        csv.push_str(row);
+        csv.push('\n');
+    }
+    std::fs::write(&file, csv).unwrap();
+    file
+}
+
+/// The `--out` file as header → column index and records.
+fn read_out(out: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_path(out).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let records = reader.records().map(|r| r.unwrap()).collect();
+    (headers, records)
+}
+
+fn column(headers: &csv::StringRecord, name: &str) -> usize {
+    headers
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("a {name} column in {headers:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blast_cli_writes_the_intakes_pay_urls_not_its_own_environments() {
+    let app = paylink_testkit::spawn_app().await;
+    let product = app.create_product("monthly").await;
+    let dir = scratch_dir();
+    let rows: Vec<String> = (0..3)
+        .map(|i| format!("june-{i},p{i}@example.com,Payer {i},{product},{}", 4500 + i))
+        .collect();
+    let file = write_csv(&dir, &rows);
+    let out = dir.join("result.csv");
+
+    let mut command = blast_on(&app);
+    command.arg(&file).arg("--out").arg(&out);
+    let output = run(command).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let (headers, records) = read_out(&out);
+    let pay = column(&headers, "pay_url");
+    assert_eq!(records.len(), 3);
+    let intake_pay = format!("{}/pay/", app.settings.public_base_url);
+    for record in &records {
+        assert!(
+            record[pay].starts_with(&intake_pay),
+            "{} is under the intake's {intake_pay}",
+            &record[pay]
+        );
+    }
+    assert!(
+        !stderr.contains("warning"),
+        "the intake's URL was found: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
