@@ -72,6 +72,10 @@ pub async fn run(
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "blast".into())
     });
+    println!(
+        "database: {}",
+        crate::startup::describe_database(&settings.database.url)
+    );
     let db = crate::startup::connect_database(settings).await?;
     let base = deployment_base_url(&db, settings).await?;
     let created = match blasts::create(&db, &name, orders).await {
@@ -141,7 +145,14 @@ async fn deployment_base_url(
         .await
         .context("failed to read the intake's public base URL from the database")?;
     Ok(match recorded {
-        Some(recorded) => recorded.value.trim_end_matches('/').to_owned(),
+        Some(recorded) => {
+            let base = recorded.value.trim_end_matches('/').to_owned();
+            println!(
+                "public base URL: {base} (recorded by the intake at {})",
+                recorded.updated_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            base
+        }
         None => {
             let own = settings.public_base_url.trim_end_matches('/').to_owned();
             eprintln!(
@@ -149,6 +160,7 @@ async fn deployment_base_url(
                  `paylink serve` or `paylink run` on it once); pay URLs use this command's \
                  PAYLINK__PUBLIC_BASE_URL instead: {own}"
             );
+            println!("public base URL: {own} (this command's own setting)");
             own
         }
     })

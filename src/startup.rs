@@ -53,6 +53,14 @@ impl Engine {
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
         let queue_url = settings.queue_url()?;
         let db = connect_database(settings).await?;
+        match queue_url {
+            Some(url) => tracing::info!(
+                queue = %paylink_core::store::redact_url(url),
+                namespace = %settings.queue.namespace,
+                "connecting to the queue"
+            ),
+            None => tracing::info!("the queue is embedded in the SQLite database"),
+        }
         let queue = JobQueue::connect(queue_url, &settings.queue.namespace, &db).await?;
         crate::telemetry::metrics();
         let jobs = Arc::new(JobContext {
@@ -73,6 +81,10 @@ impl Engine {
 /// Opens the database and applies pending migrations unless told not to (under the schema
 /// lock, so processes started together do not collide).
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    tracing::info!(
+        database = %describe_database(&settings.database.url),
+        "opening the database"
+    );
     let db =
         paylink_core::store::connect(&settings.database.url, settings.database.max_connections)
             .await?;
@@ -80,6 +92,22 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseCon
         paylink_core::store::schema_lock::migrate(&db).await?;
     }
     Ok(db)
+}
+
+/// The database URL without its passwords, and for a SQLite file given by a relative path,
+/// the file it means from here: `paylink blast` run from another folder opens (and creates)
+/// another file, and this says which.
+pub fn describe_database(url: &str) -> String {
+    let redacted = paylink_core::store::redact_url(url);
+    let relative_file = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|path| !path.is_empty() && !path.starts_with('/') && !path.starts_with(':'));
+    match relative_file.and_then(|path| std::env::current_dir().ok().map(|dir| dir.join(path))) {
+        Some(file) => format!("{redacted} (the file {})", file.display()),
+        None => redacted,
+    }
 }
 
 /// Records the public base URL this intake runs with, so that commands working on the same

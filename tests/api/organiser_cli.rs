@@ -107,3 +107,75 @@ async fn blast_cli_writes_the_intakes_pay_urls_not_its_own_environments() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The app's database URL with a password in it (the test servers trust local connections, so
+/// it is accepted and ignored): it must never be printed.
+fn with_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    match rest.split_once('@') {
+        Some((user, host)) => format!("{scheme}://{user}:hunter2-not-printed@{host}"),
+        None => format!("{scheme}://postgres:hunter2-not-printed@{rest}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blast_cli_says_which_database_and_base_url_before_it_starts() {
+    let app = paylink_testkit::spawn_app_with(paylink_testkit::AppOptions {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let product = app.create_product("monthly").await;
+    let dir = scratch_dir();
+    let file = write_csv(&dir, &[format!("j-1,p@example.com,Pat,{product},4500")]);
+    let url = with_password(&app.settings.database.url);
+
+    let mut command = blast_on(&app);
+    command
+        .env("PAYLINK__DATABASE__URL", &url)
+        .arg(&file)
+        .arg("--no-wait");
+    let output = run(command).await;
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let redacted = paylink_core::store::redact_url(&url);
+    let database = stdout
+        .find(&format!("database: {redacted}"))
+        .unwrap_or_else(|| panic!("the database {redacted} is named: {stdout}"));
+    let base = stdout
+        .find(&format!(
+            "public base URL: {}",
+            app.settings.public_base_url
+        ))
+        .unwrap_or_else(|| panic!("the intake's base URL is named: {stdout}"));
+    let started = stdout.find("blast bl_").expect("the blast's line");
+    assert!(database < started && base < started, "{stdout}");
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "{stdout}\n{stderr}"
+    );
+
+    // A database no intake has started on: the command's own setting, with a warning.
+    sea_orm::ConnectionTrait::execute_unprepared(&app.db, "DELETE FROM deployment")
+        .await
+        .unwrap();
+    let file = write_csv(&dir, &[format!("j-2,p@example.com,Pat,{product},4500")]);
+    let mut command = blast_on(&app);
+    command.arg(&file).arg("--no-wait");
+    let output = run(command).await;
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("public base URL: {LAPTOP_BASE_URL}")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning") && stderr.contains("PAYLINK__PUBLIC_BASE_URL"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
