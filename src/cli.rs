@@ -91,12 +91,20 @@ pub enum Command {
     },
 }
 
+/// Input the user gave a command that it cannot use (a blast's file missing or invalid):
+/// exit 2 like a bad setting, with a message about the input rather than the configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
 /// Runs the parsed command and maps failures to exit codes.
 pub async fn main(cli: Cli) -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            let code = if e.downcast_ref::<ConfigError>().is_some() {
+            let code = if e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<BadInput>().is_some()
+            {
                 2
             } else {
                 1

@@ -179,3 +179,81 @@ async fn blast_cli_says_which_database_and_base_url_before_it_starts() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blast_cli_reports_every_bad_row_by_line_and_column_and_creates_nothing() {
+    let app = paylink_testkit::spawn_app_with(paylink_testkit::AppOptions {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let product = app.create_product("monthly").await;
+    let dir = scratch_dir();
+    let file = write_csv(
+        &dir,
+        &[
+            format!("ok-1,a@example.com,A,{product},4500"),
+            format!("bad-1,b@example.com,B,{product},$45.00"),
+            format!("bad-2,not-an-email,C,{product},4500"),
+            format!("ok-2,d@example.com,D,{product},4500"),
+            "bad-3,e@example.com,E,prd_nosuch,4500".to_owned(),
+        ],
+    );
+
+    let mut command = blast_on(&app);
+    command.arg(&file).arg("--no-wait");
+    let output = run(command).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let line = |n: u32| {
+        stderr
+            .lines()
+            .find(|l| l.contains(&format!("line {n}:")))
+            .unwrap_or_else(|| panic!("line {n} is reported: {stderr}"))
+            .to_owned()
+    };
+    let amount = line(3);
+    assert!(
+        amount.contains("amount_cents") && amount.contains("$45.00"),
+        "{amount}"
+    );
+    let email = line(4);
+    assert!(
+        email.contains("payer_email") && email.contains("not-an-email"),
+        "{email}"
+    );
+    assert!(
+        line(6).contains("product_id") && line(6).contains("prd_nosuch"),
+        "{stderr}"
+    );
+    for good in ["line 2:", "line 5:"] {
+        assert!(!stderr.contains(good), "{good} is fine: {stderr}");
+    }
+    assert!(!stderr.contains("configuration error"), "{stderr}");
+    assert!(!stderr.contains("payer.email"), "{stderr}");
+    assert_eq!(app.count_orders().await, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn blast_cli_exits_2_naming_a_missing_file() {
+    let missing = std::env::temp_dir().join(format!(
+        "paylink_missing_{}/june.csv",
+        uuid::Uuid::new_v4().simple()
+    ));
+
+    let output = paylink()
+        .arg("blast")
+        .arg(&missing)
+        .env("PAYLINK_ENV", "test")
+        .env("PAYLINK__DATABASE__URL", "sqlite::memory:")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
+    assert!(!stderr.contains("configuration error"), "{stderr}");
+}
