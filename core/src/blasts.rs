@@ -71,7 +71,7 @@ pub async fn create(
     let size = new_orders.len();
     let txn = db.begin().await?;
     let created = blast::insert_if_new(&txn, &id, &name, size as i32).await?;
-    order::insert_many(&txn, new_orders.into_iter().map(|(_, o)| o).collect()).await?;
+    order::insert_many(&txn, new_orders).await?;
     txn.commit().await?;
     Ok(Created {
         id,

@@ -257,3 +257,109 @@ fn blast_cli_exits_2_naming_a_missing_file() {
     assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
     assert!(!stderr.contains("configuration error"), "{stderr}");
 }
+
+/// Refs in an order no sort would produce, so only the input order explains the result's.
+fn shuffled_refs(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("r{:02}-{}", (i * 7) % n, i))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blast_results_list_order_ids_in_input_order_and_give_failed_rows_no_pay_url() {
+    let app = paylink_testkit::spawn_app().await;
+    let product = app.create_product("monthly").await;
+    let dir = scratch_dir();
+    let refs = shuffled_refs(20);
+    // Stripe refuses 10 cents (under its minimum charge): that order's link fails at once.
+    let failing = 5;
+    let rows: Vec<String> = refs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let amount = if i == failing { 10 } else { 4500 };
+            format!("{r},p{i}@example.com,Payer {i},{product},{amount}")
+        })
+        .collect();
+    let file = write_csv(&dir, &rows);
+    let out = dir.join("result.csv");
+
+    let mut command = blast_on(&app);
+    command.arg(&file).arg("--out").arg(&out);
+    let output = run(command).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "one link failed: {stderr}");
+    let (headers, records) = read_out(&out);
+    let (ext, id, pay, state) = (
+        column(&headers, "external_ref"),
+        column(&headers, "id"),
+        column(&headers, "pay_url"),
+        column(&headers, "link_state"),
+    );
+    let listed: Vec<&str> = records.iter().map(|r| &r[ext]).collect();
+    assert_eq!(listed, refs, "--out keeps the file's order");
+    for (i, record) in records.iter().enumerate() {
+        let order: serde_json::Value = app
+            .get_json(&format!("/v1/orders/{}", &record[id]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(order["external_ref"], refs[i], "the id is the row's order");
+        if i == failing {
+            assert_eq!(&record[state], "failed");
+            assert_eq!(&record[pay], "", "a failed row is not handed out");
+        } else {
+            assert_eq!(&record[state], "active");
+            assert!(record[pay].contains("/pay/"), "{record:?}");
+        }
+    }
+
+    let blast_id = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("bl_"))
+        .unwrap()
+        .to_owned();
+    let page: serde_json::Value = app
+        .get_json(&format!("/v1/blasts/{blast_id}/orders?per_page=1000"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let data = page["data"].as_array().unwrap();
+    let listed: Vec<&str> = data
+        .iter()
+        .map(|o| o["external_ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, refs, "the API keeps the blast's order");
+    assert_eq!(data[0]["id"].as_str(), Some(&records[0][id]));
+    assert!(data[failing]["pay_url"].is_null(), "{}", data[failing]);
+    assert!(data[0]["pay_url"].as_str().unwrap().contains("/pay/"));
+
+    let csv = app
+        .client
+        .get(app.url(&format!("/v1/blasts/{blast_id}/orders")))
+        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(&csv[..]);
+    let exported: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[ext].to_owned(), r[id].to_owned())
+        })
+        .collect();
+    let written: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r[ext].to_owned(), r[id].to_owned()))
+        .collect();
+    assert_eq!(exported, written, "the API's CSV is --out's");
+    let _ = std::fs::remove_dir_all(&dir);
+}
