@@ -232,11 +232,21 @@ async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
     settings.admin_token()?;
     settings.check_production(Role::Intake)?;
     settings.stripe_settings()?;
+    if settings.stripe.webhook_secrets.is_empty() {
+        tracing::warn!(
+            "no webhook secret is set (PAYLINK__STRIPE__WEBHOOK_SECRETS): /webhooks/stripe \
+             answers 503 to every Stripe event, and payments are recorded only when a payer \
+             reaches the thank-you page or the sweep of Stripe's events finds them (every \
+             {} s)",
+            settings.reconcile.stripe_sweep_secs
+        );
+    }
     let engine = Engine::connect(settings).await?;
     let app = Application::build(settings, &engine).await?;
     announce(&format!(
-        "paylink intake listening on http://{}",
-        app.local_addr()?
+        "paylink intake listening on http://{} (dashboard: {}/admin)",
+        app.local_addr()?,
+        settings.public_base_url.trim_end_matches('/')
     ));
     let (stop, stopped) = stop_channel();
     tokio::spawn(async move {

@@ -363,3 +363,65 @@ async fn blast_results_list_order_ids_in_input_order_and_give_failed_rows_no_pay
     assert_eq!(exported, written, "the API's CSV is --out's");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn settings_a_mistyped_variable_exits_2_naming_the_setting_meant() {
+    let output = paylink()
+        .arg("migrate")
+        .env(
+            "PAYLINK__DATABSE__URL",
+            "postgres://u:value-never-printed@h/db",
+        )
+        .env("PAYLINK__STRIPE__RATE_LIMT_PER_SEC", "5")
+        .env("PAYLINK__DATABASE__URL", "sqlite::memory:")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("PAYLINK__DATABSE__URL (did you mean PAYLINK__DATABASE__URL?)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "PAYLINK__STRIPE__RATE_LIMT_PER_SEC (did you mean PAYLINK__STRIPE__RATE_LIMIT_PER_SEC?)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("value-never-printed"), "{stderr}");
+}
+
+#[test]
+fn settings_serve_without_a_webhook_secret_warns_and_names_the_dashboard() {
+    let dir = scratch_dir();
+    let port = paylink_testkit::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = paylink()
+        .arg("serve")
+        .current_dir(&dir)
+        .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
+        .env("PAYLINK__PUBLIC_BASE_URL", &base)
+        .env("PAYLINK__ADMIN__TOKEN", "change-me")
+        .env("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let line = std::io::BufRead::lines(stdout)
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on"));
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = line.unwrap_or_else(|| panic!("serve started: {stderr}"));
+    assert!(line.contains(&format!("{base}/admin")), "{line}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("PAYLINK__STRIPE__WEBHOOK_SECRETS"))
+        .unwrap_or_else(|| panic!("a warning names the missing secret: {stderr}"));
+    assert!(warning.contains("503"), "{warning}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
