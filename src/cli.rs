@@ -85,6 +85,10 @@ pub enum Command {
         /// Where to deliver signed events (e.g. http://127.0.0.1:8080/webhooks/stripe).
         #[arg(long)]
         webhook_url: Option<String>,
+        /// The base of the links' hosted pages (their `url`) instead of the listening address,
+        /// e.g. http://fake-stripe:12111 under docker compose, so 0.0.0.0 never reaches a link.
+        #[arg(long)]
+        public_url: Option<String>,
         /// The `whsec_…` secret events are signed with (paylink's PAYLINK__STRIPE__WEBHOOK_SECRETS).
         #[arg(long, env = "PAYLINK_FAKE_WEBHOOK_SECRET", hide_env_values = true)]
         webhook_secret: Option<String>,
@@ -122,9 +126,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         rate_limit_per_sec,
         account_rate_limit_per_sec,
         webhook_url,
+        public_url,
         webhook_secret,
     } = cli.command
     {
+        if let Some(url) = public_url.as_deref()
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "--public-url must be an http(s) URL such as http://fake-stripe:12111, got {url:?}"
+            ))
+            .into());
+        }
         if !allow_remote && !crate::fake_stripe::is_loopback(&addr) {
             return Err(ConfigError(format!(
                 "--addr {addr} is not a loopback address (127.0.0.0/8, ::1, localhost). The \
@@ -144,7 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             webhook_secret,
             ..FakeConfig::default()
         };
-        let server = FakeStripeServer::bind(&addr, config).await?;
+        let server = FakeStripeServer::bind_public(&addr, public_url.as_deref(), config).await?;
         announce(&format!("fake-stripe listening on {}", server.base_url()));
         return server.run().await;
     }

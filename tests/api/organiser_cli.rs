@@ -425,3 +425,63 @@ fn settings_serve_without_a_webhook_secret_warns_and_names_the_dashboard() {
     assert!(warning.contains("503"), "{warning}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stand_in_links_live_under_its_public_url_not_its_bind_address() {
+    let mut fake = paylink_testkit::Running(
+        paylink()
+            .args([
+                "fake-stripe",
+                "--addr",
+                "127.0.0.1:0",
+                "--public-url",
+                "http://fake-stripe.test:12111/",
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = std::io::BufReader::new(fake.0.stdout.take().unwrap());
+    let line = std::io::BufRead::lines(stdout)
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on"))
+        .expect("the stand-in started");
+    let api = line.rsplit(' ').next().unwrap().to_owned();
+
+    let link: serde_json::Value = reqwest::Client::new()
+        .post(format!("{api}v1/payment_links"))
+        .bearer_auth("sk_test_x")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            "line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=2500\
+             &line_items[0][price_data][product_data][name]=Dues&line_items[0][quantity]=1",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let url = link["url"].as_str().unwrap_or_else(|| panic!("{link}"));
+    let id = link["id"].as_str().unwrap();
+    assert_eq!(url, format!("http://fake-stripe.test:12111/b/{id}"));
+    assert!(api.starts_with("http://127.0.0.1:"), "{api}");
+}
+
+#[test]
+fn stand_in_refuses_a_public_url_that_is_not_http() {
+    let output = paylink()
+        .args([
+            "fake-stripe",
+            "--addr",
+            "127.0.0.1:0",
+            "--public-url",
+            "fake-stripe:12111",
+        ])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--public-url"));
+}
