@@ -49,7 +49,12 @@ pub async fn run(
             return Err(report(&file, parsed.locate(&rows), total).into());
         }
         Err(BlastError::Invalid(problem)) => {
-            return Err(BadInput(format!("{}: {}", file.display(), problem.message)).into());
+            return Err(BadInput(blast_csv::blast_problem(
+                &file,
+                &problem.field,
+                &problem.message,
+            ))
+            .into());
         }
         Err(BlastError::Database(e)) => return Err(e).context("failed to store the blast"),
     };
@@ -107,7 +112,12 @@ async fn refuse_problems(
         // No readable row: the reading problems say why.
         Err(BlastError::Invalid(_)) if !parsed.problems.is_empty() => Vec::new(),
         Err(BlastError::Invalid(problem)) => {
-            return Err(BadInput(format!("{}: {}", file.display(), problem.message)).into());
+            return Err(BadInput(blast_csv::blast_problem(
+                file,
+                &problem.field,
+                &problem.message,
+            ))
+            .into());
         }
         Err(BlastError::InvalidRows(..)) => Vec::new(),
         Err(BlastError::Database(e)) => return Err(e).context("failed to check the blast"),
@@ -157,9 +167,15 @@ async fn deployment_base_url(
     Ok(match recorded {
         Some(recorded) => {
             let base = recorded.value.trim_end_matches('/').to_owned();
+            let own = settings.public_base_url.trim_end_matches('/');
             println!(
-                "public base URL: {base} (recorded by the intake at {})",
-                recorded.updated_at.format("%Y-%m-%d %H:%M UTC")
+                "public base URL: {base} (recorded by the intake at {}{})",
+                recorded.updated_at.format("%Y-%m-%d %H:%M UTC"),
+                if own == base {
+                    String::new()
+                } else {
+                    format!("; this command's own {own} is not used")
+                }
             );
             base
         }

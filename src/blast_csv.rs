@@ -64,6 +64,19 @@ fn in_csv_terms(field: &str, message: &str) -> String {
     format!("{column}: {problem}")
 }
 
+/// A problem with the blast as a whole (its name, its size) in the command's terms: the name
+/// is `--name`, the orders are the file's rows.
+pub fn blast_problem(path: &Path, field: &str, message: &str) -> String {
+    let problem = message
+        .strip_prefix(field)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .unwrap_or(message);
+    match field {
+        "name" => format!("--name (default: the file's name): {problem}"),
+        _ => format!("{}: {problem}", path.display()),
+    }
+}
+
 /// Reads every row of the file. A file that cannot be opened, or whose header lacks a required
 /// column, is refused outright ([`BadInput`], exit 2); a row that cannot be read is a
 /// [`Problem`] and the reading goes on.
@@ -183,6 +196,8 @@ fn amount_problem(value: &str) -> String {
     let money = value
         .chars()
         .all(|c| c.is_ascii_digit() || "$€£¥., ".contains(c));
+    // `4,500` may be a thousands separator or a mistake: only a currency sign says it is money.
+    let sign = value.contains(['$', '€', '£', '¥']);
     let hint = match digits.split_once('.').filter(|_| money) {
         Some((whole, cents)) if !whole.is_empty() && cents.len() == 2 && !cents.contains('.') => {
             format!(
@@ -190,7 +205,7 @@ fn amount_problem(value: &str) -> String {
                 whole.trim_start_matches('0')
             )
         }
-        None if money && !digits.is_empty() && !value.contains('.') => {
+        None if money && sign && !digits.is_empty() => {
             format!(" (for {value} write {digits}00)")
         }
         _ => String::new(),
@@ -215,6 +230,14 @@ mod tests {
         assert_eq!(
             amount_problem("lots"),
             "amount_cents: \"lots\" is not a whole number of cents"
+        );
+        assert_eq!(
+            amount_problem("4,500"),
+            "amount_cents: \"4,500\" is not a whole number of cents"
+        );
+        assert_eq!(
+            amount_problem("45.00"),
+            "amount_cents: \"45.00\" is not a whole number of cents (for 45.00 write 4500)"
         );
         assert_eq!(
             amount_problem("1e3"),

@@ -117,6 +117,17 @@ pub fn describe_database(url: &str) -> String {
 async fn record_public_base_url(db: &DatabaseConnection, url: &str) {
     use paylink_core::store::deployment;
     let url = url.trim_end_matches('/');
+    if let Ok(Some(before)) = deployment::get(db, deployment::PUBLIC_BASE_URL).await
+        && before.value != url
+    {
+        // Two intakes on one database with different URLs: the last one started wins.
+        tracing::warn!(
+            before = %before.value,
+            now = %url,
+            "public_base_url differs from the one recorded by the intake started before; \
+             `paylink blast --out` now uses this one"
+        );
+    }
     if let Err(e) = deployment::record(db, deployment::PUBLIC_BASE_URL, url).await {
         tracing::warn!(
             error = %e,
