@@ -12,9 +12,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde::Serialize;
 
 /// One row of a blast's result: everything needed to email the payer, and the order's `id`
-/// for changing it later (`PATCH /v1/orders/{id}`). A row whose link failed has no pay URL
-/// (`null`, an empty cell in CSV): its `link_state` says `failed` and `last_error` why, so it
-/// is not emailed as if it worked.
+/// for changing it later (`PATCH /v1/orders/{id}`).
 #[derive(Debug, Serialize)]
 pub struct ResultRow {
     external_ref: String,
@@ -25,14 +23,14 @@ pub struct ResultRow {
     currency: String,
     status: order::Status,
     link_state: order::LinkState,
-    pay_url: Option<String>,
+    pay_url: String,
     last_error: Option<String>,
 }
 
 impl ResultRow {
     pub fn new(o: order::Model, pay_url: String) -> Self {
         Self {
-            pay_url: (o.link_state != order::LinkState::Failed).then_some(pay_url),
+            pay_url,
             external_ref: o.external_ref,
             id: o.id,
             payer_email: o.payer_email,
@@ -68,6 +66,10 @@ pub async fn all_rows(
 }
 
 /// A row as written to CSV: every text cell through [`safe_cell`]; the amount stays a number.
+/// The CSV is what the organiser mail-merges, so a row whose link failed has an empty
+/// `pay_url` beside `link_state` `failed` and its `last_error`: it is not emailed as if it
+/// worked (the pay URL itself stays the order's and works once an operator retries the link;
+/// the JSON keeps it, for programs that read `link_state`).
 #[derive(Serialize)]
 struct CsvRow<'a> {
     external_ref: Cow<'a, str>,
@@ -93,7 +95,7 @@ impl<'a> From<&'a ResultRow> for CsvRow<'a> {
             currency: safe_cell(&r.currency),
             status: r.status,
             link_state: r.link_state,
-            pay_url: r.pay_url.as_deref().map(safe_cell),
+            pay_url: (r.link_state != order::LinkState::Failed).then(|| safe_cell(&r.pay_url)),
             last_error: r.last_error.as_deref().map(safe_cell),
         }
     }

@@ -266,7 +266,7 @@ fn shuffled_refs(n: usize) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blast_results_list_order_ids_in_input_order_and_give_failed_rows_no_pay_url() {
+async fn blast_results_list_order_ids_in_input_order_and_give_failed_rows_no_pay_url_in_csv() {
     let app = paylink_testkit::spawn_app().await;
     let product = app.create_product("monthly").await;
     let dir = scratch_dir();
@@ -334,7 +334,7 @@ async fn blast_results_list_order_ids_in_input_order_and_give_failed_rows_no_pay
         .collect();
     assert_eq!(listed, refs, "the API keeps the blast's order");
     assert_eq!(data[0]["id"].as_str(), Some(&records[0][id]));
-    assert!(data[failing]["pay_url"].is_null(), "{}", data[failing]);
+    assert_eq!(data[failing]["link_state"], "failed");
     assert!(data[0]["pay_url"].as_str().unwrap().contains("/pay/"));
 
     let csv = app
@@ -349,16 +349,16 @@ async fn blast_results_list_order_ids_in_input_order_and_give_failed_rows_no_pay
         .await
         .unwrap();
     let mut reader = csv::Reader::from_reader(&csv[..]);
-    let exported: Vec<(String, String)> = reader
+    let exported: Vec<(String, String, String)> = reader
         .records()
         .map(|r| {
             let r = r.unwrap();
-            (r[ext].to_owned(), r[id].to_owned())
+            (r[ext].to_owned(), r[id].to_owned(), r[pay].to_owned())
         })
         .collect();
-    let written: Vec<(String, String)> = records
+    let written: Vec<(String, String, String)> = records
         .iter()
-        .map(|r| (r[ext].to_owned(), r[id].to_owned()))
+        .map(|r| (r[ext].to_owned(), r[id].to_owned(), r[pay].to_owned()))
         .collect();
     assert_eq!(exported, written, "the API's CSV is --out's");
     let _ = std::fs::remove_dir_all(&dir);
