@@ -485,3 +485,33 @@ fn stand_in_refuses_a_public_url_that_is_not_http() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--public-url"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_log_which_database_they_open_without_its_password() {
+    let app = paylink_testkit::spawn_app_with(paylink_testkit::AppOptions {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    let url = with_password(&app.settings.database.url);
+
+    let mut command = paylink();
+    command
+        .arg("migrate")
+        .env("PAYLINK__DATABASE__URL", &url)
+        .env("PAYLINK__LOG__LEVEL", "info")
+        .stderr(Stdio::piped());
+    let output = run(command).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let opening = stderr
+        .lines()
+        .find(|l| l.contains("opening the database"))
+        .unwrap_or_else(|| panic!("the database is logged: {stderr}"));
+    assert!(
+        opening.contains(&paylink_core::store::redact_url(&url)),
+        "{opening}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
