@@ -27,6 +27,9 @@ pub async fn run(
     no_wait: bool,
 ) -> anyhow::Result<()> {
     let parsed = blast_csv::read(&file)?;
+    if !parsed.ignored.is_empty() {
+        println!("ignoring the column(s) {}", parsed.ignored.join(", "));
+    }
     let name = name.unwrap_or_else(|| {
         file.file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -37,6 +37,8 @@ pub struct Parsed {
     /// `lines[i]` is the line `orders[i]` came from.
     pub lines: Vec<u64>,
     pub problems: Vec<Problem>,
+    /// Header columns paylink does not read (a spreadsheet's notes), for the organiser to see.
+    pub ignored: Vec<String>,
 }
 
 impl Parsed {
@@ -97,6 +99,16 @@ pub fn read(path: &Path) -> Result<Parsed, BadInput> {
         })?
         .clone();
     let index = |name: &str| headers.iter().position(|h| h == name);
+    let (misspelt, ignored) = other_columns(headers.iter());
+    if !misspelt.is_empty() {
+        return Err(BadInput(format!(
+            "{}: the header row (line 1) has {}; paylink reads only {} and {}",
+            path.display(),
+            misspelt.join(", "),
+            REQUIRED.join(", "),
+            OPTIONAL.join(", ")
+        )));
+    }
     let missing: Vec<&str> = REQUIRED
         .iter()
         .copied()
@@ -115,7 +127,10 @@ pub fn read(path: &Path) -> Result<Parsed, BadInput> {
     }
     let columns: Vec<usize> = REQUIRED.iter().filter_map(|c| index(c)).collect();
     let currency = index("currency");
-    let mut parsed = Parsed::default();
+    let mut parsed = Parsed {
+        ignored,
+        ..Parsed::default()
+    };
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line();
@@ -179,6 +194,28 @@ pub fn read(path: &Path) -> Result<Parsed, BadInput> {
         parsed.lines.push(line);
     }
     Ok(parsed)
+}
+
+/// The header's columns that paylink does not read: those so close to one it does that they are
+/// surely misspelt (`curency` would leave every row in the product's currency without a word),
+/// each with the column meant, and the others, which are ignored.
+fn other_columns<'a>(headers: impl Iterator<Item = &'a str>) -> (Vec<String>, Vec<String>) {
+    let known: Vec<&str> = REQUIRED.iter().chain(&OPTIONAL).copied().collect();
+    let mut misspelt = Vec::new();
+    let mut ignored = Vec::new();
+    for header in headers.filter(|h| !known.contains(h)) {
+        let near = known
+            .iter()
+            .map(|k| (strsim::levenshtein(&header.to_lowercase(), k), *k))
+            .min();
+        match near {
+            Some((distance, meant)) if distance <= 2 => {
+                misspelt.push(format!("{header:?} (did you mean {meant}?)"));
+            }
+            _ => ignored.push(header.to_owned()),
+        }
+    }
+    (misspelt, ignored)
 }
 
 /// A whole number of cents, as written (surrounding spaces aside).
@@ -247,6 +284,26 @@ mod tests {
             amount_problem(""),
             "amount_cents: \"\" is not a whole number of cents"
         );
+    }
+
+    #[test]
+    fn a_misspelt_column_is_named_with_the_one_meant_and_others_are_ignored() {
+        let headers = [
+            "external_ref",
+            "curency",
+            "Amount_Cents",
+            "notes",
+            "parent phone",
+        ];
+        let (misspelt, ignored) = other_columns(headers.into_iter());
+        assert_eq!(
+            misspelt,
+            [
+                "\"curency\" (did you mean currency?)",
+                "\"Amount_Cents\" (did you mean amount_cents?)"
+            ]
+        );
+        assert_eq!(ignored, ["notes", "parent phone"]);
     }
 
     #[test]

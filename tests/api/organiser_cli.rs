@@ -515,3 +515,32 @@ async fn commands_log_which_database_they_open_without_its_password() {
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+#[test]
+fn blast_cli_refuses_a_misspelt_column_naming_the_one_meant() {
+    let dir = scratch_dir();
+    let file = dir.join("june.csv");
+    std::fs::write(
+        &file,
+        "external_ref,payer_email,payer_name,product_id,amount_cents,curency\n\
+         j-1,p@example.com,Pat,prd_1,4500,eur\n",
+    )
+    .unwrap();
+
+    let output = paylink()
+        .arg("blast")
+        .arg(&file)
+        .env("PAYLINK_ENV", "test")
+        .env("PAYLINK__DATABASE__URL", "sqlite::memory:")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("\"curency\" (did you mean currency?)"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
