@@ -222,6 +222,7 @@ impl Settings {
         }
         variables::check(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))?;
         let files = Self::files(&env);
+        variables::check_files(&files)?;
         for key in SECRET_KEYS {
             if files.find_value(key).is_ok() {
                 return Err(ConfigError(format!(

@@ -76,7 +76,36 @@ pub fn check(names: impl IntoIterator<Item = String>) -> Result<(), ConfigError>
     )))
 }
 
-/// The known variable closest to `name` by edit distance.
+/// Refuses a settings file (`config/…`, `PAYLINK_CONFIG`) that sets a key naming no setting,
+/// with the nearest real key: the same silent typo as a variable's.
+pub fn check_files(files: &figment::Figment) -> Result<(), ConfigError> {
+    let known = known_keys();
+    let mut set = Vec::new();
+    if let Ok(data) = files.data() {
+        for dict in data.values() {
+            flatten("", dict, &mut set);
+        }
+    }
+    let mut unknown: Vec<String> = set
+        .into_iter()
+        .filter(|key| !known.contains(key))
+        .map(|key| match nearest(&key, &known) {
+            Some(near) => format!("{key} (did you mean {near}?)"),
+            None => key,
+        })
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort();
+    unknown.dedup();
+    Err(ConfigError(format!(
+        "a settings file sets no such setting: {}; config/default.toml shows every key",
+        unknown.join(", ")
+    )))
+}
+
+/// The known name closest to `name` by edit distance.
 fn nearest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
     known
         .iter()
@@ -115,6 +144,21 @@ mod tests {
         assert!(settings.contains(&"PAYLINK__LOG__LEVEL".to_owned()));
         let others = ["PAYLINK_ENV", "PAYLINK_CONFIG", "PAYLINK_TEST_LOG", "PATH"];
         check(settings.into_iter().chain(others.map(str::to_owned))).expect("all known");
+    }
+
+    #[test]
+    fn a_settings_file_with_a_misspelt_key_is_refused_naming_the_key_meant() {
+        let file = figment::Figment::new().merge(
+            <figment::providers::Toml as figment::providers::Format>::string(
+                "public_base_url = \"http://x\"\n[databse]\nurl = \"sqlite://x.db\"\n",
+            ),
+        );
+        let error = check_files(&file).expect_err("refused").to_string();
+        assert!(
+            error.contains("databse.url (did you mean database.url?)"),
+            "{error}"
+        );
+        check_files(&Settings::built_in()).expect("the shipped defaults are all settings");
     }
 
     #[test]
