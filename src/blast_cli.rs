@@ -39,6 +39,18 @@ pub async fn run(
         "database: {}",
         crate::startup::describe_database(&settings.database.url)
     );
+    // The embedded default is a file relative to the current folder: run from elsewhere, it
+    // would be a new, empty database in which no product exists.
+    if let Some(missing) =
+        crate::startup::sqlite_file(&settings.database.url).filter(|file| !file.exists())
+    {
+        return Err(BadInput(format!(
+            "there is no database at {}: run paylink blast from the folder `paylink run` runs \
+             in, or set PAYLINK__DATABASE__URL to the deployment's database",
+            missing.display()
+        ))
+        .into());
+    }
     let db = crate::startup::connect_database(settings).await?;
     let base = deployment_base_url(&db, settings).await?;
     if parsed.orders.is_empty() && parsed.problems.is_empty() {

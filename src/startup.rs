@@ -99,15 +99,29 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseCon
 /// another file, and this says which.
 pub fn describe_database(url: &str) -> String {
     let redacted = paylink_core::store::redact_url(url);
-    let relative_file = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .map(|rest| rest.split('?').next().unwrap_or(rest))
-        .filter(|path| !path.is_empty() && !path.starts_with('/') && !path.starts_with(':'));
-    match relative_file.and_then(|path| std::env::current_dir().ok().map(|dir| dir.join(path))) {
+    let relative = sqlite_path(url).is_some_and(|path| path.is_relative());
+    match sqlite_file(url).filter(|_| relative) {
         Some(file) => format!("{redacted} (the file {})", file.display()),
         None => redacted,
     }
+}
+
+/// The file a `sqlite://…` URL names, from the current directory; `None` for other databases
+/// and for SQLite in memory.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = sqlite_path(url)?;
+    if path.is_absolute() {
+        return Some(path.to_path_buf());
+    }
+    std::env::current_dir().ok().map(|dir| dir.join(path))
+}
+
+fn sqlite_path(url: &str) -> Option<&std::path::Path> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|path| !path.is_empty() && !path.starts_with(':'))
+        .map(std::path::Path::new)
 }
 
 /// Records the public base URL this intake runs with, so that commands working on the same

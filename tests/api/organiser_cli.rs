@@ -544,3 +544,28 @@ fn blast_cli_refuses_a_misspelt_column_naming_the_one_meant() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn blast_cli_run_from_another_folder_creates_no_new_database() {
+    let dir = scratch_dir();
+    let file = write_csv(&dir, &["j-1,p@example.com,Pat,prd_1,4500".to_owned()]);
+
+    let output = paylink()
+        .arg("blast")
+        .arg(&file)
+        .current_dir(&dir)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let expected = dir.join("data/paylink.db");
+    assert!(
+        stderr.contains(&expected.display().to_string())
+            && stderr.contains("PAYLINK__DATABASE__URL"),
+        "{stderr}"
+    );
+    assert!(!expected.exists(), "no empty database was created");
+    let _ = std::fs::remove_dir_all(&dir);
+}
