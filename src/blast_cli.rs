@@ -12,52 +12,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use paylink_core::store::blast;
-use serde::Deserialize;
 
+use crate::blast_csv;
 use crate::blast_export;
-use crate::config::{ConfigError, Settings};
+use crate::cli::BadInput;
+use crate::config::Settings;
 use paylink_core::blasts::{self, BlastError};
-use paylink_core::domain::{OrderInput, Payer};
-
-#[derive(Debug, Deserialize)]
-struct CsvRow {
-    external_ref: String,
-    payer_email: String,
-    payer_name: String,
-    product_id: String,
-    amount_cents: i64,
-    #[serde(default)]
-    currency: Option<String>,
-}
-
-/// Reads the file into orders; a row that cannot be read names its line and the problem.
-pub fn read_csv(path: &Path) -> anyhow::Result<Vec<OrderInput>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    let mut orders = Vec::new();
-    for (i, record) in reader.deserialize::<CsvRow>().enumerate() {
-        let row = record.map_err(|e| {
-            ConfigError(format!(
-                "{}: data row {i} (line {}): {e}",
-                path.display(),
-                i + 2
-            ))
-        })?;
-        orders.push(OrderInput {
-            external_ref: row.external_ref,
-            product_id: row.product_id,
-            amount_cents: row.amount_cents,
-            currency: row.currency.filter(|c| !c.is_empty()),
-            payer: Payer {
-                email: row.payer_email,
-                name: row.payer_name,
-            },
-        });
-    }
-    Ok(orders)
-}
 
 pub async fn run(
     settings: &Settings,
@@ -66,26 +26,51 @@ pub async fn run(
     out: Option<PathBuf>,
     no_wait: bool,
 ) -> anyhow::Result<()> {
-    let orders = read_csv(&file)?;
+    let parsed = blast_csv::read(&file)?;
+    if !parsed.ignored.is_empty() {
+        println!("ignoring the column(s) {}", parsed.ignored.join(", "));
+    }
     let name = name.unwrap_or_else(|| {
         file.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "blast".into())
     });
+    println!(
+        "database: {}",
+        crate::startup::describe_database(&settings.database.url)
+    );
+    // The embedded default is a file relative to the current folder: run from elsewhere, it
+    // would be a new, empty database in which no product exists.
+    if let Some(missing) =
+        crate::startup::sqlite_file(&settings.database.url).filter(|file| !file.exists())
+    {
+        return Err(BadInput(format!(
+            "there is no database at {}: run paylink blast from the folder `paylink run` runs \
+             in, or set PAYLINK__DATABASE__URL to the deployment's database",
+            missing.display()
+        ))
+        .into());
+    }
     let db = crate::startup::connect_database(settings).await?;
-    let created = match blasts::create(&db, &name, orders).await {
+    let base = deployment_base_url(&db, settings).await?;
+    if parsed.orders.is_empty() && parsed.problems.is_empty() {
+        return Err(BadInput(format!("{} has no data rows", file.display())).into());
+    }
+    refuse_problems(&db, &file, &name, &parsed).await?;
+    let created = match blasts::create(&db, &name, parsed.orders.clone()).await {
         Ok(created) => created,
+        // Found since the check above (another blast stored a row's external_ref meanwhile).
         Err(BlastError::InvalidRows(rows, total)) => {
-            for e in &rows {
-                eprintln!("data row {} (line {}): {}", e.row, e.row + 2, e.message);
-            }
-            return Err(ConfigError(format!(
-                "{total} row(s) of {} are invalid; nothing was created",
-                file.display()
+            return Err(report(&file, parsed.locate(&rows), total).into());
+        }
+        Err(BlastError::Invalid(problem)) => {
+            return Err(BadInput(blast_csv::blast_problem(
+                &file,
+                &problem.field,
+                &problem.message,
             ))
             .into());
         }
-        Err(BlastError::Invalid(problem)) => return Err(ConfigError(problem.message).into()),
         Err(BlastError::Database(e)) => return Err(e).context("failed to store the blast"),
     };
     println!(
@@ -113,7 +98,6 @@ pub async fn run(
         counts.deactivated
     );
     if let Some(out) = out {
-        let base = settings.public_base_url.trim_end_matches('/').to_owned();
         let rows =
             blast_export::all_rows(&db, &created.id, |token| format!("{base}/pay/{token}")).await?;
         std::fs::write(&out, blast_export::to_csv(&rows)?)
@@ -127,6 +111,100 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// Every problem with the file, those of reading it and those of the orders in it (an unknown
+/// product, a bad email, an `external_ref` used twice), each on its own line; then exit 2 with
+/// nothing created.
+async fn refuse_problems(
+    db: &sea_orm::DatabaseConnection,
+    file: &Path,
+    name: &str,
+    parsed: &blast_csv::Parsed,
+) -> anyhow::Result<()> {
+    let checked = match blasts::problems(db, name, &parsed.orders).await {
+        Ok(errors) => parsed.locate(&errors),
+        // No readable row: the reading problems say why.
+        Err(BlastError::Invalid(_)) if !parsed.problems.is_empty() => Vec::new(),
+        Err(BlastError::Invalid(problem)) => {
+            return Err(BadInput(blast_csv::blast_problem(
+                file,
+                &problem.field,
+                &problem.message,
+            ))
+            .into());
+        }
+        Err(BlastError::InvalidRows(..)) => Vec::new(),
+        Err(BlastError::Database(e)) => return Err(e).context("failed to check the blast"),
+    };
+    let mut problems: Vec<blast_csv::Problem> =
+        parsed.problems.iter().cloned().chain(checked).collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.sort_by_key(|p| p.line);
+    let unknown_product = problems.iter().any(|p| p.message.contains("no product"));
+    let total = problems.len();
+    let error = report(file, problems, total);
+    if unknown_product {
+        eprintln!(
+            "products are looked up in the database named above; if they exist, is it the \
+             deployment's (PAYLINK__DATABASE__URL)?"
+        );
+    }
+    Err(error.into())
+}
+
+/// Prints each problem on its own line and answers the closing error (exit 2).
+fn report(file: &Path, problems: Vec<blast_csv::Problem>, total: usize) -> BadInput {
+    let lines: std::collections::BTreeSet<u64> = problems.iter().map(|p| p.line).collect();
+    for p in &problems {
+        eprintln!("{} line {}: {}", file.display(), p.line, p.message);
+    }
+    BadInput(format!(
+        "{total} problem(s) on {} line(s) of {}; nothing was created",
+        lines.len(),
+        file.display()
+    ))
+}
+
+/// The base of pay URLs: the one the intake recorded in the database at its start (so the file
+/// holds the deployment's URLs whatever this machine's environment says), else this command's
+/// own `public_base_url`, with a warning saying so.
+async fn deployment_base_url(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<String> {
+    use paylink_core::store::deployment;
+    let recorded = deployment::get(db, deployment::PUBLIC_BASE_URL)
+        .await
+        .context("failed to read the intake's public base URL from the database")?;
+    Ok(match recorded {
+        Some(recorded) => {
+            let base = recorded.value.trim_end_matches('/').to_owned();
+            let own = settings.public_base_url.trim_end_matches('/');
+            println!(
+                "public base URL: {base} (recorded by the intake at {}{})",
+                recorded.updated_at.format("%Y-%m-%d %H:%M UTC"),
+                if own == base {
+                    String::new()
+                } else {
+                    format!("; this command's own {own} is not used")
+                }
+            );
+            base
+        }
+        None => {
+            let own = settings.public_base_url.trim_end_matches('/').to_owned();
+            eprintln!(
+                "warning: no intake has recorded its public base URL in this database (start \
+                 `paylink serve` or `paylink run` on it once); pay URLs use this command's \
+                 PAYLINK__PUBLIC_BASE_URL instead: {own}"
+            );
+            println!("public base URL: {own} (this command's own setting)");
+            own
+        }
+    })
 }
 
 /// Shows progress until no order of the blast is still minting.

@@ -11,10 +11,12 @@ use paylink_core::store::order;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde::Serialize;
 
-/// One row of a blast's result: everything needed to email the payer.
+/// One row of a blast's result: everything needed to email the payer, and the order's `id`
+/// for changing it later (`PATCH /v1/orders/{id}`).
 #[derive(Debug, Serialize)]
 pub struct ResultRow {
     external_ref: String,
+    id: String,
     payer_email: String,
     payer_name: String,
     amount_cents: i64,
@@ -30,6 +32,7 @@ impl ResultRow {
         Self {
             pay_url,
             external_ref: o.external_ref,
+            id: o.id,
             payer_email: o.payer_email,
             payer_name: o.payer_name,
             amount_cents: o.amount_cents,
@@ -41,7 +44,7 @@ impl ResultRow {
     }
 }
 
-/// Every order of the blast, oldest first, with its pay URL from `pay_url(token)`.
+/// Every order of the blast, in the blast's row order, with its pay URL from `pay_url(token)`.
 pub async fn all_rows(
     db: &DatabaseConnection,
     id: &str,
@@ -63,16 +66,21 @@ pub async fn all_rows(
 }
 
 /// A row as written to CSV: every text cell through [`safe_cell`]; the amount stays a number.
+/// The CSV is what the organiser mail-merges, so a row whose link failed has an empty
+/// `pay_url` beside `link_state` `failed` and its `last_error`: it is not emailed as if it
+/// worked (the pay URL itself stays the order's and works once an operator retries the link;
+/// the JSON keeps it, for programs that read `link_state`).
 #[derive(Serialize)]
 struct CsvRow<'a> {
     external_ref: Cow<'a, str>,
+    id: Cow<'a, str>,
     payer_email: Cow<'a, str>,
     payer_name: Cow<'a, str>,
     amount_cents: i64,
     currency: Cow<'a, str>,
     status: order::Status,
     link_state: order::LinkState,
-    pay_url: Cow<'a, str>,
+    pay_url: Option<Cow<'a, str>>,
     last_error: Option<Cow<'a, str>>,
 }
 
@@ -80,13 +88,14 @@ impl<'a> From<&'a ResultRow> for CsvRow<'a> {
     fn from(r: &'a ResultRow) -> Self {
         Self {
             external_ref: safe_cell(&r.external_ref),
+            id: safe_cell(&r.id),
             payer_email: safe_cell(&r.payer_email),
             payer_name: safe_cell(&r.payer_name),
             amount_cents: r.amount_cents,
             currency: safe_cell(&r.currency),
             status: r.status,
             link_state: r.link_state,
-            pay_url: safe_cell(&r.pay_url),
+            pay_url: (r.link_state != order::LinkState::Failed).then(|| safe_cell(&r.pay_url)),
             last_error: r.last_error.as_deref().map(safe_cell),
         }
     }
@@ -109,6 +118,7 @@ pub fn to_csv(rows: &[ResultRow]) -> anyhow::Result<Vec<u8>> {
     if rows.is_empty() {
         writer.write_record([
             "external_ref",
+            "id",
             "payer_email",
             "payer_name",
             "amount_cents",

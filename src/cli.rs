@@ -85,18 +85,30 @@ pub enum Command {
         /// Where to deliver signed events (e.g. http://127.0.0.1:8080/webhooks/stripe).
         #[arg(long)]
         webhook_url: Option<String>,
+        /// The base of the links' hosted pages (their `url`) instead of the listening address,
+        /// e.g. http://fake-stripe:12111 under docker compose, so 0.0.0.0 never reaches a link.
+        #[arg(long)]
+        public_url: Option<String>,
         /// The `whsec_…` secret events are signed with (paylink's PAYLINK__STRIPE__WEBHOOK_SECRETS).
         #[arg(long, env = "PAYLINK_FAKE_WEBHOOK_SECRET", hide_env_values = true)]
         webhook_secret: Option<String>,
     },
 }
 
+/// Input the user gave a command that it cannot use (a blast's file missing or invalid):
+/// exit 2 like a bad setting, with a message about the input rather than the configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
 /// Runs the parsed command and maps failures to exit codes.
 pub async fn main(cli: Cli) -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            let code = if e.downcast_ref::<ConfigError>().is_some() {
+            let code = if e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<BadInput>().is_some()
+            {
                 2
             } else {
                 1
@@ -114,9 +126,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         rate_limit_per_sec,
         account_rate_limit_per_sec,
         webhook_url,
+        public_url,
         webhook_secret,
     } = cli.command
     {
+        if let Some(url) = public_url.as_deref()
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "--public-url must be an http(s) URL such as http://fake-stripe:12111, got {url:?}"
+            ))
+            .into());
+        }
         if !allow_remote && !crate::fake_stripe::is_loopback(&addr) {
             return Err(ConfigError(format!(
                 "--addr {addr} is not a loopback address (127.0.0.0/8, ::1, localhost). The \
@@ -136,7 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             webhook_secret,
             ..FakeConfig::default()
         };
-        let server = FakeStripeServer::bind(&addr, config).await?;
+        let server = FakeStripeServer::bind_public(&addr, public_url.as_deref(), config).await?;
         announce(&format!("fake-stripe listening on {}", server.base_url()));
         return server.run().await;
     }
@@ -224,11 +245,21 @@ async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
     settings.admin_token()?;
     settings.check_production(Role::Intake)?;
     settings.stripe_settings()?;
+    if settings.stripe.webhook_secrets.is_empty() {
+        tracing::warn!(
+            "no webhook secret is set (PAYLINK__STRIPE__WEBHOOK_SECRETS): /webhooks/stripe \
+             answers 503 to every Stripe event, and payments are recorded only when a payer \
+             reaches the thank-you page or the sweep of Stripe's events finds them (every \
+             {} s)",
+            settings.reconcile.stripe_sweep_secs
+        );
+    }
     let engine = Engine::connect(settings).await?;
     let app = Application::build(settings, &engine).await?;
     announce(&format!(
-        "paylink intake listening on http://{}",
-        app.local_addr()?
+        "paylink intake listening on http://{} (dashboard: {}/admin)",
+        app.local_addr()?,
+        settings.public_base_url.trim_end_matches('/')
     ));
     let (stop, stopped) = stop_channel();
     tokio::spawn(async move {

@@ -19,6 +19,7 @@ use serde::{Deserialize, Deserializer};
 
 mod production;
 mod secret;
+pub mod variables;
 
 pub use production::{MIN_PRODUCTION_TOKEN_CHARS, Role, STRIPE_API_BASE};
 
@@ -219,7 +220,9 @@ impl Settings {
                 std::path::Path::new(&path).display()
             )));
         }
+        variables::check(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))?;
         let files = Self::files(&env);
+        variables::check_files(&files)?;
         for key in SECRET_KEYS {
             if files.find_value(key).is_ok() {
                 return Err(ConfigError(format!(

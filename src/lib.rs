@@ -3,6 +3,7 @@
 //! `paylink fake-stripe` is the `fake-stripe` crate, re-exported here as `fake_stripe`.
 
 pub mod blast_cli;
+pub mod blast_csv;
 pub mod blast_export;
 pub mod cli;
 pub mod config;

@@ -53,6 +53,14 @@ impl Engine {
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
         let queue_url = settings.queue_url()?;
         let db = connect_database(settings).await?;
+        match queue_url {
+            Some(url) => tracing::info!(
+                queue = %paylink_core::store::redact_url(url),
+                namespace = %settings.queue.namespace,
+                "connecting to the queue"
+            ),
+            None => tracing::info!("the queue is embedded in the SQLite database"),
+        }
         let queue = JobQueue::connect(queue_url, &settings.queue.namespace, &db).await?;
         crate::telemetry::metrics();
         let jobs = Arc::new(JobContext {
@@ -73,6 +81,10 @@ impl Engine {
 /// Opens the database and applies pending migrations unless told not to (under the schema
 /// lock, so processes started together do not collide).
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    tracing::info!(
+        database = %describe_database(&settings.database.url),
+        "opening the database"
+    );
     let db =
         paylink_core::store::connect(&settings.database.url, settings.database.max_connections)
             .await?;
@@ -80,6 +92,62 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<DatabaseCon
         paylink_core::store::schema_lock::migrate(&db).await?;
     }
     Ok(db)
+}
+
+/// The database URL without its passwords, and for a SQLite file given by a relative path,
+/// the file it means from here: `paylink blast` run from another folder opens (and creates)
+/// another file, and this says which.
+pub fn describe_database(url: &str) -> String {
+    let redacted = paylink_core::store::redact_url(url);
+    let relative = sqlite_path(url).is_some_and(|path| path.is_relative());
+    match sqlite_file(url).filter(|_| relative) {
+        Some(file) => format!("{redacted} (the file {})", file.display()),
+        None => redacted,
+    }
+}
+
+/// The file a `sqlite://…` URL names, from the current directory; `None` for other databases
+/// and for SQLite in memory.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = sqlite_path(url)?;
+    if path.is_absolute() {
+        return Some(path.to_path_buf());
+    }
+    std::env::current_dir().ok().map(|dir| dir.join(path))
+}
+
+fn sqlite_path(url: &str) -> Option<&std::path::Path> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|path| !path.is_empty() && !path.starts_with(':'))
+        .map(std::path::Path::new)
+}
+
+/// Records the public base URL this intake runs with, so that commands working on the same
+/// database (`paylink blast --out`) hand out the deployment's pay URLs rather than ones built
+/// from their own environment (README, "Billing blasts"). Not fatal: without it those commands
+/// fall back to their own setting, and say so.
+async fn record_public_base_url(db: &DatabaseConnection, url: &str) {
+    use paylink_core::store::deployment;
+    let url = url.trim_end_matches('/');
+    if let Ok(Some(before)) = deployment::get(db, deployment::PUBLIC_BASE_URL).await
+        && before.value != url
+    {
+        // Two intakes on one database with different URLs: the last one started wins.
+        tracing::warn!(
+            before = %before.value,
+            now = %url,
+            "public_base_url differs from the one recorded by the intake started before; \
+             `paylink blast --out` now uses this one"
+        );
+    }
+    if let Err(e) = deployment::record(db, deployment::PUBLIC_BASE_URL, url).await {
+        tracing::warn!(
+            error = %e,
+            "could not record public_base_url in the database; `paylink blast --out` will use its own"
+        );
+    }
 }
 
 /// The largest request body a route takes unless it sets its own limit (`/v1/blasts` and
@@ -110,6 +178,7 @@ impl Application {
         settings: &Settings,
         engine: &Engine,
     ) -> anyhow::Result<Self> {
+        record_public_base_url(&engine.db, &settings.public_base_url).await;
         let state = AppState {
             db: engine.db.clone(),
             queue: engine.queue.clone(),

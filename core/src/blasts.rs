@@ -61,6 +61,39 @@ pub async fn create(
     name: &str,
     rows: Vec<OrderInput>,
 ) -> Result<Created, BlastError> {
+    let (name, id) = check_blast(name, &rows)?;
+    let (mut errors, new_orders) = check_rows(db, &id, &rows).await?;
+    if !errors.is_empty() {
+        let total = errors.len();
+        errors.truncate(MAX_REPORTED);
+        return Err(BlastError::InvalidRows(errors, total));
+    }
+    let size = new_orders.len();
+    let txn = db.begin().await?;
+    let created = blast::insert_if_new(&txn, &id, &name, size as i32).await?;
+    order::insert_many(&txn, new_orders).await?;
+    txn.commit().await?;
+    Ok(Created {
+        id,
+        name,
+        size,
+        created,
+    })
+}
+
+/// Every problem [`create`] would find with these rows, none left out (`create` reports the
+/// first hundred), creating nothing: `paylink blast` lists them all (README, "Billing blasts").
+pub async fn problems(
+    db: &DatabaseConnection,
+    name: &str,
+    rows: &[OrderInput],
+) -> Result<Vec<RowError>, BlastError> {
+    let (_, id) = check_blast(name, rows)?;
+    Ok(check_rows(db, &id, rows).await?.0)
+}
+
+/// The blast's own checks (its name, its size); answers the trimmed name and the blast's id.
+fn check_blast(name: &str, rows: &[OrderInput]) -> Result<(String, String), BlastError> {
     let name = text("name", name, 200)?;
     if rows.is_empty() {
         return Err(FieldError::new("orders", "a blast needs at least one order").into());
@@ -75,13 +108,22 @@ pub async fn create(
         )
         .into());
     }
-    let id = blast_id(&name, &rows);
-    let products = load_products(db, &rows).await?;
+    let id = blast_id(&name, rows);
+    Ok((name, id))
+}
+
+/// Every row checked: the problems, sorted by row, and the valid rows as orders to store.
+async fn check_rows(
+    db: &DatabaseConnection,
+    id: &str,
+    rows: &[OrderInput],
+) -> Result<(Vec<RowError>, Vec<(usize, order::NewOrder)>), DbErr> {
+    let products = load_products(db, rows).await?;
     let mut errors = Vec::new();
     let mut new_orders = Vec::with_capacity(rows.len());
     let mut seen = HashSet::new();
     for (row, input) in rows.iter().enumerate() {
-        match input.validate(products.get(&input.product_id), Some(id.clone())) {
+        match input.validate(products.get(&input.product_id), Some(id.to_owned())) {
             Ok(new) if !seen.insert(new.external_ref.clone()) => errors.push(RowError {
                 row,
                 field: "external_ref".into(),
@@ -118,23 +160,8 @@ pub async fn create(
             });
         }
     }
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.row);
-        let total = errors.len();
-        errors.truncate(MAX_REPORTED);
-        return Err(BlastError::InvalidRows(errors, total));
-    }
-    let size = new_orders.len();
-    let txn = db.begin().await?;
-    let created = blast::insert_if_new(&txn, &id, &name, size as i32).await?;
-    order::insert_many(&txn, new_orders.into_iter().map(|(_, o)| o).collect()).await?;
-    txn.commit().await?;
-    Ok(Created {
-        id,
-        name,
-        size,
-        created,
-    })
+    errors.sort_by_key(|e| e.row);
+    Ok((errors, new_orders))
 }
 
 fn row_error(row: usize, error: FieldError) -> RowError {

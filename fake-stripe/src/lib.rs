@@ -71,6 +71,17 @@ pub struct FakeStripeServer {
 impl FakeStripeServer {
     /// Binds the stand-in (port 0 picks a free port) with the given initial behaviour.
     pub async fn bind(addr: &str, config: FakeConfig) -> anyhow::Result<Self> {
+        Self::bind_public(addr, None, config).await
+    }
+
+    /// As [`Self::bind`], with the links' hosted pages (`url`, `/b/{id}`) under `public_url`
+    /// instead of the bound address: behind a compose network the stand-in listens on
+    /// `0.0.0.0`, which is no address a payer's browser can open.
+    pub async fn bind_public(
+        addr: &str,
+        public_url: Option<&str>,
+        config: FakeConfig,
+    ) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         let listener = TcpListener::bind(addr)
             .await
@@ -81,7 +92,10 @@ impl FakeStripeServer {
                 config,
                 ..Default::default()
             }),
-            base_url: format!("http://{addr}"),
+            base_url: match public_url {
+                Some(url) => url.trim_end_matches('/').to_owned(),
+                None => format!("http://{addr}"),
+            },
         });
         Ok(Self {
             addr,

@@ -13,6 +13,7 @@ mod m20261126_000007_order_timeline_and_stripe_minutes;
 mod m20261130_000008_add_orders_mint_lease;
 mod m20261130_000009_stripe_ledger;
 mod m20261130_000010_admin_sessions;
+mod m20261201_000011_deployment_and_blast_row;
 mod m20261201_000012_orders_link_failure;
 mod m20261201_000013_order_changes;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_add_orders_mint_lease::Migration),
             Box::new(m20261130_000009_stripe_ledger::Migration),
             Box::new(m20261130_000010_admin_sessions::Migration),
+            Box::new(m20261201_000011_deployment_and_blast_row::Migration),
             Box::new(m20261201_000012_orders_link_failure::Migration),
             Box::new(m20261201_000013_order_changes::Migration),
         ]

@@ -20,6 +20,7 @@ mod ledger;
 mod mint;
 mod orders;
 mod organiser_api;
+mod organiser_cli;
 mod pay;
 mod properties;
 mod reconcile;

@@ -4,6 +4,7 @@
 pub mod admin_session;
 pub mod blast;
 pub mod dashboard;
+pub mod deployment;
 pub mod mint_lease;
 pub mod money;
 #[cfg(test)]

@@ -70,6 +70,9 @@ pub struct Model {
     /// Why the link failed, while `link_state` is failed (NULL for failures recorded before
     /// paylink kept the reason: treated as `gave_up`).
     pub link_failure: Option<LinkFailure>,
+    /// The order's zero-based row in its blast, so the blast's result lists its orders as they
+    /// were submitted (they share one `created_at`); NULL outside a blast.
+    pub blast_row: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -146,6 +149,7 @@ fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
         payment_issue: Set(None),
         key_first_used_at: Set(None),
         link_failure: Set(None),
+        blast_row: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -154,15 +158,22 @@ fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
 /// Rows per INSERT when storing many orders (PostgreSQL allows 65,535 bind parameters).
 const INSERT_CHUNK: usize = 1000;
 
-/// Inserts many orders, skipping any whose `external_ref` exists. Returns how many were new.
-/// Run it inside a transaction to make a blast all-or-nothing.
+/// Inserts a blast's orders, each with its row in the blast, skipping any whose `external_ref`
+/// exists. Returns how many were new. Run it inside a transaction to make a blast
+/// all-or-nothing.
 pub(crate) async fn insert_many<C: ConnectionTrait>(
     db: &C,
-    orders: Vec<NewOrder>,
+    orders: Vec<(usize, NewOrder)>,
 ) -> Result<u64, DbErr> {
     let now = Utc::now();
     let mut inserted = 0;
-    let mut rows = orders.into_iter().map(|o| new_active(o, now)).peekable();
+    let mut rows = orders
+        .into_iter()
+        .map(|(row, o)| ActiveModel {
+            blast_row: Set(i32::try_from(row).ok()),
+            ..new_active(o, now)
+        })
+        .peekable();
     while rows.peek().is_some() {
         let chunk: Vec<ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
         let result = Entity::insert_many(chunk)
@@ -349,8 +360,10 @@ pub async fn list_for_blast<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let limit = std::cmp::Ord::min(limit, i64::MAX as u64);
+    // In the blast's row order; orders stored before rows were recorded (NULL) by creation.
     Entity::find()
         .filter(Column::BlastId.eq(blast_id))
+        .order_by_asc(Column::BlastRow)
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
         .offset(offset)
