@@ -5,7 +5,7 @@ use paylink_core::domain::PageRequest;
 use paylink_core::store::{blast, money, order};
 
 use super::orders::PayUrl;
-use super::{layout, order_table, overview, path_segment, query_pair};
+use super::{layout, order_table, path_segment, query_pair, standing};
 
 pub(super) fn blast_table(blasts: &[(blast::Model, blast::Counts)]) -> Markup {
     html! {
@@ -82,7 +82,7 @@ pub fn blast_page(
             p.muted { (b.size) " orders · "
                 a href=(format!("/admin/orders?{}", query_pair("blast", &b.id))) { "search them" } " · "
                 a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "its failures" } }
-            (overview::standing(standing, Some(&b.id)))
+            (standing::standing(standing, Some(&b.id)))
             h2 { "Orders" }
             (order_table(orders, pay_url))
             p.muted id="pager" {

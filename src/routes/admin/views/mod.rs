@@ -7,6 +7,7 @@ mod order;
 mod orders;
 mod overview;
 mod products;
+mod standing;
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};

@@ -4,7 +4,7 @@ use maud::{Markup, html};
 use paylink_core::store::{blast, money};
 
 use super::blasts::blast_table;
-use super::{card, format_money, layout, query_pair};
+use super::{card, layout, standing};
 
 /// Queue depth as the overview shows it.
 pub struct QueueDepth {
@@ -34,7 +34,7 @@ pub fn overview(csrf: &str, o: &Overview) -> Markup {
         csrf,
         html! {
             h1 { "Overview" }
-            (standing(&o.money, None))
+            (standing::standing(&o.money, None))
             h2 { "Recent blasts" }
             (blast_table(&o.blasts))
             h2 { "System" }
@@ -65,59 +65,6 @@ pub fn overview(csrf: &str, o: &Overview) -> Markup {
             }
         },
     )
-}
-
-/// The four groups of [`money::Money`] as cards, one row per currency, with a legend; scoped to
-/// one blast's orders when `blast` is given (the links then filter by it).
-pub fn standing(money: &money::Money, blast: Option<&str>) -> Markup {
-    let scope = |state: &str, currency: &str| {
-        let mut query = format!("state={state}&{}", query_pair("currency", currency));
-        if let Some(b) = blast {
-            query.push('&');
-            query.push_str(&query_pair("blast", b));
-        }
-        format!("/admin/orders?{query}")
-    };
-    html! {
-        @if money.by_currency.is_empty() {
-            p.muted { "No orders yet." }
-        }
-        @for (currency, s) in &money.by_currency {
-            h2 { "Money in " (currency.to_uppercase()) span.muted { " · " (s.orders()) " orders" } }
-            div.cards data-currency=(currency) {
-                (money_card("paid", "Paid", s.paid, &scope("paid", currency), currency))
-                (money_card("unpaid", "Unpaid", s.unpaid, &scope("unpaid", currency), currency))
-                (money_card("attention", "Needs attention", s.needs_attention, &scope("failed", currency), currency))
-                (money_card("cancelled", "Cancelled", s.cancelled, &scope("cancelled", currency), currency))
-            }
-        }
-        @if money.payment_issues > 0 {
-            p.error id="payment-issues-note" {
-                a href="/admin/failures#payment-issues" { (money.payment_issues) " payment(s) to check" }
-                " (a wrong amount, a payment after a cancel, or a second payment)."
-            }
-        }
-        details.legend {
-            summary { "What these mean" }
-            dl {
-                dt { "Paid" } dd { "Stripe took the money (the amount it took)." }
-                dt { "Unpaid" } dd { "The payer has a working pay link (or is about to) and has not paid: the amount still outstanding." }
-                dt { "Needs attention" } dd { "No pay link could be made, so nobody can pay these until you retry, change the amount or cancel them." }
-                dt { "Cancelled" } dd { "No money expected." }
-            }
-            p.muted { "Every order is in exactly one of the four." }
-        }
-    }
-}
-
-fn money_card(key: &str, label: &str, sum: money::Sum, href: &str, currency: &str) -> Markup {
-    html! {
-        a.card.money href=(href) data-label=(key) {
-            span.muted { (label) }
-            b { (format_money(sum.cents, currency)) }
-            span.muted { (sum.orders) " order" @if sum.orders != 1 { "s" } }
-        }
-    }
 }
 
 /// A throughput line over the values, oldest first, as inline SVG.
