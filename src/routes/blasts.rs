@@ -14,7 +14,7 @@ use super::extract::{JsonBody, QueryParams};
 use crate::blast_export::{ResultRow, all_rows, to_csv};
 use crate::startup::AppState;
 use paylink_core::blasts;
-use paylink_core::domain::{OrderInput, PageRequest, whole_number};
+use paylink_core::domain::{OrderInput, PageRequest};
 
 /// A blast body may hold 10,000 orders.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -67,8 +67,9 @@ pub struct PageQuery {
     per_page: Option<String>,
 }
 
-const DEFAULT_PER_PAGE: u64 = 100;
-const MAX_PER_PAGE: u64 = 1000;
+/// Rows of an API listing's page, unless `per_page` says otherwise, and the most it may say.
+pub(crate) const DEFAULT_PER_PAGE: u64 = 100;
+pub(crate) const MAX_PER_PAGE: u64 = 1000;
 
 /// JSON: `{data, page, per_page, has_more}`. CSV (`Accept: text/csv`): the same page, or every
 /// order when no `page` is given.
@@ -78,11 +79,12 @@ pub async fn orders(
     QueryParams(query): QueryParams<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let per_page = match query.per_page.as_deref() {
-        Some(raw) => whole_number("per_page", raw)?.clamp(1, MAX_PER_PAGE),
-        None => DEFAULT_PER_PAGE,
-    };
-    let page = PageRequest::parse("page", query.page.as_deref(), per_page)?;
+    let page = PageRequest::parse_sized(
+        query.page.as_deref(),
+        query.per_page.as_deref(),
+        DEFAULT_PER_PAGE,
+        MAX_PER_PAGE,
+    )?;
     if blast::find(&state.db, &id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no blast {id:?}")));
     }
@@ -109,11 +111,8 @@ async fn page_of(
     id: &str,
     page: PageRequest,
 ) -> Result<(Vec<ResultRow>, bool), ApiError> {
-    // One row more than the page says whether another page follows.
-    let mut found =
-        order::list_for_blast(&state.db, id, page.offset(), page.size().saturating_add(1)).await?;
-    let has_more = found.len() as u64 > page.size();
-    found.truncate(usize::try_from(page.size()).unwrap_or(usize::MAX));
+    let (found, has_more) =
+        page.split(order::list_for_blast(&state.db, id, page.offset(), page.fetch()).await?);
     Ok((found.into_iter().map(|o| row(state, o)).collect(), has_more))
 }
 

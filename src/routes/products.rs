@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use crate::startup::AppState;
-use paylink_core::domain::{Currency, PageRequest, text, whole_number};
+use paylink_core::domain::{Currency, PageRequest, text};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,23 +49,21 @@ pub struct PageQuery {
     per_page: Option<String>,
 }
 
-const DEFAULT_PER_PAGE: u64 = 100;
-const MAX_PER_PAGE: u64 = 1000;
+use super::blasts::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
 
 /// `{data, page, per_page, has_more}`, newest product first.
 pub async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let per_page = match query.per_page.as_deref() {
-        Some(raw) => whole_number("per_page", raw)?.clamp(1, MAX_PER_PAGE),
-        None => DEFAULT_PER_PAGE,
-    };
-    let page = PageRequest::parse("page", query.page.as_deref(), per_page)?;
-    // One row more than the page says whether another page follows.
-    let mut found = product::list(&state.db, page.offset(), page.size().saturating_add(1)).await?;
-    let has_more = found.len() as u64 > page.size();
-    found.truncate(usize::try_from(page.size()).unwrap_or(usize::MAX));
+    let page = PageRequest::parse_sized(
+        query.page.as_deref(),
+        query.per_page.as_deref(),
+        DEFAULT_PER_PAGE,
+        MAX_PER_PAGE,
+    )?;
+    let (found, has_more) =
+        page.split(product::list(&state.db, page.offset(), page.fetch()).await?);
     Ok(Json(json!({
         "data": found, "page": page.number(), "per_page": page.size(), "has_more": has_more,
     })))

@@ -26,22 +26,6 @@ const ACTIONS: [&str; 5] = [
     "/admin/logout",
 ];
 
-/// The CSRF token, read from a page's logout form as a browser would.
-async fn csrf(app: &TestApp) -> String {
-    let page = app
-        .client
-        .get(app.url("/admin"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    page[start..start + 64].to_owned()
-}
-
 async fn admin_post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     app.client
         .post(app.url(path))
@@ -80,7 +64,7 @@ async fn without_the_token_every_page_and_action_is_401_with_the_login_form() {
             .unwrap();
         assert_eq!(forged.status(), 401, "GET {path} with a forged cookie");
     }
-    let csrf = csrf(&app).await;
+    let csrf = app.admin_csrf().await;
     for path in ACTIONS {
         let response = app
             .client
@@ -175,7 +159,7 @@ async fn actions_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     assert_eq!(unchanged["status"], "pending");
 
     // A valid token but an id that cannot exist retries nothing (not everything).
-    let csrf = csrf(&app).await;
+    let csrf = app.admin_csrf().await;
     let nothing = admin_post(&app, "/admin/orders/ord%00x/retry", &[("csrf", &csrf)]).await;
     assert_eq!(nothing.status(), 303);
     app.drain_jobs().await;
@@ -219,7 +203,7 @@ async fn retry_all_on_500_failed_orders_mints_each_once_within_the_rate_limit() 
         &app,
         "/admin/failures/retry",
         &[
-            ("csrf", &csrf(&app).await),
+            ("csrf", &app.admin_csrf().await),
             ("blast", blast_id),
             ("error", "HTTP 500"),
         ],
@@ -311,7 +295,7 @@ async fn the_order_page_shows_its_timeline_and_a_failed_event_can_be_replayed() 
     let replayed = admin_post(
         &app,
         &format!("/admin/events/{stray_id}/replay"),
-        &[("csrf", &csrf(&app).await)],
+        &[("csrf", &app.admin_csrf().await)],
     )
     .await;
     assert_eq!(replayed.status(), 303);

@@ -56,6 +56,35 @@ impl PageRequest {
     pub fn offset(self) -> u64 {
         self.offset
     }
+
+    /// How many rows to read for this page: one more than it holds, so that the extra row
+    /// says whether another page follows.
+    pub fn fetch(self) -> u64 {
+        self.size.saturating_add(1)
+    }
+
+    /// This page's rows out of the [`PageRequest::fetch`] rows read, and whether another page
+    /// follows.
+    pub fn split<T>(self, mut rows: Vec<T>) -> (Vec<T>, bool) {
+        let has_more = rows.len() as u64 > self.size;
+        rows.truncate(usize::try_from(self.size).unwrap_or(usize::MAX));
+        (rows, has_more)
+    }
+
+    /// `page` and `per_page` as an API listing takes them: `per_page` a whole number, clamped to
+    /// 1…`max_size`, `default_size` when absent.
+    pub fn parse_sized(
+        page: Option<&str>,
+        per_page: Option<&str>,
+        default_size: u64,
+        max_size: u64,
+    ) -> Result<Self, FieldError> {
+        let size = match per_page {
+            Some(raw) => whole_number("per_page", raw)?.clamp(1, max_size),
+            None => default_size,
+        };
+        Self::parse("page", page, size)
+    }
 }
 
 /// A count as a query string spells it: ASCII digits only (no sign, no spaces, no other

@@ -249,9 +249,8 @@ async fn blast_page(
     };
     let counts = blast::counts(&state.db, &id).await?;
     let standing = money::standing(&state.db, Some(&id)).await?;
-    let mut orders = order::list_for_blast(&state.db, &id, page.offset(), page.size() + 1).await?;
-    let has_more = orders.len() as u64 > page.size();
-    orders.truncate(ORDERS_PER_PAGE as usize);
+    let (orders, has_more) =
+        page.split(order::list_for_blast(&state.db, &id, page.offset(), page.fetch()).await?);
     Ok(html(views::blast_page(
         csrf.token(),
         &found,
@@ -344,11 +343,7 @@ async fn failures(
 
 /// Back to the failures page, keeping the filter, with a notice (and its count, or the order it
 /// is about, if any).
-fn back_to_failures(filter: &Filter, notice: Notice, count: Option<u64>) -> Response {
-    failures_with(filter, notice, count, None)
-}
-
-fn failures_with(
+fn back_to_failures(
     filter: &Filter,
     notice: Notice,
     count: Option<u64>,
@@ -390,6 +385,7 @@ async fn retry_matching(
         &form.filter,
         Notice::RetriedMatching,
         Some(n),
+        None,
     ))
 }
 
@@ -413,7 +409,12 @@ async fn retry_one(
     } else {
         Notice::NotFailed
     };
-    Ok(failures_with(&Filter::default(), notice, None, Some(&id)))
+    Ok(back_to_failures(
+        &Filter::default(),
+        notice,
+        None,
+        Some(&id),
+    ))
 }
 
 async fn cancel(
@@ -440,7 +441,7 @@ async fn cancel(
         Err(ChangeError::Raced(_)) => Notice::CancelRaced,
         Err(ChangeError::Database(e)) => return Err(e.into()),
     };
-    Ok(failures_with(
+    Ok(back_to_failures(
         &Filter::default(),
         notice,
         None,
@@ -463,5 +464,5 @@ async fn replay(
     } else {
         Notice::ReplayUnknown
     };
-    Ok(back_to_failures(&Filter::default(), notice, None))
+    Ok(back_to_failures(&Filter::default(), notice, None, None))
 }
