@@ -41,6 +41,7 @@ pub struct Settings {
     pub policy: PolicyConfig,
     pub workers: WorkersConfig,
     pub reconcile: ReconcileConfig,
+    pub outbound: OutboundConfig,
     pub log: LogSettings,
 }
 
@@ -146,6 +147,18 @@ pub struct ReconcileConfig {
     pub link_sweep_secs: u64,
     /// The largest share (0–1) of `stripe.rate_limit_per_sec` the sweeps may take.
     pub stripe_sweep_share: f64,
+}
+
+/// Webhooks paylink sends to the host application (README, "Webhooks to your application").
+#[derive(Clone, Debug, Deserialize)]
+pub struct OutboundConfig {
+    /// Seconds between tries of a delivery; when spent, the delivery is `failed`.
+    #[serde(deserialize_with = "comma_numbers")]
+    pub retry_schedule_secs: Vec<u64>,
+    /// How long an endpoint has to answer one try.
+    pub timeout_secs: u64,
+    /// How long the previous secret still signs after `rotate_secret`.
+    pub secret_overlap_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -278,6 +291,12 @@ impl Settings {
                  (set PAYLINK__RECONCILE__STRIPE_SWEEP_SHARE)"
             )));
         }
+        if self.outbound.timeout_secs == 0 {
+            return Err(ConfigError(
+                "outbound.timeout_secs must be at least 1 (set PAYLINK__OUTBOUND__TIMEOUT_SECS)"
+                    .into(),
+            ));
+        }
         if self.workers.max_attempts == 0 || self.workers.concurrency == 0 {
             return Err(ConfigError(
                 "workers.max_attempts and workers.concurrency must be at least 1".into(),
@@ -387,6 +406,21 @@ impl Settings {
                 event_sweep: Duration::from_secs(self.reconcile.stripe_sweep_secs.max(1)),
                 link_sweep: Duration::from_secs(self.reconcile.link_sweep_secs.max(1)),
             },
+            outbound: self.outbound_settings(),
+        }
+    }
+
+    pub fn outbound_settings(&self) -> paylink_core::outbound::OutboundSettings {
+        paylink_core::outbound::OutboundSettings {
+            retry_schedule: self
+                .outbound
+                .retry_schedule_secs
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            timeout: Duration::from_secs(self.outbound.timeout_secs.max(1)),
+            secret_overlap: Duration::from_secs(self.outbound.secret_overlap_secs),
+            ..paylink_core::outbound::OutboundSettings::default()
         }
     }
 
@@ -427,9 +461,51 @@ fn comma_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>,
     })
 }
 
+/// Accepts `"5,300"` (from an environment variable) or `[5, 300]` (from TOML); an empty
+/// string is an empty list.
+fn comma_numbers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<u64>),
+    }
+    match Either::deserialize(deserializer)? {
+        Either::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|n| {
+                n.parse::<u64>().map_err(|_| {
+                    serde::de::Error::custom(format!("{n:?} is not a whole number of seconds"))
+                })
+            })
+            .collect(),
+        Either::Many(v) => Ok(v),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Settings;
+
+    #[test]
+    fn the_outbound_retry_schedule_is_svix_s_and_reads_from_a_comma_list() {
+        let shipped = Settings::from_figment(Settings::built_in()).expect("the shipped settings");
+        assert_eq!(
+            shipped.outbound.retry_schedule_secs,
+            paylink_core::outbound::DEFAULT_RETRY_SCHEDULE_SECS
+        );
+        assert_eq!(shipped.outbound_settings().timeout.as_secs(), 15);
+        let listed = Settings::built_in().merge(("outbound.retry_schedule_secs", "1, 2,3"));
+        let settings = Settings::from_figment(listed).expect("valid");
+        assert_eq!(settings.outbound.retry_schedule_secs, vec![1, 2, 3]);
+        let wrong = Settings::built_in().merge(("outbound.retry_schedule_secs", "5,soon"));
+        let error = Settings::from_figment(wrong)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("soon"), "{error}");
+    }
 
     #[test]
     fn the_sweeps_take_their_share_of_the_rate_limit_and_at_least_one_request() {

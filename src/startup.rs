@@ -32,6 +32,8 @@ pub struct AppState {
     pub client_ip_header: Option<String>,
     /// How long dashboard sessions live.
     pub sessions: paylink_core::store::admin_session::Limits,
+    /// How long a rotated endpoint secret keeps signing (`outbound.secret_overlap_secs`).
+    pub secret_overlap: std::time::Duration,
 }
 
 /// What the webhook route needs: the secrets to verify with and the batching store.
@@ -193,6 +195,7 @@ impl Application {
                 .map(secrecy::ExposeSecret::expose_secret)
                 .filter(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_"))
                 .map(|_| "https://dashboard.stripe.com".to_owned()),
+            secret_overlap: settings.outbound_settings().secret_overlap,
             throttle: Arc::new(crate::routes::throttle::Throttle::new(
                 settings.admin.max_failures_per_minute,
             )),

@@ -64,9 +64,11 @@ pub struct JobContext {
 impl JobContext {
     /// The payer's stable URL for an order.
     pub fn pay_url(&self, pay_token: &str) -> String {
-        format!(
-            "{}/pay/{pay_token}",
-            self.public_base_url.trim_end_matches('/')
-        )
+        pay_url(&self.public_base_url, pay_token)
     }
+}
+
+/// The payer's stable URL for an order's `pay_token` under `public_base_url`.
+pub fn pay_url(public_base_url: &str, pay_token: &str) -> String {
+    format!("{}/pay/{pay_token}", public_base_url.trim_end_matches('/'))
 }

@@ -24,6 +24,7 @@ pub mod event_intake;
 pub mod feeder;
 pub mod jobs;
 pub mod orders;
+pub mod outbound;
 pub mod policy;
 pub mod pool;
 pub mod queue;
@@ -33,6 +34,7 @@ pub mod store;
 pub mod stripe;
 pub mod stripe_sync;
 pub mod timeline;
+pub mod views;
 mod workers;
 
 pub use context::{JobContext, RetrySettings};

@@ -7,6 +7,7 @@ use sea_orm::{ActiveEnum as _, DatabaseConnection, TransactionTrait as _};
 use crate::domain::{AmountCents, FieldError, OrderId, OrderInput, same_order};
 use crate::jobs::deactivate_link;
 use crate::jobs::mint_link;
+use crate::outbound::{EventType, outbox};
 use crate::queue::JobQueue;
 use crate::store::order_change::{self, Change};
 use crate::store::{operator, order, product};
@@ -69,10 +70,12 @@ pub enum ChangeError {
     Database(#[from] sea_orm::DbErr),
 }
 
-/// Cancels a pending order and switches its link off. Returns the order as it is now.
+/// Cancels a pending order and switches its link off, announcing `order.cancelled` (its pay
+/// URL under `public_base_url`). Returns the order as it is now.
 pub async fn cancel(
     db: &DatabaseConnection,
     queue: &JobQueue,
+    public_base_url: &str,
     id: &OrderId,
     by: ChangedBy,
 ) -> Result<order::Model, ChangeError> {
@@ -85,6 +88,7 @@ pub async fn cancel(
         });
     };
     order_change::record(&txn, id, Change::Cancel, by, None, None).await?;
+    outbox::order_event(&txn, public_base_url, EventType::Cancelled, id).await?;
     txn.commit().await?;
     if let (order::LinkState::Active, Some(link_id)) =
         (before.link_state, before.stripe_payment_link_id)

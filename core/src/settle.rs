@@ -11,6 +11,7 @@ use sea_orm::TransactionTrait as _;
 
 use crate::context::JobContext;
 use crate::jobs::deactivate_link;
+use crate::outbound::{EventType, outbox};
 use crate::queue::JobQueue;
 use crate::store::payment::{self, Issue, LearnedVia};
 use crate::store::{order, product};
@@ -110,6 +111,9 @@ pub async fn settle(
         order::flag_payment_issue(&txn, &found.id, issue, &paid).await?;
         Settled::Flagged(issue)
     };
+    for kind in announced(settled) {
+        outbox::order_event(&txn, &ctx.public_base_url, *kind, &found.id).await?;
+    }
     txn.commit().await?;
     if let Settled::Flagged(issue) = settled {
         metrics::counter!("paylink_payment_issues_total", "issue" => issue.as_str()).increment(1);
@@ -118,6 +122,17 @@ pub async fn settle(
     metrics::counter!("paylink_payments_recorded_total", "via" => via_label(via)).increment(1);
     close_links(ctx, queue, &found, session, settled).await?;
     Ok(settled)
+}
+
+/// The events a settlement announces: a payment that settled the order is `order.paid` (with
+/// `order.payment_issue` too when its amount was wrong); one that could not is an issue only.
+fn announced(settled: Settled) -> &'static [EventType] {
+    match settled {
+        Settled::Paid => &[EventType::Paid],
+        Settled::Flagged(Issue::AmountMismatch) => &[EventType::Paid, EventType::PaymentIssue],
+        Settled::Flagged(_) => &[EventType::PaymentIssue],
+        _ => &[],
+    }
 }
 
 fn via_label(via: LearnedVia) -> &'static str {

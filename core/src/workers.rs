@@ -22,6 +22,7 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     pub feeder: feeder::FeederSettings,
     pub sync: stripe_sync::SyncSettings,
+    pub outbound: crate::outbound::OutboundSettings,
 }
 
 impl Default for WorkerSettings {
@@ -30,6 +31,7 @@ impl Default for WorkerSettings {
             concurrency: 16,
             feeder: feeder::FeederSettings::default(),
             sync: stripe_sync::SyncSettings::default(),
+            outbound: crate::outbound::OutboundSettings::default(),
         }
     }
 }
@@ -117,7 +119,9 @@ pub(crate) async fn run_workers(
         settings.sync.clone(),
         shutdown.clone(),
     );
-    futures::join!(workers, feed, sync);
+    let deliver =
+        crate::outbound::dispatch::run(ctx.db.clone(), settings.outbound.clone(), shutdown.clone());
+    futures::join!(workers, feed, sync, deliver);
     Ok(())
 }
 

@@ -16,6 +16,7 @@ mod m20261130_000010_admin_sessions;
 mod m20261201_000011_deployment_and_blast_row;
 mod m20261201_000012_orders_link_failure;
 mod m20261201_000013_order_changes;
+mod m20261201_000014_outbound_webhooks;
 
 /// Applies paylink's migrations in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_deployment_and_blast_row::Migration),
             Box::new(m20261201_000012_orders_link_failure::Migration),
             Box::new(m20261201_000013_order_changes::Migration),
+            Box::new(m20261201_000014_outbound_webhooks::Migration),
         ]
     }
 }

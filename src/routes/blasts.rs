@@ -5,9 +5,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use paylink_core::store::{blast, order};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+use paylink_core::views::BlastView;
 
 use super::ApiError;
 use super::extract::{JsonBody, QueryParams};
@@ -34,30 +35,14 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, Json(created)))
 }
 
-#[derive(Debug, Serialize)]
-pub struct BlastView {
-    id: String,
-    name: String,
-    size: i32,
-    created_at: DateTime<Utc>,
-    counts: blast::Counts,
-}
-
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<BlastView>, ApiError> {
-    let found = blast::find(&state.db, &id)
+    let found = BlastView::load(&state.db, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no blast {id:?}")))?;
-    let counts = blast::counts(&state.db, &id).await?;
-    Ok(Json(BlastView {
-        id: found.id,
-        name: found.name,
-        size: found.size,
-        created_at: found.created_at,
-        counts,
-    }))
+    Ok(Json(found))
 }
 
 /// `page` and `per_page` as given: checked here, so that a bad value is a 422 naming it.

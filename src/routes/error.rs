@@ -12,6 +12,7 @@ use paylink_core::blasts::BlastError;
 use paylink_core::domain::FieldError;
 use paylink_core::event_intake;
 use paylink_core::orders::{ChangeError, CreateError};
+use paylink_core::outbound::endpoints::EndpointError;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +104,18 @@ impl From<BlastError> for ApiError {
             BlastError::InvalidRows(rows, total) => Self::InvalidRows { rows, total },
             BlastError::Invalid(field) => field.into(),
             BlastError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<EndpointError> for ApiError {
+    fn from(e: EndpointError) -> Self {
+        match e {
+            EndpointError::Invalid(field, message) => Self::validation(field, message),
+            EndpointError::NotFound(_) | EndpointError::NoDelivery(_) => {
+                Self::NotFound(e.to_string())
+            }
+            EndpointError::Database(db) => db.into(),
         }
     }
 }

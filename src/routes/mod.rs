@@ -13,12 +13,13 @@ mod pages;
 mod pay;
 mod products;
 pub(crate) mod throttle;
+mod webhook_endpoints;
 mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::startup::AppState;
 
@@ -40,6 +41,22 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         )
         .route("/v1/blasts/{id}", get(blasts::show))
         .route("/v1/blasts/{id}/orders", get(blasts::orders))
+        .route(
+            "/v1/webhook_endpoints",
+            get(webhook_endpoints::list).post(webhook_endpoints::create),
+        )
+        .route(
+            "/v1/webhook_endpoints/{id}",
+            get(webhook_endpoints::show).merge(delete(webhook_endpoints::delete)),
+        )
+        .route(
+            "/v1/webhook_endpoints/{id}/rotate_secret",
+            post(webhook_endpoints::rotate_secret),
+        )
+        .route(
+            "/v1/webhook_endpoints/{id}/replay",
+            post(webhook_endpoints::replay),
+        )
         .method_not_allowed_fallback(error::method_not_allowed)
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin_token))
         .layer(from_fn(error::json_errors));

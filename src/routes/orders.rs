@@ -4,83 +4,15 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use paylink_core::store::order;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::ApiError;
 use super::extract::JsonBody;
 use crate::startup::AppState;
-use paylink_core::domain::{AmountCents, OrderId, OrderInput, Payer};
+use paylink_core::domain::{AmountCents, OrderId, OrderInput};
 use paylink_core::orders;
-
-/// An order as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct OrderView {
-    id: String,
-    external_ref: String,
-    product_id: String,
-    blast_id: Option<String>,
-    amount_cents: i64,
-    currency: String,
-    payer: Payer,
-    status: order::Status,
-    link_state: order::LinkState,
-    link_generation: i32,
-    stripe_payment_link_id: Option<String>,
-    stripe_payment_link_url: Option<String>,
-    pay_url: String,
-    last_error: Option<String>,
-    attempts: i32,
-    last_attempt_at: Option<DateTime<Utc>>,
-    paid_at: Option<DateTime<Utc>>,
-    /// What Stripe says was paid (`amount_total`, `currency`), beside what was asked.
-    paid_amount_cents: Option<i64>,
-    paid_currency: Option<String>,
-    /// The Customer the card was saved to (save-card categories).
-    stripe_customer_id: Option<String>,
-    stripe_checkout_session_id: Option<String>,
-    stripe_payment_intent_id: Option<String>,
-    /// `amount_mismatch`, `paid_after_cancel` or `paid_twice`: a payment needing attention.
-    payment_issue: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl OrderView {
-    pub fn new(state: &AppState, o: order::Model) -> Self {
-        Self {
-            pay_url: state.jobs.pay_url(&o.pay_token),
-            id: o.id,
-            external_ref: o.external_ref,
-            product_id: o.product_id,
-            blast_id: o.blast_id,
-            amount_cents: o.amount_cents,
-            currency: o.currency,
-            payer: Payer {
-                email: o.payer_email,
-                name: o.payer_name,
-            },
-            status: o.status,
-            link_state: o.link_state,
-            link_generation: o.link_generation,
-            stripe_payment_link_id: o.stripe_payment_link_id,
-            stripe_payment_link_url: o.stripe_payment_link_url,
-            last_error: o.last_error,
-            attempts: o.attempts,
-            last_attempt_at: o.last_attempt_at,
-            paid_at: o.paid_at,
-            paid_amount_cents: o.paid_amount_cents,
-            paid_currency: o.paid_currency,
-            stripe_customer_id: o.stripe_customer_id,
-            stripe_checkout_session_id: o.stripe_checkout_session_id,
-            stripe_payment_intent_id: o.stripe_payment_intent_id,
-            payment_issue: o.payment_issue,
-            created_at: o.created_at,
-            updated_at: o.updated_at,
-        }
-    }
-}
+use paylink_core::views::OrderView;
 
 pub async fn create(
     State(state): State<AppState>,
@@ -92,7 +24,10 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(OrderView::new(&state, stored))))
+    Ok((
+        status,
+        Json(OrderView::new(&state.jobs.public_base_url, stored)),
+    ))
 }
 
 pub async fn show(
@@ -102,7 +37,7 @@ pub async fn show(
     let found = order::find(&state.db, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no order {id:?}")))?;
-    Ok(Json(OrderView::new(&state, found)))
+    Ok(Json(OrderView::new(&state.jobs.public_base_url, found)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,13 +54,20 @@ pub async fn update(
     let amount = AmountCents::parse("amount_cents", body.amount_cents)?;
     let changed =
         orders::change_amount(&state.db, &state.queue, &id, amount, orders::ChangedBy::Api).await?;
-    Ok(Json(OrderView::new(&state, changed)))
+    Ok(Json(OrderView::new(&state.jobs.public_base_url, changed)))
 }
 
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<OrderId>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let cancelled = orders::cancel(&state.db, &state.queue, &id, orders::ChangedBy::Api).await?;
-    Ok(Json(OrderView::new(&state, cancelled)))
+    let cancelled = orders::cancel(
+        &state.db,
+        &state.queue,
+        &state.jobs.public_base_url,
+        &id,
+        orders::ChangedBy::Api,
+    )
+    .await?;
+    Ok(Json(OrderView::new(&state.jobs.public_base_url, cancelled)))
 }

@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 use crate::context::JobContext;
 use crate::domain::OrderId;
 use crate::jobs::lease::MintLease;
+use crate::outbound::{EventType, outbox};
 use crate::queue::JobQueue;
 use crate::store::{order, payment_link, product, stripe_cursor};
 use crate::stripe::{LinkRequest, MintedLink, StripeFailure};
+use sea_orm::TransactionTrait as _;
 
 /// Mint the link of `order_id` for link generation `generation`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -81,8 +83,8 @@ async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
             "gave up after {} attempts: {message}",
             ctx.retry.max_attempts
         );
-        order::mark_link_failed(
-            &ctx.db,
+        fail_link(
+            ctx,
             &job.order_id,
             job.generation,
             &message,
@@ -109,6 +111,26 @@ pub async fn hand_off(
     queue
         .enqueue_stamped(vec![job], order::clear_enqueued(db, order_id))
         .await
+}
+
+/// Fails the order's link of `generation` and, when the order is still pending (a cancelled
+/// order's failure concerns nobody), records `order.failed` in the same transaction.
+async fn fail_link(
+    ctx: &JobContext,
+    order_id: &str,
+    generation: i32,
+    message: &str,
+    why: order::LinkFailure,
+) -> Result<(), sea_orm::DbErr> {
+    let txn = ctx.db.begin().await?;
+    if order::mark_link_failed(&txn, order_id, generation, message, why).await?
+        && order::find(&txn, order_id)
+            .await?
+            .is_some_and(|o| o.status == order::Status::Pending)
+    {
+        outbox::order_event(&txn, &ctx.public_base_url, EventType::Failed, order_id).await?;
+    }
+    txn.commit().await
 }
 
 /// The idempotency key for one order, generation and retry epoch.
@@ -192,8 +214,8 @@ pub async fn mint_order_link(
                 tracing::warn!(%order_id, generation, attempt, %key, error = %message, "Payment Link request failed");
                 order::record_attempt(&ctx.db, order_id, Some(&message)).await?;
                 if !failure.is_retryable() {
-                    order::mark_link_failed(
-                        &ctx.db,
+                    fail_link(
+                        ctx,
                         order_id,
                         generation,
                         &message,
@@ -312,9 +334,14 @@ async fn store(
         },
     )
     .await?;
-    if order::store_minted_link(&ctx.db, order_id, generation, &link.id, &link.url).await? {
+    // The link and its `order.link_ready` event commit together, or neither does.
+    let txn = ctx.db.begin().await?;
+    if order::store_minted_link(&txn, order_id, generation, &link.id, &link.url).await? {
+        outbox::order_event(&txn, &ctx.public_base_url, EventType::LinkReady, order_id).await?;
+        txn.commit().await?;
         return Ok(MintOutcome::Minted(link));
     }
+    txn.rollback().await?;
     // Not stored, so not counted by the store: count the request that made the link here.
     order::record_attempt(&ctx.db, order_id, None).await?;
     let now = order::find(&ctx.db, order_id).await?;

@@ -12,6 +12,8 @@ pub struct Model {
     pub name: String,
     pub size: i32,
     pub created_at: DateTime<Utc>,
+    /// When `blast.completed` was announced: no order of the blast waits for its link any more.
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -37,6 +39,7 @@ pub(crate) async fn insert_if_new<C: ConnectionTrait>(
         name: Set(name.to_owned()),
         size: Set(size),
         created_at: Set(Utc::now()),
+        completed_at: Set(None),
     };
     match Entity::insert(row)
         .on_conflict(OnConflict::column(Column::Id).do_nothing().to_owned())
@@ -121,4 +124,45 @@ pub async fn counts_where<C: ConnectionTrait>(
         }
     }
     Ok(counts)
+}
+
+/// Blasts not yet announced as completed whose every pending order has left `minting` (minted
+/// or failed), oldest first, at most `limit`.
+pub(crate) async fn newly_done<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    use sea_orm::QueryOrder;
+    use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+    let waiting = Query::select()
+        .expr(Expr::val(1))
+        .from(order::Entity)
+        .and_where(Expr::col((order::Entity, order::Column::BlastId)).equals((Entity, Column::Id)))
+        .and_where(order::Column::Status.eq(order::Status::Pending))
+        .and_where(order::Column::LinkState.eq(order::LinkState::Minting))
+        .to_owned();
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::CompletedAt.is_null())
+        .filter(Expr::exists(waiting).not())
+        .order_by_asc(Column::CreatedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Marks the blast completed; false when another process did first.
+pub(crate) async fn mark_completed<C: ConnectionTrait>(db: &C, id: &str) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(
+            Column::CompletedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(Column::Id.eq(id))
+        .filter(Column::CompletedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }

@@ -13,6 +13,8 @@ pub mod operator;
 pub mod order;
 pub mod order_change;
 pub mod order_search;
+pub mod outbound_delivery;
+pub mod outbound_event;
 pub mod payment;
 pub mod payment_link;
 pub mod product;
@@ -20,6 +22,7 @@ pub mod schema_lock;
 pub(crate) mod stripe_cursor;
 pub mod stripe_event;
 pub mod stripe_minute;
+pub mod webhook_endpoint;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 

@@ -430,6 +430,7 @@ async fn cancel(
     let notice = match paylink_core::orders::cancel(
         &state.db,
         &state.queue,
+        &state.jobs.public_base_url,
         &id,
         paylink_core::orders::ChangedBy::Dashboard,
     )

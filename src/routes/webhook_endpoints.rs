@@ -1,0 +1,133 @@
+//! `/v1/webhook_endpoints`: where paylink sends its own events (README, "Webhooks to your
+//! application"). The secret is in the answers that make one (create, rotate) and nowhere else.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use paylink_core::outbound::endpoints;
+use paylink_core::store::webhook_endpoint;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::ApiError;
+use super::extract::JsonBody;
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEndpoint {
+    url: String,
+    events: Option<Vec<String>>,
+}
+
+/// An endpoint as listings show it: never its secrets.
+#[derive(Debug, Serialize)]
+pub struct EndpointView {
+    id: String,
+    url: String,
+    /// `null`: every event type.
+    events: Option<Vec<String>>,
+    /// `enabled`, or `failing` once a delivery ran out of tries (until one succeeds).
+    state: &'static str,
+    failing_since: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<webhook_endpoint::Model> for EndpointView {
+    fn from(e: webhook_endpoint::Model) -> Self {
+        Self {
+            events: e.event_types(),
+            state: if e.failing_since.is_some() {
+                "failing"
+            } else {
+                "enabled"
+            },
+            id: e.id,
+            url: e.url,
+            failing_since: e.failing_since,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// The view with the one-time `secret` beside it.
+fn with_secret(endpoint: webhook_endpoint::Model, secret: String) -> Value {
+    let mut body = json!(EndpointView::from(endpoint));
+    body["secret"] = Value::String(secret);
+    body
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewEndpoint>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (created, secret) = endpoints::create(&state.db, &body.url, body.events.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(with_secret(created, secret))))
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let all: Vec<EndpointView> = webhook_endpoint::all(&state.db)
+        .await?
+        .into_iter()
+        .map(EndpointView::from)
+        .collect();
+    Ok(Json(json!({ "data": all })))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<EndpointView>, ApiError> {
+    Ok(Json(endpoints::find(&state.db, &id).await?.into()))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    endpoints::delete(&state.db, &id).await?;
+    Ok(Json(json!({ "id": id, "deleted": true })))
+}
+
+/// A new secret; the old one signs too until `previous_secret_expires_at`.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (endpoint, secret, until) = endpoints::rotate(&state.db, &id, state.secret_overlap).await?;
+    let mut body = with_secret(endpoint, secret);
+    body["previous_secret_expires_at"] = json!(until);
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replay {
+    /// RFC 3339, e.g. `2026-12-01T09:00:00Z`.
+    since: String,
+}
+
+/// Every event since `since` that the endpoint takes, sent again with its own `webhook-id`.
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Replay>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let since = DateTime::parse_from_rfc3339(&body.since)
+        .map_err(|_| {
+            ApiError::validation(
+                "since",
+                format!(
+                    "{:?} is not an RFC 3339 time such as 2026-12-01T09:00:00Z",
+                    body.since
+                ),
+            )
+        })?
+        .with_timezone(&Utc);
+    let replayed = endpoints::replay(&state.db, &id, since).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": id, "since": since, "replayed": replayed })),
+    ))
+}
