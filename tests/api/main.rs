@@ -21,6 +21,8 @@ mod mint;
 mod orders;
 mod organiser_api;
 mod organiser_cli;
+mod outbound;
+mod outbound_receiver;
 mod pay;
 mod properties;
 mod reconcile;
