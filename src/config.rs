@@ -461,28 +461,47 @@ fn comma_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>,
     })
 }
 
-/// Accepts `"5,300"` (from an environment variable) or `[5, 300]` (from TOML); an empty
-/// string is an empty list.
+/// Accepts `"5,300"` or `5` (from an environment variable) or `[5, 300]` (from TOML); an
+/// empty string is an empty list (one try, no retries).
 fn comma_numbers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        One(String),
-        Many(Vec<u64>),
-    }
-    match Either::deserialize(deserializer)? {
-        Either::One(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|n| {
-                n.parse::<u64>().map_err(|_| {
-                    serde::de::Error::custom(format!("{n:?} is not a whole number of seconds"))
+    struct Seconds;
+    impl<'de> serde::de::Visitor<'de> for Seconds {
+        type Value = Vec<u64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("whole numbers of seconds separated by commas, such as 5,300,1800")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Vec<u64>, E> {
+            Ok(vec![n])
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Vec<u64>, E> {
+            u64::try_from(n)
+                .map(|n| vec![n])
+                .map_err(|_| E::custom(format!("{n} is not a whole number of seconds")))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Vec<u64>, E> {
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|n| {
+                    n.parse::<u64>()
+                        .map_err(|_| E::custom(format!("{n:?} is not a whole number of seconds")))
                 })
-            })
-            .collect(),
-        Either::Many(v) => Ok(v),
+                .collect()
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u64>, A::Error> {
+            let mut all = Vec::new();
+            while let Some(n) = seq.next_element::<u64>()? {
+                all.push(n);
+            }
+            Ok(all)
+        }
     }
+    deserializer.deserialize_any(Seconds)
 }
 
 #[cfg(test)]
@@ -500,6 +519,12 @@ mod tests {
         let listed = Settings::built_in().merge(("outbound.retry_schedule_secs", "1, 2,3"));
         let settings = Settings::from_figment(listed).expect("valid");
         assert_eq!(settings.outbound.retry_schedule_secs, vec![1, 2, 3]);
+        let one = Settings::built_in().merge(("outbound.retry_schedule_secs", 7));
+        let settings = Settings::from_figment(one).expect("valid");
+        assert_eq!(settings.outbound.retry_schedule_secs, vec![7]);
+        let none = Settings::built_in().merge(("outbound.retry_schedule_secs", ""));
+        let settings = Settings::from_figment(none).expect("valid");
+        assert!(settings.outbound.retry_schedule_secs.is_empty());
         let wrong = Settings::built_in().merge(("outbound.retry_schedule_secs", "5,soon"));
         let error = Settings::from_figment(wrong)
             .expect_err("refused")

@@ -134,6 +134,7 @@ async fn every_event_reaches_the_receiver_once_signed_and_with_what_get_shows() 
         let sent_at: i64 = delivery.timestamp.parse().expect("unix seconds");
         assert!((chrono::Utc::now().timestamp() - sent_at).abs() < 300);
     }
+    readme_lines_verify(&got[0], &secret);
     let ids: std::collections::HashSet<&str> = got.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(
         ids.len(),
@@ -506,4 +507,55 @@ async fn one_endpoint_hanging_for_its_whole_timeout_does_not_delay_another() {
         (1..=8).contains(&held),
         "the hanging endpoint holds at most its share: {held}"
     );
+}
+
+/// The README's lines for checking a signature ("Checking the signature"), Python and Rust, run
+/// against a real delivery: they accept it, and refuse it with one byte of the body changed.
+fn readme_lines_verify(delivery: &Delivery, secret: &str) {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme
+        .find("### Checking the signature")
+        .expect("the section")..];
+    let block = |fence: &str| {
+        let start = section.find(fence).expect("a code block") + fence.len();
+        section[start..start + section[start..].find("```").expect("closed")].to_owned()
+    };
+    let python = block("```python\n");
+    let tampered = delivery.body.replacen("\"id\"", "\"Id\"", 1);
+    for (body, accepted) in [(&delivery.body, true), (&tampered, false)] {
+        let program = format!(
+            "import base64, hashlib, hmac, json, sys, time\n\
+             secret = {secret:?}\nh = json.loads(sys.argv[1])\nbody = sys.argv[2]\n{python}\
+             sys.exit(0 if ok else 1)\n"
+        );
+        let headers = json!({
+            "webhook-id": delivery.id,
+            "webhook-timestamp": delivery.timestamp,
+            "webhook-signature": delivery.signature,
+        });
+        let status = std::process::Command::new("python3")
+            .args(["-c", &program, &headers.to_string(), body])
+            .status()
+            .expect("python3 runs (the CI installs it)");
+        assert_eq!(status.success(), accepted, "python on {body}");
+    }
+
+    let rust = block("```rust\n");
+    assert!(
+        rust.contains("standardwebhooks::Webhook::new(&secret)?")
+            && rust.contains("verify(&body, &headers)?")
+    );
+    let mut headers = axum::http::HeaderMap::new();
+    for (name, value) in [
+        ("webhook-id", &delivery.id),
+        ("webhook-timestamp", &delivery.timestamp),
+        ("webhook-signature", &delivery.signature),
+    ] {
+        headers.insert(name, value.parse().expect("a header value"));
+    }
+    let webhook = standardwebhooks::Webhook::new(secret).expect("the secret decodes");
+    webhook
+        .verify(delivery.body.as_bytes(), &headers)
+        .expect("the crate verifies it");
+    assert!(webhook.verify(tampered.as_bytes(), &headers).is_err());
 }

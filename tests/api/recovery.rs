@@ -24,14 +24,14 @@ use paylink_testkit::{
 };
 
 /// A `paylink` process whose stdout and stderr lines are kept as they come.
-struct Observed {
-    process: Running,
-    stdout: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Observed {
+    pub(crate) process: Running,
+    pub(crate) stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Observed {
-    fn spawn(mut command: Command) -> Self {
+    pub(crate) fn spawn(mut command: Command) -> Self {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("paylink starts");
         let stdout = collect(child.stdout.take().expect("stdout piped"));
@@ -45,7 +45,7 @@ impl Observed {
 
     /// Waits (up to 60 s) for a stdout line containing `marker`; fails with the process's log
     /// if it exits first.
-    async fn wait_for_stdout(&mut self, marker: &str) {
+    pub(crate) async fn wait_for_stdout(&mut self, marker: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if self
@@ -67,7 +67,7 @@ impl Observed {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
 }
@@ -84,7 +84,7 @@ fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>
 }
 
 /// A `paylink` command with `settings` in its environment and logs at info.
-fn paylink_with(args: &[&str], settings: &[(&str, String)]) -> Command {
+pub(crate) fn paylink_with(args: &[&str], settings: &[(&str, String)]) -> Command {
     let mut command = paylink();
     command
         .args(args)
@@ -95,7 +95,11 @@ fn paylink_with(args: &[&str], settings: &[(&str, String)]) -> Command {
 }
 
 /// Settings every process of a deployment shares (the intake's address is added per process).
-fn deployment(database_url: &str, stripe: &str, namespace: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn deployment(
+    database_url: &str,
+    stripe: &str,
+    namespace: &str,
+) -> Vec<(&'static str, String)> {
     vec![
         ("PAYLINK__DATABASE__URL", database_url.to_owned()),
         ("PAYLINK__QUEUE__NAMESPACE", namespace.to_owned()),
