@@ -21,6 +21,7 @@ mod mint;
 mod orders;
 mod organiser_api;
 mod organiser_cli;
+mod outbound_dashboard;
 mod pay;
 mod properties;
 mod reconcile;
