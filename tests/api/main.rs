@@ -22,6 +22,7 @@ mod orders;
 mod organiser_api;
 mod organiser_cli;
 mod outbound;
+mod outbound_dashboard;
 mod outbound_faults;
 mod outbound_receiver;
 mod pay;

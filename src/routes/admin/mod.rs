@@ -8,6 +8,7 @@ mod order_page;
 mod orders;
 mod session;
 mod views;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -44,6 +45,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/orders/{id}/retry", post(retry_one))
         .route("/admin/orders/{id}/cancel", post(cancel))
         .route("/admin/events/{id}/replay", post(replay))
+        .route("/admin/webhooks", get(webhooks::page))
+        .route(
+            "/admin/webhooks/deliveries/{id}/resend",
+            post(webhooks::resend),
+        )
+        .route("/admin/webhooks/{id}/replay", post(webhooks::replay))
         .route("/admin/logout", post(logout))
         .route_layer(from_fn_with_state(state, session::require_admin));
     Router::new()

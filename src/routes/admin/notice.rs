@@ -1,4 +1,4 @@
-//! What the failures page says after an action. A redirect names a [`Notice`] by its code (and,
+//! What the failures and webhooks pages say after an action. A redirect names a [`Notice`] by its code (and,
 //! for a retry, a count in its own parameter); the page shows that notice's fixed message. An
 //! unknown code shows nothing, so no link can make the dashboard say something it did not.
 
@@ -28,10 +28,20 @@ pub enum Notice {
     AmountNotPending,
     /// "Change amount" lost a race with another change (or a payment).
     AmountRaced,
+    /// A webhook delivery's Resend made it pending again.
+    DeliveryResent,
+    /// Resend found no such delivery.
+    DeliveryUnknown,
+    /// "Replay since…": `count` events queued again for the endpoint.
+    EndpointReplayed,
+    /// Replay found no such endpoint.
+    EndpointUnknown,
+    /// Replay was given a time it cannot read.
+    ReplayBadTime,
 }
 
 impl Notice {
-    const ALL: [Self; 12] = [
+    const ALL: [Self; 17] = [
         Self::RetriedMatching,
         Self::Retried,
         Self::NotFailed,
@@ -44,6 +54,11 @@ impl Notice {
         Self::AmountChanged,
         Self::AmountNotPending,
         Self::AmountRaced,
+        Self::DeliveryResent,
+        Self::DeliveryUnknown,
+        Self::EndpointReplayed,
+        Self::EndpointUnknown,
+        Self::ReplayBadTime,
     ];
 
     pub fn code(self) -> &'static str {
@@ -60,6 +75,11 @@ impl Notice {
             Self::AmountChanged => "amount_changed",
             Self::AmountNotPending => "amount_not_pending",
             Self::AmountRaced => "amount_raced",
+            Self::DeliveryResent => "delivery_resent",
+            Self::DeliveryUnknown => "delivery_unknown",
+            Self::EndpointReplayed => "endpoint_replayed",
+            Self::EndpointUnknown => "endpoint_unknown",
+            Self::ReplayBadTime => "replay_bad_time",
         }
     }
 
@@ -96,6 +116,19 @@ impl Notice {
             }
             Self::AmountRaced => {
                 "The order changed meanwhile (another change or a payment); the amount was not changed."
+                    .into()
+            }
+            Self::DeliveryResent => {
+                "The delivery will be sent again now, starting over from its first try.".into()
+            }
+            Self::DeliveryUnknown => "No such delivery; nothing was resent.".into(),
+            Self::EndpointReplayed => match count.and_then(|c| whole_number("count", c).ok()) {
+                Some(n) => format!("{n} event(s) queued to be sent again."),
+                None => "The events were queued to be sent again.".into(),
+            },
+            Self::EndpointUnknown => "No such webhook endpoint; nothing was replayed.".into(),
+            Self::ReplayBadTime => {
+                "That time could not be read (use the date and time picker, in UTC); nothing was replayed."
                     .into()
             }
         }

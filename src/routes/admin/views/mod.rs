@@ -8,6 +8,7 @@ mod orders;
 mod overview;
 mod products;
 mod standing;
+mod webhooks;
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -19,6 +20,7 @@ pub use order::{OrderView, order_page};
 pub use orders::{OrdersView, copyable, order_table, orders_page, state_words};
 pub use overview::{Overview, QueueDepth, overview};
 pub use products::products;
+pub use webhooks::{EndpointRow, Webhooks, webhooks};
 
 const STYLE: &str = "
 *{box-sizing:border-box}
@@ -71,6 +73,7 @@ pub(super) fn layout(title: &str, csrf: &str, body: Markup) -> Markup {
                     a href="/admin/blasts" { "Blasts" }
                     a href="/admin/products" { "Products" }
                     a href="/admin/failures" { "Failures" }
+                    a href="/admin/webhooks" { "Webhooks" }
                     form method="post" action="/admin/logout" {
                         input type="hidden" name="csrf" value=(csrf);
                         button type="submit" { "Log out" }

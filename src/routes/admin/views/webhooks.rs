@@ -1,0 +1,187 @@
+//! The webhooks page: where paylink's own webhooks go, how each delivery fared in plain words,
+//! and the forms that send them again (Resend one, Replay an endpoint since a time).
+
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+use paylink_core::store::outbound_delivery::{Listed, Model as Delivery, State};
+use paylink_core::store::webhook_endpoint;
+
+use super::{layout, path_segment, when};
+
+/// An endpoint as the page shows it: its secrets are not here to show.
+pub struct EndpointRow {
+    pub id: String,
+    pub url: String,
+    /// `None`: every event type.
+    pub events: Option<Vec<String>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<webhook_endpoint::Model> for EndpointRow {
+    fn from(e: webhook_endpoint::Model) -> Self {
+        Self {
+            events: e.event_types(),
+            id: e.id,
+            url: e.url,
+            failing_since: e.failing_since,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// What the webhooks page lists.
+pub struct Webhooks<'a> {
+    pub endpoints: &'a [EndpointRow],
+    /// The newest deliveries, whatever their state.
+    pub recent: &'a [Listed],
+    pub failed: &'a [Listed],
+    pub counts: &'a [(State, i64)],
+    /// What each "Replay since…" field starts with (UTC, as `datetime-local` writes it).
+    pub replay_default: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+pub fn webhooks(csrf: &str, page: &Webhooks<'_>, flash: Option<&str>) -> Markup {
+    let count = |state: State| {
+        page.counts
+            .iter()
+            .filter(|(s, _)| *s == state)
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    layout(
+        "Webhooks",
+        csrf,
+        html! {
+            h1 { "Webhooks" }
+            @if let Some(flash) = flash { p.flash role="status" { (flash) } }
+            p.muted {
+                "What paylink tells your own application. All times are UTC. Deliveries: "
+                (count(State::Pending)) " waiting, " (count(State::Delivered)) " delivered, "
+                (count(State::Failed)) " given up."
+            }
+            h2 { "Endpoints (" (page.endpoints.len()) ")" }
+            @if page.endpoints.is_empty() {
+                p.muted { "None. Register one with POST /v1/webhook_endpoints." }
+            } @else {
+                p.muted {
+                    "Replay sends an endpoint every event since the time you give (a time in UTC) \
+                     that it takes, again, with the same webhook-id so it can skip ones it already has."
+                }
+                div.scroll { table id="endpoints" {
+                    tr { th { "URL" } th { "events" } th { "state" } th { "created" } th { "" } }
+                    @for e in page.endpoints {
+                        tr data-endpoint=(e.id) {
+                            td { code { (e.url) } }
+                            td { @match &e.events { Some(types) => (types.join(", ")), None => "all" } }
+                            td { @match e.failing_since {
+                                Some(since) => span.error { "Failing since " (when(Some(since))) },
+                                None => "Enabled",
+                            } }
+                            td.when { (when(Some(e.created_at))) }
+                            td {
+                                form.inline method="post" action=(format!("/admin/webhooks/{}/replay", path_segment(&e.id))) {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    label { "Replay since " input type="datetime-local" name="since" step="1" value=(page.replay_default) required; " UTC" }
+                                    " " button type="submit" { "Replay" }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+            h2 { "Failed deliveries (" (page.failed.len()) ")" }
+            @if page.failed.is_empty() { p.muted { "None." } } @else {
+                p.muted { "paylink stopped trying these. Resend one once its endpoint is back, or replay the endpoint." }
+                div.scroll { table id="failed-deliveries" {
+                    (head(false))
+                    @for row in page.failed { (delivery_row(csrf, row, page.now, false)) }
+                } }
+            }
+            h2 { "Recent deliveries (" (page.recent.len()) ")" }
+            @if page.recent.is_empty() { p.muted { "None yet." } } @else {
+                div.scroll { table id="recent-deliveries" {
+                    (head(true))
+                    @for row in page.recent { (delivery_row(csrf, row, page.now, true)) }
+                } }
+            }
+        },
+    )
+}
+
+fn head(recent: bool) -> Markup {
+    html! {
+        tr {
+            th { "#" } th { "event" } th { "about" } th { "endpoint" } th { "status" }
+            th { "tries" } th { "last answer" }
+            @if recent { th { "next try" } th { "delivered" } } @else { th { "last try" } th { "" } }
+        }
+    }
+}
+
+fn delivery_row(csrf: &str, row: &Listed, now: DateTime<Utc>, recent: bool) -> Markup {
+    let d = &row.delivery;
+    html! {
+        tr data-delivery=(d.id) data-state=(state_name(d.state)) {
+            td { (d.id) }
+            td { (row.event_type) br; span.muted { code { (row.event_id) } } }
+            td { @if let Some(order) = &row.order_id {
+                a href=(format!("/admin/orders/{}", path_segment(order))) { "order " (order) }
+            } @else if let Some(blast) = &row.blast_id {
+                a href=(format!("/admin/blasts/{}", path_segment(blast))) { "blast " (blast) }
+            } @else { "–" } }
+            td { code { (row.endpoint_url) } }
+            td.error[d.state == State::Failed] { (status_words(d, now)) }
+            td { (d.attempts) }
+            td { (last_answer(d)) }
+            @if recent {
+                td.when { @if d.state == State::Pending { (when(d.next_attempt_at)) } @else { "–" } }
+                td.when { (when(d.delivered_at)) }
+            } @else {
+                td.when { (when(d.last_attempt_at)) }
+                td {
+                    form.inline method="post" action=(format!("/admin/webhooks/deliveries/{}/resend", d.id)) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button.primary type="submit" { "Resend" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn state_name(state: State) -> &'static str {
+    match state {
+        State::Pending => "pending",
+        State::Delivered => "delivered",
+        State::Failed => "failed",
+    }
+}
+
+/// The delivery's state as an operator says it.
+fn status_words(d: &Delivery, now: DateTime<Utc>) -> String {
+    match d.state {
+        State::Delivered => "Delivered".into(),
+        State::Failed => format!(
+            "Gave up after {} {}",
+            d.attempts,
+            if d.attempts == 1 { "try" } else { "tries" }
+        ),
+        State::Pending if d.lease_until.is_some_and(|until| until > now) => "Sending now".into(),
+        State::Pending if d.attempts == 0 => "Waiting to be sent".into(),
+        State::Pending => format!("Will retry at {}", when(d.next_attempt_at)),
+    }
+}
+
+/// The endpoint's last HTTP status, or why it gave none.
+fn last_answer(d: &Delivery) -> String {
+    match (d.last_status, d.last_error.as_deref()) {
+        (Some(status), Some(error)) if !error.contains(&status.to_string()) => {
+            format!("HTTP {status}: {error}")
+        }
+        (Some(status), None) => format!("HTTP {status}"),
+        (_, Some(error)) => error.to_owned(),
+        (None, None) => "–".into(),
+    }
+}
