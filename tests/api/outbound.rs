@@ -286,6 +286,13 @@ async fn a_receiver_down_past_the_last_try_fails_then_replay_delivers_the_same_m
         .await
         .unwrap();
     assert_eq!(listed["data"][0]["state"], "failing", "{listed}");
+    let page = app.admin_page("/admin/webhooks").await;
+    assert!(page.contains("Gave up after 3 tries"), "{page}");
+    assert!(
+        page.contains(&format!("/admin/orders/{}", id(&first))),
+        "{page}"
+    );
+    assert!(page.contains("Failing since"), "{page}");
 
     // While failing, new events are still recorded for the endpoint.
     let second = app.create_order(&product, 4100).await;
