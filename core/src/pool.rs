@@ -32,7 +32,7 @@ impl WorkerPool {
         let (stop, stopped) = watch::channel(false);
         let runtime = tokio::runtime::Handle::current();
         let running = tokio::task::spawn_blocking(move || {
-            runtime.block_on(run_workers(ctx, queue, settings, wait(stopped)))
+            runtime.block_on(supervise(ctx, queue, settings, stopped))
         });
         Self {
             stop,
@@ -82,6 +82,45 @@ impl Drop for WorkerPool {
         let _ = self.stop.send(true);
     }
 }
+
+/// Runs the pool, and runs it again if it panics (a bug in a dependency reached by a lost
+/// Redis, say): a worker process must not end while the intake goes on handing it work. The
+/// panic is logged and counted (`paylink_worker_pool_restarts_total`); the work it held is in
+/// the database and returns to the queue as after a crash.
+async fn supervise(
+    ctx: Arc<JobContext>,
+    queue: JobQueue,
+    settings: WorkerSettings,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use futures::FutureExt as _;
+    loop {
+        let run = run_workers(
+            ctx.clone(),
+            queue.clone(),
+            settings.clone(),
+            wait(stopped.clone()),
+        );
+        let panic = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+            Ok(ended) => return ended,
+            Err(panic) => panic,
+        };
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        metrics::counter!("paylink_worker_pool_restarts_total").increment(1);
+        tracing::error!(panic = %message, "the workers panicked; starting them again in {RESTART_AFTER:?}");
+        tokio::select! {
+            () = wait(stopped.clone()) => return Ok(()),
+            () = tokio::time::sleep(RESTART_AFTER) => {}
+        }
+    }
+}
+
+/// Pause before a panicked pool is started again.
+const RESTART_AFTER: Duration = Duration::from_secs(2);
 
 async fn wait(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;

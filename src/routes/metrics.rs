@@ -1,6 +1,6 @@
 //! `GET /metrics`: Prometheus's text format. Counters and histograms are this process's (jobs
 //! by type and outcome, Stripe requests by endpoint and status with their latency, webhooks by
-//! result); the gauges (orders by state, queue depth, backlog) are the deployment's, read from
+//! result); the gauges (orders by state, queue depth, backlog, webhook deliveries by state) are the deployment's, read from
 //! the database and the queue by the first scrape after [`GAUGES_TTL`] and reused until then,
 //! so scrapes (however many, however often) cost the database one `GROUP BY` per interval. No
 //! admin token: it holds no payer data.
@@ -17,7 +17,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use paylink_core::JobQueue;
 use paylink_core::jobs;
-use paylink_core::store::{blast, dashboard};
+use paylink_core::store::{blast, dashboard, outbound_delivery, webhook_endpoint};
 use sea_orm::DatabaseConnection;
 
 use crate::startup::AppState;
@@ -123,6 +123,33 @@ async fn read_gauges(db: &DatabaseConnection, queue: &JobQueue) -> String {
         }
     }
     gauge_family(&mut out, "paylink_queue_due", "Jobs due per queue.", due);
+    if let Ok(by_state) = outbound_delivery::count_by_state(db).await {
+        let n = |state| {
+            by_state
+                .iter()
+                .find(|(s, _)| *s == state)
+                .map_or(0, |(_, n)| *n)
+        };
+        gauge_family(
+            &mut out,
+            "paylink_outbound_deliveries",
+            "Webhook deliveries to the host application by state.",
+            [
+                ("pending", n(outbound_delivery::State::Pending)),
+                ("delivered", n(outbound_delivery::State::Delivered)),
+                ("failed", n(outbound_delivery::State::Failed)),
+            ]
+            .map(|(state, n)| (format!("{{state=\"{state}\"}}"), n)),
+        );
+    }
+    if let Ok(failing) = webhook_endpoint::count_failing(db).await {
+        gauge_family(
+            &mut out,
+            "paylink_outbound_endpoints_failing",
+            "Webhook endpoints whose last delivery ran out of tries.",
+            [(String::new(), failing)],
+        );
+    }
     if let Ok(backlog) = dashboard::backlog(db).await {
         gauge_family(
             &mut out,

@@ -293,6 +293,23 @@ async fn a_receiver_down_past_the_last_try_fails_then_replay_delivers_the_same_m
         "{page}"
     );
     assert!(page.contains("Failing since"), "{page}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("paylink_outbound_endpoints_failing 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("paylink_outbound_deliveries{state=\"failed\"} 1"),
+        "{metrics}"
+    );
 
     // While failing, new events are still recorded for the endpoint.
     let second = app.create_order(&product, 4100).await;

@@ -300,7 +300,19 @@ async fn blast_survives_a_killed_worker_and_a_lost_redis(loss: RedisLoss) {
     let elapsed = started.elapsed();
     assert_eq!(status["counts"]["active"], ORDERS as u64, "{status}");
     assert_one_link_per_order(&app, ORDERS).await;
-    assert!(workers.iter_mut().all(Running::alive), "the survivors run");
+    let exits: Vec<String> = workers
+        .iter_mut()
+        .filter_map(|w| {
+            w.0.try_wait()
+                .ok()
+                .flatten()
+                .map(|status| status.to_string())
+        })
+        .collect();
+    assert!(
+        exits.is_empty(),
+        "the survivors run, but some exited ({exits:?}; their stderr is above)"
+    );
     let last_link = order::Entity::find()
         .all(&app.db)
         .await

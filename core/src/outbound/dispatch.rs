@@ -203,7 +203,6 @@ impl Dispatcher {
             State::Delivered => {
                 if webhook_endpoint::mark_healthy(&self.db, &endpoint.id).await? {
                     tracing::info!(endpoint_id = %endpoint.id, "webhook endpoint answers again");
-                    self.publish_failing().await;
                 }
             }
             State::Pending => {
@@ -213,7 +212,6 @@ impl Dispatcher {
                 tracing::error!(delivery_id = delivery.id, endpoint_id = %endpoint.id, event_id = %event.id, tries, status = ?status, error = ?error, "webhook delivery failed for good; replay it once the endpoint is back");
                 if webhook_endpoint::mark_failing(&self.db, &endpoint.id).await? {
                     tracing::error!(endpoint_id = %endpoint.id, url = %endpoint.url, "webhook endpoint is failing");
-                    self.publish_failing().await;
                 }
             }
         }
@@ -260,12 +258,6 @@ impl Dispatcher {
             ),
             // Without the URL: it may carry a token of the receiver's.
             Err(e) => (None, Some(describe(&e.without_url()))),
-        }
-    }
-
-    async fn publish_failing(&self) {
-        if let Ok(n) = webhook_endpoint::count_failing(&self.db).await {
-            metrics::gauge!("paylink_outbound_endpoints_failing").set(n as f64);
         }
     }
 }
