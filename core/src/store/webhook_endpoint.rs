@@ -124,7 +124,7 @@ pub async fn rotate<C: ConnectionTrait>(
     overlap_until: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let result = Entity::update_many()
-        .col_expr(Column::PreviousSecret, Expr::col(Column::Secret).into())
+        .col_expr(Column::PreviousSecret, Expr::col(Column::Secret))
         .col_expr(Column::PreviousSecretUntil, Expr::value(overlap_until))
         .col_expr(Column::Secret, Expr::value(secret))
         .filter(Column::Id.eq(id))
