@@ -3,11 +3,21 @@
 //! requests/s, p50/p99 latency, errors, and how many events were stored and enqueued.
 //!
 //! Needs PostgreSQL and Redis as the tests do. Run:
-//!   cargo bench --bench webhook_intake -- [--seconds 10] [--connections 64] [--warmup 2]
+//!   cargo bench --bench webhook_intake -- [--seconds 10] [--connections 64] [--warmup 2] [--with-endpoint]
 //! Figures cover the measured seconds only, after the warm-up; `stored` and `enqueued` count
 //! every delivery, warm-up included, and must equal the requests answered 200 overall.
+//!
+//! `--with-endpoint` registers one outbound webhook endpoint (a receiver in the benchmark
+//! answering 204) before the run, and `endpoints=` says how many there were. The intake only
+//! stores and enqueues Stripe's events (no worker runs here): the outbound event and its
+//! delivery are written later, by the worker that settles the payment, so an endpoint should
+//! leave these figures where they were.
 
 mod common;
+// Only the count of deliveries is read here.
+#[allow(dead_code)]
+#[path = "common/receiver.rs"]
+mod receiver;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -45,6 +55,7 @@ fn event(n: u64, connection: u64) -> String {
 async fn main() -> anyhow::Result<()> {
     let seconds = arg("--seconds", 10);
     let connections = arg("--connections", 64);
+    let with_endpoint = std::env::args().any(|a| a == "--with-endpoint");
     let scratch = Scratch::create().await?;
     let (name, redis_url) = (scratch.name.clone(), scratch.redis_url.clone());
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -75,6 +86,15 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
+    let receiver = if with_endpoint {
+        let receiver = receiver::Receiver::start().await?;
+        receiver
+            .register(&format!("http://127.0.0.1:{port}"), "bench")
+            .await?;
+        Some(receiver)
+    } else {
+        None
+    };
 
     let url = Arc::new(format!("http://127.0.0.1:{port}/webhooks/stripe"));
     let client = reqwest::Client::builder()
@@ -155,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
     let enqueued = scheduled + active;
 
     println!(
-        "bench=webhook_intake cpus={} connections={connections} seconds={seconds} requests={} rps={:.0} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} p999_ms={:.2} errors={errors} stored={stored} enqueued={enqueued}",
+        "bench=webhook_intake cpus={} connections={connections} seconds={seconds} requests={} rps={:.0} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} p999_ms={:.2} errors={errors} stored={stored} enqueued={enqueued} endpoints={} outbound_deliveries={}",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0),
@@ -165,6 +185,8 @@ async fn main() -> anyhow::Result<()> {
         percentile(&latencies, 0.90),
         percentile(&latencies, 0.99),
         percentile(&latencies, 0.999),
+        u8::from(receiver.is_some()),
+        receiver.as_ref().map_or(0, receiver::Receiver::count),
     );
 
     let _ = server.kill();

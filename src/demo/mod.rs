@@ -1,14 +1,15 @@
 //! `paylink demo`: the whole job in one process with nothing else running. The Stripe stand-in,
 //! the intake and the workers start on the embedded default (a SQLite file in a temporary
 //! directory, the embedded queue); a product per category and a blast of orders go in through
-//! the HTTP API; the links are minted at Stripe's pace with a progress bar; a third of the
+//! the HTTP API, after the demo registered a receiver of its own for paylink's webhooks
+//! (`receiver`); the links are minted at Stripe's pace with a progress bar; a third of the
 //! payers pay on the stand-in's hosted page, which sends signed webhooks (`--drop-webhooks`
 //! loses a share of them), and half of those payers come back to paylink's return page; then
-//! every promise is
-//! checked against the stand-in's own records and a summary is printed, with how each payment
-//! was learned. Exit 0 only if every promise held.
+//! every promise is checked against the stand-in's own records and the receiver's, and a
+//! summary is printed, with how each payment was learned. Exit 0 only if every promise held.
 
 mod promises;
+mod receiver;
 mod scenario;
 
 use std::path::PathBuf;
@@ -177,6 +178,7 @@ impl Demo {
             admin_token,
             db: engine.db.clone(),
             closing_categories: Arc::new(settings.policy().deactivate_on_paid_categories),
+            receiver: receiver::Receiver::start().await?,
             http: reqwest::Client::new(),
             http_no_redirect: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

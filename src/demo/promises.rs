@@ -2,7 +2,7 @@
 //! stand-in's Payment Links and counters on the other. Pure, so each promise is unit-tested
 //! against the facts that would break it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One order as paylink stored it, with what the demo did to it.
 #[derive(Clone, Debug)]
@@ -29,6 +29,19 @@ pub struct LinkFact {
     pub active: bool,
 }
 
+/// One delivery of paylink's own webhooks to the demo's receiver.
+#[derive(Clone, Debug)]
+pub struct Announcement {
+    /// The `webhook-id` header: the event's id, the same on every try of it.
+    pub webhook_id: String,
+    /// `type`, e.g. `order.paid`.
+    pub event_type: String,
+    /// `data.id`: the order (or blast) the event is about.
+    pub subject: Option<String>,
+    /// The signature verified against the endpoint's secret.
+    pub verified: bool,
+}
+
 /// Everything the promises are judged on.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
@@ -47,6 +60,8 @@ pub struct Facts {
     /// Events the stand-in never delivered on purpose (`--drop-webhooks`): not a breach, as
     /// long as their payments were recorded all the same.
     pub dropped_webhooks: u64,
+    /// What paylink's own webhooks told the demo's receiver, every delivery in the order they came.
+    pub announcements: Vec<Announcement>,
 }
 
 /// A promise and whether it held.
@@ -170,7 +185,63 @@ pub fn judge(facts: &Facts) -> Vec<Check> {
             (facts.delivery_failures > 0)
                 .then(|| format!("{} deliveries refused", facts.delivery_failures)),
         ),
+        check(
+            "every paid order was announced by order.paid exactly once (by webhook-id), every announcement verified, and no unpaid order was announced paid",
+            announcement_breaches(facts),
+        ),
     ]
+}
+
+/// What breaks the announcement promise: deliveries whose signature did not verify, paid orders
+/// announced by no `order.paid` or by several distinct events (tries of one event share their
+/// `webhook-id`, so a retry is not a second announcement), and `order.paid` for an order that is
+/// not paid.
+fn announcement_breaches(facts: &Facts) -> Vec<String> {
+    let unverified: Vec<&Announcement> =
+        facts.announcements.iter().filter(|a| !a.verified).collect();
+    let mut paid_events: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for a in facts
+        .announcements
+        .iter()
+        .filter(|a| a.verified && a.event_type == "order.paid")
+    {
+        paid_events
+            .entry(a.subject.as_deref().unwrap_or(""))
+            .or_default()
+            .insert(a.webhook_id.as_str());
+    }
+    let paid: HashSet<&str> = facts
+        .orders
+        .iter()
+        .filter(|o| o.paid)
+        .map(|o| o.id.as_str())
+        .collect();
+    let mut breaches: Vec<String> = unverified
+        .iter()
+        .map(|a| format!("{} ({}) did not verify", a.webhook_id, a.event_type))
+        .collect();
+    breaches.extend(facts.orders.iter().filter(|o| o.paid).filter_map(|o| {
+        match paid_events.get(o.id.as_str()).map_or(0, HashSet::len) {
+            1 => None,
+            0 => Some(format!("{} is paid but was never announced", o.id)),
+            n => Some(format!(
+                "{} was announced paid by {n} distinct events",
+                o.id
+            )),
+        }
+    }));
+    let mut unpaid: Vec<&str> = paid_events
+        .keys()
+        .copied()
+        .filter(|id| !paid.contains(id))
+        .collect();
+    unpaid.sort_unstable();
+    breaches.extend(
+        unpaid
+            .into_iter()
+            .map(|id| format!("{id} was announced paid but is not")),
+    );
+    breaches
 }
 
 fn check(promise: &'static str, breaches: impl IntoIterator<Item = String>) -> Check {
@@ -225,7 +296,53 @@ mod tests {
             injected_failures: 0,
             delivery_failures: 0,
             dropped_webhooks: 0,
+            announcements: vec![
+                announced("msg_1", "order.link_ready", "a"),
+                announced("msg_2", "order.link_ready", "b"),
+                announced("msg_3", "order.paid", "a"),
+            ],
         }
+    }
+
+    fn announced(webhook_id: &str, event_type: &str, order: &str) -> Announcement {
+        Announcement {
+            webhook_id: webhook_id.into(),
+            event_type: event_type.into(),
+            subject: Some(order.into()),
+            verified: true,
+        }
+    }
+
+    const ANNOUNCED: &str = "every paid order was announced by order.paid exactly once (by webhook-id), every announcement verified, and no unpaid order was announced paid";
+
+    #[test]
+    fn a_retry_is_one_announcement_and_a_second_event_is_two() {
+        let mut facts = good();
+        facts
+            .announcements
+            .push(announced("msg_3", "order.paid", "a"));
+        assert!(broken(&facts).is_empty(), "{:?}", judge(&facts));
+        facts
+            .announcements
+            .push(announced("msg_4", "order.paid", "a"));
+        assert_eq!(broken(&facts), [ANNOUNCED]);
+    }
+
+    #[test]
+    fn a_missing_unverified_or_false_announcement_breaks_the_promise() {
+        let mut facts = good();
+        facts.announcements.retain(|a| a.event_type != "order.paid");
+        assert_eq!(broken(&facts), [ANNOUNCED]);
+        let mut facts = good();
+        facts.announcements[0].verified = false;
+        assert_eq!(broken(&facts), [ANNOUNCED]);
+        let mut facts = good();
+        facts
+            .announcements
+            .push(announced("msg_5", "order.paid", "b"));
+        assert_eq!(broken(&facts), [ANNOUNCED]);
+        let detail = judge(&facts).pop().unwrap().detail;
+        assert_eq!(detail, "b was announced paid but is not");
     }
 
     fn broken(facts: &Facts) -> Vec<&'static str> {

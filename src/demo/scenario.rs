@@ -16,6 +16,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::promises::{Facts, LinkFact, OrderFact};
+use super::receiver::Receiver;
 use crate::fake_stripe::FakeStripeClient;
 
 /// The categories the demo sells, with a base price in cents.
@@ -30,6 +31,9 @@ const CATEGORIES: [(&str, i64); 5] = [
 /// Every `PAYER_EVERY`-th order is paid.
 const PAYER_EVERY: usize = 3;
 
+/// How long the demo waits for paylink's `order.paid` webhooks once every payment is recorded.
+const ANNOUNCEMENT_WAIT: Duration = Duration::from_secs(30);
+
 /// Clients of the running intake and stand-in.
 pub struct Scenario {
     pub base_url: String,
@@ -42,6 +46,8 @@ pub struct Scenario {
     pub http: reqwest::Client,
     /// For payers who pay and close the tab (Stripe's redirect back is not followed).
     pub http_no_redirect: reqwest::Client,
+    /// The demo's own endpoint for paylink's webhooks, registered before the orders are made.
+    pub receiver: Receiver,
 }
 
 /// What the demo saw, for the summary and the promises.
@@ -61,6 +67,7 @@ impl Scenario {
     /// Runs the story with `orders` orders; errors only when an API call fails outright (the
     /// promises judge everything else).
     pub async fn play(&self, orders: usize, started: Instant) -> anyhow::Result<Observed> {
+        self.register_receiver().await?;
         let products = self.create_products().await?;
         let blast_id = self.create_blast(&products, orders).await?;
         println!(
@@ -89,6 +96,23 @@ impl Scenario {
         let paid_ids: Vec<String> = payers.iter().map(|o| o.id.clone()).collect();
         self.wait_for_the_loop_to_close(&paid_ids, &products)
             .await?;
+        let paid_here: Vec<String> = self
+            .orders(&blast_id)
+            .await?
+            .into_iter()
+            .filter(|o| o.status == order::Status::Paid)
+            .map(|o| o.id)
+            .collect();
+        if !self
+            .receiver
+            .wait_for_paid(&paid_here, ANNOUNCEMENT_WAIT)
+            .await
+        {
+            println!(
+                "order.paid webhooks still missing after {} s",
+                ANNOUNCEMENT_WAIT.as_secs()
+            );
+        }
         let learned = payment::count_by_via(&self.db).await?;
         let stats = self.stripe.stats().await?;
         let stripe_requests = serde_json::from_value(stats["requests"].clone()).unwrap_or_default();
@@ -128,6 +152,7 @@ impl Scenario {
             injected_failures: stats["injected_failures"].as_u64().unwrap_or(0),
             delivery_failures: stats["event_delivery_failures"].as_u64().unwrap_or(0),
             dropped_webhooks: stats["events_dropped"].as_u64().unwrap_or(0),
+            announcements: self.receiver.received(),
         };
         Ok(Observed {
             facts,
@@ -137,6 +162,17 @@ impl Scenario {
             unpaid_pay_token,
             closed_pay_token,
         })
+    }
+
+    /// Registers the demo's receiver for every event type, as a host application would.
+    async fn register_receiver(&self) -> anyhow::Result<()> {
+        let endpoint = self
+            .api_post("/v1/webhook_endpoints", &json!({"url": self.receiver.url}))
+            .await?;
+        let secret = endpoint["secret"]
+            .as_str()
+            .context("a webhook endpoint without its secret")?;
+        self.receiver.set_secret(secret)
     }
 
     /// One product per category; returns product id → category.
@@ -374,6 +410,21 @@ impl Observed {
             .map(|(endpoint, n)| format!("{endpoint} {n}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let mut announced: BTreeMap<&str, usize> = BTreeMap::new();
+        for a in &self.facts.announcements {
+            *announced.entry(a.event_type.as_str()).or_default() += 1;
+        }
+        let announced = announced
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let refused = self
+            .facts
+            .announcements
+            .iter()
+            .filter(|a| !a.verified)
+            .count();
         let learned = |via: payment::LearnedVia| {
             self.learned
                 .iter()
@@ -381,7 +432,7 @@ impl Observed {
                 .map_or(0, |(_, n)| *n)
         };
         format!(
-            "blast {}: {} orders in {:.1} s\n  minted        {minted}\n  paid          {paid} ({} learned by webhook, {} by the sweep of Stripe's events, {} by the payer's return page; {} webhooks never delivered)\n  deactivated   {deactivated}\n  still active  {still_active}\n  failures      {failed}\n  Stripe        {requests} requests ({by_endpoint}); {} answered 429; {} failed on purpose",
+            "blast {}: {} orders in {:.1} s\n  minted        {minted}\n  paid          {paid} ({} learned by webhook, {} by the sweep of Stripe's events, {} by the payer's return page; {} webhooks never delivered)\n  deactivated   {deactivated}\n  still active  {still_active}\n  failures      {failed}\n  webhooks out  {} deliveries to the demo's receiver ({announced}); {refused} refused\n  Stripe        {requests} requests ({by_endpoint}); {} answered 429; {} failed on purpose",
             self.blast_id,
             orders.len(),
             elapsed.as_secs_f64(),
@@ -389,6 +440,7 @@ impl Observed {
             learned(payment::LearnedVia::EventSweep),
             learned(payment::LearnedVia::ReturnPage),
             self.facts.dropped_webhooks,
+            self.facts.announcements.len(),
             self.facts.rate_limited,
             self.facts.injected_failures,
         )
