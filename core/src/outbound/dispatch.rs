@@ -18,7 +18,8 @@ use super::{OutboundSettings, outbox, sign};
 use crate::store::outbound_delivery::{self, State, TryResult};
 use crate::store::{blast, outbound_event, webhook_endpoint};
 
-/// How often the loop looks for due deliveries, and for blasts that just completed.
+/// How often the loop looks for due deliveries (and at once whenever a try finishes), and for
+/// blasts that just completed.
 const POLL: Duration = Duration::from_millis(200);
 const BLAST_CHECK: Duration = Duration::from_secs(1);
 /// A lease lasts the try's timeout and this much more.
@@ -44,6 +45,8 @@ pub(crate) async fn run(
         tokio::select! {
             () = &mut shutdown => return,
             () = tokio::time::sleep(POLL) => {}
+            // A try finished: its slot is free, and the next event of its order may be due.
+            () = dispatcher.finished.notified() => {}
         }
         if blasts_checked.elapsed() >= BLAST_CHECK {
             blasts_checked = tokio::time::Instant::now();
@@ -79,6 +82,8 @@ struct Dispatcher {
     slots: Arc<Semaphore>,
     /// Tries in flight per endpoint.
     in_flight: Mutex<HashMap<String, usize>>,
+    /// Wakes the loop when a try finishes.
+    finished: tokio::sync::Notify,
 }
 
 impl Dispatcher {
@@ -96,6 +101,7 @@ impl Dispatcher {
             settings,
             owner: crate::store::new_id("dispatch"),
             in_flight: Mutex::new(HashMap::new()),
+            finished: tokio::sync::Notify::new(),
         })
     }
 
@@ -160,6 +166,7 @@ impl Dispatcher {
                 }
                 this.give_back_slot(&delivery.endpoint_id);
                 drop(permit);
+                this.finished.notify_one();
             });
         }
         Ok(())
@@ -201,7 +208,9 @@ impl Dispatcher {
         metrics::counter!("paylink_outbound_deliveries_total", "outcome" => label).increment(1);
         match state {
             State::Delivered => {
-                if webhook_endpoint::mark_healthy(&self.db, &endpoint.id).await? {
+                if endpoint.failing_since.is_some()
+                    && webhook_endpoint::mark_healthy(&self.db, &endpoint.id).await?
+                {
                     tracing::info!(endpoint_id = %endpoint.id, "webhook endpoint answers again");
                 }
             }

@@ -86,7 +86,7 @@ impl Default for OutboundSettings {
             timeout: Duration::from_secs(15),
             secret_overlap: Duration::from_secs(24 * 3600),
             max_in_flight: 64,
-            per_endpoint: 8,
+            per_endpoint: 16,
         }
     }
 }
