@@ -36,6 +36,18 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// `GET /metrics` on the intake's public port, as text.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("request sent")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// An admin page's HTML, fetched with the admin token.
     pub async fn admin_page(&self, path: &str) -> String {
         self.get_json(path).await.text().await.expect("html")

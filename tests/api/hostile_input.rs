@@ -432,15 +432,7 @@ async fn an_event_id_with_url_characters_stays_one_path_segment() {
 
 /// The value of one sample (`name{labels}`) in a `/metrics` scrape of `app`.
 async fn scrape(app: &TestApp, sample: &str) -> Option<f64> {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     text.lines()
         .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
 }

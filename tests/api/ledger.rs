@@ -405,15 +405,7 @@ async fn wrong_amount_payment_after_cancel_and_a_second_payment_are_flagged_and_
             "{id} {issue} listed"
         );
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     for issue in ["amount_mismatch", "paid_after_cancel", "paid_twice"] {
         let series = format!("paylink_payment_issues_total{{issue=\"{issue}\"}}");
         assert!(metrics.contains(&series), "{series} in /metrics");

@@ -293,15 +293,7 @@ async fn a_receiver_down_past_the_last_try_fails_then_replay_delivers_the_same_m
         "{page}"
     );
     assert!(page.contains("Failing since"), "{page}");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("paylink_outbound_endpoints_failing 1"),
         "{metrics}"

@@ -3,16 +3,15 @@
 
 use std::time::Duration;
 
-use paylink::fake_stripe::{FakeConfig, FakeStripeServer};
 use paylink_core::store::{order, outbound_event};
-use paylink_testkit::{AppOptions, Db, Stack, TestDatabase, eventually, free_port, spawn_app_with};
+use paylink_testkit::{AppOptions, Stack, eventually, spawn_app_with};
 use sea_orm::{ConnectionTrait as _, EntityTrait as _, TransactionTrait as _};
 use serde_json::{Value, json};
 
 use crate::cli::ProcessApi;
 use crate::outbound::{received, register, secret_of};
 use crate::outbound_receiver::{Answer, Receiver};
-use crate::recovery::{Observed, deployment, paylink_with};
+use crate::recovery::{Observed, SqliteDeployment, paylink_with};
 
 /// Whether some session of this database waits for a lock while inserting an outbound event.
 async fn an_event_insert_waits(db: &sea_orm::DatabaseConnection) -> bool {
@@ -99,31 +98,14 @@ async fn an_event_is_written_if_and_only_if_its_state_change_committed() {
 /// failed try in between) never put either secret in its output.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_appear_in_listings_or_logs() {
-    let database = TestDatabase::create(Db::Sqlite).await;
-    let fake = FakeStripeServer::bind(
-        "127.0.0.1:0",
-        FakeConfig {
-            rate_limit_per_sec: 0,
-            account_rate_limit_per_sec: 0,
-            ..FakeConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let fake_url = fake.base_url();
-    tokio::spawn(fake.run());
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut settings = deployment(&database.url, &fake_url, "paylink");
-    settings.extend([
-        ("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}")),
-        ("PAYLINK__PUBLIC_BASE_URL", base.clone()),
+    let deployment = SqliteDeployment::start(&[
         ("PAYLINK__LOG__LEVEL", "debug".to_owned()),
         ("PAYLINK__OUTBOUND__RETRY_SCHEDULE_SECS", "1".to_owned()),
-    ]);
-    let mut run = Observed::spawn(paylink_with(&["run"], &settings));
+    ])
+    .await;
+    let mut run = Observed::spawn(paylink_with(&["run"], &deployment.settings));
     run.wait_for_stdout("listening on").await;
-    let api = ProcessApi::new(&base);
+    let api = ProcessApi::new(&deployment.base);
     let receiver = Receiver::start().await;
     receiver.script(&[Answer::Status(500)]);
 

@@ -109,6 +109,47 @@ pub(crate) fn deployment(
     ]
 }
 
+/// A deployment for `paylink run` processes: a fresh SQLite file, a stand-in of its own, a free
+/// port for the intake, and the settings (with `extra`) that every process on it shares.
+pub(crate) struct SqliteDeployment {
+    pub(crate) settings: Vec<(&'static str, String)>,
+    pub(crate) fake_url: String,
+    pub(crate) base: String,
+    _database: TestDatabase,
+}
+
+impl SqliteDeployment {
+    pub(crate) async fn start(extra: &[(&'static str, String)]) -> Self {
+        let database = TestDatabase::create(Db::Sqlite).await;
+        let fake = FakeStripeServer::bind(
+            "127.0.0.1:0",
+            FakeConfig {
+                rate_limit_per_sec: 0,
+                account_rate_limit_per_sec: 0,
+                ..FakeConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let fake_url = fake.base_url();
+        tokio::spawn(fake.run());
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut settings = deployment(&database.url, &fake_url, "paylink");
+        settings.extend([
+            ("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}")),
+            ("PAYLINK__PUBLIC_BASE_URL", base.clone()),
+        ]);
+        settings.extend(extra.iter().cloned());
+        Self {
+            settings,
+            fake_url,
+            base,
+            _database: database,
+        }
+    }
+}
+
 /// Every process came up, exactly one applied the migrations, and the others found them
 /// applied (after waiting for the lock, or after the first had finished).
 async fn assert_migrated_once(processes: &mut [Observed], ready: &[&str], database_url: &str) {
@@ -358,30 +399,12 @@ async fn a_worker_killed_and_redis_restarted_empty_mid_blast_cost_seconds_at_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paylink_run_killed_mid_blast_finishes_it_within_seconds_of_its_restart() {
     const ORDERS: usize = 300;
-    let database = TestDatabase::create(Db::Sqlite).await;
-    let fake = FakeStripeServer::bind(
-        "127.0.0.1:0",
-        FakeConfig {
-            rate_limit_per_sec: 0,
-            account_rate_limit_per_sec: 0,
-            ..FakeConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let fake_url = fake.base_url();
-    tokio::spawn(fake.run());
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut settings = deployment(&database.url, &fake_url, "paylink");
-    settings.extend([
-        ("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}")),
-        ("PAYLINK__PUBLIC_BASE_URL", base.clone()),
-        ("PAYLINK__STRIPE__RATE_LIMIT_PER_SEC", "100".to_owned()),
-    ]);
-    let mut run = Observed::spawn(paylink_with(&["run"], &settings));
+    let deployment =
+        SqliteDeployment::start(&[("PAYLINK__STRIPE__RATE_LIMIT_PER_SEC", "100".to_owned())]).await;
+    let (settings, fake_url, base) = (&deployment.settings, &deployment.fake_url, &deployment.base);
+    let mut run = Observed::spawn(paylink_with(&["run"], settings));
     run.wait_for_stdout("listening on").await;
-    let api = ProcessApi::new(&base);
+    let api = ProcessApi::new(base);
     let product = api
         .post(
             "/v1/products",
@@ -405,7 +428,7 @@ async fn paylink_run_killed_mid_blast_finishes_it_within_seconds_of_its_restart(
     run.process.0.wait().unwrap();
 
     let restarted = Instant::now();
-    let mut again = Observed::spawn(paylink_with(&["run"], &settings));
+    let mut again = Observed::spawn(paylink_with(&["run"], settings));
     again.wait_for_stdout("listening on").await;
     let finished = eventually(Duration::from_secs(60), || async {
         (active().await? == ORDERS as u64).then_some(restarted.elapsed())
@@ -420,7 +443,7 @@ async fn paylink_run_killed_mid_blast_finishes_it_within_seconds_of_its_restart(
         "the blast finished {finished:?} after the restart"
     );
 
-    let stats = FakeStripeClient::new(&fake_url).stats().await.unwrap();
+    let stats = FakeStripeClient::new(fake_url).stats().await.unwrap();
     assert_eq!(
         stats["payment_links"]["total"], ORDERS as u64,
         "300 active orders and 300 links: one each, none doubled ({stats})"
