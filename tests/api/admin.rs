@@ -26,7 +26,11 @@ const ACTIONS: [&str; 5] = [
     "/admin/logout",
 ];
 
-async fn admin_post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn admin_post(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .bearer_auth(ADMIN_TOKEN)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use paylink_core::store::{outbound_delivery, outbound_event};
-use paylink_testkit::{ADMIN_TOKEN, AppOptions, TestApp, eventually, spawn_app_with};
+use paylink_testkit::{AppOptions, TestApp, eventually, spawn_app_with};
 use serde_json::{Value, json};
 
 /// An endpoint nothing listens on: every try is refused.
@@ -48,13 +48,8 @@ async fn deliveries(app: &TestApp) -> Vec<outbound_delivery::Model> {
 /// POSTs a dashboard form as the admin without going through `admin_press` (so with the
 /// fields given, and no CSRF token unless one is among them); answers the status.
 async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> u16 {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(ADMIN_TOKEN)
-        .form(form)
-        .send()
+    crate::admin::admin_post(app, path, form)
         .await
-        .unwrap()
         .status()
         .as_u16()
 }
