@@ -575,3 +575,34 @@ fn readme_lines_verify(delivery: &Delivery, secret: &str) {
         .expect("the crate verifies it");
     assert!(webhook.verify(tampered.as_bytes(), &headers).is_err());
 }
+
+#[tokio::test]
+async fn an_orders_events_arrive_in_order_even_when_the_first_needs_a_retry() {
+    let app = spawn_app_with(app_with_schedule("2")).await;
+    let receiver = Receiver::start().await;
+    receiver.script(&[Answer::Status(500)]);
+    register(&app, &receiver.url(), None).await;
+    let order = app.minted_order("jersey", 2600).await;
+    let order_id = id(&order);
+    // The first try of order.link_ready failed; pay before its retry is due.
+    received(&receiver, Duration::from_secs(10), |d| d.len() == 1).await;
+    app.complete_checkout(order["stripe_payment_link_id"].as_str().unwrap(), "paid")
+        .await;
+    app.wait_until_settled(&order_id).await;
+    let got = received(&receiver, Duration::from_secs(20), |d| {
+        count(d, "order.paid", &order_id) == 1
+    })
+    .await;
+    let types: Vec<&str> = got.iter().map(Delivery::event_type).collect();
+    assert_eq!(
+        types,
+        ["order.link_ready", "order.link_ready", "order.paid"],
+        "the paid event waited for the retried link_ready"
+    );
+    let paid_written: chrono::DateTime<chrono::Utc> =
+        got[2].json["timestamp"].as_str().unwrap().parse().unwrap();
+    assert!(
+        paid_written < got[1].at,
+        "order.paid was written while order.link_ready still waited for its retry"
+    );
+}
