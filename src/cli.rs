@@ -48,6 +48,18 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Check the deployment before a blast: database, queue, the public base URL, the Stripe
+    /// key, the webhook endpoint at Stripe, the rate limit. One line per check; exit 0 only
+    /// when none failed (README, "Before your first blast").
+    Doctor {
+        /// Also create one Payment Link per category exactly as the mint would (test keys
+        /// only), read each back from Stripe, compare, and switch them off.
+        #[arg(long)]
+        create_test_link: bool,
+        /// With --create-test-link: leave the links on, to pay one with a test card.
+        #[arg(long, requires = "create_test_link")]
+        keep_test_links: bool,
+    },
     /// Everything in one process with nothing else running: the Stripe stand-in, the intake and
     /// the workers on a temporary SQLite file; a blast minted, a third of it paid, every
     /// promise checked. Exits 0 only if every promise held.
@@ -197,6 +209,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             no_wait,
         } => crate::blast_cli::run(&settings, file, name, out, no_wait).await,
+        Command::Doctor {
+            create_test_link,
+            keep_test_links,
+        } => {
+            let keep = if keep_test_links {
+                crate::doctor::Keep::KeepOn
+            } else {
+                crate::doctor::Keep::SwitchOff
+            };
+            crate::doctor::run(&settings, create_test_link, keep).await
+        }
         Command::Serve => serve(&settings, false).await,
         Command::Run => serve(&settings, true).await,
         Command::Work => {

@@ -8,6 +8,7 @@ pub mod blast_export;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod http_server;
 pub use fake_stripe;
 pub mod routes;

@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod connections;
 mod dashboard;
+mod doctor;
 mod fake_stripe;
 mod faults;
 mod hostile_input;

@@ -11,6 +11,7 @@ use crate::context::JobContext;
 use crate::domain::OrderId;
 use crate::jobs::lease::MintLease;
 use crate::outbound::{EventType, outbox};
+use crate::policy::Policy;
 use crate::queue::JobQueue;
 use crate::store::{order, payment_link, product, stripe_cursor};
 use crate::stripe::{LinkRequest, MintedLink, StripeFailure};
@@ -133,6 +134,36 @@ async fn fail_link(
     txn.commit().await
 }
 
+/// What decides an order's Payment Link.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkFor<'a> {
+    pub order_id: &'a str,
+    pub generation: i32,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+    pub pay_token: &'a str,
+    pub product_name: &'a str,
+    pub category: &'a str,
+}
+
+/// The Payment Link paylink asks Stripe for: the one place that decides it, used by the mint
+/// and by `paylink doctor --create-test-link`, so that the doctor checks what the mint sends.
+pub fn link_request(policy: &Policy, public_base_url: &str, order: &LinkFor<'_>) -> LinkRequest {
+    LinkRequest {
+        order_id: order.order_id.to_owned(),
+        generation: order.generation,
+        amount_cents: order.amount_cents,
+        currency: order.currency.to_owned(),
+        product_name: order.product_name.to_owned(),
+        save_card: policy.saves_card(order.category),
+        single_payment: policy.deactivates_on_paid(order.category),
+        redirect_url: format!(
+            "{}/thanks?session_id={{CHECKOUT_SESSION_ID}}",
+            crate::context::pay_url(public_base_url, order.pay_token)
+        ),
+    }
+}
+
 /// The idempotency key for one order, generation and retry epoch.
 pub(crate) fn idempotency_key(order_id: &str, generation: i32, epoch: i32) -> String {
     format!("paylink-order-{order_id}-gen-{generation}-try-{epoch}")
@@ -174,19 +205,19 @@ pub async fn mint_order_link(
             order::bump_retry_epoch(&ctx.db, order_id, current.retry_epoch).await?;
             continue;
         }
-        let request = LinkRequest {
-            order_id: current.id.clone(),
-            generation,
-            amount_cents: current.amount_cents,
-            currency: current.currency.clone(),
-            product_name: product.name.clone(),
-            save_card: ctx.policy.saves_card(&product.category),
-            single_payment: ctx.policy.deactivates_on_paid(&product.category),
-            redirect_url: format!(
-                "{}/thanks?session_id={{CHECKOUT_SESSION_ID}}",
-                ctx.pay_url(&current.pay_token)
-            ),
-        };
+        let request = link_request(
+            &ctx.policy,
+            &ctx.public_base_url,
+            &LinkFor {
+                order_id: &current.id,
+                generation,
+                amount_cents: current.amount_cents,
+                currency: &current.currency,
+                pay_token: &current.pay_token,
+                product_name: &product.name,
+                category: &product.category,
+            },
+        );
         let key = idempotency_key(order_id, generation, current.retry_epoch);
         let sent_at = chrono::Utc::now();
         match ctx.stripe.create_payment_link(&request, &key).await {

@@ -75,3 +75,17 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>,
     }
     Entity::find_by_id(id.to_owned()).one(db).await
 }
+
+/// The currency of the newest product (what the doctor's test links charge in); `None` when
+/// there is no product yet.
+pub async fn newest_currency<C: ConnectionTrait>(db: &C) -> Result<Option<String>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Entity::find()
+        .select_only()
+        .column(Column::Currency)
+        .order_by_desc(Column::CreatedAt)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
+}

@@ -157,6 +157,14 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<usize> {
     Ok(applied)
 }
 
+/// How many of this build's migrations the database has not applied yet.
+pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<usize> {
+    Ok(migration::Migrator::get_pending_migrations(db)
+        .await
+        .context("failed to read which migrations are applied")?
+        .len())
+}
+
 /// How many migrations this build knows (the schema it expects).
 pub fn migrations_known() -> usize {
     migration::Migrator::migrations().len()

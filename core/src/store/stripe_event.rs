@@ -245,3 +245,18 @@ pub async fn stamp_enqueued<C: ConnectionTrait>(
         .await?
         .rows_affected)
 }
+
+/// When the intake last stored an event delivered by Stripe (one whose signature verified with
+/// a configured secret); `None` when none ever came.
+pub async fn last_delivered_at<C: ConnectionTrait>(db: &C) -> Result<Option<DateTime<Utc>>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Entity::find()
+        .select_only()
+        .column(Column::ReceivedAt)
+        .filter(Column::Source.eq(FROM_WEBHOOK))
+        .order_by_desc(Column::ReceivedAt)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
+}

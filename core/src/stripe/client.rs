@@ -210,7 +210,7 @@ impl StripeApi {
 
     /// Switches a Payment Link off. Setting `active=false` is idempotent by nature (an already
     /// inactive link accepts it again), so no idempotency key is needed and any retry is safe.
-    pub(crate) async fn deactivate_payment_link(&self, link_id: &str) -> Result<(), StripeFailure> {
+    pub async fn deactivate_payment_link(&self, link_id: &str) -> Result<(), StripeFailure> {
         let request = UpdatePaymentLink::new(link_id).active(false);
         self.paced("update_payment_link", request.send(&self.client))
             .await?;

@@ -4,6 +4,7 @@
 mod client;
 mod error;
 mod http;
+mod inspect;
 mod rate_limit;
 mod reads;
 mod session;
@@ -16,3 +17,10 @@ pub use rate_limit::RateLimiter;
 pub use reads::{CHECKOUT_EVENT_TYPES, ListedEvent, ListedLink, Page};
 pub use session::CheckoutSession;
 pub use tally::Tally;
+
+/// The Stripe API version paylink speaks (async-stripe's): what it sends as `Stripe-Version`,
+/// and the version a webhook endpoint should be pinned to so events come in the shape paylink
+/// reads.
+pub fn api_version() -> &'static str {
+    stripe_shared::version::VERSION.as_str()
+}

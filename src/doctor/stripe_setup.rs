@@ -1,0 +1,335 @@
+//! The doctor's checks of the deployment's Stripe account: the key (its kind, that Stripe takes
+//! it, live only in production), the webhook endpoint pointing at this intake (enabled, the
+//! events paylink processes, a pinned API version, its secret), and the rate limit's headroom.
+
+use paylink_core::stripe::{CHECKOUT_EVENT_TYPES, StripeApi, StripeFailure, api_version};
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+
+use super::Report;
+use crate::config::Settings;
+
+/// Test or live, as the key's prefix says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Test,
+    Live,
+}
+
+impl Mode {
+    /// Stripe's default rate limit for the mode (requests per second, all endpoints together).
+    fn rate_limit(self) -> u32 {
+        match self {
+            Mode::Test => 25,
+            Mode::Live => 100,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Test => "test",
+            Mode::Live => "live",
+        }
+    }
+}
+
+/// The checks after the key's own, in order.
+const STRIPE_CHECKS: [&str; 6] = [
+    "rate limit",
+    "stripe accepts key",
+    "webhook endpoint",
+    "webhook events",
+    "webhook version",
+    "endpoint secret",
+];
+
+/// The share of Stripe's limit paylink may take and still leave room for the Dashboard, other
+/// integrations and the sweeps' bursts.
+const HEADROOM: f64 = 0.8;
+
+/// Runs the checks; returns a client Stripe accepted (`None` when the key cannot be used).
+pub async fn check(
+    settings: &Settings,
+    db: Option<&DatabaseConnection>,
+    report: &mut Report,
+) -> Option<StripeApi> {
+    let Some(mode) = key_kind(settings, report) else {
+        for check in STRIPE_CHECKS {
+            report.skip(check, "needs a key that can be used");
+        }
+        return None;
+    };
+    rate_limit(settings, mode, report);
+    let stripe = match settings
+        .stripe_settings()
+        .map_err(anyhow::Error::from)
+        .and_then(|s| StripeApi::new(&s))
+    {
+        Ok(stripe) => stripe,
+        Err(e) => {
+            report.fail(
+                "stripe key",
+                format!("{e}."),
+                "set PAYLINK__STRIPE__SECRET_KEY.",
+            );
+            return None;
+        }
+    };
+    let endpoints = match stripe.list_webhook_endpoints().await {
+        Ok(endpoints) => {
+            report.ok(
+                "stripe accepts key",
+                format!(
+                    "{} answered GET /v1/webhook_endpoints ({} mode)",
+                    settings.stripe.api_base,
+                    mode.name()
+                ),
+            );
+            endpoints
+        }
+        Err(failure) => {
+            refused(settings, &failure, report);
+            for check in &STRIPE_CHECKS[2..] {
+                report.skip(check, "needs a key Stripe accepts");
+            }
+            return None;
+        }
+    };
+    endpoint(settings, db, &endpoints, report).await;
+    Some(stripe)
+}
+
+/// The key's kind from its prefix (never printing the key), and whether it fits the environment.
+fn key_kind(settings: &Settings, report: &mut Report) -> Option<Mode> {
+    let Some(key) = &settings.stripe.secret_key else {
+        if settings.stripe.api_base.contains("api.stripe.com") {
+            report.fail(
+                "stripe key",
+                "PAYLINK__STRIPE__SECRET_KEY is not set.",
+                "set it to the account's secret key (Dashboard → Developers → API keys): sk_test_… to try, sk_live_… in production.",
+            );
+            return None;
+        }
+        report.ok(
+            "stripe key",
+            format!(
+                "none needed: stripe.api_base is {} (the stand-in), not Stripe",
+                settings.stripe.api_base
+            ),
+        );
+        return Some(Mode::Test);
+    };
+    let key = secrecy::ExposeSecret::expose_secret(key);
+    let (mode, kind) = match key.get(..8).unwrap_or_default() {
+        "sk_test_" => (Mode::Test, "a test secret key"),
+        "sk_live_" => (Mode::Live, "a live secret key"),
+        "rk_test_" => (Mode::Test, "a restricted test key"),
+        "rk_live_" => (Mode::Live, "a restricted live key"),
+        _ => {
+            let publishable = key.starts_with("pk_");
+            report.fail(
+                "stripe key",
+                if publishable {
+                    "PAYLINK__STRIPE__SECRET_KEY holds a publishable key (pk_…), which cannot create links."
+                } else {
+                    "PAYLINK__STRIPE__SECRET_KEY does not look like a Stripe secret key (sk_test_, sk_live_, rk_test_ or rk_live_)."
+                },
+                "copy the secret key from the Dashboard (Developers → API keys).",
+            );
+            return None;
+        }
+    };
+    match (mode, settings.is_production()) {
+        (Mode::Live, false) => {
+            report.fail(
+                "stripe key",
+                format!(
+                    "{kind} outside production (PAYLINK_ENV={}): real money, from settings meant for trying.",
+                    if settings.environment.is_empty() { "unset" } else { &settings.environment }
+                ),
+                "use the sk_test_ key here; the live key belongs only where PAYLINK_ENV=production.",
+            );
+            return None;
+        }
+        (Mode::Test, true) => report.warn(
+            "stripe key",
+            format!("{kind} in production: payers can pay only with test cards"),
+        ),
+        _ => report.ok("stripe key", format!("{kind} ({} mode)", mode.name())),
+    }
+    Some(mode)
+}
+
+fn refused(settings: &Settings, failure: &StripeFailure, report: &mut Report) {
+    let status = match failure {
+        StripeFailure::Refused { status, .. } | StripeFailure::RetryLater { status, .. } => {
+            Some(*status)
+        }
+        _ => None,
+    };
+    let (message, fix) = match status {
+        Some(401) => (
+            format!("Stripe refused the key: {failure}."),
+            "copy the secret key again from the Dashboard (Developers → API keys); a rolled key stops working.".to_owned(),
+        ),
+        Some(403) => (
+            format!("the key may not read webhook endpoints: {failure}."),
+            "give the restricted key read access to Webhook Endpoints (and write access to Payment Links), or use the secret key.".to_owned(),
+        ),
+        _ => (
+            format!("cannot ask Stripe at {}: {failure}.", settings.stripe.api_base),
+            "check the network to Stripe and PAYLINK__STRIPE__API_BASE.".to_owned(),
+        ),
+    };
+    report.fail("stripe accepts key", message, fix);
+}
+
+fn rate_limit(settings: &Settings, mode: Mode, report: &mut Report) {
+    let ours = settings.stripe.rate_limit_per_sec;
+    let limit = mode.rate_limit();
+    let comfortable = (f64::from(limit) * HEADROOM).floor() as u32;
+    if ours > limit {
+        report.fail(
+            "rate limit",
+            format!(
+                "PAYLINK__STRIPE__RATE_LIMIT_PER_SEC={ours} is above Stripe's {limit}/s for {} keys: blasts will meet 429s.",
+                mode.name()
+            ),
+            format!("set it to {comfortable} or less."),
+        );
+    } else if ours > comfortable {
+        report.warn(
+            "rate limit",
+            format!(
+                "{ours}/s leaves less than {:.0}% of Stripe's {limit}/s ({} mode) for the Dashboard and other integrations; {comfortable} would",
+                (1.0 - HEADROOM) * 100.0,
+                mode.name()
+            ),
+        );
+    } else {
+        report.ok(
+            "rate limit",
+            format!("{ours}/s of Stripe's {limit}/s in {} mode", mode.name()),
+        );
+    }
+}
+
+async fn endpoint(
+    settings: &Settings,
+    db: Option<&DatabaseConnection>,
+    endpoints: &[Value],
+    report: &mut Report,
+) {
+    let wanted = format!(
+        "{}/webhooks/stripe",
+        settings.public_base_url.trim_end_matches('/')
+    );
+    let version = api_version();
+    let events: Vec<String> = CHECKOUT_EVENT_TYPES
+        .iter()
+        .map(|t| format!("-d 'enabled_events[]={t}'"))
+        .collect();
+    let create = format!(
+        "curl https://api.stripe.com/v1/webhook_endpoints -u \"$PAYLINK__STRIPE__SECRET_KEY:\" -d url={wanted} {} -d api_version={version}",
+        events.join(" ")
+    );
+    let url_of = |e: &Value| e["url"].as_str().unwrap_or_default().to_owned();
+    let Some(found) = endpoints
+        .iter()
+        .find(|e| url_of(e).trim_end_matches('/') == wanted)
+    else {
+        let others: Vec<String> = endpoints.iter().map(url_of).collect();
+        report.fail(
+            "webhook endpoint",
+            format!(
+                "none of the account's {} endpoint(s) points at {wanted}{}.",
+                endpoints.len(),
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (they point at {})", others.join(", "))
+                }
+            ),
+            format!(
+                "add one in the Dashboard (Developers → Webhooks) for the events {}, or: {create}",
+                CHECKOUT_EVENT_TYPES.join(", ")
+            ),
+        );
+        for check in ["webhook events", "webhook version", "webhook secret"] {
+            report.skip(check, "needs the endpoint");
+        }
+        return;
+    };
+    let id = found["id"].as_str().unwrap_or("?");
+    if found["status"].as_str() == Some("enabled") {
+        report.ok("webhook endpoint", format!("{id} at {wanted}, enabled"));
+    } else {
+        report.fail(
+            "webhook endpoint",
+            format!(
+                "{id} at {wanted} is {}: Stripe sends it nothing.",
+                found["status"].as_str().unwrap_or("not enabled")
+            ),
+            "enable it in the Dashboard (Developers → Webhooks → the endpoint).",
+        );
+    }
+    let enabled: Vec<&str> = found["enabled_events"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let missing: Vec<&str> = CHECKOUT_EVENT_TYPES
+        .iter()
+        .copied()
+        .filter(|t| !enabled.contains(t) && !enabled.contains(&"*"))
+        .collect();
+    if missing.is_empty() {
+        report.ok(
+            "webhook events",
+            format!("sends {}", CHECKOUT_EVENT_TYPES.join(", ")),
+        );
+    } else {
+        report.fail(
+            "webhook events",
+            format!("{id} does not send {}.", missing.join(", ")),
+            format!("add them to the endpoint's events (curl https://api.stripe.com/v1/webhook_endpoints/{id} -u \"$PAYLINK__STRIPE__SECRET_KEY:\" with -d 'enabled_events[]=…' for each of {}).", CHECKOUT_EVENT_TYPES.join(", ")),
+        );
+    }
+    match found["api_version"].as_str() {
+        None => report.fail(
+            "webhook version",
+            format!("{id} has no pinned API version: its events take the account's default version, which changes when the account is upgraded; paylink reads {version}."),
+            format!("Stripe cannot change an endpoint's version: create a new endpoint with api_version={version} ({create}), move the signing secret to PAYLINK__STRIPE__WEBHOOK_SECRETS, then delete the old one."),
+        ),
+        Some(v) if v == version => report.ok("webhook version", format!("pinned to {v}, the version paylink reads")),
+        Some(v) => report.warn(
+            "webhook version",
+            format!("pinned to {v}; paylink reads {version} (checkout session fields it uses rarely change, but a new endpoint at {version} removes the doubt)"),
+        ),
+    }
+    secret(db, report).await;
+}
+
+/// Stripe never shows an endpoint's secret again after creating it: what can be known is
+/// whether the intake has verified a delivery with the configured secrets.
+async fn secret(db: Option<&DatabaseConnection>, report: &mut Report) {
+    let last = match db {
+        Some(db) => paylink_core::store::stripe_event::last_delivered_at(db)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    match last {
+        Some(at) => report.ok(
+            "endpoint secret",
+            format!(
+                "the intake verified a delivery from Stripe with it at {}",
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ),
+        None => report.warn(
+            "endpoint secret",
+            "Stripe shows an endpoint's signing secret only in its Dashboard, and no delivery has reached this database yet: compare the endpoint's Signing secret (Developers → Webhooks → the endpoint → Reveal) with PAYLINK__STRIPE__WEBHOOK_SECRETS, or send a test event from there and run the doctor again",
+        ),
+    }
+}

@@ -1,0 +1,331 @@
+//! `paylink doctor` end to end against the stand-in (README, "Before your first blast"): a
+//! healthy deployment passes every check; each broken setup fails its own check, with a message
+//! that names the fix, and exit 1.
+
+use std::process::{Command, Output};
+
+use paylink_testkit::{TestApp, WEBHOOK_SECRET, spawn_app};
+use serde_json::{Value, json};
+
+use crate::cli::paylink;
+use crate::webhooks::completed_event;
+
+/// The key the tests give the doctor, and the only one the stand-in takes when told so.
+const KEY: &str = "sk_test_doctor_right_key_0001";
+
+/// A `paylink doctor` with the app's settings (as `serve` and `work` read them), then `extra`.
+fn doctor(app: &TestApp, args: &[&str], extra: &[(&str, &str)]) -> Command {
+    let s = &app.settings;
+    let mut command = paylink();
+    command
+        .arg("doctor")
+        .args(args)
+        .env("PAYLINK_ENV", "test")
+        .env("PAYLINK__DATABASE__URL", &s.database.url)
+        .env(
+            "PAYLINK__QUEUE__URL",
+            s.queue.url.clone().unwrap_or_default(),
+        )
+        .env("PAYLINK__QUEUE__NAMESPACE", &s.queue.namespace)
+        .env("PAYLINK__PUBLIC_BASE_URL", &s.public_base_url)
+        .env("PAYLINK__STRIPE__API_BASE", &app.fake_url)
+        .env("PAYLINK__STRIPE__SECRET_KEY", KEY)
+        .env("PAYLINK__STRIPE__WEBHOOK_SECRETS", WEBHOOK_SECRET)
+        .env("PAYLINK__STRIPE__RATE_LIMIT_PER_SEC", "20")
+        .env("PAYLINK__LOG__LEVEL", "error")
+        .envs(extra.iter().copied());
+    command
+}
+
+/// Runs it: exit code and stdout.
+fn run(mut command: Command) -> (i32, String) {
+    let Output { status, stdout, .. } = command.output().expect("paylink doctor runs");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+    )
+}
+
+/// The line of `check` that says `verdict`, if there is one.
+fn line<'a>(out: &'a str, verdict: &str, check: &str) -> Option<&'a str> {
+    out.lines().find(|l| {
+        l.starts_with(&format!("{verdict:<5} {check} "))
+            || l.starts_with(&format!("{verdict:<5} {check:<20}"))
+    })
+}
+
+/// Creates a webhook endpoint at the stand-in as one would at Stripe.
+async fn stripe_endpoint(
+    app: &TestApp,
+    url: &str,
+    events: &[&str],
+    version: Option<&str>,
+) -> Value {
+    let mut form: Vec<(&str, &str)> = vec![("url", url)];
+    form.extend(events.iter().map(|e| ("enabled_events[]", *e)));
+    if let Some(version) = version {
+        form.push(("api_version", version));
+    }
+    let response = app
+        .client
+        .post(format!("{}v1/webhook_endpoints", app.fake_url))
+        .bearer_auth(KEY)
+        .form(&form)
+        .send()
+        .await
+        .expect("the stand-in answers");
+    assert_eq!(response.status(), 200, "the stand-in creates the endpoint");
+    response.json().await.expect("json")
+}
+
+async fn delete_stripe_endpoint(app: &TestApp, id: &str) {
+    let response = app
+        .client
+        .delete(format!("{}v1/webhook_endpoints/{id}", app.fake_url))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("the stand-in answers");
+    assert_eq!(response.status(), 200);
+}
+
+const EVENTS: [&str; 3] = [
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+];
+
+fn our_endpoint(app: &TestApp) -> String {
+    format!("{}/webhooks/stripe", app.settings.public_base_url)
+}
+
+/// The links the doctor made at the stand-in (their order ids start with `doctor_`).
+async fn doctor_links(app: &TestApp) -> Vec<Value> {
+    app.stripe
+        .links()
+        .await
+        .expect("the stand-in lists links")
+        .into_iter()
+        .filter(|l| {
+            l["metadata"]["order_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("doctor_"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_setup_passes_every_check_and_the_test_links_are_switched_off() {
+    let app = spawn_app().await;
+    let version = paylink_core::stripe::api_version();
+    stripe_endpoint(&app, &our_endpoint(&app), &EVENTS, Some(version)).await;
+    // A delivery the intake verified: the one way to know its secret is Stripe's.
+    let order = app.minted_order("jersey", 1500).await;
+    assert_eq!(
+        app.send_stripe_webhook(&completed_event(&order, "paid"))
+            .await
+            .status(),
+        200
+    );
+
+    let (code, out) = run(doctor(&app, &["--create-test-link"], &[]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("FAIL") && !out.contains("warn") && !out.contains("skip"),
+        "{out}"
+    );
+    for check in [
+        "database",
+        "migrations",
+        "queue",
+        "public base URL",
+        "webhook secrets",
+        "endpoint secret",
+        "stripe key",
+        "rate limit",
+        "stripe accepts key",
+        "webhook endpoint",
+        "webhook events",
+        "webhook version",
+        "test link monthly",
+        "test link tournament",
+        "test link jersey",
+        "test link tryout",
+        "test link generic",
+        "test links",
+    ] {
+        assert!(
+            line(&out, "ok", check).is_some(),
+            "no ok line for {check}:\n{out}"
+        );
+    }
+    let links = doctor_links(&app).await;
+    assert_eq!(links.len(), 5, "one per category");
+    assert!(
+        links.iter().all(|l| l["active"] == false),
+        "switched off: {links:?}"
+    );
+    for link in &links {
+        assert!(
+            out.contains(link["url"].as_str().unwrap()),
+            "its URL is printed: {out}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_setup_fails_its_own_check_naming_the_fix() {
+    let app = spawn_app().await;
+    let version = paylink_core::stripe::api_version();
+    let ours = our_endpoint(&app);
+
+    // No endpoint at all.
+    let (code, out) = run(doctor(&app, &[], &[]));
+    assert_eq!(code, 1, "{out}");
+    let failed = line(&out, "FAIL", "webhook endpoint").expect(&out);
+    assert!(
+        failed.contains(&ours) && failed.contains("Developers → Webhooks"),
+        "{failed}"
+    );
+
+    // An endpoint somewhere else.
+    let elsewhere = stripe_endpoint(
+        &app,
+        "https://old.example.org/hooks",
+        &EVENTS,
+        Some(version),
+    )
+    .await;
+    let (code, out) = run(doctor(&app, &[], &[]));
+    assert_eq!(code, 1, "{out}");
+    let failed = line(&out, "FAIL", "webhook endpoint").expect(&out);
+    assert!(
+        failed.contains("https://old.example.org/hooks") && failed.contains("Fix:"),
+        "{failed}"
+    );
+    delete_stripe_endpoint(&app, elsewhere["id"].as_str().unwrap()).await;
+
+    // Ours, but missing an event type.
+    let partial = stripe_endpoint(&app, &ours, &EVENTS[..1], Some(version)).await;
+    let (code, out) = run(doctor(&app, &[], &[]));
+    assert_eq!(code, 1, "{out}");
+    let failed = line(&out, "FAIL", "webhook events").expect(&out);
+    assert!(
+        failed.contains("checkout.session.async_payment_succeeded") && failed.contains("Fix:"),
+        "{failed}"
+    );
+    assert!(line(&out, "ok", "webhook endpoint").is_some(), "{out}");
+    delete_stripe_endpoint(&app, partial["id"].as_str().unwrap()).await;
+
+    // Ours, every event, but no pinned API version.
+    let unpinned = stripe_endpoint(&app, &ours, &EVENTS, None).await;
+    let (code, out) = run(doctor(&app, &[], &[]));
+    assert_eq!(code, 1, "{out}");
+    let failed = line(&out, "FAIL", "webhook version").expect(&out);
+    assert!(
+        failed.contains(version) && failed.contains("api_version="),
+        "{failed}"
+    );
+    assert!(line(&out, "ok", "webhook events").is_some(), "{out}");
+    delete_stripe_endpoint(&app, unpinned["id"].as_str().unwrap()).await;
+    stripe_endpoint(&app, &ours, &EVENTS, Some(version)).await;
+
+    // Now only what each case breaks fails.
+    let cases: Vec<(&str, Vec<(&str, &str)>, &[&str], &str)> = vec![
+        (
+            "rate limit",
+            vec![("PAYLINK__STRIPE__RATE_LIMIT_PER_SEC", "30")],
+            &[],
+            "25/s",
+        ),
+        (
+            "database",
+            vec![(
+                "PAYLINK__DATABASE__URL",
+                "postgres://postgres@127.0.0.1:9/paylink",
+            )],
+            &[],
+            "PAYLINK__DATABASE__URL",
+        ),
+        (
+            "stripe key",
+            vec![("PAYLINK__STRIPE__SECRET_KEY", "pk_test_123")],
+            &[],
+            "secret key",
+        ),
+        (
+            "stripe key",
+            vec![
+                ("PAYLINK__STRIPE__SECRET_KEY", ""),
+                ("PAYLINK__STRIPE__API_BASE", "https://api.stripe.com/"),
+            ],
+            &[],
+            "PAYLINK__STRIPE__SECRET_KEY",
+        ),
+        (
+            "stripe key",
+            vec![("PAYLINK__STRIPE__SECRET_KEY", "sk_live_doctor_0001")],
+            &[],
+            "PAYLINK_ENV=production",
+        ),
+        (
+            "test links",
+            vec![("PAYLINK__STRIPE__SECRET_KEY", "sk_live_doctor_0001")],
+            &["--create-test-link"],
+            "sk_test_",
+        ),
+    ];
+    for (check, env, args, fix_names) in cases {
+        let (code, out) = run(doctor(&app, args, &env));
+        assert_eq!(code, 1, "{check} {env:?}:\n{out}");
+        let failed = line(&out, "FAIL", check).unwrap_or_else(|| panic!("{check} {env:?}:\n{out}"));
+        assert!(
+            failed.contains(fix_names) && failed.contains("Fix:"),
+            "{failed}"
+        );
+        assert_eq!(out.matches("FAIL").count(), 1, "only {check} fails:\n{out}");
+    }
+    assert!(
+        doctor_links(&app).await.is_empty(),
+        "a live key made no test link"
+    );
+
+    // The key Stripe refuses.
+    app.fake_config(json!({ "api_keys": [KEY] })).await;
+    let (code, out) = run(doctor(
+        &app,
+        &[],
+        &[("PAYLINK__STRIPE__SECRET_KEY", "sk_test_doctor_wrong_0002")],
+    ));
+    assert_eq!(code, 1, "{out}");
+    let failed = line(&out, "FAIL", "stripe accepts key").expect(&out);
+    assert!(
+        failed.contains("refused the key") && failed.contains("API keys"),
+        "{failed}"
+    );
+    assert!(
+        !out.contains("sk_test_doctor_wrong_0002"),
+        "the key is never printed:\n{out}"
+    );
+
+    // A link Stripe stored otherwise than asked (the stand-in drops customer_creation).
+    app.fake_config(json!({ "drop_customer_creation": true }))
+        .await;
+    let (code, out) = run(doctor(&app, &["--create-test-link"], &[]));
+    assert_eq!(code, 1, "{out}");
+    let failed = line(&out, "FAIL", "test link monthly").expect(&out);
+    assert!(
+        failed.contains("customer_creation") && failed.contains("always"),
+        "{failed}"
+    );
+    assert!(
+        line(&out, "ok", "test link jersey").is_some(),
+        "a category that saves no card matches:\n{out}"
+    );
+    let links = doctor_links(&app).await;
+    assert_eq!(links.len(), 5);
+    assert!(
+        links.iter().all(|l| l["active"] == false),
+        "switched off even so"
+    );
+}
