@@ -135,7 +135,12 @@ pub async fn create_payment_link(
         }
         check_after_completion(p)?;
         let id = objects::new_id("plink");
-        let object = objects::payment_link(LinkParams { id: &id, url: format!("{base}/b/{id}"), currency: &currency, params: p });
+        // `drop_customer_creation`: the link comes back with Stripe's default, whatever was asked.
+        let customer_creation = match p["customer_creation"].as_str() {
+            Some(asked) if !state.config.drop_customer_creation => asked,
+            _ => "if_required",
+        };
+        let object = objects::payment_link(LinkParams { id: &id, url: format!("{base}/b/{id}"), currency: &currency, customer_creation, params: p });
         state.links.insert(id.clone(), LinkRecord { object: object.clone(), line_items, product_name, amount });
         state.link_order.push(id);
         Ok(object)

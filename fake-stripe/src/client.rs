@@ -11,12 +11,15 @@ use serde_json::{Value, json};
 pub struct FakeStripeClient {
     http: reqwest::Client,
     base: String,
+    /// The key reads are made with.
+    key: String,
 }
 
 /// How often a read meeting a 429 or an injected 500 is tried in all.
 const READ_TRIES: u64 = 20;
 
-/// The key the client reads objects with (any `sk_test_…` is accepted).
+/// The key the client reads objects with unless told another (any `sk_test_…` is accepted
+/// while `api_keys` is unset).
 const INSPECTOR_KEY: &str = "sk_test_fake_stripe_inspector";
 
 impl FakeStripeClient {
@@ -28,7 +31,21 @@ impl FakeStripeClient {
         Self {
             http: reqwest::Client::new(),
             base,
+            key: INSPECTOR_KEY.to_owned(),
         }
+    }
+
+    /// The same client reading with `key`: one of `api_keys` once the stand-in is told to take
+    /// only those.
+    pub fn with_key(mut self, key: &str) -> Self {
+        key.clone_into(&mut self.key);
+        self
+    }
+
+    /// `POST /_fake/config` with `api_keys`: only these keys are accepted from now on (any
+    /// test key again when empty). Reads by this client then need [`Self::with_key`].
+    pub async fn set_api_keys(&self, keys: &[&str]) -> anyhow::Result<()> {
+        self.config(&json!({"api_keys": keys})).await
     }
 
     /// `POST /_fake/config` with the fields to change.
@@ -143,7 +160,7 @@ impl FakeStripeClient {
             let response = self
                 .http
                 .get(url)
-                .bearer_auth(INSPECTOR_KEY)
+                .bearer_auth(&self.key)
                 .send()
                 .await
                 .with_context(|| format!("the stand-in did not answer {url}"))?;

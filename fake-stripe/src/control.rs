@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::FakeStripe;
+use super::error::mask_key;
 use super::events;
 use super::sessions::{self, Refusal};
 use super::state::{FakeConfig, State, Stats};
@@ -33,6 +34,9 @@ pub struct ConfigPatch {
     webhook_secret: Option<String>,
     drop_webhook_rate: Option<f64>,
     idempotency_ttl_secs: Option<u64>,
+    /// The only keys accepted from now on; `[]` accepts any test key again.
+    api_keys: Option<Vec<String>>,
+    drop_customer_creation: Option<bool>,
 }
 
 pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -> Response {
@@ -92,11 +96,18 @@ pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -
     if let Some(v) = patch.idempotency_ttl_secs {
         config.idempotency_ttl_secs = v;
     }
+    if let Some(v) = patch.api_keys {
+        config.api_keys = v;
+    }
+    if let Some(v) = patch.drop_customer_creation {
+        config.drop_customer_creation = v;
+    }
     Json(config_view(config)).into_response()
 }
 
 /// The configuration as `POST /_fake/config` answers it: every knob, but of the webhook secret
-/// only whether one is set (the controls need no credentials, so they never hand it out).
+/// only whether one is set, and the API keys masked as Stripe masks them (the controls need no
+/// credentials, so they never hand either out).
 fn config_view(config: &FakeConfig) -> Value {
     let mut view = serde_json::to_value(config).unwrap_or_else(|_| json!({}));
     if let Some(fields) = view.as_object_mut() {
@@ -104,6 +115,16 @@ fn config_view(config: &FakeConfig) -> Value {
         fields.insert(
             "webhook_secret_set".into(),
             Value::Bool(config.webhook_secret.is_some()),
+        );
+        fields.insert(
+            "api_keys".into(),
+            json!(
+                config
+                    .api_keys
+                    .iter()
+                    .map(|k| mask_key(k))
+                    .collect::<Vec<_>>()
+            ),
         );
     }
     view

@@ -71,12 +71,24 @@ impl StripeError {
         )
     }
 
-    pub fn unauthorized() -> Self {
+    /// Stripe's 401 for a request without a key.
+    pub fn no_api_key() -> Self {
         Self::new(
             401,
             "invalid_request_error",
             None,
-            "Invalid API Key provided. Use a test secret key (sk_test_…) with the stand-in.",
+            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
+            None,
+        )
+    }
+
+    /// Stripe's 401 for a key it does not hold, the key masked as Stripe masks it.
+    pub fn invalid_api_key(key: &str) -> Self {
+        Self::new(
+            401,
+            "invalid_request_error",
+            None,
+            &format!("Invalid API Key provided: {}", mask_key(key)),
             None,
         )
     }
@@ -102,9 +114,39 @@ impl StripeError {
     }
 }
 
+/// A key as Stripe shows it in errors: its first 8 characters (`sk_test_`), then one `*` for
+/// each hidden character, then its last 4.
+pub fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let shown = chars.len().min(8);
+    let rest = &chars[shown..];
+    let tail = if rest.len() > 4 {
+        &rest[rest.len() - 4..]
+    } else {
+        &[][..]
+    };
+    let mut masked: String = chars[..shown].iter().collect();
+    masked.extend(std::iter::repeat_n('*', rest.len() - tail.len()));
+    masked.extend(tail);
+    masked
+}
+
 impl IntoResponse for StripeError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(self.body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_key;
+
+    #[test]
+    fn keys_are_masked_but_for_their_kind_and_last_four() {
+        assert_eq!(mask_key("sk_test_0123456789abcd"), "sk_test_**********abcd");
+        assert_eq!(mask_key("rk_live_xyzwabcd"), "rk_live_****abcd");
+        assert_eq!(mask_key("sk_test_abc"), "sk_test_***");
+        assert_eq!(mask_key("nope"), "nope");
     }
 }

@@ -8,6 +8,7 @@
 //! its objects back, for the demo, the tests and the benchmarks.
 
 mod api;
+mod catalogue;
 mod client;
 mod control;
 mod error;
@@ -19,6 +20,7 @@ mod pipeline;
 mod sessions;
 mod spec;
 mod state;
+mod webhook_endpoints;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -135,6 +137,16 @@ fn router(fake: Arc<FakeStripe>) -> Router {
         .route("/v1/checkout/sessions", get(sessions::list))
         .route("/v1/checkout/sessions/{id}", get(sessions::retrieve))
         .route("/v1/events", get(events::list))
+        .route(
+            "/v1/webhook_endpoints",
+            post(webhook_endpoints::create).get(webhook_endpoints::list),
+        )
+        .route(
+            "/v1/webhook_endpoints/{id}",
+            get(webhook_endpoints::retrieve)
+                .post(webhook_endpoints::update)
+                .delete(webhook_endpoints::delete),
+        )
         .route("/_fake/config", post(control::set_config))
         .route("/_fake/stats", get(control::stats))
         .route(

@@ -96,6 +96,8 @@ pub struct LinkParams<'a> {
     pub id: &'a str,
     pub url: String,
     pub currency: &'a str,
+    /// `always` or `if_required` (Stripe's default when the request names none).
+    pub customer_creation: &'a str,
     pub params: &'a Value,
 }
 
@@ -152,7 +154,7 @@ pub fn payment_link(p: LinkParams<'_>) -> Value {
         "currency": p.currency,
         "custom_fields": [],
         "custom_text": no_custom_text(),
-        "customer_creation": params["customer_creation"].as_str().unwrap_or("if_required"),
+        "customer_creation": p.customer_creation,
         "inactive_message": params.get("inactive_message"),
         "invoice_creation": null,
         "livemode": false,
@@ -171,6 +173,30 @@ pub fn payment_link(p: LinkParams<'_>) -> Value {
         "tax_id_collection": {"enabled": false, "required": "never"},
         "transfer_data": null,
         "url": p.url
+    })
+}
+
+/// A webhook endpoint as every read returns it: `secret` is added to the create answer only.
+pub fn webhook_endpoint(
+    id: &str,
+    url: &str,
+    enabled_events: Value,
+    api_version: Option<&str>,
+    description: Option<&str>,
+    metadata: Value,
+) -> Value {
+    json!({
+        "id": id,
+        "object": "webhook_endpoint",
+        "api_version": api_version,
+        "application": null,
+        "created": now(),
+        "description": description,
+        "enabled_events": enabled_events,
+        "livemode": false,
+        "metadata": metadata,
+        "status": "enabled",
+        "url": url
     })
 }
 

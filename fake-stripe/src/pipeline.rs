@@ -148,7 +148,7 @@ fn execute(
     call: &Call<'_>,
     op: impl FnOnce(&mut State, &Value) -> Result<Value, StripeError>,
 ) -> Result<Answer, StripeError> {
-    authenticate(call.headers)?;
+    authenticate(call.headers, &state.config.api_keys)?;
     if !state.admit(call.endpoint) {
         state.stats.rate_limited += 1;
         return Err(StripeError::rate_limited());
@@ -246,14 +246,23 @@ fn checked_op(
     Ok(body)
 }
 
-fn authenticate(headers: &HeaderMap) -> Result<(), StripeError> {
+/// Stripe's authentication: a bearer key the account holds. Here that is any test key
+/// (`sk_test_…`, or a restricted `rk_test_…`), or only `api_keys` when that is set; live keys
+/// never (the stand-in is test mode only).
+fn authenticate(headers: &HeaderMap, api_keys: &[String]) -> Result<(), StripeError> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    match token {
-        Some(key) if key.starts_with("sk_test_") => Ok(()),
-        _ => Err(StripeError::unauthorized()),
+    let Some(key) = token.filter(|key| !key.is_empty()) else {
+        return Err(StripeError::no_api_key());
+    };
+    let test_key = key.starts_with("sk_test_") || key.starts_with("rk_test_");
+    let held = api_keys.is_empty() || api_keys.iter().any(|k| k == key);
+    if test_key && held {
+        Ok(())
+    } else {
+        Err(StripeError::invalid_api_key(key))
     }
 }
 

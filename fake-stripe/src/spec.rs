@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::catalogue::{API_VERSIONS, EVENT_TYPES};
+
 /// The shape of one parameter.
 pub enum Spec {
     Str,
@@ -130,6 +132,10 @@ impl Spec {
             }
             // `metadata=` (empty) clears metadata at Stripe.
             (Spec::Map, Value::String(s)) if s.is_empty() => Ok(()),
+            // An empty value unsets a parameter at Stripe; a list cannot be unset.
+            (Spec::List(_) | Spec::ListUpTo(..), Value::String(s)) if s.is_empty() => {
+                Err(invalid("parameter_invalid_empty", empty_message(name)))
+            }
             (Spec::List(item), Value::Array(items)) => items
                 .iter()
                 .enumerate()
@@ -172,6 +178,13 @@ impl Spec {
             )),
         }
     }
+}
+
+/// Stripe's answer to an empty value for a parameter that cannot be unset.
+pub fn empty_message(name: &str) -> String {
+    format!(
+        "You passed an empty string for '{name}'. We assume empty values are an attempt to unset a parameter; however '{name}' cannot be unset. You should remove '{name}' from your request or supply a non-empty value."
+    )
 }
 
 const METADATA: (&str, Spec) = ("metadata", Spec::Map);
@@ -354,6 +367,36 @@ pub const LIST_EVENTS: Spec = Spec::Obj(&[
     EXPAND,
 ]);
 
+/// `enabled_events[]` of a webhook endpoint: `*` or event types Stripe knows.
+const ENABLED_EVENTS: (&str, Spec) = ("enabled_events", Spec::List(&Spec::Enum(EVENT_TYPES)));
+
+/// `POST /v1/webhook_endpoints`.
+pub const CREATE_WEBHOOK_ENDPOINT: Spec = Spec::Obj(&[
+    ("url", Spec::Str),
+    ENABLED_EVENTS,
+    ("api_version", Spec::Enum(API_VERSIONS)),
+    ("connect", Spec::Bool),
+    ("description", Spec::Str),
+    METADATA,
+    EXPAND,
+]);
+
+/// `POST /v1/webhook_endpoints/{id}`.
+pub const UPDATE_WEBHOOK_ENDPOINT: Spec = Spec::Obj(&[
+    ("url", Spec::Str),
+    ENABLED_EVENTS,
+    ("disabled", Spec::Bool),
+    ("description", Spec::Str),
+    METADATA,
+    EXPAND,
+]);
+
+/// Query of `GET /v1/webhook_endpoints`: the cursors and nothing to filter by.
+pub const LIST_WEBHOOK_ENDPOINTS: Spec = Spec::Obj(&[LIMIT, STARTING_AFTER, ENDING_BEFORE, EXPAND]);
+
+/// Delete endpoints take no parameters.
+pub const NONE: Spec = Spec::Obj(&[]);
+
 /// Query of retrieve endpoints.
 pub const RETRIEVE: Spec = Spec::Obj(&[EXPAND]);
 
@@ -384,6 +427,24 @@ mod tests {
         assert_eq!(
             CREATE_PAYMENT_LINK.check(&body, "").unwrap_err().param,
             "payment_intent_data[setup_future_usage]"
+        );
+    }
+
+    #[test]
+    fn webhook_endpoints_take_stripes_event_types_and_versions_only() {
+        let ok = form::parse(
+            "url=https://x.test&enabled_events[]=*&enabled_events[]=checkout.session.completed&api_version=2024-06-20",
+        )
+        .unwrap();
+        CREATE_WEBHOOK_ENDPOINT.check(&ok, "").unwrap();
+        let unknown = form::parse("enabled_events[]=checkout.session.paid").unwrap();
+        let err = CREATE_WEBHOOK_ENDPOINT.check(&unknown, "").unwrap_err();
+        assert_eq!(err.param, "enabled_events[0]");
+        let empty = form::parse("enabled_events=").unwrap();
+        let err = UPDATE_WEBHOOK_ENDPOINT.check(&empty, "").unwrap_err();
+        assert_eq!(
+            (err.code, err.param.as_str()),
+            ("parameter_invalid_empty", "enabled_events")
         );
     }
 }

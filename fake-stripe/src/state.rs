@@ -41,6 +41,14 @@ pub struct FakeConfig {
     /// How long a saved idempotent result lives after the key's first use; a key used again
     /// later runs its request again, as Stripe prunes keys after about 24 hours.
     pub idempotency_ttl_secs: u64,
+    /// The API keys accepted, as Stripe accepts only an account's own keys: any other gets
+    /// Stripe's 401 with the key masked. Empty: any test key (`sk_test_…`, `rk_test_…`). Live
+    /// keys (`sk_live_…`, `rk_live_…`) are refused either way.
+    pub api_keys: Vec<String>,
+    /// Payment Links are created (and stored) with `customer_creation: if_required`, Stripe's
+    /// default, whatever the request asked: a link that differs from what was asked, for a
+    /// check that reads links back to catch.
+    pub drop_customer_creation: bool,
 }
 
 impl Default for FakeConfig {
@@ -59,6 +67,8 @@ impl Default for FakeConfig {
             webhook_secret: None,
             drop_webhook_rate: 0.0,
             idempotency_ttl_secs: 86_400,
+            api_keys: Vec::new(),
+            drop_customer_creation: false,
         }
     }
 }
@@ -119,6 +129,10 @@ pub struct State {
     pub sessions: HashMap<String, Value>,
     /// Session ids in creation order (lists are newest first).
     pub session_order: Vec<String>,
+    /// Webhook endpoints by id, as reads return them (without `secret`).
+    pub webhook_endpoints: HashMap<String, Value>,
+    /// Webhook endpoint ids in creation order (lists are newest first).
+    pub webhook_endpoint_order: Vec<String>,
     /// Every event generated, delivered or not, in creation order.
     pub events: Vec<Value>,
     pub idempotency: HashMap<String, Saved>,

@@ -756,3 +756,349 @@ async fn parameters_stripe_refuses_are_refused_with_their_names() {
     .await;
     assert_eq!(status, 200, "at the limits is fine: {link}");
 }
+
+/// `method /v1/{path}` with `body` (form-encoded) and the bearer `key`.
+async fn call(
+    method: reqwest::Method,
+    url: &str,
+    path: &str,
+    body: &str,
+    key: &str,
+) -> (u16, Value) {
+    let response = Client::new()
+        .request(method, format!("{url}v1/{path}"))
+        .bearer_auth(key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+const ENDPOINT: &str = "url=https://example.test/hooks&enabled_events[]=checkout.session.completed\
+&enabled_events[]=checkout.session.async_payment_succeeded&description=paylink&metadata[app]=paylink";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_endpoint_answers_its_secret_once_and_reads_never_do() {
+    let url = fake(unlimited()).await;
+    let (status, created, _) = post(&url, "webhook_endpoints", ENDPOINT, None).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap();
+    assert!(id.starts_with("we_"), "{id}");
+    assert_eq!(created["object"], "webhook_endpoint");
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(created["api_version"], Value::Null);
+    assert_eq!(created["application"], Value::Null);
+    assert_eq!(created["livemode"], false);
+    assert_eq!(created["status"], "enabled");
+    assert_eq!(created["url"], "https://example.test/hooks");
+    assert_eq!(created["description"], "paylink");
+    assert_eq!(created["metadata"], json!({"app": "paylink"}));
+    assert_eq!(
+        created["enabled_events"],
+        json!([
+            "checkout.session.completed",
+            "checkout.session.async_payment_succeeded"
+        ])
+    );
+    assert!(created["created"].is_i64());
+
+    let (status, read) = get(&url, &format!("webhook_endpoints/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(read.get("secret").is_none(), "{read}");
+    let mut without_secret = created.clone();
+    without_secret.as_object_mut().unwrap().remove("secret");
+    assert_eq!(read, without_secret);
+
+    let (_, pinned, _) = post(
+        &url,
+        "webhook_endpoints",
+        "url=http://127.0.0.1:9/h&enabled_events[]=*&api_version=2024-06-20",
+        None,
+    )
+    .await;
+    assert_eq!(pinned["api_version"], "2024-06-20", "{pinned}");
+    assert_eq!(pinned["description"], Value::Null);
+    assert_eq!(pinned["metadata"], json!({}));
+    assert_ne!(pinned["secret"], created["secret"]);
+
+    let (status, list) = get(&url, "webhook_endpoints").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["url"], "/v1/webhook_endpoints");
+    assert_eq!(ids(&list), [pinned["id"].as_str().unwrap(), id]);
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.get("secret").is_none()),
+        "{list}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_endpoints_page_newest_first() {
+    let url = fake(unlimited()).await;
+    let mut made = Vec::new();
+    for i in 0..3 {
+        let body = format!("url=https://example.test/{i}&enabled_events[]=*");
+        let (_, endpoint, _) = post(&url, "webhook_endpoints", &body, None).await;
+        made.push(endpoint["id"].as_str().unwrap().to_owned());
+    }
+    let (_, first) = get(&url, "webhook_endpoints?limit=2").await;
+    assert_eq!(ids(&first), [made[2].as_str(), made[1].as_str()]);
+    assert_eq!(first["has_more"], true);
+    let (_, second) = get(
+        &url,
+        &format!("webhook_endpoints?limit=2&starting_after={}", made[1]),
+    )
+    .await;
+    assert_eq!(ids(&second), [made[0].as_str()]);
+    assert_eq!(second["has_more"], false);
+    let (status, error) = get(&url, "webhook_endpoints?active=true").await;
+    assert_eq!(status, 400, "no such filter: {error}");
+    assert_eq!(error["error"]["param"], "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_endpoint_is_updated_disabled_and_deleted() {
+    let url = fake(unlimited()).await;
+    let (_, created, _) = post(&url, "webhook_endpoints", ENDPOINT, None).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("webhook_endpoints/{id}");
+    let (status, updated, _) = post(
+        &url,
+        &path,
+        "disabled=true&url=https://example.test/new&enabled_events[]=*&description=&metadata[app]=&metadata[env]=ci",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["status"], "disabled");
+    assert_eq!(updated["url"], "https://example.test/new");
+    assert_eq!(updated["enabled_events"], json!(["*"]));
+    assert_eq!(updated["description"], Value::Null);
+    assert_eq!(updated["metadata"], json!({"env": "ci"}));
+    assert!(updated.get("secret").is_none(), "{updated}");
+    assert_eq!(get(&url, &path).await.1["status"], "disabled");
+    let (_, enabled, _) = post(&url, &path, "disabled=false", None).await;
+    assert_eq!(enabled["status"], "enabled");
+    assert_eq!(enabled["url"], "https://example.test/new");
+
+    let (status, deleted) = call(reqwest::Method::DELETE, &url, &path, "", "sk_test_x").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        deleted,
+        json!({"id": id, "object": "webhook_endpoint", "deleted": true})
+    );
+    for (status, error) in [
+        get(&url, &path).await,
+        call(reqwest::Method::DELETE, &url, &path, "", "sk_test_x").await,
+        call(
+            reqwest::Method::POST,
+            &url,
+            &path,
+            "disabled=true",
+            "sk_test_x",
+        )
+        .await,
+        get(&url, "webhook_endpoints/we_nope").await,
+    ] {
+        assert_eq!(status, 404, "{error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        assert_eq!(error["error"]["code"], "resource_missing");
+        assert_eq!(error["error"]["param"], "id");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("No such webhook endpoint: 'we_"),
+            "{error}"
+        );
+    }
+    assert_eq!(ids(&get(&url, "webhook_endpoints").await.1).len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_endpoint_parameters_are_checked_as_stripe_checks_them() {
+    let url = fake(unlimited()).await;
+    let cases = [
+        ("enabled_events[]=*", "url", "parameter_missing"),
+        (
+            "url=https://example.test/h",
+            "enabled_events",
+            "parameter_missing",
+        ),
+        (
+            "url=https://example.test/h&enabled_events=",
+            "enabled_events",
+            "parameter_invalid_empty",
+        ),
+        ("url=&enabled_events[]=*", "url", "parameter_invalid_empty"),
+        (
+            "url=example.test/h&enabled_events[]=*",
+            "url",
+            "url_invalid",
+        ),
+        (
+            "url=ftp://example.test/h&enabled_events[]=*",
+            "url",
+            "url_invalid",
+        ),
+        ("url=https://&enabled_events[]=*", "url", "url_invalid"),
+        (
+            "url=https://example.test/h&enabled_events[]=*&enabled_events[]=checkout.session.paid",
+            "enabled_events[1]",
+            "parameter_invalid_string",
+        ),
+        (
+            "url=https://example.test/h&enabled_events[]=*&api_version=2099-01-01",
+            "api_version",
+            "parameter_invalid_string",
+        ),
+        (
+            "url=https://example.test/h&enabled_events[]=*&status=disabled",
+            "status",
+            "parameter_unknown",
+        ),
+    ];
+    for (body, param, code) in cases {
+        let (status, error, _) = post(&url, "webhook_endpoints", body, None).await;
+        assert_eq!(status, 400, "{body}: {error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
+        assert_eq!(error["error"]["param"], param, "{body}: {error}");
+        assert_eq!(error["error"]["code"], code, "{body}: {error}");
+    }
+    let (status, error, _) = post(&url, "webhook_endpoints", "enabled_events[]=*", None).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"]["message"], "Missing required param: url.");
+
+    let (_, created, _) = post(&url, "webhook_endpoints", ENDPOINT, None).await;
+    let path = format!("webhook_endpoints/{}", created["id"].as_str().unwrap());
+    for (body, param) in [
+        ("url=nope", "url"),
+        ("enabled_events=", "enabled_events"),
+        ("disabled=maybe", "disabled"),
+        ("api_version=2024-06-20", "api_version"),
+    ] {
+        let (status, error, _) = post(&url, &path, body, None).await;
+        assert_eq!(status, 400, "{body}: {error}");
+        assert_eq!(error["error"]["param"], param, "{body}: {error}");
+    }
+    let (_, unchanged) = get(&url, &path).await;
+    assert_eq!(unchanged["url"], "https://example.test/hooks");
+    assert_eq!(unchanged["status"], "enabled");
+    assert_eq!(
+        ids(&get(&url, "webhook_endpoints").await.1).len(),
+        1,
+        "refused requests made nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_configured_api_keys_are_accepted_once_set() {
+    let url = fake(unlimited()).await;
+    let get_with = |key: &'static str| {
+        let url = url.clone();
+        async move { call(reqwest::Method::GET, &url, "webhook_endpoints", "", key).await }
+    };
+    // Any test key, secret or restricted; never a live key.
+    assert_eq!(get_with("sk_test_anything").await.0, 200);
+    assert_eq!(get_with("rk_test_restricted").await.0, 200);
+    let (status, error) = get_with("sk_live_0123456789wxyz").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        error["error"]["message"],
+        "Invalid API Key provided: sk_live_**********wxyz"
+    );
+    let (status, error) = get_with("rk_live_0123456789wxyz").await;
+    assert_eq!(status, 401, "{error}");
+    let response = Client::new()
+        .get(format!("{url}v1/webhook_endpoints"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You did not provide an API key."),
+        "{error}"
+    );
+
+    let client = paylink::fake_stripe::FakeStripeClient::new(&url);
+    client
+        .set_api_keys(&["sk_test_right0000abcd", "rk_test_doctor00wxyz"])
+        .await
+        .unwrap();
+    assert_eq!(get_with("sk_test_right0000abcd").await.0, 200);
+    assert_eq!(get_with("rk_test_doctor00wxyz").await.0, 200);
+    let (status, error) = get_with("sk_test_wrong0000abcd").await;
+    assert_eq!(status, 401, "{error}");
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+    assert_eq!(
+        error["error"]["message"],
+        "Invalid API Key provided: sk_test_*********abcd"
+    );
+    assert_eq!(get_with("rk_test_restricted").await.0, 401);
+    // The client's own reads need one of the keys now.
+    assert!(client.get("webhook_endpoints").await.is_err());
+    let reader = client.clone().with_key("sk_test_right0000abcd");
+    assert_eq!(
+        reader.get("webhook_endpoints").await.unwrap()["object"],
+        "list"
+    );
+    // The controls show the keys masked, as they never show the webhook secret.
+    let (status, view) = control(
+        &url,
+        "config",
+        json!({"webhook_secret": "whsec_hidden", "webhook_url": "http://127.0.0.1:9/h"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        view["api_keys"],
+        json!(["sk_test_*********abcd", "rk_test_********wxyz"])
+    );
+    assert!(!view.to_string().contains("whsec_hidden"), "{view}");
+    assert!(!view.to_string().contains("right0000"), "{view}");
+    // `[]` accepts any test key again.
+    client.set_api_keys(&[]).await.unwrap();
+    assert_eq!(get_with("sk_test_wrong0000abcd").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_customer_creation_makes_links_ignore_what_was_asked() {
+    let url = fake(unlimited()).await;
+    let asked = format!("{LINK}&customer_creation=always");
+    let (_, honoured, _) = post(&url, "payment_links", &asked, None).await;
+    assert_eq!(honoured["customer_creation"], "always");
+    let (_, default, _) = post(&url, "payment_links", LINK, None).await;
+    assert_eq!(default["customer_creation"], "if_required");
+
+    let (status, view) = control(&url, "config", json!({"drop_customer_creation": true})).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["drop_customer_creation"], true);
+    let (status, dropped, _) = post(&url, "payment_links", &asked, None).await;
+    assert_eq!(status, 200, "{dropped}");
+    assert_eq!(dropped["customer_creation"], "if_required");
+    let id = dropped["id"].as_str().unwrap();
+    let (_, stored) = get(&url, &format!("payment_links/{id}")).await;
+    assert_eq!(stored["customer_creation"], "if_required");
+    // Its checkout follows the stored link: no customer is made.
+    let (session, _) = pay(&url, id, json!({})).await;
+    let (_, session) = get(&url, &format!("checkout/sessions/{session}")).await;
+    assert_eq!(session["customer_creation"], "if_required");
+    assert!(session["customer"].is_null(), "{session}");
+    // Links made before keep what they were given.
+    let (_, earlier) = get(
+        &url,
+        &format!("payment_links/{}", honoured["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(earlier["customer_creation"], "always");
+}
