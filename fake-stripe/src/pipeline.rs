@@ -253,8 +253,12 @@ fn authenticate(headers: &HeaderMap, api_keys: &[String]) -> Result<(), StripeEr
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(key) = token.filter(|key| !key.is_empty()) else {
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .map(str::to_owned)
+                .or_else(|| v.strip_prefix("Basic ").and_then(basic_user))
+        });
+    let Some(key) = token.as_deref().filter(|key| !key.is_empty()) else {
         return Err(StripeError::no_api_key());
     };
     let test_key = key.starts_with("sk_test_") || key.starts_with("rk_test_");
@@ -264,6 +268,17 @@ fn authenticate(headers: &HeaderMap, api_keys: &[String]) -> Result<(), StripeEr
     } else {
         Err(StripeError::invalid_api_key(key))
     }
+}
+
+/// The user of HTTP Basic credentials (`curl -u sk_test_…:` sends the key so, with an empty
+/// password, and Stripe takes it as the key).
+fn basic_user(encoded: &str) -> Option<String> {
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    Some(text.split(':').next().unwrap_or_default().to_owned())
 }
 
 /// Stripe's answer to a retry that arrives while the key's first request is still going:

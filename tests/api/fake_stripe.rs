@@ -145,6 +145,16 @@ async fn requests_need_a_test_secret_key() {
     assert_eq!(response.status(), 401);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["type"], "invalid_request_error");
+    // As `curl -u sk_test_…:` sends it (Stripe takes the Basic user as the key).
+    for (user, status) in [("sk_test_basic", 200), ("sk_live_basic", 401), ("", 401)] {
+        let response = Client::new()
+            .get(format!("{url}v1/payment_links"))
+            .basic_auth(user, Some(""))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "basic user {user:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
