@@ -89,6 +89,14 @@ async fn delete_stripe_endpoint(app: &TestApp, id: &str) {
     assert_eq!(response.status(), 200);
 }
 
+/// A check, the settings that break it, the doctor's arguments, and a word its fix must name.
+type BrokenCase = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    &'static [&'static str],
+    &'static str,
+);
+
 const EVENTS: [&str; 3] = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
@@ -232,7 +240,7 @@ async fn each_broken_setup_fails_its_own_check_naming_the_fix() {
     stripe_endpoint(&app, &ours, &EVENTS, Some(version)).await;
 
     // Now only what each case breaks fails.
-    let cases: Vec<(&str, Vec<(&str, &str)>, &[&str], &str)> = vec![
+    let cases: Vec<BrokenCase> = vec![
         (
             "rate limit",
             vec![("PAYLINK__STRIPE__RATE_LIMIT_PER_SEC", "30")],
