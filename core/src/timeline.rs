@@ -8,7 +8,9 @@ use sea_orm::{ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryF
 
 use crate::domain::format_money;
 use crate::store::order_change::{Change, ChangedBy};
-use crate::store::{blast, order, order_change, payment, payment_link};
+use crate::store::{
+    blast, order, order_change, outbound_delivery, outbound_event, payment, payment_link,
+};
 
 /// A Stripe object a step involved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,8 +204,65 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
             stripe: None,
         });
     }
+    steps.extend(told_the_host(db, &o.id).await?);
     steps.sort_by_key(|s| s.at);
     Ok(steps)
+}
+
+/// A step per outbound event about the order: what the host application was told, and how its
+/// deliveries fared (README, "Webhooks to your application").
+async fn told_the_host<C: ConnectionTrait>(db: &C, order_id: &str) -> Result<Vec<Step>, DbErr> {
+    let events = outbound_event::for_order(db, order_id).await?;
+    let seqs: Vec<i32> = events.iter().map(|e| e.seq).collect();
+    let deliveries = outbound_delivery::for_events(db, &seqs).await?;
+    Ok(events
+        .iter()
+        .map(|event| {
+            let of_event: Vec<&outbound_delivery::Model> = deliveries
+                .iter()
+                .filter(|d| d.event_seq == event.seq)
+                .collect();
+            Step {
+                at: event.created_at,
+                what: format!(
+                    "Your application was told: {} ({})",
+                    event.event_type,
+                    delivery_words(&of_event)
+                ),
+                by: "paylink's webhooks".into(),
+                stripe: None,
+            }
+        })
+        .collect())
+}
+
+fn delivery_words(deliveries: &[&outbound_delivery::Model]) -> String {
+    use outbound_delivery::State;
+    if deliveries.is_empty() {
+        return "no endpoint was registered for it".into();
+    }
+    let count = |state| deliveries.iter().filter(|d| d.state == state).count();
+    let (delivered, pending, failed) = (
+        count(State::Delivered),
+        count(State::Pending),
+        count(State::Failed),
+    );
+    let mut parts = Vec::new();
+    if delivered > 0 {
+        parts.push(format!("delivered to {delivered} endpoint(s)"));
+    }
+    if pending > 0 {
+        parts.push(format!("{pending} still being tried"));
+    }
+    if failed > 0 {
+        let why = deliveries
+            .iter()
+            .find(|d| d.state == State::Failed)
+            .and_then(|d| d.last_error.clone())
+            .unwrap_or_default();
+        parts.push(format!("{failed} gave up: {why}"));
+    }
+    parts.join("; ")
 }
 
 fn switched_off_because(o: &order::Model, link: &payment_link::Model) -> &'static str {

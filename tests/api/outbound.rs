@@ -189,6 +189,14 @@ async fn every_event_reaches_the_receiver_once_signed_and_with_what_get_shows() 
         failed["last_error"].as_str().unwrap().contains("amount"),
         "{failed}"
     );
+    // The order's story on the dashboard says what the application was told.
+    let page = app.admin_page(&format!("/admin/orders/{paid_id}")).await;
+    for told in [
+        "Your application was told: order.link_ready (delivered to 1 endpoint(s))",
+        "Your application was told: order.paid (delivered to 1 endpoint(s))",
+    ] {
+        assert!(page.contains(told), "{told}:\n{page}");
+    }
     let completed = event("blast.completed", &blast_id);
     assert_eq!(completed["size"], 3);
     assert_eq!(completed["counts"]["minting"], 0);
@@ -294,6 +302,13 @@ async fn a_receiver_down_past_the_last_try_fails_then_replay_delivers_the_same_m
         "{page}"
     );
     assert!(page.contains("Failing since"), "{page}");
+    let story = app
+        .admin_page(&format!("/admin/orders/{}", id(&first)))
+        .await;
+    assert!(
+        story.contains("Your application was told: order.link_ready (1 gave up: "),
+        "{story}"
+    );
     let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("paylink_outbound_endpoints_failing 1"),

@@ -232,6 +232,18 @@ pub async fn for_endpoint<C: ConnectionTrait>(
         .await
 }
 
+/// The deliveries of these events (to every endpoint).
+pub async fn for_events<C: ConnectionTrait>(db: &C, seqs: &[i32]) -> Result<Vec<Model>, DbErr> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::EventSeq.is_in(seqs.iter().copied()))
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await
+}
+
 /// Deliveries per state, for the dashboard and metrics.
 pub async fn count_by_state<C: ConnectionTrait>(db: &C) -> Result<Vec<(State, i64)>, DbErr> {
     Entity::find()
