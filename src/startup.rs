@@ -189,12 +189,8 @@ impl Application {
             click_mint_attempts: settings.workers.click_mint_attempts.max(1),
             gauges: Arc::default(),
             stripe_dashboard: settings
-                .stripe
-                .secret_key
-                .as_ref()
-                .map(secrecy::ExposeSecret::expose_secret)
-                .filter(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_"))
-                .map(|_| "https://dashboard.stripe.com".to_owned()),
+                .live_stripe_key()
+                .then(|| "https://dashboard.stripe.com".to_owned()),
             secret_overlap: settings.outbound_settings().secret_overlap,
             throttle: Arc::new(crate::routes::throttle::Throttle::new(
                 settings.admin.max_failures_per_minute,

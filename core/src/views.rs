@@ -1,12 +1,13 @@
 //! The JSON shapes of orders and blasts, shared by the API (`GET /v1/orders/{id}`,
-//! `GET /v1/blasts/{id}`) and the outbound events, whose `data` is what the matching `GET` shows.
+//! `GET /v1/blasts/{id}`) and the outbound events, whose `data` is what the matching `GET` shows;
+//! and a webhook endpoint as the API and the dashboard show it.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
 
 use crate::domain::Payer;
-use crate::store::{blast, order};
+use crate::store::{blast, order, webhook_endpoint};
 
 /// An order as the API shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -101,5 +102,35 @@ impl BlastView {
             created_at: found.created_at,
             counts,
         }))
+    }
+}
+
+/// A webhook endpoint as the API and the dashboard show it: never its secrets.
+#[derive(Clone, Debug, Serialize)]
+pub struct EndpointView {
+    pub id: String,
+    pub url: String,
+    /// `None` (`null`): every event type.
+    pub events: Option<Vec<String>>,
+    /// `enabled`, or `failing` once a delivery ran out of tries (until one succeeds).
+    pub state: &'static str,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<webhook_endpoint::Model> for EndpointView {
+    fn from(e: webhook_endpoint::Model) -> Self {
+        Self {
+            events: e.event_types(),
+            state: if e.failing_since.is_some() {
+                "failing"
+            } else {
+                "enabled"
+            },
+            id: e.id,
+            url: e.url,
+            failing_since: e.failing_since,
+            created_at: e.created_at,
+        }
     }
 }

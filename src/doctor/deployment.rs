@@ -161,7 +161,7 @@ async fn base_url(settings: &Settings, db: &DatabaseConnection, report: &mut Rep
 }
 
 /// The innermost cause, which says what actually happened ("Connection refused").
-pub(super) fn root_cause(e: &anyhow::Error) -> String {
+fn root_cause(e: &anyhow::Error) -> String {
     e.chain()
         .last()
         .map(ToString::to_string)

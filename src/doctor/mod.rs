@@ -30,7 +30,7 @@ pub async fn run(settings: &Settings, create_test_link: bool, keep: Keep) -> any
         },
         settings.stripe.api_base
     );
-    if create_test_link && live_key(settings) {
+    if create_test_link && settings.live_stripe_key() {
         report.fail(
             "test links",
             "--create-test-link refused with a live key: the links would take real money.",
@@ -64,12 +64,4 @@ pub async fn run(settings: &Settings, create_test_link: bool, keep: Keep) -> any
         }
     );
     Ok(())
-}
-
-/// Whether the configured key is a live one (by its prefix).
-fn live_key(settings: &Settings) -> bool {
-    settings.stripe.secret_key.as_ref().is_some_and(|k| {
-        let k = secrecy::ExposeSecret::expose_secret(k);
-        k.starts_with("sk_live_") || k.starts_with("rk_live_")
-    })
 }

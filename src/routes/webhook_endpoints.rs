@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use paylink_core::outbound::endpoints;
 use paylink_core::store::webhook_endpoint;
-use serde::{Deserialize, Serialize};
+use paylink_core::views::EndpointView;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
@@ -19,36 +20,6 @@ use crate::startup::AppState;
 pub struct NewEndpoint {
     url: String,
     events: Option<Vec<String>>,
-}
-
-/// An endpoint as listings show it: never its secrets.
-#[derive(Debug, Serialize)]
-pub struct EndpointView {
-    id: String,
-    url: String,
-    /// `null`: every event type.
-    events: Option<Vec<String>>,
-    /// `enabled`, or `failing` once a delivery ran out of tries (until one succeeds).
-    state: &'static str,
-    failing_since: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-}
-
-impl From<webhook_endpoint::Model> for EndpointView {
-    fn from(e: webhook_endpoint::Model) -> Self {
-        Self {
-            events: e.event_types(),
-            state: if e.failing_since.is_some() {
-                "failing"
-            } else {
-                "enabled"
-            },
-            id: e.id,
-            url: e.url,
-            failing_since: e.failing_since,
-            created_at: e.created_at,
-        }
-    }
 }
 
 /// The view with the one-time `secret` beside it.

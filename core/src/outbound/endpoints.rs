@@ -133,7 +133,7 @@ pub async fn replay(
     let mut replayed = 0;
     for event in outbound_event::since(&txn, since).await? {
         if endpoint.takes(&event.event_type) {
-            outbound_delivery::make_due(&txn, id, event.seq, &subject(&event)).await?;
+            outbound_delivery::make_due(&txn, id, event.seq, event.subject()).await?;
             replayed += 1;
         }
     }
@@ -156,13 +156,4 @@ pub async fn resend(db: &DatabaseConnection, delivery_id: i32) -> Result<(), End
     .await?;
     tracing::info!(delivery_id, endpoint_id = %delivery.endpoint_id, "webhook delivery resent");
     Ok(())
-}
-
-/// What an event is about: its order, or its blast.
-pub(crate) fn subject(event: &outbound_event::Model) -> String {
-    event
-        .order_id
-        .clone()
-        .or_else(|| event.blast_id.clone())
-        .unwrap_or_default()
 }

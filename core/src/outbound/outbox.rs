@@ -67,10 +67,9 @@ async fn write<C: ConnectionTrait>(
         },
     )
     .await?;
-    let subject = order_id.or(blast_id).unwrap_or_default();
     for endpoint in webhook_endpoint::all(db).await? {
         if endpoint.takes(kind.as_str()) {
-            outbound_delivery::make_due(db, &endpoint.id, event.seq, subject).await?;
+            outbound_delivery::make_due(db, &endpoint.id, event.seq, event.subject()).await?;
         }
     }
     Ok(())

@@ -220,18 +220,6 @@ pub async fn recent<C: ConnectionTrait>(
         .await
 }
 
-/// Every delivery to one endpoint, oldest event first.
-pub async fn for_endpoint<C: ConnectionTrait>(
-    db: &C,
-    endpoint_id: &str,
-) -> Result<Vec<Model>, DbErr> {
-    Entity::find()
-        .filter(Column::EndpointId.eq(endpoint_id))
-        .order_by_asc(Column::EventSeq)
-        .all(db)
-        .await
-}
-
 /// The deliveries of these events (to every endpoint).
 pub async fn for_events<C: ConnectionTrait>(db: &C, seqs: &[i32]) -> Result<Vec<Model>, DbErr> {
     if seqs.is_empty() {

@@ -27,6 +27,16 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+impl Model {
+    /// What the event is about, for per-subject ordering of deliveries: its order, or its blast.
+    pub fn subject(&self) -> &str {
+        self.order_id
+            .as_deref()
+            .or(self.blast_id.as_deref())
+            .unwrap_or_default()
+    }
+}
+
 /// A new event, as the outbox writes it.
 pub(crate) struct NewEvent<'a> {
     pub id: &'a str,

@@ -8,6 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use paylink_core::domain::whole_number;
 use paylink_core::outbound::endpoints::{self, EndpointError};
 use paylink_core::store::{outbound_delivery, webhook_endpoint};
+use paylink_core::views::EndpointView;
 use serde::Deserialize;
 
 use super::form::{AdminForm, AdminQuery};
@@ -39,10 +40,10 @@ pub(super) async fn page(
     AdminQuery(query): AdminQuery<WebhooksQuery>,
 ) -> Page {
     let db = &state.db;
-    let endpoints: Vec<views::EndpointRow> = webhook_endpoint::all(db)
+    let endpoints: Vec<EndpointView> = webhook_endpoint::all(db)
         .await?
         .into_iter()
-        .map(views::EndpointRow::from)
+        .map(EndpointView::from)
         .collect();
     let recent = outbound_delivery::recent_listed(db, None, RECENT).await?;
     let failed =

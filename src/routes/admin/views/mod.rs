@@ -20,7 +20,7 @@ pub use order::{OrderView, order_page};
 pub use orders::{OrdersView, copyable, order_table, orders_page, state_words};
 pub use overview::{Overview, QueueDepth, overview};
 pub use products::products;
-pub use webhooks::{EndpointRow, Webhooks, webhooks};
+pub use webhooks::{Webhooks, webhooks};
 
 const STYLE: &str = "
 *{box-sizing:border-box}

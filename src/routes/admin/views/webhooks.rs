@@ -4,35 +4,13 @@
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use paylink_core::store::outbound_delivery::{Listed, Model as Delivery, State};
-use paylink_core::store::webhook_endpoint;
+use paylink_core::views::EndpointView;
 
 use super::{layout, path_segment, when};
 
-/// An endpoint as the page shows it: its secrets are not here to show.
-pub struct EndpointRow {
-    pub id: String,
-    pub url: String,
-    /// `None`: every event type.
-    pub events: Option<Vec<String>>,
-    pub failing_since: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<webhook_endpoint::Model> for EndpointRow {
-    fn from(e: webhook_endpoint::Model) -> Self {
-        Self {
-            events: e.event_types(),
-            id: e.id,
-            url: e.url,
-            failing_since: e.failing_since,
-            created_at: e.created_at,
-        }
-    }
-}
-
 /// What the webhooks page lists.
 pub struct Webhooks<'a> {
-    pub endpoints: &'a [EndpointRow],
+    pub endpoints: &'a [EndpointView],
     /// The newest deliveries, whatever their state.
     pub recent: &'a [Listed],
     pub failed: &'a [Listed],
