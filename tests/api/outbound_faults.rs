@@ -29,11 +29,13 @@ async fn an_event_insert_waits(db: &sea_orm::DatabaseConnection) -> bool {
 
 /// The worker is SIGKILLed after it stored the order's new link in its transaction and while
 /// its `order.link_ready` insert waits (the test holds a lock on the outbox). Neither the link
-/// nor the event is there afterwards; the next worker makes both, once.
+/// nor the event is there afterwards; the next worker makes both, once. At the shipped
+/// reconcile, feeder and heartbeat timings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_is_written_if_and_only_if_its_state_change_committed() {
     let app = spawn_app_with(AppOptions {
         workers: false,
+        shipped_timings: true,
         ..AppOptions::on(Stack::PostgresRedis)
     })
     .await;
