@@ -405,6 +405,17 @@ async fn wrong_amount_payment_after_cancel_and_a_second_payment_are_flagged_and_
             "{id} {issue} listed"
         );
     }
+    // The overview puts them under "Needs attention", linked to that list.
+    let overview = app.admin_page("/admin").await;
+    let card_at = overview
+        .find("data-label=\"attention\"")
+        .expect("an attention card");
+    let card = &overview[card_at..card_at + overview[card_at..].find("</div>").unwrap()];
+    assert!(
+        card.contains("href=\"/admin/failures#payment-issues\"")
+            && card.contains("and 3 payments to check"),
+        "{card}"
+    );
     let metrics = app.metrics_text().await;
     for issue in ["amount_mismatch", "paid_after_cancel", "paid_twice"] {
         let series = format!("paylink_payment_issues_total{{issue=\"{issue}\"}}");

@@ -7,8 +7,9 @@
 //!   operator acts);
 //! - **cancelled**: no money expected.
 //!
-//! Payments with an issue (a wrong amount, a second payment) are counted beside them: they are
-//! paid orders, already in **paid**.
+//! Payments with an issue (a wrong amount, a second payment) are counted beside them, in the
+//! currency Stripe took: they belong to paid orders, already in **paid**, but an operator must
+//! look at them, so the dashboard shows them with **needs attention**.
 
 use std::collections::BTreeMap;
 
@@ -32,13 +33,15 @@ impl Sum {
     }
 }
 
-/// The four groups in one currency.
+/// The four groups in one currency, and the payments in it that an operator must check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Standing {
     pub paid: Sum,
     pub unpaid: Sum,
     pub needs_attention: Sum,
     pub cancelled: Sum,
+    /// Payments with an issue taken in this currency (not an order group: see the module).
+    pub payment_issues: u64,
 }
 
 impl Standing {
@@ -47,11 +50,10 @@ impl Standing {
     }
 }
 
-/// Where the money stands, by currency (lower-case ISO code), and payments with an issue.
+/// Where the money stands, by currency (lower-case ISO code).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Money {
     pub by_currency: BTreeMap<String, Standing>,
-    pub payment_issues: u64,
 }
 
 /// The standing of every order, or of one blast's.
@@ -95,7 +97,11 @@ pub async fn standing<C: ConnectionTrait>(db: &C, blast_id: Option<&str>) -> Res
             (order::Status::Pending, _) => standing.unpaid.add(n, cents),
         }
     }
-    let mut issues = payment::Entity::find().filter(payment::Column::Issue.is_not_null());
+    let mut issues = payment::Entity::find()
+        .select_only()
+        .column(payment::Column::OrderId)
+        .column(payment::Column::Currency)
+        .filter(payment::Column::Issue.is_not_null());
     if let Some(id) = blast_id {
         issues = issues.filter(
             payment::Column::OrderId.in_subquery(
@@ -107,6 +113,35 @@ pub async fn standing<C: ConnectionTrait>(db: &C, blast_id: Option<&str>) -> Res
             ),
         );
     }
-    money.payment_issues = issues.count(db).await?;
+    let issues: Vec<(String, Option<String>)> = issues.into_tuple().all(db).await?;
+    // A payment Stripe sent without its currency counts in its order's.
+    let without: Vec<&String> = issues
+        .iter()
+        .filter(|(_, c)| c.is_none())
+        .map(|(order_id, _)| order_id)
+        .collect();
+    let order_currency: BTreeMap<String, String> = if without.is_empty() {
+        BTreeMap::new()
+    } else {
+        order::Entity::find()
+            .select_only()
+            .column(order::Column::Id)
+            .column(order::Column::Currency)
+            .filter(order::Column::Id.is_in(without))
+            .into_tuple()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    for (order_id, currency) in &issues {
+        if let Some(c) = currency.as_ref().or_else(|| order_currency.get(order_id)) {
+            money
+                .by_currency
+                .entry(c.to_lowercase())
+                .or_default()
+                .payment_issues += 1;
+        }
+    }
     Ok(money)
 }

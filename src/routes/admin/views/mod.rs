@@ -31,14 +31,14 @@ header form{margin-left:auto}header button{color:#1d2330}main{padding:1.2rem;max
 svg.spark{max-width:100%;height:auto}.card{overflow-wrap:anywhere}
 h1{font-size:1.3rem;overflow-wrap:anywhere}h2{font-size:1.05rem;margin-top:1.6rem}
 .cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:.7rem 1rem;min-width:9rem;flex:1 1 9rem}
-a.card{color:inherit;text-decoration:none}a.card:hover{border-color:#1d4ed8}
+a.card,.card.money a{color:inherit;text-decoration:none}a.card:hover{border-color:#1d4ed8}.card.money a{display:block}.card a.issues{color:#b91c1c;font-size:.85rem;margin-top:.3rem;text-decoration:underline}
 .card b{display:block;font-size:1.5rem}.muted{color:#6b7385;font-size:.85rem}
 .card[data-label=paid] b{color:#15803d}.card[data-label=attention] b{color:#b91c1c}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;background:#fff;width:100%;font-size:.9rem}
 th,td{border-bottom:1px solid #e5e8ee;padding:.4rem .5rem;text-align:left;vertical-align:top}
 th{background:#eef0f4}.bar{display:flex;height:.8rem;width:14rem;max-width:100%;background:#e5e8ee;border-radius:3px;overflow:hidden}
-.bar span{display:block}.minted{background:#3b82f6}.failed{background:#dc2626}.paid{background:#16a34a}
+.bar span{display:block}.ready{background:#3b82f6}.failed{background:#dc2626}.paid{background:#16a34a}
 button,a.button{font:inherit;padding:.2rem .6rem;border:1px solid #9aa3b5;border-radius:4px;background:#fff;cursor:pointer;color:inherit;text-decoration:none;display:inline-block}
 button.primary,a.button.primary{background:#1d4ed8;color:#fff;border-color:#1d4ed8}form.inline{display:inline}
 input,select{font:inherit;padding:.2rem .4rem;max-width:100%}input.copy{font-family:ui-monospace,monospace;font-size:.8rem;width:16rem}
@@ -55,16 +55,23 @@ th,td{padding:.35rem .3rem}td.when{font-size:.8rem;min-width:5.5rem}
 }
 ";
 
+/// Every dashboard page's head: sized for a phone's width as well as a desktop's.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · paylink" }
+            style { (PreEscaped(STYLE)) }
+        }
+    }
+}
+
 pub(super) fn layout(title: &str, csrf: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · paylink" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head(title))
             body {
                 header {
                     strong { "paylink" }
@@ -90,11 +97,7 @@ pub fn login(error: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { "Log in · paylink" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head("Log in"))
             body {
                 main {
                     h1 { "paylink operator login" }
@@ -116,11 +119,7 @@ pub fn problem(title: &str, message: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { (title) " · paylink" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head(title))
             body {
                 main {
                     h1 { (title) }

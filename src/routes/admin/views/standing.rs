@@ -25,14 +25,8 @@ pub fn standing(money: &money::Money, blast: Option<&str>) -> Markup {
             div.cards data-currency=(currency) {
                 (money_card("paid", "Paid", s.paid, &scope("paid", currency), currency))
                 (money_card("unpaid", "Unpaid", s.unpaid, &scope("unpaid", currency), currency))
-                (money_card("attention", "Needs attention", s.needs_attention, &scope("failed", currency), currency))
+                (attention_card(s, &scope("failed", currency), currency))
                 (money_card("cancelled", "Cancelled", s.cancelled, &scope("cancelled", currency), currency))
-            }
-        }
-        @if money.payment_issues > 0 {
-            p.error id="payment-issues-note" {
-                a href="/admin/failures#payment-issues" { (money.payment_issues) " payment(s) to check" }
-                " (a wrong amount, a payment after a cancel, or a second payment)."
             }
         }
         details.legend {
@@ -40,10 +34,30 @@ pub fn standing(money: &money::Money, blast: Option<&str>) -> Markup {
             dl {
                 dt { "Paid" } dd { "Stripe took the money (the amount it took)." }
                 dt { "Unpaid" } dd { "The payer has a working pay link (or is about to) and has not paid: the amount still outstanding." }
-                dt { "Needs attention" } dd { "No pay link could be made, so nobody can pay these until you retry, change the amount or cancel them." }
+                dt { "Needs attention" } dd { "No pay link could be made, so nobody can pay these until you retry, change the amount or cancel them. Below them, any payments to check: Stripe took a wrong amount, a payment after a cancel, or a second payment (those orders are in Paid; refund or settle them with the payer)." }
                 dt { "Cancelled" } dd { "No money expected." }
             }
             p.muted { "Every order is in exactly one of the four." }
+        }
+    }
+}
+
+/// "Needs attention": the orders with no pay link, and under them the payments an operator
+/// must check in this currency (two links, so one card cannot be a single link).
+fn attention_card(s: &money::Standing, href: &str, currency: &str) -> Markup {
+    let sum = s.needs_attention;
+    html! {
+        div.card.money data-label="attention" {
+            a href=(href) {
+                span.muted { "Needs attention" }
+                b { (format_money(sum.cents, currency)) }
+                span.muted { (sum.orders) " order" @if sum.orders != 1 { "s" } }
+            }
+            @if s.payment_issues > 0 {
+                a.issues href="/admin/failures#payment-issues" {
+                    "and " (s.payment_issues) " payment" @if s.payment_issues != 1 { "s" } " to check"
+                }
+            }
         }
     }
 }
