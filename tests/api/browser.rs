@@ -342,7 +342,13 @@ async fn an_operator_logs_in_opens_the_failures_and_retries_one_order() {
         .await
         .unwrap();
     let notice = arrived("//p[contains(@class, 'flash')]").await;
-    assert!(notice.text().await.unwrap().contains("put back to minting"));
+    assert!(
+        notice
+            .text()
+            .await
+            .unwrap()
+            .contains("will have a pay link made again")
+    );
     let page = app.url(&format!("/admin/orders/{order_id}"));
     let active = eventually(Duration::from_secs(20), || async {
         client.goto(&page).await.ok()?;
@@ -373,6 +379,17 @@ async fn at_every_width(browser: &Browser, name: &str) {
     let client = browser.client();
     for (width_name, width, height) in WIDTHS {
         client.set_window_size(width, height).await.unwrap();
+        // A window the browser would not make that narrow must not pass as a phone.
+        let inner = client
+            .execute("return window.innerWidth;", vec![])
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(0);
+        assert!(
+            inner <= u64::from(width) && inner + 40 >= u64::from(width),
+            "{name}: the window is {inner} px wide inside, asked for {width}"
+        );
         let overflow = client
             .execute(
                 "return document.documentElement.scrollWidth - window.innerWidth;",
@@ -418,6 +435,8 @@ async fn the_treasurer_reads_the_money_finds_a_payer_and_fixes_a_refused_link() 
     };
 
     client.goto(&app.url("/admin/login")).await.unwrap();
+    arrived("//form[@action='/admin/login']".into()).await;
+    at_every_width(&browser, "admin-login").await;
     client
         .form(Locator::Css("form[action='/admin/login']"))
         .await
@@ -492,6 +511,7 @@ async fn the_treasurer_reads_the_money_finds_a_payer_and_fixes_a_refused_link() 
         .await
         .unwrap();
     arrived("//form[@id='change-amount']".into()).await;
+    at_every_width(&browser, "admin-order-refused").await;
     client
         .form(Locator::Css("form#change-amount"))
         .await

@@ -396,7 +396,10 @@ async fn failures_notices_are_codes_not_text_from_the_link() {
         "{location}"
     );
     let page = app.admin_page(&location).await;
-    assert!(page.contains("0 order(s) put back to minting."), "{page}");
+    assert!(
+        page.contains("0 order(s) will have a pay link made again."),
+        "{page}"
+    );
 }
 
 /// An id goes into the dashboard's links and form actions as one percent-encoded path segment:

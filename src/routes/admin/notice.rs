@@ -91,10 +91,10 @@ impl Notice {
     pub fn message(self, count: Option<&str>) -> String {
         match self {
             Self::RetriedMatching => match count.and_then(|c| whole_number("count", c).ok()) {
-                Some(n) => format!("{n} order(s) put back to minting."),
-                None => "The matching orders were put back to minting.".into(),
+                Some(n) => format!("{n} order(s) will have a pay link made again."),
+                None => "The matching orders will have a pay link made again.".into(),
             },
-            Self::Retried => "The order was put back to minting.".into(),
+            Self::Retried => "The order will have a pay link made again.".into(),
             Self::NotFailed => "The order was not failed; nothing to retry.".into(),
             Self::Cancelled => "The order was cancelled.".into(),
             Self::CancelUnknown => "No such order; nothing was cancelled.".into(),
@@ -158,11 +158,14 @@ mod tests {
     #[test]
     fn only_a_whole_count_is_shown() {
         let n = Notice::RetriedMatching;
-        assert_eq!(n.message(Some("500")), "500 order(s) put back to minting.");
+        assert_eq!(
+            n.message(Some("500")),
+            "500 order(s) will have a pay link made again."
+        );
         for bad in [None, Some("<b>9</b>"), Some("-1"), Some("1e3"), Some("")] {
             assert_eq!(
                 n.message(bad),
-                "The matching orders were put back to minting."
+                "The matching orders will have a pay link made again."
             );
         }
     }

@@ -11,15 +11,15 @@ pub(super) fn blast_table(blasts: &[(blast::Model, blast::Counts)]) -> Markup {
     html! {
         @if blasts.is_empty() { p.muted { "No blasts yet." } } @else {
             div.scroll { table {
-                tr { th { "blast" } th { "size" } th { "progress (minted / failed / paid)" } th { "" } }
+                tr { th { "blast" } th { "size" } th { "progress (links ready / not made / paid)" } th { "" } }
                 @for (b, c) in blasts {
-                    @let minted = c.active + c.deactivated;
+                    @let ready = c.active + c.deactivated;
                     tr {
                         td { a href=(format!("/admin/blasts/{}", path_segment(&b.id))) { (b.name) } br; span.muted { (b.created_at.format("%Y-%m-%d %H:%M UTC")) } }
                         td { (b.size) }
                         td {
-                            (progress(b.size, minted, c.failed, c.paid))
-                            span.muted { (minted) " minted · " (c.failed) " failed · " (c.paid) " paid of " (b.size) }
+                            (progress(b.size, ready, c.failed, c.paid))
+                            span.muted { (ready) " links ready · " (c.failed) " not made · " (c.paid) " paid of " (b.size) }
                         }
                         td { a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "failures" } }
                     }
@@ -29,13 +29,13 @@ pub(super) fn blast_table(blasts: &[(blast::Model, blast::Counts)]) -> Markup {
     }
 }
 
-fn progress(size: i32, minted: i64, failed: i64, paid: i64) -> Markup {
+fn progress(size: i32, ready: i64, failed: i64, paid: i64) -> Markup {
     let pct = |n: i64| (n as f64 * 100.0 / f64::from(size.max(1))).clamp(0.0, 100.0);
-    // Paid orders were minted first: show paid inside minted.
+    // A paid order had its link first: show paid inside the links ready.
     html! {
-        div.bar title=(format!("{minted} minted, {failed} failed, {paid} paid of {size}")) {
+        div.bar title=(format!("{ready} links ready, {failed} not made, {paid} paid of {size}")) {
             span.paid style=(format!("width:{:.1}%", pct(paid))) {}
-            span.minted style=(format!("width:{:.1}%", pct(minted - paid))) {}
+            span.ready style=(format!("width:{:.1}%", pct(ready - paid))) {}
             span.failed style=(format!("width:{:.1}%", pct(failed))) {}
         }
     }

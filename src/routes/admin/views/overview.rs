@@ -53,7 +53,10 @@ pub fn overview(csrf: &str, o: &Overview) -> Markup {
                 div.card id="failures-hour" {
                     span.muted { "problems in the last hour" }
                     b { a href="/admin/failures" { (o.failed_orders_last_hour + o.failed_events_last_hour) } }
-                    span.muted { (o.failed_orders_last_hour) " links not made, " (o.failed_events_last_hour) " Stripe messages not understood" }
+                    span.muted {
+                        (o.failed_orders_last_hour) " link" @if o.failed_orders_last_hour != 1 { "s" } " not made, "
+                        (o.failed_events_last_hour) " Stripe message" @if o.failed_events_last_hour != 1 { "s" } " not understood"
+                    }
                 }
                 @match &o.queue {
                     Some(q) => {
