@@ -195,12 +195,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let mut settings = settings;
             settings.database.migrate_on_start = false;
+            // A mistyped path or a run from another folder makes a new SQLite file: say so,
+            // rather than let "applied" read as if the deployment's database was upgraded.
+            let new_file = crate::startup::sqlite_file(&settings.database.url)
+                .is_some_and(|file| !file.exists());
             let db = crate::startup::connect_database(&settings).await?;
             let applied = paylink_core::store::schema_lock::migrate(&db).await?;
+            let database = crate::startup::describe_database(&settings.database.url);
             announce(&match applied {
-                0 => "migrations applied (none were pending)".to_owned(),
-                n => format!("migrations applied ({n} new)"),
+                0 => format!("migrations applied to {database} (none were pending)"),
+                n => format!("migrations applied to {database} ({n} new)"),
             });
+            if new_file {
+                announce("that database is a new, empty SQLite file created just now");
+            }
             Ok(())
         }
         Command::Blast {

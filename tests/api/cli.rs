@@ -279,6 +279,46 @@ fn a_settings_file_is_read_and_a_missing_one_exits_2_naming_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `migrate` names the database it upgraded, and says so when it made a new SQLite file
+/// (a run from another folder, or a mistyped path) instead of upgrading one.
+#[test]
+fn migrate_names_its_database_and_says_when_the_file_is_new() {
+    let dir =
+        std::env::temp_dir().join(format!("paylink_migrate_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let migrate = || {
+        let output = paylink()
+            .arg("migrate")
+            .current_dir(&dir)
+            .env("PAYLINK__DATABASE__URL", "sqlite://data/paylink.db")
+            .env("PAYLINK__LOG__LEVEL", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let file = dir.join("data").join("paylink.db");
+    let first = migrate();
+    assert!(
+        first.contains(&format!("the file {}", file.display()))
+            && first.contains("new, empty SQLite file"),
+        "{first}"
+    );
+    let again = migrate();
+    assert!(
+        again.contains("none were pending") && !again.contains("new, empty"),
+        "{again}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `paylink blast` against an app's database, with the app's in-process workers minting.
 fn blast_command(app: &paylink_testkit::TestApp) -> Command {
     let mut command = paylink();
