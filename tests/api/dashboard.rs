@@ -1,12 +1,15 @@
 //! The dashboard as the league's treasurer reads it (README, "The operator dashboard"): where
 //! the money stands, finding anyone, the story of an order, and fixing a link Stripe refused.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::blasts::{post_blast, wait_for_blast};
-use paylink_testkit::{TestApp, eventually, order_body, spawn_app};
+use paylink_testkit::{
+    AppOptions, Stack, TestApp, eventually, order_body, spawn_app, spawn_app_with,
+};
 
 /// The card `label` of the first currency's row, as text without tags.
 fn card(page: &str, label: &str) -> String {
@@ -48,6 +51,30 @@ async fn order_of(app: &TestApp, row: &Value) -> Value {
         .unwrap()
         .expect("the row's order");
     app.get_order(&found.id).await
+}
+
+/// The ids of the orders a list page shows (each row is `<tr data-order="…">`).
+fn listed(page: &str) -> BTreeSet<String> {
+    page.split("data-order=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').expect("the attribute ends")].to_owned())
+        .collect()
+}
+
+fn ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    ids.into_iter().map(str::to_owned).collect()
+}
+
+/// A CSV download's header row and its rows, sorted (the orders page lists newest first, a
+/// blast's export in the blast's order).
+async fn csv_of(response: reqwest::Response) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    assert_eq!(response.status(), 200, "{}", response.url());
+    let text = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let mut rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    rows.sort_by(|a, b| a.iter().cmp(b.iter()));
+    (headers, rows)
 }
 
 fn query(name: &str, value: &str) -> String {
@@ -184,6 +211,43 @@ async fn a_search_by_email_name_or_stripe_id_finds_an_order_made_one_at_a_time()
     let order_page = app.admin_page(&format!("/admin/orders/{id}")).await;
     assert!(order_page.contains(minted["pay_url"].as_str().unwrap()));
 }
+
+/// Stripe took a payment in another currency than the order asked (an amount mismatch): the
+/// overview counts it under the currency it was paid in, and that card's link lists it there,
+/// not under the currency asked. On every stack: the grouping is SQL of its own.
+async fn a_payment_in_another_currency_is_listed_under_the_card_that_counts_it(stack: Stack) {
+    let app = spawn_app_with(AppOptions::on(stack)).await;
+    let order = app.minted_order("jersey", 2500).await;
+    let unpaid = app.minted_order("jersey", 3000).await;
+    let id = order["id"].as_str().unwrap();
+    let unpaid_id = unpaid["id"].as_str().unwrap();
+    let mut event = crate::webhooks::completed_event(&order, "paid");
+    event["data"]["object"]["amount_total"] = json!(2300);
+    event["data"]["object"]["currency"] = json!("eur");
+    assert_eq!(app.send_stripe_webhook(&event).await.status(), 200);
+    let paid = app
+        .wait_for_order(id, "paid", |o| o["status"] == "paid")
+        .await;
+    assert_eq!(
+        (paid["currency"].as_str(), paid["paid_currency"].as_str()),
+        (Some("usd"), Some("eur"))
+    );
+
+    let overview = app.admin_page("/admin").await;
+    assert!(overview.contains("href=\"/admin/orders?state=paid&amp;currency=eur\""));
+    let eur = app
+        .admin_page("/admin/orders?state=paid&currency=eur")
+        .await;
+    assert_eq!(listed(&eur), ids([id]), "the EUR card's order");
+    let usd = app.admin_page("/admin/orders?currency=usd").await;
+    assert_eq!(listed(&usd), ids([unpaid_id]), "only what USD counts");
+    let (_, rows) = csv_of(app.get_json("/admin/orders.csv?currency=EUR").await).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+}
+
+paylink_testkit::on_every_stack!(
+    a_payment_in_another_currency_is_listed_under_the_card_that_counts_it
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_orders_csv_is_what_the_search_shows_with_formulas_defused() {
