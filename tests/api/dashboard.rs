@@ -212,6 +212,111 @@ async fn a_search_by_email_name_or_stripe_id_finds_an_order_made_one_at_a_time()
     assert!(order_page.contains(minted["pay_url"].as_str().unwrap()));
 }
 
+/// Each filter of the orders page lists exactly the orders in that state, across blasts and
+/// orders made one at a time; `blast=` lists that blast's alone. The page's CSV has the columns
+/// of the blast's own export, and the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orders_page_filters_by_state_and_by_blast() {
+    let app = spawn_app().await;
+    let (blast_id, orders) = mixed_blast(&app).await;
+    let product = app.create_product("jersey").await;
+    let lone: Value = app
+        .post_order(&order_body(&product, 2500))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let lone = lone["id"].as_str().unwrap();
+    assert_eq!(app.wait_until_settled(lone).await["link_state"], "active");
+    let id = |r: &str| orders[r]["id"].as_str().unwrap();
+
+    let in_blast = query("blast", &blast_id);
+    for (filter, expected) in [
+        ("state=failed".to_owned(), ids([id("e")])),
+        ("state=cancelled".to_owned(), ids([id("d")])),
+        ("state=paid".to_owned(), ids([id("a"), id("b")])),
+        ("state=unpaid".to_owned(), ids([id("c"), lone])),
+        (
+            "state=all".to_owned(),
+            ids([id("a"), id("b"), id("c"), id("d"), id("e"), lone]),
+        ),
+        (
+            in_blast.clone(),
+            ids([id("a"), id("b"), id("c"), id("d"), id("e")]),
+        ),
+        (format!("state=unpaid&{in_blast}"), ids([id("c")])),
+    ] {
+        let page = app.admin_page(&format!("/admin/orders?{filter}")).await;
+        assert_eq!(listed(&page), expected, "{filter}");
+    }
+
+    let (page_headers, page_rows) =
+        csv_of(app.get_json(&format!("/admin/orders.csv?{in_blast}")).await).await;
+    let export = app
+        .client
+        .get(app.url(&format!("/v1/blasts/{blast_id}/orders")))
+        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    let (blast_headers, blast_rows) = csv_of(export).await;
+    assert_eq!(page_headers, blast_headers, "the blast export's columns");
+    assert_eq!(
+        page_rows, blast_rows,
+        "the blast's orders, as its export has them"
+    );
+}
+
+/// The link behind "Next page", as a path to fetch.
+fn next_page(page: &str) -> Option<String> {
+    let at = page.find(">Next page<")?;
+    let start = page[..at].rfind("href=\"").expect("the link's href") + 6;
+    let end = start + page[start..].find('"').expect("the href ends");
+    Some(page[start..end].replace("&amp;", "&"))
+}
+
+/// More orders than a page holds (`PER_PAGE` in `src/routes/admin/orders.rs`): the first page
+/// is full and links to the next, which holds the rest; together they list every order once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orders_page_pages_through_every_order_once() {
+    const PER_PAGE: usize = 50;
+    let app = spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let product = app.create_product("generic").await;
+    let blast = post_blast(
+        &app,
+        "big",
+        crate::blasts::rows(&product, PER_PAGE + 3, "big"),
+    )
+    .await;
+    let all: BTreeSet<String> =
+        paylink_core::store::order::list_for_blast(&app.db, blast["id"].as_str().unwrap(), 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+    assert_eq!(all.len(), PER_PAGE + 3);
+
+    let first = app.admin_page("/admin/orders?state=unpaid").await;
+    let first_ids = listed(&first);
+    assert_eq!(first_ids.len(), PER_PAGE, "a full first page");
+    let next = next_page(&first).unwrap_or_else(|| panic!("a Next page link: {first}"));
+    assert!(next.contains("state=unpaid"), "the filter is kept: {next}");
+    let second = app.admin_page(&next).await;
+    let second_ids = listed(&second);
+    assert_eq!(second_ids.len(), 3, "the rest: {second}");
+    assert!(next_page(&second).is_none(), "no page after the last");
+    assert!(second.contains("Previous page"));
+    assert!(first_ids.is_disjoint(&second_ids), "no order on both pages");
+    let together: BTreeSet<String> = first_ids.union(&second_ids).cloned().collect();
+    assert_eq!(together, all);
+}
+
 /// Stripe took a payment in another currency than the order asked (an amount mismatch): the
 /// overview counts it under the currency it was paid in, and that card's link lists it there,
 /// not under the currency asked. On every stack: the grouping is SQL of its own.
