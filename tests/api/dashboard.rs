@@ -317,6 +317,40 @@ async fn the_orders_page_pages_through_every_order_once() {
     assert_eq!(together, all);
 }
 
+/// Pat's payment as the Stripe dashboard shows it (a Checkout Session, a PaymentIntent, a
+/// Customer): any of its ids finds her order, and only hers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_by_the_session_payment_intent_or_customer_finds_the_paid_order() {
+    let app = spawn_app().await;
+    // A monthly link saves the card, so Stripe makes a Customer.
+    let order = app.minted_order("monthly", 4500).await;
+    let other = app.minted_order("monthly", 4600).await;
+    let id = order["id"].as_str().unwrap();
+    let link = order["stripe_payment_link_id"].as_str().unwrap();
+    let session = app.complete_checkout(link, "paid").await;
+    let paid = app
+        .wait_for_order(id, "paid", |o| o["status"] == "paid")
+        .await;
+    assert_eq!(paid["stripe_checkout_session_id"], session.as_str());
+    for field in [
+        "stripe_checkout_session_id",
+        "stripe_payment_intent_id",
+        "stripe_customer_id",
+    ] {
+        let stripe_id = paid[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} in {paid}"));
+        let page = app
+            .admin_page(&format!("/admin/orders?{}", query("q", stripe_id)))
+            .await;
+        assert_eq!(listed(&page), ids([id]), "{field} {stripe_id}");
+    }
+    let page = app.admin_page("/admin/orders?q=cs_test_nosuch").await;
+    assert!(page.contains("No orders match."));
+    let all = app.admin_page("/admin/orders").await;
+    assert_eq!(listed(&all), ids([id, other["id"].as_str().unwrap()]));
+}
+
 /// Stripe took a payment in another currency than the order asked (an amount mismatch): the
 /// overview counts it under the currency it was paid in, and that card's link lists it there,
 /// not under the currency asked. On every stack: the grouping is SQL of its own.
