@@ -12,7 +12,7 @@ use paylink_testkit::{
 };
 
 /// The card `label` of the first currency's row, as text without tags.
-fn card(page: &str, label: &str) -> String {
+pub(crate) fn card(page: &str, label: &str) -> String {
     let label_at = page
         .find(&format!("data-label=\"{label}\""))
         .unwrap_or_else(|| panic!("a {label} card in {page}"));
