@@ -75,7 +75,24 @@ fn column(headers: &csv::StringRecord, name: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blast_cli_writes_the_intakes_pay_urls_not_its_own_environments() {
+    writes_the_intakes_pay_urls(|_| {}).await;
+}
+
+/// The literal case: a laptop with no `PAYLINK__PUBLIC_BASE_URL` at all, where the
+/// CLI's own would be `config/default.toml`'s `http://127.0.0.1:8080`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blast_cli_without_a_public_base_url_of_its_own_writes_the_intakes_pay_urls() {
+    writes_the_intakes_pay_urls(|command| {
+        command.env_remove("PAYLINK__PUBLIC_BASE_URL");
+    })
+    .await;
+}
+
+/// `paylink blast --out` on a fresh app, its command changed by `laptop` first: every pay URL
+/// written is under the intake's public base URL, and nothing warns.
+async fn writes_the_intakes_pay_urls(laptop: impl FnOnce(&mut Command)) {
     let app = paylink_testkit::spawn_app().await;
+    assert_ne!(app.settings.public_base_url, "http://127.0.0.1:8080");
     let product = app.create_product("monthly").await;
     let dir = scratch_dir();
     let rows: Vec<String> = (0..3)
@@ -85,6 +102,7 @@ async fn blast_cli_writes_the_intakes_pay_urls_not_its_own_environments() {
     let out = dir.join("result.csv");
 
     let mut command = blast_on(&app);
+    laptop(&mut command);
     command.arg(&file).arg("--out").arg(&out);
     let output = run(command).await;
 
