@@ -413,11 +413,22 @@ fn settings_a_mistyped_variable_exits_2_naming_the_setting_meant() {
 
 #[test]
 fn settings_serve_without_a_webhook_secret_warns_and_names_the_dashboard() {
+    warns_of_no_webhook_secret_and_names_the_dashboard("serve");
+}
+
+#[test]
+fn settings_run_without_a_webhook_secret_warns_and_names_the_dashboard() {
+    warns_of_no_webhook_secret_and_names_the_dashboard("run");
+}
+
+/// `paylink serve` or `run` (the intake, with the workers for `run`) started with no webhook
+/// secret: it still starts, naming the dashboard, and warns that Stripe's events get 503.
+fn warns_of_no_webhook_secret_and_names_the_dashboard(command: &str) {
     let dir = scratch_dir();
     let port = paylink_testkit::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = paylink()
-        .arg("serve")
+        .arg(command)
         .current_dir(&dir)
         .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
         .env("PAYLINK__PUBLIC_BASE_URL", &base)
@@ -434,12 +445,12 @@ fn settings_serve_without_a_webhook_secret_warns_and_names_the_dashboard() {
     let output = child.wait_with_output().unwrap();
 
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = line.unwrap_or_else(|| panic!("serve started: {stderr}"));
+    let line = line.unwrap_or_else(|| panic!("{command} started: {stderr}"));
     assert!(line.contains(&format!("{base}/admin")), "{line}");
     let warning = stderr
         .lines()
         .find(|l| l.contains("WARN") && l.contains("PAYLINK__STRIPE__WEBHOOK_SECRETS"))
-        .unwrap_or_else(|| panic!("a warning names the missing secret: {stderr}"));
+        .unwrap_or_else(|| panic!("{command}: a warning names the missing secret: {stderr}"));
     assert!(warning.contains("503"), "{warning}");
     let _ = std::fs::remove_dir_all(&dir);
 }
