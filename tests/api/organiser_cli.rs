@@ -545,6 +545,56 @@ async fn commands_log_which_database_they_open_without_its_password() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
+/// A Redis URL with a password. The test Redis has none and refuses the login, which does not
+/// matter here: the line is logged before Redis is reached (`Engine::connect` in
+/// `src/startup.rs`).
+const QUEUE_URL_WITH_PASSWORD: &str = "redis://:hunter2@127.0.0.1:6379";
+
+/// `paylink work` and `paylink run` log the queue they open, its password redacted.
+#[test]
+fn commands_log_which_queue_they_open_without_its_password() {
+    for command in ["work", "run"] {
+        let dir = scratch_dir();
+        let port = paylink_testkit::free_port();
+        let mut child = paylink()
+            .arg(command)
+            .current_dir(&dir)
+            .env("PAYLINK__QUEUE__URL", QUEUE_URL_WITH_PASSWORD)
+            .env(
+                "PAYLINK__QUEUE__NAMESPACE",
+                format!("paylink_queue_log_{}", uuid::Uuid::new_v4().simple()),
+            )
+            .env("PAYLINK__LOG__LEVEL", "info")
+            .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
+            .env("PAYLINK__ADMIN__TOKEN", "change-me")
+            .env("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/")
+            .env("PAYLINK__STRIPE__WEBHOOK_SECRETS", "whsec_queue_log")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut lines = std::io::BufRead::lines(stderr).map_while(Result::ok);
+        let mut logged = Vec::new();
+        let queue_line = lines
+            .by_ref()
+            .inspect(|l| logged.push(l.clone()))
+            .find(|l| l.contains("connecting to the queue"));
+        let _ = child.kill();
+        let _ = child.wait();
+        logged.extend(lines);
+
+        let logged = logged.join("\n");
+        let queue_line = queue_line.unwrap_or_else(|| panic!("{command} logs the queue: {logged}"));
+        assert!(
+            queue_line.contains(&paylink_core::store::redact_url(QUEUE_URL_WITH_PASSWORD)),
+            "{command}: {queue_line}"
+        );
+        assert!(!logged.contains("hunter2"), "{command}: {logged}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 #[test]
 fn blast_cli_refuses_a_misspelt_column_naming_the_one_meant() {
     let dir = scratch_dir();
