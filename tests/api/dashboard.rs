@@ -1,15 +1,18 @@
 //! The dashboard as the league's treasurer reads it (README, "The operator dashboard"): where
 //! the money stands, finding anyone, the story of an order, and fixing a link Stripe refused.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::blasts::{post_blast, wait_for_blast};
-use paylink_testkit::{TestApp, eventually, order_body, spawn_app};
+use paylink_testkit::{
+    AppOptions, Stack, TestApp, eventually, order_body, spawn_app, spawn_app_with,
+};
 
 /// The card `label` of the first currency's row, as text without tags.
-fn card(page: &str, label: &str) -> String {
+pub(crate) fn card(page: &str, label: &str) -> String {
     let label_at = page
         .find(&format!("data-label=\"{label}\""))
         .unwrap_or_else(|| panic!("a {label} card in {page}"));
@@ -48,6 +51,30 @@ async fn order_of(app: &TestApp, row: &Value) -> Value {
         .unwrap()
         .expect("the row's order");
     app.get_order(&found.id).await
+}
+
+/// The ids of the orders a list page shows (each row is `<tr data-order="…">`).
+fn listed(page: &str) -> BTreeSet<String> {
+    page.split("data-order=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').expect("the attribute ends")].to_owned())
+        .collect()
+}
+
+fn ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    ids.into_iter().map(str::to_owned).collect()
+}
+
+/// A CSV download's header row and its rows, sorted (the orders page lists newest first, a
+/// blast's export in the blast's order).
+async fn csv_of(response: reqwest::Response) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    assert_eq!(response.status(), 200, "{}", response.url());
+    let text = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let mut rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    rows.sort_by(|a, b| a.iter().cmp(b.iter()));
+    (headers, rows)
 }
 
 fn query(name: &str, value: &str) -> String {
@@ -190,6 +217,182 @@ async fn a_search_by_email_name_or_stripe_id_finds_an_order_made_one_at_a_time()
     let order_page = app.admin_page(&format!("/admin/orders/{id}")).await;
     assert!(order_page.contains(minted["pay_url"].as_str().unwrap()));
 }
+
+/// Each filter of the orders page lists exactly the orders in that state, across blasts and
+/// orders made one at a time; `blast=` lists that blast's alone. The page's CSV has the columns
+/// of the blast's own export, and the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orders_page_filters_by_state_and_by_blast() {
+    let app = spawn_app().await;
+    let (blast_id, orders) = mixed_blast(&app).await;
+    let product = app.create_product("jersey").await;
+    let lone: Value = app
+        .post_order(&order_body(&product, 2500))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let lone = lone["id"].as_str().unwrap();
+    assert_eq!(app.wait_until_settled(lone).await["link_state"], "active");
+    let id = |r: &str| orders[r]["id"].as_str().unwrap();
+
+    let in_blast = query("blast", &blast_id);
+    for (filter, expected) in [
+        ("state=failed".to_owned(), ids([id("e")])),
+        ("state=cancelled".to_owned(), ids([id("d")])),
+        ("state=paid".to_owned(), ids([id("a"), id("b")])),
+        ("state=unpaid".to_owned(), ids([id("c"), lone])),
+        (
+            "state=all".to_owned(),
+            ids([id("a"), id("b"), id("c"), id("d"), id("e"), lone]),
+        ),
+        (
+            in_blast.clone(),
+            ids([id("a"), id("b"), id("c"), id("d"), id("e")]),
+        ),
+        (format!("state=unpaid&{in_blast}"), ids([id("c")])),
+    ] {
+        let page = app.admin_page(&format!("/admin/orders?{filter}")).await;
+        assert_eq!(listed(&page), expected, "{filter}");
+    }
+
+    let (page_headers, page_rows) =
+        csv_of(app.get_json(&format!("/admin/orders.csv?{in_blast}")).await).await;
+    let export = app
+        .client
+        .get(app.url(&format!("/v1/blasts/{blast_id}/orders")))
+        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    let (blast_headers, blast_rows) = csv_of(export).await;
+    assert_eq!(page_headers, blast_headers, "the blast export's columns");
+    assert_eq!(
+        page_rows, blast_rows,
+        "the blast's orders, as its export has them"
+    );
+}
+
+/// The link behind "Next page", as a path to fetch.
+fn next_page(page: &str) -> Option<String> {
+    let at = page.find(">Next page<")?;
+    let start = page[..at].rfind("href=\"").expect("the link's href") + 6;
+    let end = start + page[start..].find('"').expect("the href ends");
+    Some(page[start..end].replace("&amp;", "&"))
+}
+
+/// More orders than a page holds (`PER_PAGE` in `src/routes/admin/orders.rs`): the first page
+/// is full and links to the next, which holds the rest; together they list every order once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orders_page_pages_through_every_order_once() {
+    const PER_PAGE: usize = 50;
+    let app = spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let product = app.create_product("generic").await;
+    let blast = post_blast(
+        &app,
+        "big",
+        crate::blasts::rows(&product, PER_PAGE + 3, "big"),
+    )
+    .await;
+    let all: BTreeSet<String> =
+        paylink_core::store::order::list_for_blast(&app.db, blast["id"].as_str().unwrap(), 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+    assert_eq!(all.len(), PER_PAGE + 3);
+
+    let first = app.admin_page("/admin/orders?state=unpaid").await;
+    let first_ids = listed(&first);
+    assert_eq!(first_ids.len(), PER_PAGE, "a full first page");
+    let next = next_page(&first).unwrap_or_else(|| panic!("a Next page link: {first}"));
+    assert!(next.contains("state=unpaid"), "the filter is kept: {next}");
+    let second = app.admin_page(&next).await;
+    let second_ids = listed(&second);
+    assert_eq!(second_ids.len(), 3, "the rest: {second}");
+    assert!(next_page(&second).is_none(), "no page after the last");
+    assert!(second.contains("Previous page"));
+    assert!(first_ids.is_disjoint(&second_ids), "no order on both pages");
+    let together: BTreeSet<String> = first_ids.union(&second_ids).cloned().collect();
+    assert_eq!(together, all);
+}
+
+/// Pat's payment as the Stripe dashboard shows it (a Checkout Session, a PaymentIntent, a
+/// Customer): any of its ids finds her order, and only hers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_by_the_session_payment_intent_or_customer_finds_the_paid_order() {
+    let app = spawn_app().await;
+    // A monthly link saves the card, so Stripe makes a Customer.
+    let order = app.minted_order("monthly", 4500).await;
+    let other = app.minted_order("monthly", 4600).await;
+    let id = order["id"].as_str().unwrap();
+    let link = order["stripe_payment_link_id"].as_str().unwrap();
+    let session = app.complete_checkout(link, "paid").await;
+    let paid = app
+        .wait_for_order(id, "paid", |o| o["status"] == "paid")
+        .await;
+    assert_eq!(paid["stripe_checkout_session_id"], session.as_str());
+    for field in [
+        "stripe_checkout_session_id",
+        "stripe_payment_intent_id",
+        "stripe_customer_id",
+    ] {
+        let stripe_id = paid[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} in {paid}"));
+        let page = app
+            .admin_page(&format!("/admin/orders?{}", query("q", stripe_id)))
+            .await;
+        assert_eq!(listed(&page), ids([id]), "{field} {stripe_id}");
+    }
+    let page = app.admin_page("/admin/orders?q=cs_test_nosuch").await;
+    assert!(page.contains("No orders match."));
+    let all = app.admin_page("/admin/orders").await;
+    assert_eq!(listed(&all), ids([id, other["id"].as_str().unwrap()]));
+}
+
+/// Stripe took a payment in another currency than the order asked (an amount mismatch): the
+/// overview counts it under the currency it was paid in, and that card's link lists it there,
+/// not under the currency asked. On every stack: the grouping is SQL of its own.
+async fn a_payment_in_another_currency_is_listed_under_the_card_that_counts_it(stack: Stack) {
+    let app = spawn_app_with(AppOptions::on(stack)).await;
+    let order = app.minted_order("jersey", 2500).await;
+    let unpaid = app.minted_order("jersey", 3000).await;
+    let id = order["id"].as_str().unwrap();
+    let unpaid_id = unpaid["id"].as_str().unwrap();
+    let mut event = crate::webhooks::completed_event(&order, "paid");
+    event["data"]["object"]["amount_total"] = json!(2300);
+    event["data"]["object"]["currency"] = json!("eur");
+    assert_eq!(app.send_stripe_webhook(&event).await.status(), 200);
+    let paid = app
+        .wait_for_order(id, "paid", |o| o["status"] == "paid")
+        .await;
+    assert_eq!(
+        (paid["currency"].as_str(), paid["paid_currency"].as_str()),
+        (Some("usd"), Some("eur"))
+    );
+
+    let overview = app.admin_page("/admin").await;
+    assert!(overview.contains("href=\"/admin/orders?state=paid&amp;currency=eur\""));
+    let eur = app
+        .admin_page("/admin/orders?state=paid&currency=eur")
+        .await;
+    assert_eq!(listed(&eur), ids([id]), "the EUR card's order");
+    let usd = app.admin_page("/admin/orders?currency=usd").await;
+    assert_eq!(listed(&usd), ids([unpaid_id]), "only what USD counts");
+    let (_, rows) = csv_of(app.get_json("/admin/orders.csv?currency=EUR").await).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+}
+
+paylink_testkit::on_every_stack!(
+    a_payment_in_another_currency_is_listed_under_the_card_that_counts_it
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_orders_csv_is_what_the_search_shows_with_formulas_defused() {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use paylink_testkit::{ADMIN_TOKEN, AppOptions, TestApp, spawn_app_with};
 
 use super::blasts::{post_blast, rows};
+use super::dashboard::card;
 
 /// An app whose workers are off: these tests are about the intake alone.
 async fn intake_only() -> TestApp {
@@ -233,6 +234,12 @@ async fn a_cancelled_failed_order_is_no_longer_a_failure_anywhere() {
         .await
         .unwrap();
     assert_eq!(failed.len(), 1, "{failed:?}");
+    let overview = app.admin_page("/admin").await;
+    assert_eq!(
+        card(&overview, "attention"),
+        "Needs attention $45.00 1 order"
+    );
+    assert!(overview.contains("1 links not made"), "{overview}");
 
     let cancel = app
         .post_json(&format!("/v1/orders/{}/cancel", failed[0].id), &json!({}))
@@ -262,6 +269,14 @@ async fn a_cancelled_failed_order_is_no_longer_a_failure_anywhere() {
     let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
     let (failed_orders, _) = dashboard::failures_since(&app.db, hour_ago).await.unwrap();
     assert_eq!(failed_orders, 0);
+    // The treasurer's overview: the needs-attention figure and the system's problems drop it.
+    let overview = app.admin_page("/admin").await;
+    assert_eq!(
+        card(&overview, "attention"),
+        "Needs attention $0.00 0 orders"
+    );
+    assert_eq!(card(&overview, "cancelled"), "Cancelled $45.00 1 order");
+    assert!(overview.contains("0 links not made"), "{overview}");
 
     let again = paylink_blast(&app, &file).await;
     let stdout = String::from_utf8_lossy(&again.stdout);

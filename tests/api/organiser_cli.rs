@@ -75,7 +75,24 @@ fn column(headers: &csv::StringRecord, name: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blast_cli_writes_the_intakes_pay_urls_not_its_own_environments() {
+    writes_the_intakes_pay_urls(|_| {}).await;
+}
+
+/// The literal case: a laptop with no `PAYLINK__PUBLIC_BASE_URL` at all, where the
+/// CLI's own would be `config/default.toml`'s `http://127.0.0.1:8080`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blast_cli_without_a_public_base_url_of_its_own_writes_the_intakes_pay_urls() {
+    writes_the_intakes_pay_urls(|command| {
+        command.env_remove("PAYLINK__PUBLIC_BASE_URL");
+    })
+    .await;
+}
+
+/// `paylink blast --out` on a fresh app, its command changed by `laptop` first: every pay URL
+/// written is under the intake's public base URL, and nothing warns.
+async fn writes_the_intakes_pay_urls(laptop: impl FnOnce(&mut Command)) {
     let app = paylink_testkit::spawn_app().await;
+    assert_ne!(app.settings.public_base_url, "http://127.0.0.1:8080");
     let product = app.create_product("monthly").await;
     let dir = scratch_dir();
     let rows: Vec<String> = (0..3)
@@ -85,6 +102,7 @@ async fn blast_cli_writes_the_intakes_pay_urls_not_its_own_environments() {
     let out = dir.join("result.csv");
 
     let mut command = blast_on(&app);
+    laptop(&mut command);
     command.arg(&file).arg("--out").arg(&out);
     let output = run(command).await;
 
@@ -395,11 +413,22 @@ fn settings_a_mistyped_variable_exits_2_naming_the_setting_meant() {
 
 #[test]
 fn settings_serve_without_a_webhook_secret_warns_and_names_the_dashboard() {
+    warns_of_no_webhook_secret_and_names_the_dashboard("serve");
+}
+
+#[test]
+fn settings_run_without_a_webhook_secret_warns_and_names_the_dashboard() {
+    warns_of_no_webhook_secret_and_names_the_dashboard("run");
+}
+
+/// `paylink serve` or `run` (the intake, with the workers for `run`) started with no webhook
+/// secret: it still starts, naming the dashboard, and warns that Stripe's events get 503.
+fn warns_of_no_webhook_secret_and_names_the_dashboard(command: &str) {
     let dir = scratch_dir();
     let port = paylink_testkit::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = paylink()
-        .arg("serve")
+        .arg(command)
         .current_dir(&dir)
         .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
         .env("PAYLINK__PUBLIC_BASE_URL", &base)
@@ -416,12 +445,12 @@ fn settings_serve_without_a_webhook_secret_warns_and_names_the_dashboard() {
     let output = child.wait_with_output().unwrap();
 
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = line.unwrap_or_else(|| panic!("serve started: {stderr}"));
+    let line = line.unwrap_or_else(|| panic!("{command} started: {stderr}"));
     assert!(line.contains(&format!("{base}/admin")), "{line}");
     let warning = stderr
         .lines()
         .find(|l| l.contains("WARN") && l.contains("PAYLINK__STRIPE__WEBHOOK_SECRETS"))
-        .unwrap_or_else(|| panic!("a warning names the missing secret: {stderr}"));
+        .unwrap_or_else(|| panic!("{command}: a warning names the missing secret: {stderr}"));
     assert!(warning.contains("503"), "{warning}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -514,6 +543,56 @@ async fn commands_log_which_database_they_open_without_its_password() {
         "{opening}"
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+/// A Redis URL with a password. The test Redis has none and refuses the login, which does not
+/// matter here: the line is logged before Redis is reached (`Engine::connect` in
+/// `src/startup.rs`).
+const QUEUE_URL_WITH_PASSWORD: &str = "redis://:hunter2@127.0.0.1:6379";
+
+/// `paylink work` and `paylink run` log the queue they open, its password redacted.
+#[test]
+fn commands_log_which_queue_they_open_without_its_password() {
+    for command in ["work", "run"] {
+        let dir = scratch_dir();
+        let port = paylink_testkit::free_port();
+        let mut child = paylink()
+            .arg(command)
+            .current_dir(&dir)
+            .env("PAYLINK__QUEUE__URL", QUEUE_URL_WITH_PASSWORD)
+            .env(
+                "PAYLINK__QUEUE__NAMESPACE",
+                format!("paylink_queue_log_{}", uuid::Uuid::new_v4().simple()),
+            )
+            .env("PAYLINK__LOG__LEVEL", "info")
+            .env("PAYLINK__HTTP__ADDR", format!("127.0.0.1:{port}"))
+            .env("PAYLINK__ADMIN__TOKEN", "change-me")
+            .env("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/")
+            .env("PAYLINK__STRIPE__WEBHOOK_SECRETS", "whsec_queue_log")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut lines = std::io::BufRead::lines(stderr).map_while(Result::ok);
+        let mut logged = Vec::new();
+        let queue_line = lines
+            .by_ref()
+            .inspect(|l| logged.push(l.clone()))
+            .find(|l| l.contains("connecting to the queue"));
+        let _ = child.kill();
+        let _ = child.wait();
+        logged.extend(lines);
+
+        let logged = logged.join("\n");
+        let queue_line = queue_line.unwrap_or_else(|| panic!("{command} logs the queue: {logged}"));
+        assert!(
+            queue_line.contains(&paylink_core::store::redact_url(QUEUE_URL_WITH_PASSWORD)),
+            "{command}: {queue_line}"
+        );
+        assert!(!logged.contains("hunter2"), "{command}: {logged}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[test]

@@ -56,16 +56,21 @@ pub struct Money {
     pub by_currency: BTreeMap<String, Standing>,
 }
 
+/// The currency an order's money is counted in: the one Stripe took it in once paid (a
+/// payment can come in another currency than the order asked), else the order's own; lower
+/// case. The groups here and the orders list's `currency=` filter (`order_search.rs`) both use
+/// it, so a card's link lists exactly the orders the card counts.
+pub fn currency_of_money() -> Expr {
+    Expr::cust("LOWER(COALESCE(paid_currency, currency))")
+}
+
 /// The standing of every order, or of one blast's.
 pub async fn standing<C: ConnectionTrait>(db: &C, blast_id: Option<&str>) -> Result<Money, DbErr> {
     let mut query = order::Entity::find()
         .select_only()
         .column(order::Column::Status)
         .column(order::Column::LinkState)
-        .column_as(
-            Expr::cust("COALESCE(paid_currency, currency)"),
-            "money_currency",
-        )
+        .column_as(currency_of_money(), "money_currency")
         .column_as(order::Column::Id.count(), "n")
         // SUM of a BIGINT is NUMERIC in PostgreSQL: cast it back.
         .column_as(
@@ -78,16 +83,13 @@ pub async fn standing<C: ConnectionTrait>(db: &C, blast_id: Option<&str>) -> Res
     let rows: Vec<(order::Status, order::LinkState, String, i64, i64)> = query
         .group_by(order::Column::Status)
         .group_by(order::Column::LinkState)
-        .group_by(Expr::cust("COALESCE(paid_currency, currency)"))
+        .group_by(currency_of_money())
         .into_tuple()
         .all(db)
         .await?;
     let mut money = Money::default();
     for (status, link_state, currency, n, cents) in rows {
-        let standing = money
-            .by_currency
-            .entry(currency.to_lowercase())
-            .or_default();
+        let standing = money.by_currency.entry(currency).or_default();
         match (status, link_state) {
             (order::Status::Paid, _) => standing.paid.add(n, cents),
             (order::Status::Cancelled, _) => standing.cancelled.add(n, cents),

@@ -70,7 +70,8 @@ pub struct OrderQuery {
     pub text: String,
     pub standing: Standing,
     pub blast_id: Option<String>,
-    /// Lower-case ISO code.
+    /// Lower-case ISO code of the currency the money is in (see
+    /// [`super::money::currency_of_money`]).
     pub currency: Option<String>,
 }
 
@@ -82,7 +83,8 @@ impl OrderQuery {
             all = all.add(Column::BlastId.eq(blast.as_str()));
         }
         if let Some(currency) = &self.currency {
-            all = all.add(Column::Currency.eq(currency.to_lowercase()));
+            // As the overview counts it: a payment in another currency is listed under that.
+            all = all.add(super::money::currency_of_money().eq(currency.to_lowercase()));
         }
         let text = self.text.trim();
         if !text.is_empty() {
