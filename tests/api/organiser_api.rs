@@ -239,7 +239,7 @@ async fn a_cancelled_failed_order_is_no_longer_a_failure_anywhere() {
         card(&overview, "attention"),
         "Needs attention $45.00 1 order"
     );
-    assert!(overview.contains("1 links not made"), "{overview}");
+    assert!(overview.contains("1 link not made"), "{overview}");
 
     let cancel = app
         .post_json(&format!("/v1/orders/{}/cancel", failed[0].id), &json!({}))
