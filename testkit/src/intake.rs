@@ -80,6 +80,17 @@ impl TestApp {
             .to_owned()
     }
 
+    /// `GET /v1/blasts/{id}/orders` as CSV (the export `paylink blast --out` also writes).
+    pub async fn blast_csv(&self, blast_id: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(&format!("/v1/blasts/{blast_id}/orders")))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("accept", "text/csv")
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn get_json(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

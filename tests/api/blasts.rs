@@ -130,17 +130,7 @@ async fn the_result_lists_every_order_with_a_working_pay_url() {
         .unwrap();
     assert_eq!(first["data"].as_array().unwrap().len(), 10);
     assert_eq!(first["has_more"], true);
-    let csv = app
-        .client
-        .get(app.url(&format!("/v1/blasts/{id}/orders")))
-        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = app.blast_csv(id).await.text().await.unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let headers = reader.headers().unwrap().clone();
     assert_eq!(&headers[0], "external_ref");

@@ -22,6 +22,16 @@ pub(crate) fn paylink() -> Command {
     command
 }
 
+/// The command exited 0; else the failure shows what it printed on stderr.
+pub(crate) fn assert_exited_0(output: &std::process::Output) {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Reads stdout lines until one contains `marker`; returns that line.
 fn wait_for_line(child: &mut Child, marker: &str) -> String {
     let stdout = child.stdout.take().expect("stdout piped");
@@ -296,12 +306,7 @@ fn migrate_names_its_database_and_says_when_the_file_is_new() {
             .stderr(Stdio::piped())
             .output()
             .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        crate::cli::assert_exited_0(&output);
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
     let file = dir.join("data").join("paylink.db");
@@ -357,12 +362,7 @@ async fn paylink_blast_creates_the_orders_waits_for_the_links_and_writes_the_res
     .await
     .unwrap();
 
-    assert_eq!(
-        first.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    crate::cli::assert_exited_0(&first);
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(stdout.contains("minted 30, failed 0"), "{stdout}");
     let mut reader = csv::Reader::from_path(&out).unwrap();

@@ -258,14 +258,7 @@ async fn the_orders_page_filters_by_state_and_by_blast() {
 
     let (page_headers, page_rows) =
         csv_of(app.get_json(&format!("/admin/orders.csv?{in_blast}")).await).await;
-    let export = app
-        .client
-        .get(app.url(&format!("/v1/blasts/{blast_id}/orders")))
-        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap();
+    let export = app.blast_csv(&blast_id).await;
     let (blast_headers, blast_rows) = csv_of(export).await;
     assert_eq!(page_headers, blast_headers, "the blast export's columns");
     assert_eq!(

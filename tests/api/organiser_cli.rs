@@ -355,17 +355,7 @@ async fn blast_results_list_order_ids_in_input_order_and_give_failed_rows_no_pay
     assert_eq!(data[failing]["link_state"], "failed");
     assert!(data[0]["pay_url"].as_str().unwrap().contains("/pay/"));
 
-    let csv = app
-        .client
-        .get(app.url(&format!("/v1/blasts/{blast_id}/orders")))
-        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let csv = app.blast_csv(&blast_id).await.bytes().await.unwrap();
     let mut reader = csv::Reader::from_reader(&csv[..]);
     let exported: Vec<(String, String, String)> = reader
         .records()

@@ -94,14 +94,7 @@ async fn the_blast_csv_export_defuses_formulas_and_is_a_download() {
         .unwrap();
     let id = created["id"].as_str().unwrap();
 
-    let response = app
-        .client
-        .get(app.url(&format!("/v1/blasts/{id}/orders")))
-        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap();
+    let response = app.blast_csv(id).await;
 
     assert_eq!(response.status(), 200);
     assert_eq!(
@@ -159,12 +152,7 @@ async fn paylink_blast_out_defuses_formulas() {
     .await
     .unwrap();
 
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::cli::assert_exited_0(&output);
     assert_csv_is_safe(&std::fs::read(&out).unwrap());
     let _ = std::fs::remove_dir_all(&dir);
 }
