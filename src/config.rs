@@ -55,6 +55,8 @@ pub struct HttpSettings {
     pub header_read_timeout_secs: u64,
     /// The longest gap allowed between two chunks of a request body.
     pub body_read_timeout_secs: u64,
+    /// The longest a whole request body may take, however steadily it trickles in.
+    pub body_total_timeout_secs: u64,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
     /// Behind a reverse proxy: the header carrying the client's address (e.g.
@@ -390,6 +392,7 @@ impl Settings {
         }
     }
 
+            body_total_timeout: Duration::from_secs(self.http.body_total_timeout_secs.max(1)),
     pub fn retry(&self) -> RetrySettings {
         RetrySettings {
             max_attempts: self.workers.max_attempts,
