@@ -55,6 +55,8 @@ pub struct HttpSettings {
     pub header_read_timeout_secs: u64,
     /// The longest gap allowed between two chunks of a request body.
     pub body_read_timeout_secs: u64,
+    /// The longest a whole request body may take, however steadily it trickles in.
+    pub body_total_timeout_secs: u64,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
     /// Behind a reverse proxy: the header carrying the client's address (e.g.
@@ -373,11 +375,24 @@ impl Settings {
         }
     }
 
+    /// `http.client_ip_header`, or `None` when unset or blank. docker-compose.yml passes
+    /// `${PAYLINK_CLIENT_IP_HEADER:-}`, so a deployment without a proxy sets it to "", which
+    /// must mean the connection's peer (a header named "" would match nothing, silently).
+    pub fn client_ip_header(&self) -> Option<&str> {
+        non_blank(self.http.client_ip_header.as_deref())
+    }
+
+    /// `http.metrics_addr`, or `None` (`/metrics` on `http.addr`) when unset or blank.
+    pub fn metrics_addr(&self) -> Option<&str> {
+        non_blank(self.http.metrics_addr.as_deref())
+    }
+
     /// The limits every listening connection gets.
     pub fn connection_limits(&self) -> crate::http_server::ConnectionLimits {
         crate::http_server::ConnectionLimits {
             header_read_timeout: Duration::from_secs(self.http.header_read_timeout_secs.max(1)),
             body_read_timeout: Duration::from_secs(self.http.body_read_timeout_secs.max(1)),
+            body_total_timeout: Duration::from_secs(self.http.body_total_timeout_secs.max(1)),
             max_connections: self.http.max_connections.max(1),
         }
     }
@@ -448,6 +463,11 @@ impl Settings {
             2 * self.workers.window / u64::from(self.stripe.rate_limit_per_sec.max(1));
         Duration::from_secs(self.reconcile.stale_after_secs.max(window_secs))
     }
+}
+
+/// An optional setting with surrounding blanks removed; blank is unset.
+fn non_blank(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// Accepts `"a,b"` (from an environment variable) or `["a", "b"]` (from TOML).
@@ -569,6 +589,31 @@ mod tests {
             .expect("valid")
             .stripe_settings();
         assert!(error.is_err(), "Stripe's own API needs a key");
+    }
+
+    /// An empty `PAYLINK__HTTP__CLIENT_IP_HEADER` (docker-compose.yml's default) or
+    /// `PAYLINK__HTTP__METRICS_ADDR` is unset, as figment reads an empty variable.
+    #[test]
+    fn an_empty_client_ip_header_or_metrics_addr_is_unset() {
+        use figment::providers::Serialized;
+        let empty = |key: &str| {
+            // What figment's `Env` provider makes of `KEY=`: the text parsed as a `Value`.
+            let value: figment::value::Value = "".parse().expect("infallible");
+            Settings::built_in().merge(Serialized::default(key, value))
+        };
+        let settings = Settings::from_figment(empty("http.client_ip_header")).expect("valid");
+        assert_eq!(settings.client_ip_header(), None);
+        let settings = Settings::from_figment(empty("http.metrics_addr")).expect("valid");
+        assert_eq!(settings.metrics_addr(), None);
+        let blank = Settings::built_in().merge(("http.client_ip_header", "  "));
+        let settings = Settings::from_figment(blank).expect("valid");
+        assert_eq!(settings.client_ip_header(), None);
+        let set = Settings::built_in()
+            .merge(("http.client_ip_header", "X-Forwarded-For"))
+            .merge(("http.metrics_addr", "0.0.0.0:9101"));
+        let settings = Settings::from_figment(set).expect("valid");
+        assert_eq!(settings.client_ip_header(), Some("X-Forwarded-For"));
+        assert_eq!(settings.metrics_addr(), Some("0.0.0.0:9101"));
     }
 
     #[test]

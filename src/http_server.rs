@@ -4,6 +4,9 @@
 //!   an idle keep-alive connection is kept), so half-sent requests cannot pile up;
 //! - a request body must keep arriving: no gap between its chunks longer than
 //!   `body_read_timeout` (a body declared and never sent is cut off);
+//! - and it must arrive whole within `body_total_timeout` of the request reaching the router:
+//!   the gap timeout alone lets a client sending one byte every 29 s hold a connection for
+//!   days, and enough of them fill `max_connections`;
 //! - at most `max_connections` connections are served at once; past that, new connections wait
 //!   in the kernel's backlog until one closes.
 //!
@@ -27,6 +30,7 @@ use tower::ServiceExt as _;
 pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    pub body_total_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -38,9 +42,16 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-        limits.body_read_timeout,
-    ));
+    // Both fail a body read with tower-http's `TimeoutError`, so the handler answers the same
+    // way whichever fires (the webhook route a 400) and hyper closes the connection, whose
+    // body was never read to its end.
+    let router = router
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            limits.body_read_timeout,
+        ))
+        .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(
+            limits.body_total_timeout,
+        ));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();

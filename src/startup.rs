@@ -195,11 +195,7 @@ impl Application {
             throttle: Arc::new(crate::routes::throttle::Throttle::new(
                 settings.admin.max_failures_per_minute,
             )),
-            client_ip_header: settings
-                .http
-                .client_ip_header
-                .clone()
-                .filter(|h| !h.trim().is_empty()),
+            client_ip_header: settings.client_ip_header().map(str::to_owned),
             sessions: settings.session_limits(),
             webhooks: Arc::new(WebhookSettings {
                 secrets: settings.stripe.webhook_secrets.clone(),
@@ -211,12 +207,7 @@ impl Application {
                 ),
             }),
         };
-        let metrics = match settings
-            .http
-            .metrics_addr
-            .as_deref()
-            .filter(|a| !a.is_empty())
-        {
+        let metrics = match settings.metrics_addr() {
             Some(addr) => {
                 let listener = TcpListener::bind(addr).await.with_context(|| {
                     format!("cannot serve metrics on PAYLINK__HTTP__METRICS_ADDR={addr}")

@@ -3,9 +3,13 @@
 //! failure; once `limit` have failed, every credential from that address is refused with 429
 //! and `Retry-After` until the window closes. The count lives in the process (each intake
 //! process counts its own), which is enough to turn a 1,000/s guesser into 10 a minute.
+//!
+//! An IPv6 client is counted by its /64 prefix, not its full address: one host is routinely
+//! given a whole /64 and can rotate through its 2^64 addresses at will, so counting addresses
+//! would give it a fresh window per guess.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,7 +25,36 @@ const MAX_TRACKED: usize = 100_000;
 #[derive(Debug)]
 pub struct Throttle {
     limit: u32,
-    windows: Mutex<HashMap<IpAddr, Window>>,
+    windows: Mutex<HashMap<ClientKey, Window>>,
+}
+
+/// What the throttle counts failures by: an IPv4 address, or an IPv6 address's /64 prefix
+/// (an IPv4 address reaching a dual-stack listener as `::ffff:a.b.c.d` counts as IPv4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientKey(IpAddr);
+
+impl ClientKey {
+    pub fn of(addr: IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(v4) => Self(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self(IpAddr::V4(v4)),
+                None => Self(IpAddr::V6(Ipv6Addr::from_bits(
+                    v6.to_bits() & !u128::from(u64::MAX),
+                ))),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ClientKey {
+    /// `192.0.2.1`, or `2001:db8:1:2::/64`: what the log line names.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => write!(f, "{v4}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +78,7 @@ impl Throttle {
         }
     }
 
-    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Window>> {
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<ClientKey, Window>> {
         // A panic while holding the lock leaves only counters behind: keep using them.
         self.windows.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -56,7 +89,7 @@ impl Throttle {
             return Ok(());
         }
         let windows = self.windows();
-        match windows.get(&addr) {
+        match windows.get(&ClientKey::of(addr)) {
             Some(w) if w.failures >= self.limit && w.opened.elapsed() < WINDOW => Err(Throttled {
                 retry_after_secs: (WINDOW - w.opened.elapsed()).as_secs().max(1),
             }),
@@ -74,7 +107,8 @@ impl Throttle {
             windows.retain(|_, w| w.opened.elapsed() < WINDOW);
         }
         let now = Instant::now();
-        let window = windows.entry(addr).or_insert(Window {
+        let key = ClientKey::of(addr);
+        let window = windows.entry(key).or_insert(Window {
             opened: now,
             failures: 0,
         });
@@ -88,7 +122,7 @@ impl Throttle {
         if window.failures == self.limit {
             metrics::counter!("paylink_auth_throttled_total").increment(1);
             tracing::warn!(
-                client = %addr,
+                client = %key,
                 failures = window.failures,
                 "too many failed admin-token attempts; refusing this address for the rest of the minute"
             );
@@ -137,6 +171,54 @@ mod tests {
         let refused = throttle.check(a).expect_err("third failure throttles");
         assert!((59..=60).contains(&refused.retry_after_secs), "{refused:?}");
         assert_eq!(throttle.check(b), Ok(()), "another address is not affected");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_prefix() {
+        let throttle = Throttle::new(3);
+        let ip = |s: &str| -> IpAddr { s.parse().expect("ip") };
+        // Three failures from three addresses of one /64: one window, now closed.
+        for host in [
+            "2001:db8:1:2::1",
+            "2001:db8:1:2::dead:beef",
+            "2001:db8:1:2:ffff:ffff:ffff:ffff",
+        ] {
+            throttle.failed(ip(host));
+        }
+        for rotated in ["2001:db8:1:2::1", "2001:db8:1:2:1234:5678:9abc:def0"] {
+            assert!(
+                throttle.check(ip(rotated)).is_err(),
+                "{rotated} is in the throttled /64"
+            );
+        }
+        assert_eq!(
+            throttle.check(ip("2001:db8:1:3::1")),
+            Ok(()),
+            "the next /64 is not"
+        );
+        assert_eq!(
+            ClientKey::of(ip("2001:db8:1:2:aaaa::1")).to_string(),
+            "2001:db8:1:2::/64"
+        );
+    }
+
+    #[test]
+    fn an_ipv4_address_on_a_dual_stack_listener_is_counted_as_itself() {
+        let throttle = Throttle::new(3);
+        let ip = |s: &str| -> IpAddr { s.parse().expect("ip") };
+        for _ in 0..3 {
+            throttle.failed(ip("::ffff:192.0.2.1"));
+        }
+        assert!(throttle.check(ip("192.0.2.1")).is_err());
+        assert_eq!(
+            throttle.check(ip("::ffff:192.0.2.2")),
+            Ok(()),
+            "IPv4 clients are not lumped into one IPv6 /64"
+        );
+        assert_eq!(
+            ClientKey::of(ip("::ffff:192.0.2.1")).to_string(),
+            "192.0.2.1"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Every connection's limits, on real sockets (README, "Security"): the header and body
-//! timeouts at their shipped 30 s, the connection cap, and `/metrics` on its own address.
+//! timeouts at their shipped 30 s and when set shorter, the whole-body deadline against a body
+//! trickled a byte at a time, the connection cap, and `/metrics` on its own address.
 
 use std::time::{Duration, Instant};
 
@@ -76,6 +77,100 @@ async fn half_sent_headers_and_a_body_never_sent_are_cut_off_after_the_shipped_3
         "the cut-off webhook stored nothing: {body_answer}"
     );
     // The intake still serves everyone else.
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_read_timeout_secs_set_to_2_closes_a_silent_connection_after_about_2_s() {
+    let app = spawn_app_with(AppOptions {
+        settings: vec![("http.header_read_timeout_secs", json!(2))],
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let mut silent = TcpStream::connect(host_port(&app.address)).await.unwrap();
+
+    let (_, closed) = until_closed(&mut silent, Duration::from_secs(20)).await;
+
+    let closed = closed.expect("a silent connection is closed within 20 s");
+    println!("silent connection closed after {closed:?} (header_read_timeout_secs = 2)");
+    assert!(
+        (Duration::from_millis(1500)..Duration::from_secs(10)).contains(&closed),
+        "closed after {closed:?}, not about 2 s"
+    );
+}
+
+/// Sends `head` (a request declaring far more body than it will send), then one byte of body
+/// a second until the server closes the connection or `limit` passes; answers what the server
+/// said and when, counted from the end of the headers.
+async fn trickle(addr: &str, head: String, limit: Duration) -> (String, Option<Duration>) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let dribble = tokio::spawn(async move {
+        while started.elapsed() < limit {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if writer.write_all(b"a").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match tokio::time::timeout_at((started + limit).into(), reader.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break Some(started.elapsed()),
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => break None,
+        }
+    };
+    dribble.abort();
+    (String::from_utf8_lossy(&received).into_owned(), closed)
+}
+
+/// A body sent one byte a second never trips the 30 s gap timeout; `body_total_timeout_secs`
+/// cuts it off anyway, on the webhook and on the login form alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_a_byte_a_second_is_cut_off_at_body_total_timeout_secs() {
+    let app = spawn_app_with(AppOptions {
+        settings: vec![("http.body_total_timeout_secs", json!(4))],
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let addr = host_port(&app.address).to_owned();
+    let webhook = "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                   Stripe-Signature: t=1,v1=00\r\nContent-Length: 1000000\r\n\r\n{"
+        .to_owned();
+    let login = "POST /admin/login HTTP/1.1\r\nHost: x\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\n\
+                 token="
+        .to_owned();
+    let limit = Duration::from_secs(25);
+
+    let ((webhook_answer, webhook_closed), (login_answer, login_closed)) =
+        tokio::join!(trickle(&addr, webhook, limit), trickle(&addr, login, limit),);
+
+    for (what, answer, closed) in [
+        ("/webhooks/stripe", webhook_answer, webhook_closed),
+        ("/admin/login", login_answer, login_closed),
+    ] {
+        let closed = closed.unwrap_or_else(|| panic!("{what}: still open after {limit:?}"));
+        println!(
+            "{what}: closed after {closed:?}, answered {:?}",
+            answer.lines().next().unwrap_or_default()
+        );
+        assert!(
+            (Duration::from_millis(3500)..Duration::from_secs(15)).contains(&closed),
+            "{what}: closed after {closed:?}, not at the 4 s deadline"
+        );
+        assert!(
+            !answer.starts_with("HTTP/1.1 2") && !answer.starts_with("HTTP/1.1 3"),
+            "{what}: the cut-off body was not taken: {answer}"
+        );
+    }
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
 }

@@ -148,6 +148,12 @@ async fn every_body_one_byte_over_its_limit_is_413() {
         (Method::POST, "/v1/products", MAX_BODY_BYTES),
         (Method::PATCH, "/v1/orders/ord_x", MAX_BODY_BYTES),
         (Method::POST, "/v1/blasts", BLAST_BODY_BYTES),
+        (Method::POST, "/v1/webhook_endpoints", MAX_BODY_BYTES),
+        (
+            Method::POST,
+            "/v1/webhook_endpoints/we_x/replay",
+            MAX_BODY_BYTES,
+        ),
         (Method::POST, "/webhooks/stripe", WEBHOOK_BODY_BYTES),
     ] {
         let over = send_body(&app, method.clone(), path, json, json_of_len(limit + 1)).await;
@@ -178,7 +184,17 @@ async fn every_body_one_byte_over_its_limit_is_413() {
     .await;
     assert_eq!(blast.status(), 422);
 
-    for path in ["/admin/login", "/admin/failures/retry", "/admin/logout"] {
+    for path in [
+        "/admin/login",
+        "/admin/failures/retry",
+        "/admin/logout",
+        "/admin/orders/ord_x/amount",
+        "/admin/orders/ord_x/retry",
+        "/admin/orders/ord_x/cancel",
+        "/admin/events/evt_x/replay",
+        "/admin/webhooks/we_x/replay",
+        "/admin/webhooks/deliveries/1/resend",
+    ] {
         let over = send_body(
             &app,
             Method::POST,

@@ -199,7 +199,7 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
 }
 
 /// A `paylink` process that printed its "listening on" line.
-struct Started {
+pub(crate) struct Started {
     process: Running,
     /// That line.
     line: String,
@@ -209,7 +209,7 @@ struct Started {
 
 impl Started {
     /// Stops the process; everything it printed.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let _ = self.process.0.kill();
         let _ = self.process.0.wait();
         let mut printed = self.line.clone();
@@ -222,7 +222,7 @@ impl Started {
 
 /// Starts `command` and waits for its "listening on" line; panics with what it printed if it
 /// exits first.
-fn start(mut command: Command) -> Started {
+pub(crate) fn start(mut command: Command) -> Started {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -261,7 +261,7 @@ fn start(mut command: Command) -> Started {
 }
 
 /// `paylink serve` on a free port with a SQLite file in a directory of its own; its base URL.
-fn serve_command(dir: &std::path::Path, env: &[(&str, &str)]) -> (Command, String) {
+pub(crate) fn serve_command(dir: &std::path::Path, env: &[(&str, &str)]) -> (Command, String) {
     let port = paylink_testkit::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut command = paylink();
@@ -274,7 +274,7 @@ fn serve_command(dir: &std::path::Path, env: &[(&str, &str)]) -> (Command, Strin
     (command, base)
 }
 
-fn scratch_dir() -> std::path::PathBuf {
+pub(crate) fn scratch_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("paylink_sec_a_{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir

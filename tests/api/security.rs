@@ -1,5 +1,5 @@
-//! The dashboard's sessions, the brute-force throttle and the browser headers (README,
-//! "Security"), over HTTP against a real intake.
+//! The dashboard's sessions, the brute-force throttle (and its one log line) and the browser
+//! headers (README, "Security"), over HTTP against a real intake.
 
 use serde_json::json;
 
@@ -297,5 +297,67 @@ async fn behind_a_proxy_the_throttle_counts_the_forwarded_client_not_the_proxy()
     assert_eq!(
         attempt("203.0.113.10", ADMIN_TOKEN).await.unwrap().status(),
         404
+    );
+}
+
+/// A wrong token distinctive enough to find in a log.
+const WRONG_TOKEN: &str = "wrong-token-3f9c2e7a";
+
+/// The throttle's "one log line per throttled address" (README, "Security"), as an operator
+/// reads it: `paylink serve`'s own output, in JSON lines. Fifteen wrong bearer tokens from
+/// 127.0.0.1 give exactly one warning, naming the address, and never the token tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_address_is_logged_once_by_address_and_never_with_the_token_tried() {
+    use crate::safe_defaults::{scratch_dir, serve_command, start};
+    let dir = scratch_dir();
+    let (mut command, base) = serve_command(
+        &dir,
+        &[
+            ("PAYLINK__ADMIN__TOKEN", ADMIN_TOKEN),
+            ("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/"),
+            ("PAYLINK__LOG__FORMAT", "json"),
+            ("PAYLINK__LOG__LEVEL", "info"),
+        ],
+    );
+    command.env_remove("RUST_LOG");
+    let started = start(command);
+    let client = reqwest::Client::new();
+
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let answer = client
+            .get(format!("{base}/v1/orders/ord_x"))
+            .bearer_auth(WRONG_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(answer.status().as_u16());
+    }
+    let printed = started.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert_eq!(statuses[..10], [401; 10], "{statuses:?}");
+    assert_eq!(statuses[10..], [429; 5], "{statuses:?}");
+    let warnings: Vec<serde_json::Value> = printed
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| {
+            line["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("too many failed admin-token attempts"))
+        })
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one line per throttled address: {printed}"
+    );
+    let warning = &warnings[0];
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    assert_eq!(warning["fields"]["client"], "127.0.0.1", "{warning}");
+    assert_eq!(warning["fields"]["failures"], 10, "{warning}");
+    assert!(
+        !printed.contains(WRONG_TOKEN),
+        "the token tried is never logged: {printed}"
     );
 }
