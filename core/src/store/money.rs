@@ -99,10 +99,17 @@ pub async fn standing<C: ConnectionTrait>(db: &C, blast_id: Option<&str>) -> Res
             (order::Status::Pending, _) => standing.unpaid.add(n, cents),
         }
     }
+    // A payment Stripe sent without its currency counts in its order's.
+    let issue_currency = || {
+        Expr::cust(
+            "LOWER(COALESCE(payments.currency, \
+             (SELECT o.currency FROM orders o WHERE o.id = payments.order_id)))",
+        )
+    };
     let mut issues = payment::Entity::find()
         .select_only()
-        .column(payment::Column::OrderId)
-        .column(payment::Column::Currency)
+        .column_as(issue_currency(), "issue_currency")
+        .column_as(payment::Column::OrderId.count(), "n")
         .filter(payment::Column::Issue.is_not_null());
     if let Some(id) = blast_id {
         issues = issues.filter(
@@ -115,34 +122,14 @@ pub async fn standing<C: ConnectionTrait>(db: &C, blast_id: Option<&str>) -> Res
             ),
         );
     }
-    let issues: Vec<(String, Option<String>)> = issues.into_tuple().all(db).await?;
-    // A payment Stripe sent without its currency counts in its order's.
-    let without: Vec<&String> = issues
-        .iter()
-        .filter(|(_, c)| c.is_none())
-        .map(|(order_id, _)| order_id)
-        .collect();
-    let order_currency: BTreeMap<String, String> = if without.is_empty() {
-        BTreeMap::new()
-    } else {
-        order::Entity::find()
-            .select_only()
-            .column(order::Column::Id)
-            .column(order::Column::Currency)
-            .filter(order::Column::Id.is_in(without))
-            .into_tuple()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    for (order_id, currency) in &issues {
-        if let Some(c) = currency.as_ref().or_else(|| order_currency.get(order_id)) {
-            money
-                .by_currency
-                .entry(c.to_lowercase())
-                .or_default()
-                .payment_issues += 1;
+    let issues: Vec<(Option<String>, i64)> = issues
+        .group_by(issue_currency())
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (currency, n) in issues {
+        if let Some(c) = currency {
+            money.by_currency.entry(c).or_default().payment_issues += n.unsigned_abs();
         }
     }
     Ok(money)
