@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::context::JobContext;
 use crate::queue::JobQueue;
-use crate::workers::{WorkerSettings, run_workers};
+use crate::workers::{RESTART_AFTER, WorkerSettings, run_workers};
 
 /// A running pool. Dropping it asks the pool to stop without waiting.
 pub struct WorkerPool {
@@ -118,9 +118,6 @@ async fn supervise(
         }
     }
 }
-
-/// Pause before a panicked pool is started again.
-const RESTART_AFTER: Duration = Duration::from_secs(2);
 
 async fn wait(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;

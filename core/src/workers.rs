@@ -125,5 +125,5 @@ pub(crate) async fn run_workers(
     Ok(())
 }
 
-/// Pause before the pool is rebuilt after a worker failed.
-const RESTART_AFTER: Duration = Duration::from_secs(2);
+/// Pause before the pool is rebuilt after a worker failed (or, in `pool.rs`, panicked).
+pub(crate) const RESTART_AFTER: Duration = Duration::from_secs(2);

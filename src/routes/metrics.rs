@@ -123,21 +123,15 @@ async fn read_gauges(db: &DatabaseConnection, queue: &JobQueue) -> String {
         }
     }
     gauge_family(&mut out, "paylink_queue_due", "Jobs due per queue.", due);
-    if let Ok(by_state) = outbound_delivery::count_by_state(db).await {
-        let n = |state| {
-            by_state
-                .iter()
-                .find(|(s, _)| *s == state)
-                .map_or(0, |(_, n)| *n)
-        };
+    if let Ok(counts) = outbound_delivery::count_by_state(db).await {
         gauge_family(
             &mut out,
             "paylink_outbound_deliveries",
             "Webhook deliveries to the host application by state.",
             [
-                ("pending", n(outbound_delivery::State::Pending)),
-                ("delivered", n(outbound_delivery::State::Delivered)),
-                ("failed", n(outbound_delivery::State::Failed)),
+                ("pending", counts.pending),
+                ("delivered", counts.delivered),
+                ("failed", counts.failed),
             ]
             .map(|(state, n)| (format!("{{state=\"{state}\"}}"), n)),
         );

@@ -178,7 +178,10 @@ impl Dispatcher {
             outbound_event::find(&self.db, delivery.event_seq).await?,
             webhook_endpoint::find(&self.db, &delivery.endpoint_id).await?,
         ) else {
-            return Ok(()); // the endpoint was deleted meanwhile, with its deliveries
+            // The endpoint was deleted meanwhile. Its deliveries go with it, but one written by
+            // a replay or a new event racing the delete would outlive it: forget that one too,
+            // or it would be claimed again each time its lease lapsed, forever.
+            return outbound_delivery::delete(&self.db, delivery.id).await;
         };
         let (status, error) = self.send(&endpoint, &event).await;
         let delivered = status.is_some_and(|s| (200..300).contains(&s));
@@ -266,21 +269,13 @@ impl Dispatcher {
                 )),
             ),
             // Without the URL: it may carry a token of the receiver's.
-            Err(e) => (None, Some(describe(&e.without_url()))),
+            // With its causes: reqwest's own text says only "error sending request".
+            Err(e) => (
+                None,
+                Some(format!("{:#}", anyhow::Error::new(e.without_url()))),
+            ),
         }
     }
-}
-
-/// The error and its causes in one line (reqwest's own text says only "error sending request").
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `wait` ±10%, so endpoints that failed together are not all retried at the same instant.

@@ -232,16 +232,39 @@ pub async fn for_events<C: ConnectionTrait>(db: &C, seqs: &[i32]) -> Result<Vec<
         .await
 }
 
+/// How many deliveries are in each state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub pending: i64,
+    pub delivered: i64,
+    pub failed: i64,
+}
+
 /// Deliveries per state, for the dashboard and metrics.
-pub async fn count_by_state<C: ConnectionTrait>(db: &C) -> Result<Vec<(State, i64)>, DbErr> {
-    Entity::find()
+pub async fn count_by_state<C: ConnectionTrait>(db: &C) -> Result<Counts, DbErr> {
+    let rows: Vec<(State, i64)> = Entity::find()
         .select_only()
         .column(Column::State)
         .column_as(Column::Id.count(), "n")
         .group_by(Column::State)
         .into_tuple()
         .all(db)
-        .await
+        .await?;
+    let mut counts = Counts::default();
+    for (state, n) in rows {
+        *match state {
+            State::Pending => &mut counts.pending,
+            State::Delivered => &mut counts.delivered,
+            State::Failed => &mut counts.failed,
+        } = n;
+    }
+    Ok(counts)
+}
+
+/// Forgets one delivery whose endpoint (or event) no longer exists.
+pub(crate) async fn delete<C: ConnectionTrait>(db: &C, id: i32) -> Result<(), DbErr> {
+    Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
 }
 
 /// Forgets an endpoint's deliveries (the endpoint is being deleted).

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use paylink_core::store::outbound_delivery::{Listed, Model as Delivery, State};
+use paylink_core::store::outbound_delivery::{Counts, Listed, Model as Delivery, State};
 use paylink_core::views::EndpointView;
+use sea_orm::ActiveEnum as _;
 
 use super::{layout, path_segment, when};
 
@@ -14,20 +15,14 @@ pub struct Webhooks<'a> {
     /// The newest deliveries, whatever their state.
     pub recent: &'a [Listed],
     pub failed: &'a [Listed],
-    pub counts: &'a [(State, i64)],
+    pub counts: &'a Counts,
     /// What each "Replay since…" field starts with (UTC, as `datetime-local` writes it).
     pub replay_default: &'a str,
     pub now: DateTime<Utc>,
 }
 
 pub fn webhooks(csrf: &str, page: &Webhooks<'_>, flash: Option<&str>) -> Markup {
-    let count = |state: State| {
-        page.counts
-            .iter()
-            .filter(|(s, _)| *s == state)
-            .map(|(_, n)| n)
-            .sum::<i64>()
-    };
+    let counts = page.counts;
     layout(
         "Webhooks",
         csrf,
@@ -36,8 +31,8 @@ pub fn webhooks(csrf: &str, page: &Webhooks<'_>, flash: Option<&str>) -> Markup 
             @if let Some(flash) = flash { p.flash role="status" { (flash) } }
             p.muted {
                 "What paylink tells your own application. All times are UTC. Deliveries: "
-                (count(State::Pending)) " waiting, " (count(State::Delivered)) " delivered, "
-                (count(State::Failed)) " given up."
+                (counts.pending) " waiting, " (counts.delivered) " delivered, "
+                (counts.failed) " given up."
             }
             h2 { "Endpoints (" (page.endpoints.len()) ")" }
             @if page.endpoints.is_empty() {
@@ -101,7 +96,7 @@ fn head(recent: bool) -> Markup {
 fn delivery_row(csrf: &str, row: &Listed, now: DateTime<Utc>, recent: bool) -> Markup {
     let d = &row.delivery;
     html! {
-        tr data-delivery=(d.id) data-state=(state_name(d.state)) {
+        tr data-delivery=(d.id) data-state=(d.state.to_value()) {
             td { (d.id) }
             td { (row.event_type) br; span.muted { code { (row.event_id) } } }
             td { @if let Some(order) = &row.order_id {
@@ -126,14 +121,6 @@ fn delivery_row(csrf: &str, row: &Listed, now: DateTime<Utc>, recent: bool) -> M
                 }
             }
         }
-    }
-}
-
-fn state_name(state: State) -> &'static str {
-    match state {
-        State::Pending => "pending",
-        State::Delivered => "delivered",
-        State::Failed => "failed",
     }
 }
 
