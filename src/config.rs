@@ -442,7 +442,6 @@ impl Settings {
                 .map(|s| Duration::from_secs(*s))
                 .collect(),
             timeout: Duration::from_secs(self.outbound.timeout_secs.max(1)),
-            secret_overlap: Duration::from_secs(self.outbound.secret_overlap_secs),
             ..paylink_core::outbound::OutboundSettings::default()
         }
     }

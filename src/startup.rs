@@ -191,7 +191,7 @@ impl Application {
             stripe_dashboard: settings
                 .live_stripe_key()
                 .then(|| "https://dashboard.stripe.com".to_owned()),
-            secret_overlap: settings.outbound_settings().secret_overlap,
+            secret_overlap: std::time::Duration::from_secs(settings.outbound.secret_overlap_secs),
             throttle: Arc::new(crate::routes::throttle::Throttle::new(
                 settings.admin.max_failures_per_minute,
             )),

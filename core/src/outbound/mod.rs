@@ -65,8 +65,6 @@ pub struct OutboundSettings {
     pub retry_schedule: Vec<Duration>,
     /// How long an endpoint has to answer a try.
     pub timeout: Duration,
-    /// How long the previous secret still signs after a rotation.
-    pub secret_overlap: Duration,
     /// Tries in flight at once in one process, and to one endpoint: a slow endpoint holds
     /// at most `per_endpoint` of them, never the others' share.
     pub max_in_flight: usize,
@@ -84,7 +82,6 @@ impl Default for OutboundSettings {
                 .map(|s| Duration::from_secs(*s))
                 .collect(),
             timeout: Duration::from_secs(15),
-            secret_overlap: Duration::from_secs(24 * 3600),
             max_in_flight: 64,
             per_endpoint: 16,
         }
