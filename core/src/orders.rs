@@ -88,7 +88,7 @@ pub async fn cancel(
         });
     };
     order_change::record(&txn, id, Change::Cancel, by, None, None).await?;
-    outbox::order_event(&txn, public_base_url, EventType::Cancelled, id).await?;
+    outbox::order_events(&txn, public_base_url, &[EventType::Cancelled], id).await?;
     txn.commit().await?;
     if let (order::LinkState::Active, Some(link_id)) =
         (before.link_state, before.stripe_payment_link_id)

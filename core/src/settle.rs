@@ -111,9 +111,7 @@ pub async fn settle(
         order::flag_payment_issue(&txn, &found.id, issue, &paid).await?;
         Settled::Flagged(issue)
     };
-    for kind in announced(settled) {
-        outbox::order_event(&txn, &ctx.public_base_url, *kind, &found.id).await?;
-    }
+    outbox::order_events(&txn, &ctx.public_base_url, announced(settled), &found.id).await?;
     txn.commit().await?;
     if let Settled::Flagged(issue) = settled {
         metrics::counter!("paylink_payment_issues_total", "issue" => issue.as_str()).increment(1);

@@ -125,11 +125,11 @@ async fn fail_link(
 ) -> Result<(), sea_orm::DbErr> {
     let txn = ctx.db.begin().await?;
     if order::mark_link_failed(&txn, order_id, generation, message, why).await?
-        && order::find(&txn, order_id)
+        && let Some(found) = order::find(&txn, order_id)
             .await?
-            .is_some_and(|o| o.status == order::Status::Pending)
+            .filter(|o| o.status == order::Status::Pending)
     {
-        outbox::order_event(&txn, &ctx.public_base_url, EventType::Failed, order_id).await?;
+        outbox::order_events_of(&txn, &ctx.public_base_url, &[EventType::Failed], found).await?;
     }
     txn.commit().await
 }
@@ -368,7 +368,13 @@ async fn store(
     // The link and its `order.link_ready` event commit together, or neither does.
     let txn = ctx.db.begin().await?;
     if order::store_minted_link(&txn, order_id, generation, &link.id, &link.url).await? {
-        outbox::order_event(&txn, &ctx.public_base_url, EventType::LinkReady, order_id).await?;
+        outbox::order_events(
+            &txn,
+            &ctx.public_base_url,
+            &[EventType::LinkReady],
+            order_id,
+        )
+        .await?;
         txn.commit().await?;
         return Ok(MintOutcome::Minted(link));
     }

@@ -8,19 +8,37 @@ use super::EventType;
 use crate::store::{order, outbound_delivery, outbound_event, webhook_endpoint};
 use crate::views::{BlastView, OrderView};
 
-/// Records `kind` for the order as it is now (inside the change's transaction), its `data`
-/// what `GET /v1/orders/{id}` shows.
-pub async fn order_event<C: ConnectionTrait>(
+/// Records each of `kinds` for the order as it is now (inside the change's transaction), their
+/// `data` what `GET /v1/orders/{id}` shows.
+pub async fn order_events<C: ConnectionTrait>(
     db: &C,
     public_base_url: &str,
-    kind: EventType,
+    kinds: &[EventType],
     order_id: &str,
 ) -> Result<(), DbErr> {
-    let Some(found) = order::find(db, order_id).await? else {
+    if kinds.is_empty() {
         return Ok(());
-    };
-    let data = to_json(&OrderView::new(public_base_url, found))?;
-    write(db, kind, Some(order_id), None, data).await
+    }
+    match order::find(db, order_id).await? {
+        Some(found) => order_events_of(db, public_base_url, kinds, found).await,
+        None => Ok(()),
+    }
+}
+
+/// [`order_events`] for an order the caller has just read in the same transaction.
+pub async fn order_events_of<C: ConnectionTrait>(
+    db: &C,
+    public_base_url: &str,
+    kinds: &[EventType],
+    order: order::Model,
+) -> Result<(), DbErr> {
+    let order_id = order.id.clone();
+    let data = to_json(&OrderView::new(public_base_url, order))?;
+    let endpoints = webhook_endpoint::all(db).await?;
+    for kind in kinds {
+        write(db, &endpoints, *kind, Some(&order_id), None, data.clone()).await?;
+    }
+    Ok(())
 }
 
 /// Records `blast.completed` for the blast, with its counts.
@@ -32,15 +50,26 @@ pub(crate) async fn blast_completed<C: ConnectionTrait>(
         return Ok(());
     };
     let data = to_json(&view)?;
-    write(db, EventType::BlastCompleted, None, Some(blast_id), data).await
+    let endpoints = webhook_endpoint::all(db).await?;
+    write(
+        db,
+        &endpoints,
+        EventType::BlastCompleted,
+        None,
+        Some(blast_id),
+        data,
+    )
+    .await
 }
 
 fn to_json(view: &impl serde::Serialize) -> Result<serde_json::Value, DbErr> {
     serde_json::to_value(view).map_err(|e| DbErr::Custom(format!("event data: {e}")))
 }
 
+/// One event, and a delivery due now to each of `endpoints` that takes its type.
 async fn write<C: ConnectionTrait>(
     db: &C,
+    endpoints: &[webhook_endpoint::Model],
     kind: EventType,
     order_id: Option<&str>,
     blast_id: Option<&str>,
@@ -67,7 +96,7 @@ async fn write<C: ConnectionTrait>(
         },
     )
     .await?;
-    for endpoint in webhook_endpoint::all(db).await? {
+    for endpoint in endpoints {
         if endpoint.takes(kind.as_str()) {
             outbound_delivery::make_due(db, &endpoint.id, event.seq, event.subject()).await?;
         }
