@@ -133,7 +133,7 @@ pub async fn replay(
     let mut replayed = 0;
     for event in outbound_event::since(&txn, since).await? {
         if endpoint.takes(&event.event_type) {
-            outbound_delivery::make_due(&txn, id, event.seq, event.subject()).await?;
+            outbound_delivery::make_due(&txn, id, event.seq, &event.subject).await?;
             replayed += 1;
         }
     }

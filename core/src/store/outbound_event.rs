@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, QueryOrder};
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbound_events")]
@@ -30,11 +30,21 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     /// What the event is about, for per-subject ordering of deliveries: its order, or its blast.
     pub fn subject(&self) -> &str {
-        self.order_id
-            .as_deref()
-            .or(self.blast_id.as_deref())
-            .unwrap_or_default()
+        subject(self.order_id.as_deref(), self.blast_id.as_deref())
     }
+}
+
+fn subject<'a>(order_id: Option<&'a str>, blast_id: Option<&'a str>) -> &'a str {
+    order_id.or(blast_id).unwrap_or_default()
+}
+
+/// An event without its body: what a replay needs of it.
+#[derive(Clone, Debug)]
+pub struct Heading {
+    pub seq: i32,
+    pub event_type: String,
+    /// As [`Model::subject`].
+    pub subject: String,
 }
 
 /// A new event, as the outbox writes it.
@@ -68,13 +78,33 @@ pub async fn find<C: ConnectionTrait>(db: &C, seq: i32) -> Result<Option<Model>,
     Entity::find_by_id(seq).one(db).await
 }
 
-/// Events written at or after `since`, oldest first.
-pub async fn since<C: ConnectionTrait>(db: &C, since: DateTime<Utc>) -> Result<Vec<Model>, DbErr> {
-    Entity::find()
+/// Events written at or after `since`, oldest first, without their bodies (a replay of a big
+/// blast's events would otherwise read every body).
+pub async fn since<C: ConnectionTrait>(
+    db: &C,
+    since: DateTime<Utc>,
+) -> Result<Vec<Heading>, DbErr> {
+    let rows: Vec<(i32, String, Option<String>, Option<String>)> = Entity::find()
+        .select_only()
+        .columns([
+            Column::Seq,
+            Column::EventType,
+            Column::OrderId,
+            Column::BlastId,
+        ])
         .filter(Column::CreatedAt.gte(since))
         .order_by_asc(Column::Seq)
+        .into_tuple()
         .all(db)
-        .await
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, event_type, order_id, blast_id)| Heading {
+            seq,
+            event_type,
+            subject: subject(order_id.as_deref(), blast_id.as_deref()).to_owned(),
+        })
+        .collect())
 }
 
 /// Every event about one order, oldest first.
