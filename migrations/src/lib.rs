@@ -17,6 +17,7 @@ mod m20261201_000011_deployment_and_blast_row;
 mod m20261201_000012_orders_link_failure;
 mod m20261201_000013_order_changes;
 mod m20261201_000014_outbound_webhooks;
+mod m20261201_000015_outbound_deliveries_by_event;
 
 /// Applies paylink's migrations in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_orders_link_failure::Migration),
             Box::new(m20261201_000013_order_changes::Migration),
             Box::new(m20261201_000014_outbound_webhooks::Migration),
+            Box::new(m20261201_000015_outbound_deliveries_by_event::Migration),
         ]
     }
 }
