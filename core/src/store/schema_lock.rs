@@ -171,10 +171,7 @@ pub fn migrations_known() -> usize {
 }
 
 async fn apply_pending(db: &DatabaseConnection) -> anyhow::Result<usize> {
-    let pending = migration::Migrator::get_pending_migrations(db)
-        .await
-        .context("failed to read which migrations are applied")?
-        .len();
+    let pending = pending_migrations(db).await?;
     if pending > 0 {
         migration::Migrator::up(db, None)
             .await

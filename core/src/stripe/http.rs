@@ -127,7 +127,7 @@ impl StripeHttp {
         self.client
             .request(method, url)
             .bearer_auth(self.secret.expose_secret())
-            .header("stripe-version", stripe_shared::version::VERSION.as_str())
+            .header("stripe-version", super::api_version())
     }
 
     async fn answer(&self, builder: reqwest::RequestBuilder) -> Result<Bytes, HttpError> {

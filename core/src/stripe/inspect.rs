@@ -23,19 +23,10 @@ impl StripeApi {
                     self.http().get_json("/webhook_endpoints", &query),
                 )
                 .await?;
-            let data = list
-                .get("data")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            after = data
-                .last()
-                .and_then(|e| e.get("id"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            all.extend(data);
-            let more = list.get("has_more").and_then(Value::as_bool) == Some(true);
-            if !more || after.is_none() {
+            let page = super::reads::page(&list, |e| Some(e.clone()));
+            all.extend(page.items);
+            after = page.last_id;
+            if !page.has_more || after.is_none() {
                 return Ok(all);
             }
         }

@@ -148,7 +148,7 @@ impl StripeApi {
     }
 }
 
-fn page<T>(list: &Value, read: impl Fn(&Value) -> Option<T>) -> Page<T> {
+pub(super) fn page<T>(list: &Value, read: impl Fn(&Value) -> Option<T>) -> Page<T> {
     let data = list
         .get("data")
         .and_then(Value::as_array)
