@@ -41,9 +41,7 @@ pub async fn run(
     );
     // The embedded default is a file relative to the current folder: run from elsewhere, it
     // would be a new, empty database in which no product exists.
-    if let Some(missing) =
-        crate::startup::sqlite_file(&settings.database.url).filter(|file| !file.exists())
-    {
+    if let Some(missing) = crate::startup::missing_sqlite_file(&settings.database.url) {
         return Err(BadInput(format!(
             "there is no database at {}: run paylink blast from the folder `paylink run` runs \
              in, or set PAYLINK__DATABASE__URL to the deployment's database",

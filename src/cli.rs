@@ -197,8 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.database.migrate_on_start = false;
             // A mistyped path or a run from another folder makes a new SQLite file: say so,
             // rather than let "applied" read as if the deployment's database was upgraded.
-            let new_file = crate::startup::sqlite_file(&settings.database.url)
-                .is_some_and(|file| !file.exists());
+            let new_file = crate::startup::missing_sqlite_file(&settings.database.url).is_some();
             let db = crate::startup::connect_database(&settings).await?;
             let applied = paylink_core::store::schema_lock::migrate(&db).await?;
             let database = crate::startup::describe_database(&settings.database.url);

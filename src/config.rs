@@ -334,7 +334,8 @@ impl Settings {
         })
     }
 
-    fn uses_real_stripe(&self) -> bool {
+    /// Whether `stripe.api_base` is Stripe's own API (not the stand-in): a key is required.
+    pub(crate) fn uses_real_stripe(&self) -> bool {
         self.stripe.api_base.contains("api.stripe.com")
     }
 

@@ -118,6 +118,12 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     std::env::current_dir().ok().map(|dir| dir.join(path))
 }
 
+/// The SQLite file a URL names when that file does not exist (yet): opening it would create a
+/// new, empty database.
+pub fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    sqlite_file(url).filter(|file| !file.exists())
+}
+
 fn sqlite_path(url: &str) -> Option<&std::path::Path> {
     url.strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))

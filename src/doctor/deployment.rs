@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use super::Report;
 use crate::config::Settings;
-use crate::startup::{describe_database, sqlite_file};
+use crate::startup::{describe_database, missing_sqlite_file, sqlite_file};
 
 /// Runs the checks; returns the database when it answered.
 pub async fn check(settings: &Settings, report: &mut Report) -> Option<DatabaseConnection> {
@@ -41,7 +41,7 @@ pub async fn check(settings: &Settings, report: &mut Report) -> Option<DatabaseC
 async fn database(settings: &Settings, report: &mut Report) -> Option<DatabaseConnection> {
     let url = &settings.database.url;
     let shown = describe_database(url);
-    if let Some(file) = sqlite_file(url).filter(|f| !f.exists()) {
+    if let Some(file) = missing_sqlite_file(url) {
         report.fail(
             "database",
             format!("no SQLite file at {} ({shown}).", file.display()),

@@ -67,10 +67,12 @@ pub async fn check(
     {
         Ok(stripe) => stripe,
         Err(e) => {
+            // A missing key with Stripe's base was refused above; what is left is a client
+            // that could not be built.
             report.fail(
                 "stripe key",
                 format!("{e}."),
-                "set PAYLINK__STRIPE__SECRET_KEY.",
+                "check the stripe settings (README, \"Settings\").",
             );
             return None;
         }
@@ -102,7 +104,7 @@ pub async fn check(
 /// The key's kind from its prefix (never printing the key), and whether it fits the environment.
 fn key_kind(settings: &Settings, report: &mut Report) -> Option<Mode> {
     let Some(key) = &settings.stripe.secret_key else {
-        if settings.stripe.api_base.contains("api.stripe.com") {
+        if settings.uses_real_stripe() {
             report.fail(
                 "stripe key",
                 "PAYLINK__STRIPE__SECRET_KEY is not set.",
