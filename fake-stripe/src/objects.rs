@@ -5,13 +5,17 @@ use serde_json::{Value, json};
 
 /// A Stripe-looking id: prefix, underscore, 24 random alphanumerics.
 pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", random_alphanumerics(24))
+}
+
+/// `n` random ASCII letters and digits.
+pub fn random_alphanumerics(n: usize) -> String {
     use rand::Rng as _;
-    let suffix: String = rand::rng()
+    rand::rng()
         .sample_iter(rand::distr::Alphanumeric)
-        .take(24)
+        .take(n)
         .map(char::from)
-        .collect();
-    format!("{prefix}_{suffix}")
+        .collect()
 }
 
 pub fn now() -> i64 {

@@ -46,7 +46,8 @@ pub async fn create(AxumState(fake): Fake, headers: HeaderMap, body: String) -> 
         state.webhook_endpoint_order.push(id);
         // The only answer that carries the signing secret.
         let mut created = endpoint;
-        created["secret"] = json!(format!("whsec_{}", secret()));
+        // 32 random alphanumerics, as Stripe's signing secrets carry after `whsec_`.
+        created["secret"] = json!(format!("whsec_{}", objects::random_alphanumerics(32)));
         Ok(created)
     })
     .await
@@ -226,14 +227,4 @@ fn metadata(current: &Value, p: &Value) -> Value {
         _ => {}
     }
     Value::Object(merged)
-}
-
-/// 32 random alphanumerics, as Stripe's signing secrets carry after `whsec_`.
-fn secret() -> String {
-    use rand::Rng as _;
-    rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(32)
-        .map(char::from)
-        .collect()
 }

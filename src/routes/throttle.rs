@@ -35,14 +35,11 @@ pub struct ClientKey(IpAddr);
 
 impl ClientKey {
     pub fn of(addr: IpAddr) -> Self {
-        match addr {
-            IpAddr::V4(v4) => Self(IpAddr::V4(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Self(IpAddr::V4(v4)),
-                None => Self(IpAddr::V6(Ipv6Addr::from_bits(
-                    v6.to_bits() & !u128::from(u64::MAX),
-                ))),
-            },
+        match addr.to_canonical() {
+            IpAddr::V6(v6) => Self(IpAddr::V6(Ipv6Addr::from_bits(
+                v6.to_bits() & !u128::from(u64::MAX),
+            ))),
+            v4 => Self(v4),
         }
     }
 }

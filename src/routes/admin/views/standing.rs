@@ -45,14 +45,9 @@ pub fn standing(money: &money::Money, blast: Option<&str>) -> Markup {
 /// "Needs attention": the orders with no pay link, and under them the payments an operator
 /// must check in this currency (two links, so one card cannot be a single link).
 fn attention_card(s: &money::Standing, href: &str, currency: &str) -> Markup {
-    let sum = s.needs_attention;
     html! {
         div.card.money data-label="attention" {
-            a href=(href) {
-                span.muted { "Needs attention" }
-                b { (format_money(sum.cents, currency)) }
-                span.muted { (sum.orders) " order" @if sum.orders != 1 { "s" } }
-            }
+            a href=(href) { (figures("Needs attention", s.needs_attention, currency)) }
             @if s.payment_issues > 0 {
                 a.issues href="/admin/failures#payment-issues" {
                     "and " (s.payment_issues) " payment" @if s.payment_issues != 1 { "s" } " to check"
@@ -64,10 +59,15 @@ fn attention_card(s: &money::Standing, href: &str, currency: &str) -> Markup {
 
 fn money_card(key: &str, label: &str, sum: money::Sum, href: &str, currency: &str) -> Markup {
     html! {
-        a.card.money href=(href) data-label=(key) {
-            span.muted { (label) }
-            b { (format_money(sum.cents, currency)) }
-            span.muted { (sum.orders) " order" @if sum.orders != 1 { "s" } }
-        }
+        a.card.money href=(href) data-label=(key) { (figures(label, sum, currency)) }
+    }
+}
+
+/// A card's label, amount and count of orders.
+fn figures(label: &str, sum: money::Sum, currency: &str) -> Markup {
+    html! {
+        span.muted { (label) }
+        b { (format_money(sum.cents, currency)) }
+        span.muted { (sum.orders) " order" @if sum.orders != 1 { "s" } }
     }
 }
