@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -69,7 +69,7 @@ pub async fn create(
         return Err(BlastError::InvalidRows(errors, total));
     }
     let size = new_orders.len();
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let created = blast::insert_if_new(&txn, &id, &name, size as i32).await?;
     order::insert_many(&txn, new_orders).await?;
     txn.commit().await?;

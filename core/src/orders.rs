@@ -2,7 +2,7 @@
 //! dashboard) and changing its amount (the API). A Payment Link's price cannot change, so a new amount means a
 //! new link generation, minted under a new idempotency key, and the old link switched off.
 
-use sea_orm::{ActiveEnum as _, DatabaseConnection, TransactionTrait as _};
+use sea_orm::{ActiveEnum as _, DatabaseConnection};
 
 use crate::domain::{AmountCents, FieldError, OrderId, OrderInput, same_order};
 use crate::jobs::deactivate_link;
@@ -79,7 +79,7 @@ pub async fn cancel(
     id: &OrderId,
     by: ChangedBy,
 ) -> Result<order::Model, ChangeError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let Some(before) = operator::cancel(&txn, id).await? else {
         drop(txn);
         return Err(match order::find(db, id).await? {
@@ -119,7 +119,7 @@ pub async fn change_amount(
     if found.amount_cents == amount_cents {
         return Ok(found);
     }
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     if !order::start_new_generation(&txn, id, found.link_generation, Some(amount_cents)).await? {
         return Err(ChangeError::Raced(id.clone()));
     }

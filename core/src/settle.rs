@@ -7,8 +7,6 @@
 //! accepted: an amount or currency other than the order's, a payment on a cancelled order, a
 //! second session paying an order already paid.
 
-use sea_orm::TransactionTrait as _;
-
 use crate::context::JobContext;
 use crate::jobs::deactivate_link;
 use crate::outbound::{EventType, outbox};
@@ -73,7 +71,7 @@ pub async fn settle(
         currency: session.currency.clone(),
         issue: mismatch.then_some(Issue::AmountMismatch),
     };
-    let txn = ctx.db.begin().await?;
+    let txn = crate::store::begin_write(&ctx.db).await?;
     let recorded = payment::record(
         &txn,
         payment::Model {

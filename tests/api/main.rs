@@ -11,6 +11,7 @@ mod blasts;
 mod browser;
 mod cli;
 mod connections;
+mod contention;
 mod dashboard;
 mod doctor;
 mod fake_stripe;

@@ -15,7 +15,6 @@ use crate::policy::Policy;
 use crate::queue::JobQueue;
 use crate::store::{order, payment_link, product, stripe_cursor};
 use crate::stripe::{LinkRequest, MintedLink, StripeFailure};
-use sea_orm::TransactionTrait as _;
 
 /// Mint the link of `order_id` for link generation `generation`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -123,7 +122,7 @@ async fn fail_link(
     message: &str,
     why: order::LinkFailure,
 ) -> Result<(), sea_orm::DbErr> {
-    let txn = ctx.db.begin().await?;
+    let txn = crate::store::begin_write(&ctx.db).await?;
     if order::mark_link_failed(&txn, order_id, generation, message, why).await?
         && let Some(found) = order::find(&txn, order_id)
             .await?
@@ -366,7 +365,7 @@ async fn store(
     )
     .await?;
     // The link and its `order.link_ready` event commit together, or neither does.
-    let txn = ctx.db.begin().await?;
+    let txn = crate::store::begin_write(&ctx.db).await?;
     if order::store_minted_link(&txn, order_id, generation, &link.id, &link.url).await? {
         outbox::order_events(
             &txn,

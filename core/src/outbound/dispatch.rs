@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::Semaphore;
 
 use super::{OutboundSettings, outbox, sign};
@@ -63,7 +63,7 @@ pub(crate) async fn run(
 /// Announces blasts none of whose orders waits for its link any more, each once.
 async fn complete_blasts(db: &DatabaseConnection) -> Result<(), DbErr> {
     for id in blast::newly_done(db, 20).await? {
-        let txn = db.begin().await?;
+        let txn = crate::store::begin_write(db).await?;
         if blast::mark_completed(&txn, &id).await? {
             outbox::blast_completed(&txn, &id).await?;
             tracing::info!(blast_id = %id, "blast completed");

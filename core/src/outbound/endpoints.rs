@@ -2,7 +2,7 @@
 //! once), rotate its secret, delete it, replay what it missed, resend one delivery.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 
 use super::EventType;
 use crate::store::{outbound_delivery, outbound_event, webhook_endpoint};
@@ -111,7 +111,7 @@ pub async fn find(
 
 /// Deletes the endpoint and its deliveries (events stay in the outbox).
 pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), EndpointError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     if !webhook_endpoint::delete(&txn, id).await? {
         return Err(EndpointError::NotFound(id.to_owned()));
     }
@@ -129,7 +129,7 @@ pub async fn replay(
     since: DateTime<Utc>,
 ) -> Result<usize, EndpointError> {
     let endpoint = find(db, id).await?;
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let mut replayed = 0;
     for event in outbound_event::since(&txn, since).await? {
         if endpoint.takes(&event.event_type) {

@@ -24,7 +24,24 @@ pub mod stripe_event;
 pub mod stripe_minute;
 pub mod webhook_endpoint;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+/// Starts a transaction that will write. On SQLite it begins as a write (`BEGIN IMMEDIATE`),
+/// taking the file's one write lock at once and waiting for it up to the busy timeout; a plain
+/// (deferred) transaction that reads and then writes is refused with "database is locked" when
+/// another connection wrote in between, whatever the timeout, so with the workers busy an
+/// operator's cancel would fail. PostgreSQL ignores the mode. Every transaction in paylink
+/// writes, so every one starts here.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
 
 /// Opens a connection pool for `postgres://…` or `sqlite://…` URLs. SQLite files are created
 /// when missing so that the embedded default needs no setup.
