@@ -51,8 +51,9 @@ pub(crate) async fn run_feeder(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(settings.interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Every `interval` while there is work to move; slower while there is none (crate::idle).
+    let mut wait = crate::idle::Backoff::new(settings.interval, crate::idle::IDLE_WAIT);
+    let mut next = settings.interval;
     // Sweep once at start: a process restarted after a crash picks up lost work at once.
     let mut last_sweep = Instant::now()
         .checked_sub(settings.reconcile.interval)
@@ -60,24 +61,30 @@ pub(crate) async fn run_feeder(
     loop {
         tokio::select! {
             () = &mut shutdown => return,
-            _ = tick.tick() => {
+            () = tokio::time::sleep(next) => {
                 let mut sweep_now = last_sweep.elapsed() >= settings.reconcile.interval;
+                let mut found_work = false;
                 match feed_once(&db, &queue, &settings).await {
                     // Deactivations lost with the queue are the sweep's to find: now, not at
                     // the next interval.
-                    Ok(pass) => sweep_now |= pass.queue_was_lost,
+                    Ok(pass) => {
+                        sweep_now |= pass.queue_was_lost;
+                        found_work = pass.enqueued > 0;
+                    }
                     Err(e) => tracing::warn!(error = %format!("{e:#}"), "feeder pass failed"),
                 }
                 if sweep_now {
                     last_sweep = Instant::now();
                     match reconcile::sweep(&db, &queue, &settings).await {
                         Ok(Some(report)) if !report.is_empty() => {
+                            found_work = true;
                             tracing::warn!(?report, "reconciler re-enqueued lost work");
                         }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %format!("{e:#}"), "reconcile sweep failed"),
                     }
                 }
+                next = wait.next(found_work);
             }
         }
     }
@@ -95,6 +102,8 @@ pub async fn waiting(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
 pub struct FeedPass {
     /// Redis had lost the queue (this pass began a new generation).
     pub queue_was_lost: bool,
+    /// Jobs this pass enqueued.
+    pub enqueued: usize,
 }
 
 /// One pass: if this process gets the lock, enqueue waiting work up to the free part of the
@@ -123,10 +132,11 @@ async fn feed_locked(
 ) -> anyhow::Result<FeedPass> {
     let generation = queue.generation().await?;
     let lost_before = generation.map(|g| g.started_at);
-    top_up_orders(db, queue, settings.window, lost_before).await?;
-    top_up_events(db, queue, settings.window, lost_before).await?;
+    let orders = top_up_orders(db, queue, settings.window, lost_before).await?;
+    let events = top_up_events(db, queue, settings.window, lost_before).await?;
     Ok(FeedPass {
         queue_was_lost: generation.is_some_and(|g| g.began_now),
+        enqueued: orders + events,
     })
 }
 
@@ -159,6 +169,9 @@ pub(crate) async fn top_up_orders(
         })
         .collect();
     let count = jobs.len();
+    if count == 0 {
+        return Ok(0);
+    }
     queue.enqueue_many(jobs).await?;
     order::stamp_enqueued(db, ids, stale_before).await?;
     Ok(count)
@@ -179,6 +192,9 @@ pub(crate) async fn top_up_events(
     // Enqueue, then stamp, as for orders.
     let ids = stripe_event::backlog_ids(db, room, stale_before).await?;
     let count = ids.len();
+    if count == 0 {
+        return Ok(0);
+    }
     queue
         .enqueue_many(
             ids.iter()

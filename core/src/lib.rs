@@ -22,6 +22,7 @@ pub mod context;
 pub mod domain;
 pub mod event_intake;
 pub mod feeder;
+pub mod idle;
 pub mod jobs;
 pub mod orders;
 pub mod outbound;

@@ -31,8 +31,12 @@ impl WorkerPool {
     pub fn start(ctx: Arc<JobContext>, queue: JobQueue, settings: WorkerSettings) -> Self {
         let (stop, stopped) = watch::channel(false);
         let runtime = tokio::runtime::Handle::current();
+        // A LocalSet on that thread, so that each worker runs as a task of its own (see
+        // `crate::workers::run_workers`).
         let running = tokio::task::spawn_blocking(move || {
-            runtime.block_on(supervise(ctx, queue, settings, stopped))
+            runtime.block_on(
+                tokio::task::LocalSet::new().run_until(supervise(ctx, queue, settings, stopped)),
+            )
         });
         Self {
             stop,

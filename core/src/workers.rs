@@ -63,19 +63,33 @@ pub(crate) async fn run_workers(
             Ok::<(), std::io::Error>(())
         }
     };
+    // Every 100 ms while jobs come; slower while none do (crate::idle): an idle worker must not
+    // ask its queue thirty times a second.
     let poll = Duration::from_millis(100);
+    let idle = apalis::prelude::BackoffConfig::new(crate::idle::IDLE_WAIT);
     // One worker per job type, on whichever backend the queue uses. Macros rather than a
     // generic function: apalis's service-stack bounds cannot be named for both backends.
+    //
+    // Each worker is a task of its own (on the pool thread's LocalSet: the futures are not
+    // `Send`). Joined in one task, every wake of one worker polled all of them, and a backend
+    // polled while idle starts a fetch; each fetch's answer woke the others, which fetched in
+    // turn: an idle `paylink run` spent a whole core asking SQLite for jobs.
     macro_rules! worker {
         ($backend:expr, $job:ty) => {
-            WorkerBuilder::new(worker_name(<$job>::QUEUE))
-                .backend($backend.storage::<$job>().poll_with_interval(poll))
-                .concurrency(settings.concurrency)
-                .parallelize(tokio::spawn)
-                .data(ctx.clone())
-                .data(queue.clone())
-                .build(run_job::<$job>)
-                .run_until(stop(<$job>::QUEUE))
+            own_task(
+                WorkerBuilder::new(worker_name(<$job>::QUEUE))
+                    .backend(
+                        $backend
+                            .storage::<$job>()
+                            .poll_with_backoff(poll, idle.clone()),
+                    )
+                    .concurrency(settings.concurrency)
+                    .parallelize(tokio::spawn)
+                    .data(ctx.clone())
+                    .data(queue.clone())
+                    .build(run_job::<$job>)
+                    .run_until(stop(<$job>::QUEUE)),
+            )
         };
     }
     macro_rules! workers_on {
@@ -123,6 +137,28 @@ pub(crate) async fn run_workers(
         crate::outbound::dispatch::run(ctx.db.clone(), settings.outbound.clone(), shutdown.clone());
     futures::join!(workers, feed, sync, deliver);
     Ok(())
+}
+
+/// Runs `work` as a task of its own on the current LocalSet and waits for it. A panic inside
+/// goes on unwinding here, where the pool's supervisor catches it; dropping the wait (another
+/// worker failed, the pool stops) aborts the task, so a rebuilt pool never runs beside the old.
+async fn own_task<E: 'static>(
+    work: impl std::future::Future<Output = Result<(), E>> + 'static,
+) -> Result<(), E> {
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let task = tokio::task::spawn_local(work);
+    let _abort = AbortOnDrop(task.abort_handle());
+    match task.await {
+        Ok(ended) => ended,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Aborted: only by our own guard, once nobody waits.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Pause before the pool is rebuilt after a worker failed (or, in `pool.rs`, panicked).

@@ -18,8 +18,9 @@ use super::{OutboundSettings, outbox, sign};
 use crate::store::outbound_delivery::{self, State, TryResult};
 use crate::store::{blast, outbound_event, webhook_endpoint};
 
-/// How often the loop looks for due deliveries (and at once whenever a try finishes), and for
-/// blasts that just completed.
+/// How often the loop looks for due deliveries while it finds some (and at once whenever a try
+/// finishes), slowing to `crate::idle::IDLE_WAIT` while there are none; and how often it looks
+/// for blasts that just completed.
 const POLL: Duration = Duration::from_millis(200);
 const BLAST_CHECK: Duration = Duration::from_secs(1);
 /// A lease lasts the try's timeout and this much more.
@@ -41,10 +42,12 @@ pub(crate) async fn run(
     };
     tokio::pin!(shutdown);
     let mut blasts_checked = tokio::time::Instant::now() - BLAST_CHECK;
+    let mut wait = crate::idle::Backoff::new(POLL, crate::idle::IDLE_WAIT);
+    let mut next = POLL;
     loop {
         tokio::select! {
             () = &mut shutdown => return,
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(next) => {}
             // A try finished: its slot is free, and the next event of its order may be due.
             () = dispatcher.finished.notified() => {}
         }
@@ -54,9 +57,14 @@ pub(crate) async fn run(
                 tracing::warn!(error = %e, "could not check blasts for completion");
             }
         }
-        if let Err(e) = dispatcher.clone().start_due().await {
-            tracing::warn!(error = %e, "could not read due webhook deliveries");
-        }
+        let started = match dispatcher.clone().start_due().await {
+            Ok(started) => started,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read due webhook deliveries");
+                0
+            }
+        };
+        next = wait.next(started > 0);
     }
 }
 
@@ -137,11 +145,14 @@ impl Dispatcher {
     }
 
     /// Claims what is due, up to the free slots, and starts a task per try.
-    async fn start_due(self: Arc<Self>) -> Result<(), DbErr> {
+    /// Starts the due deliveries there is room for; answers how many (all slots busy counts as
+    /// one, so the loop keeps its pace).
+    async fn start_due(self: Arc<Self>) -> Result<usize, DbErr> {
         let free = self.slots.available_permits();
         if free == 0 {
-            return Ok(());
+            return Ok(1);
         }
+        let mut started = 0;
         let now = Utc::now();
         let due = outbound_delivery::due(&self.db, now, &self.busy(), free as u64).await?;
         let lease = chrono::Duration::from_std(self.settings.timeout + LEASE_MARGIN)
@@ -168,8 +179,9 @@ impl Dispatcher {
                 drop(permit);
                 this.finished.notify_one();
             });
+            started += 1;
         }
-        Ok(())
+        Ok(started)
     }
 
     /// One try of one delivery, and its outcome recorded.
