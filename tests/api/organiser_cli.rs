@@ -401,6 +401,48 @@ fn settings_a_mistyped_variable_exits_2_naming_the_setting_meant() {
     assert!(!stderr.contains("value-never-printed"), "{stderr}");
 }
 
+/// `PAYLINK_ENV=prod` would have skipped the production checks without a word; it exits 2
+/// naming the environments paylink knows.
+#[test]
+fn settings_an_unknown_environment_exits_2_naming_the_valid_ones() {
+    let output = paylink()
+        .arg("migrate")
+        .env("PAYLINK_ENV", "prod")
+        .env("PAYLINK__DATABASE__URL", "sqlite::memory:")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("PAYLINK_ENV=\"prod\"")
+            && stderr.contains("development, test, staging, production"),
+        "{stderr}"
+    );
+}
+
+/// docker-compose.yml's spelling (`PAYLINK_ADMIN_TOKEN`) set in paylink's own environment is
+/// never read: it exits 2 naming the variable to write instead, never its value.
+#[test]
+fn settings_a_single_underscore_spelling_exits_2_naming_the_double_one() {
+    let output = paylink()
+        .arg("migrate")
+        .env("PAYLINK_ADMIN_TOKEN", "token-never-printed")
+        .env("PAYLINK_ENV", "development")
+        .env("PAYLINK_TEST_LOG", "error")
+        .env("PAYLINK__DATABASE__URL", "sqlite::memory:")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("PAYLINK__ADMIN__TOKEN instead of PAYLINK_ADMIN_TOKEN"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("token-never-printed"), "{stderr}");
+}
+
 #[test]
 fn settings_serve_without_a_webhook_secret_warns_and_names_the_dashboard() {
     warns_of_no_webhook_secret_and_names_the_dashboard("serve");
