@@ -7,12 +7,14 @@
 //! port 0, the intake on port 0. Each test gets its own database and Redis namespace.
 
 mod admin;
+mod blast_progress;
 mod blasts;
 mod browser;
 mod cli;
 mod connections;
 mod dashboard;
 mod doctor;
+mod exports;
 mod fake_stripe;
 mod faults;
 mod hostile_input;
@@ -27,6 +29,7 @@ mod outbound_dashboard;
 mod outbound_faults;
 mod outbound_receiver;
 mod pay;
+mod products;
 mod properties;
 mod reconcile;
 mod recovery;
