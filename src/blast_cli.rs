@@ -87,13 +87,10 @@ pub async fn run(
     } else {
         wait(&db, &created.id, created.size as u64).await?
     };
+    let p = &counts.progress;
     println!(
-        "minted {}, failed {}, still minting {}, paid {}, deactivated {}",
-        counts.active + counts.deactivated,
-        counts.failed,
-        counts.minting,
-        counts.paid,
-        counts.deactivated
+        "{} links ready to pay, {} paid, {} cancelled, {} failed, {} not made yet (of {})",
+        p.ready, p.paid, p.cancelled, p.failed, p.not_yet, created.size
     );
     if let Some(out) = out {
         let rows =
@@ -233,7 +230,7 @@ pub(crate) async fn wait(
             ""
         };
         bar.set_message(format!(
-            "minted {minted}, failed {} · {rate:.1} links/s{hint}",
+            "links made {minted}, failed {} · {rate:.1} links/s{hint}",
             counts.failed
         ));
         if counts.minting == 0 {

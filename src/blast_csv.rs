@@ -83,12 +83,13 @@ pub fn blast_problem(path: &Path, field: &str, message: &str) -> String {
 /// column, is refused outright ([`BadInput`], exit 2); a row that cannot be read is a
 /// [`Problem`] and the reading goes on.
 pub fn read(path: &Path) -> Result<Parsed, BadInput> {
-    let file = std::fs::File::open(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?;
+    let lines = Lines::new(&bytes);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
+        .from_reader(bytes.as_slice());
     let headers = reader
         .headers()
         .map_err(|e| {
@@ -133,12 +134,12 @@ pub fn read(path: &Path) -> Result<Parsed, BadInput> {
     };
     let mut record = csv::StringRecord::new();
     loop {
-        let line = reader.position().line();
+        let line = lines.at(reader.position());
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(line, csv::Position::line);
+                let line = e.position().map_or(line, |p| lines.at(p));
                 parsed.problems.push(Problem {
                     line,
                     message: format!("cannot be read: {e}"),
@@ -146,8 +147,12 @@ pub fn read(path: &Path) -> Result<Parsed, BadInput> {
                 continue;
             }
         }
-        let line = record.position().map_or(line, csv::Position::line);
+        let line = record.position().map_or(line, |p| lines.at(p));
         if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if let Some(message) = too_many_fields(&record, headers.len()) {
+            parsed.problems.push(Problem { line, message });
             continue;
         }
         let cell = |i: usize| record.get(i);
@@ -194,6 +199,51 @@ pub fn read(path: &Path) -> Result<Parsed, BadInput> {
         parsed.lines.push(line);
     }
     Ok(parsed)
+}
+
+/// A row with more fields than the header: an unquoted comma inside a value (`Smith, Jo`)
+/// shifts every later column, so the amount column would hold a name; this says what happened
+/// instead. Extra fields that are all empty (a trailing comma) are harmless.
+fn too_many_fields(record: &csv::StringRecord, header: usize) -> Option<String> {
+    let extra = record.iter().skip(header);
+    (record.len() > header && extra.clone().any(|f| !f.is_empty())).then(|| {
+        format!(
+            "the row has {} fields, the header has {header}: a value with a comma must be in \
+             double quotes",
+            record.len()
+        )
+    })
+}
+
+/// The file's 1-based line numbers from byte offsets. The csv crate's own line count is one
+/// short for a file with Windows line endings (`\r\n`): a record's position can point at the
+/// `\n` ending the line before it. Here a position is first moved past any line ending, then
+/// the endings before it are counted (`\r\n`, `\n` or a lone `\r` each end one line).
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// The offset of the byte ending each line, in order.
+    endings: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let endings = (0..bytes.len())
+            .filter(|&i| {
+                bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+            })
+            .collect();
+        Self { bytes, endings }
+    }
+
+    fn at(&self, position: &csv::Position) -> u64 {
+        let mut start = usize::try_from(position.byte())
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while matches!(self.bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        self.endings.partition_point(|&end| end < start) as u64 + 1
+    }
 }
 
 /// The header's columns that paylink does not read: those so close to one it does that they are
@@ -253,6 +303,69 @@ fn amount_problem(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `text` written to a file of its own and read back.
+    fn read_text(text: &str) -> Parsed {
+        let path =
+            std::env::temp_dir().join(format!("paylink_csv_{}.csv", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&path, text).expect("write the file");
+        let parsed = read(&path).expect("a readable file");
+        let _ = std::fs::remove_file(&path);
+        parsed
+    }
+
+    fn located(parsed: &Parsed) -> Vec<(u64, String)> {
+        parsed
+            .problems
+            .iter()
+            .map(|p| (p.line, p.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_file_with_windows_line_endings_reports_the_same_lines_as_one_with_unix_endings() {
+        let rows = [
+            "external_ref,payer_email,payer_name,product_id,amount_cents",
+            "a,a@example.com,Ann,prd_1,4500",
+            "b,b@example.com,Bea,prd_1,$45.00",
+            "",
+            "c,c@example.com,Cy,prd_1",
+            "d,d@example.com,Di,prd_1,4500",
+            "e,e@example.com,Ed,prd_1,lots",
+        ];
+        let unix = read_text(&(rows.join("\n") + "\n"));
+        let windows = read_text(&(rows.join("\r\n") + "\r\n"));
+        let lines = |p: &Parsed| located(p).into_iter().map(|(l, _)| l).collect::<Vec<_>>();
+        assert_eq!(lines(&unix), [3, 5, 7], "{:?}", unix.problems);
+        assert_eq!(located(&windows), located(&unix));
+        assert_eq!(windows.lines, [2, 6]);
+        assert_eq!(unix.lines, [2, 6]);
+    }
+
+    #[test]
+    fn a_row_with_an_unquoted_comma_is_reported_as_too_many_fields_not_a_bad_amount() {
+        let parsed = read_text(
+            "external_ref,payer_email,payer_name,product_id,amount_cents\r\n\
+             a,a@example.com,\"Smith, Jo\",prd_1,4500\r\n\
+             b,b@example.com,Smith, Jo,prd_1,4500\r\n\
+             c,c@example.com,Cy,prd_1,4500,\r\n",
+        );
+        assert_eq!(
+            located(&parsed),
+            [(
+                3,
+                "the row has 6 fields, the header has 5: a value with a comma must be in double \
+                 quotes"
+                    .to_owned()
+            )]
+        );
+        assert_eq!(
+            parsed.orders.len(),
+            2,
+            "the quoted name and the trailing comma are fine"
+        );
+        assert_eq!(parsed.orders[0].payer.name, "Smith, Jo");
+    }
 
     #[test]
     fn an_amount_written_as_money_names_the_column_the_value_and_the_fix() {

@@ -6,13 +6,17 @@
 //! result in a spreadsheet (README, "Security").
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
-use paylink_core::store::order;
+use chrono::{DateTime, Utc};
+use paylink_core::domain::plain_amount;
+use paylink_core::store::{order, product};
 use sea_orm::{DatabaseConnection, DbErr};
 use serde::Serialize;
 
 /// One row of a blast's result: everything needed to email the payer, and the order's `id`
-/// for changing it later (`PATCH /v1/orders/{id}`).
+/// for changing it later (`PATCH /v1/orders/{id}`). New fields go at the end: scripts read
+/// the CSV's columns by position too.
 #[derive(Debug, Serialize)]
 pub struct ResultRow {
     external_ref: String,
@@ -25,12 +29,20 @@ pub struct ResultRow {
     link_state: order::LinkState,
     pay_url: String,
     last_error: Option<String>,
+    /// The product's name ([`name_products`] fills it in; empty until then).
+    product_name: String,
+    paid_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    product_id: String,
 }
 
 impl ResultRow {
     pub fn new(o: order::Model, pay_url: String) -> Self {
         Self {
             pay_url,
+            product_name: String::new(),
+            paid_at: o.paid_at,
+            product_id: o.product_id,
             external_ref: o.external_ref,
             id: o.id,
             payer_email: o.payer_email,
@@ -42,6 +54,22 @@ impl ResultRow {
             last_error: o.last_error,
         }
     }
+}
+
+/// Fills in each row's product name, reading each product once.
+pub async fn name_products(db: &DatabaseConnection, rows: &mut [ResultRow]) -> Result<(), DbErr> {
+    let mut names: HashMap<String, String> = HashMap::new();
+    for row in rows.iter_mut() {
+        if !names.contains_key(&row.product_id) {
+            let name = product::find(db, &row.product_id)
+                .await?
+                .map(|p| p.name)
+                .unwrap_or_default();
+            names.insert(row.product_id.clone(), name);
+        }
+        row.product_name = names.get(&row.product_id).cloned().unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// Every order of the blast, in the blast's row order, with its pay URL from `pay_url(token)`.
@@ -60,12 +88,15 @@ pub async fn all_rows(
             ResultRow::new(o, url)
         }));
         if done {
+            name_products(db, &mut rows).await?;
             return Ok(rows);
         }
     }
 }
 
-/// A row as written to CSV: every text cell through [`safe_cell`]; the amount stays a number.
+/// A row as written to CSV: every text cell through [`safe_cell`]; the amounts stay numbers
+/// (`amount_cents` as stored, `amount` in the currency's units: `45.00`, `4500` for yen), the
+/// paid date is UTC as `2026-04-01 09:30:00`, which spreadsheets read as a date.
 /// The CSV is what the organiser mail-merges, so a row whose link failed has an empty
 /// `pay_url` beside `link_state` `failed` and its `last_error`: it is not emailed as if it
 /// worked (the pay URL itself stays the order's and works once an operator retries the link;
@@ -82,6 +113,9 @@ struct CsvRow<'a> {
     link_state: order::LinkState,
     pay_url: Option<Cow<'a, str>>,
     last_error: Option<Cow<'a, str>>,
+    amount: String,
+    product_name: Cow<'a, str>,
+    paid_at: Option<String>,
 }
 
 impl<'a> From<&'a ResultRow> for CsvRow<'a> {
@@ -97,6 +131,11 @@ impl<'a> From<&'a ResultRow> for CsvRow<'a> {
             link_state: r.link_state,
             pay_url: (r.link_state != order::LinkState::Failed).then(|| safe_cell(&r.pay_url)),
             last_error: r.last_error.as_deref().map(safe_cell),
+            amount: plain_amount(r.amount_cents, &r.currency),
+            product_name: safe_cell(&r.product_name),
+            paid_at: r
+                .paid_at
+                .map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string()),
         }
     }
 }
@@ -112,9 +151,15 @@ pub fn safe_cell(cell: &str) -> Cow<'_, str> {
     }
 }
 
-/// The rows as CSV with a header line, every text cell defused by [`safe_cell`].
+/// UTF-8's byte-order mark. Excel reads a CSV without it in the machine's legacy code page
+/// (`ZoÃ« MÃ¼ller` for `Zoë Müller`); with it, as UTF-8. CSV readers in programs skip it (the
+/// csv crate; Python with `encoding="utf-8-sig"`).
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The rows as CSV with a header line, every text cell defused by [`safe_cell`], after a
+/// [`BOM`] so that a spreadsheet opens names with accents as written.
 pub fn to_csv(rows: &[ResultRow]) -> anyhow::Result<Vec<u8>> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = csv::Writer::from_writer(BOM.to_vec());
     if rows.is_empty() {
         writer.write_record([
             "external_ref",
@@ -127,6 +172,9 @@ pub fn to_csv(rows: &[ResultRow]) -> anyhow::Result<Vec<u8>> {
             "link_state",
             "pay_url",
             "last_error",
+            "amount",
+            "product_name",
+            "paid_at",
         ])?;
     }
     for r in rows {

@@ -179,6 +179,33 @@ pub struct ConfigError(pub String);
 /// The shipped defaults, compiled in.
 const BUILT_IN_DEFAULTS: &str = include_str!("../config/default.toml");
 
+/// The environments `PAYLINK_ENV` may name (`config/{env}.toml` is read when present).
+/// `production` turns on the production checks, so a near miss (`prod`) must not pass silently
+/// as something else.
+pub const ENVIRONMENTS: [&str; 4] = ["development", "test", "staging", "production"];
+
+/// `PAYLINK_ENV` (unset: `development`), in lower case; any other value is refused, naming the
+/// valid ones.
+fn environment() -> Result<String, ConfigError> {
+    match std::env::var("PAYLINK_ENV") {
+        Err(std::env::VarError::NotPresent) => Ok("development".into()),
+        Ok(value) => parse_environment(&value),
+        Err(std::env::VarError::NotUnicode(_)) => parse_environment("(not UTF-8)"),
+    }
+}
+
+fn parse_environment(value: &str) -> Result<String, ConfigError> {
+    let env = value.trim().to_lowercase();
+    if ENVIRONMENTS.contains(&env.as_str()) {
+        return Ok(env);
+    }
+    Err(ConfigError(format!(
+        "PAYLINK_ENV={value:?} is not an environment paylink knows; write one of {} \
+         (production turns on the production checks)",
+        ENVIRONMENTS.join(", ")
+    )))
+}
+
 /// The variable naming an extra settings file.
 pub const CONFIG_FILE_VAR: &str = "PAYLINK_CONFIG";
 
@@ -188,8 +215,7 @@ const SECRET_KEYS: [&str; 3] = ["stripe.secret_key", "stripe.webhook_secrets", "
 impl Settings {
     /// The layered sources for `PAYLINK_ENV` (default `development`), before extraction.
     pub fn figment() -> Figment {
-        let env = std::env::var("PAYLINK_ENV").unwrap_or_else(|_| "development".into());
-        Self::figment_for(&env)
+        Self::figment_for(&environment().unwrap_or_else(|_| "development".into()))
     }
 
     /// The built-in defaults (the shipped `config/default.toml`, so the binary runs from any
@@ -226,7 +252,7 @@ impl Settings {
 
     /// Loads settings from files and the environment.
     pub fn load() -> Result<Self, ConfigError> {
-        let env = std::env::var("PAYLINK_ENV").unwrap_or_else(|_| "development".into());
+        let env = environment()?;
         if let Some(path) = std::env::var_os(CONFIG_FILE_VAR)
             && !std::path::Path::new(&path).is_file()
         {
@@ -534,7 +560,30 @@ fn comma_numbers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>,
 
 #[cfg(test)]
 mod tests {
-    use super::Settings;
+    use super::{Settings, parse_environment};
+
+    #[test]
+    fn paylink_env_is_one_of_the_known_environments_and_a_near_miss_is_refused() {
+        assert_eq!(
+            parse_environment("production").ok().as_deref(),
+            Some("production")
+        );
+        assert_eq!(
+            parse_environment(" Staging ").ok().as_deref(),
+            Some("staging")
+        );
+        assert_eq!(parse_environment("test").ok().as_deref(), Some("test"));
+        for near_miss in ["prod", "dev", "", "live"] {
+            let error = parse_environment(near_miss)
+                .expect_err(near_miss)
+                .to_string();
+            assert!(
+                error.contains(&format!("PAYLINK_ENV={near_miss:?}"))
+                    && error.contains("development, test, staging, production"),
+                "{error}"
+            );
+        }
+    }
 
     #[test]
     fn the_outbound_retry_schedule_is_svix_s_and_reads_from_a_comma_list() {

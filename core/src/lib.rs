@@ -8,8 +8,8 @@
 //! - [`stripe`]: paylink's own client for Stripe's API, its rate limits and its errors.
 //! - [`queue`]: the job queue (Redis, or embedded in SQLite).
 //! - [`jobs`]: the three jobs and the one list of them (`jobs::every_job!`).
-//! - [`blasts`], [`orders`], [`event_intake`]: what the intake asks of the core: create a
-//!   blast, cancel or re-price an order, store a webhook's event.
+//! - [`blasts`], [`orders`], [`products`], [`event_intake`]: what the intake asks of the core:
+//!   create a blast, cancel or re-price an order, create a product, store a webhook's event.
 //! - [`feeder`], [`reconcile`], [`stripe_sync`], [`settle`]: the work beside the jobs (the
 //!   backlog into the queue, lost work found again, Stripe read back, a payment recorded once).
 //! - [`pool::WorkerPool`]: the handle that runs all of it in a worker process.
@@ -28,6 +28,7 @@ pub mod orders;
 pub mod outbound;
 pub mod policy;
 pub mod pool;
+pub mod products;
 pub mod queue;
 pub mod reconcile;
 pub mod settle;

@@ -86,6 +86,8 @@ pub struct BlastView {
     size: i32,
     created_at: DateTime<Utc>,
     counts: blast::Counts,
+    /// The orders in plain buckets that add up to `size` (`blast::Progress`).
+    progress: blast::Progress,
 }
 
 impl BlastView {
@@ -100,6 +102,7 @@ impl BlastView {
             name: found.name,
             size: found.size,
             created_at: found.created_at,
+            progress: counts.progress.clone(),
             counts,
         }))
     }

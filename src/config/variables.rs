@@ -54,9 +54,21 @@ pub fn variable(key: &str) -> String {
 }
 
 /// Refuses any of `names` that starts with `PAYLINK__` but names no setting, each with the
-/// nearest real one. Only names are read: values (secrets among them) are never printed.
+/// nearest real one; and a setting spelt with single underscores (`PAYLINK_ADMIN_TOKEN`, the
+/// spelling of docker-compose.yml's own variables, which it passes into the container as
+/// `PAYLINK__ADMIN__TOKEN`) when the setting itself is not set, since paylink would not read it.
+/// Only names are read: values (secrets among them) are never printed.
 pub fn check(names: impl IntoIterator<Item = String>) -> Result<(), ConfigError> {
+    let names: Vec<String> = names.into_iter().collect();
     let known: Vec<String> = known_keys().iter().map(|k| variable(k)).collect();
+    let single = single_underscores(&names, &known);
+    if !single.is_empty() {
+        return Err(ConfigError(format!(
+            "paylink reads its settings from variables with two underscores after PAYLINK and \
+             between section and key; write {} (README.md, \"Settings\")",
+            single.join(", ")
+        )));
+    }
     let mut unknown: Vec<String> = names
         .into_iter()
         .filter(|name| name.to_uppercase().starts_with(PREFIX))
@@ -74,6 +86,39 @@ pub fn check(names: impl IntoIterator<Item = String>) -> Result<(), ConfigError>
         "no such setting: {}; README.md, \"Settings\", lists every PAYLINK__ variable",
         unknown.join(", ")
     )))
+}
+
+/// Each of `names` that spells a setting with single underscores (`PAYLINK_ADMIN_TOKEN`, or
+/// the key's last part alone: `PAYLINK_WEBHOOK_SECRETS`, as docker-compose.yml names them)
+/// while the setting's own variable is unset, as `PAYLINK__ADMIN__TOKEN instead of
+/// PAYLINK_ADMIN_TOKEN`. paylink's own single-underscore variables (`PAYLINK_ENV`,
+/// `PAYLINK_CONFIG`, `PAYLINK_TEST_…`) name no setting, so they never match.
+fn single_underscores(names: &[String], known: &[String]) -> Vec<String> {
+    let keys = known_keys();
+    let last = |key: &str| key.rsplit('.').next().unwrap_or(key).to_uppercase();
+    let mut found: Vec<String> = names
+        .iter()
+        .filter_map(|name| {
+            let rest = name
+                .to_uppercase()
+                .strip_prefix("PAYLINK_")
+                .filter(|rest| !rest.starts_with('_'))?
+                .to_owned();
+            let whole = keys
+                .iter()
+                .find(|k| k.replace('.', "_").to_uppercase() == rest);
+            let mut by_last = keys.iter().filter(|k| last(k) == rest);
+            let key = whole.or_else(|| match (by_last.next(), by_last.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            })?;
+            let meant = variable(key);
+            let set = names.iter().any(|n| n.to_uppercase() == meant);
+            (!set && known.contains(&meant)).then(|| format!("{meant} instead of {name}"))
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// Refuses a settings file (`config/…`, `PAYLINK_CONFIG`) that sets a key naming no setting,
@@ -134,6 +179,47 @@ mod tests {
             error.contains("did you mean PAYLINK__DATABASE__URL?"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_setting_spelt_with_single_underscores_is_refused_naming_the_spelling_meant() {
+        let error = refused("PAYLINK_ADMIN_TOKEN");
+        assert!(
+            error.contains("write PAYLINK__ADMIN__TOKEN instead of PAYLINK_ADMIN_TOKEN"),
+            "{error}"
+        );
+        for (written, meant) in [
+            ("PAYLINK_DATABASE_URL", "PAYLINK__DATABASE__URL"),
+            ("PAYLINK_STRIPE_SECRET_KEY", "PAYLINK__STRIPE__SECRET_KEY"),
+            (
+                "PAYLINK_WEBHOOK_SECRETS",
+                "PAYLINK__STRIPE__WEBHOOK_SECRETS",
+            ),
+            ("PAYLINK_PUBLIC_BASE_URL", "PAYLINK__PUBLIC_BASE_URL"),
+        ] {
+            let error = refused(written);
+            assert!(
+                error.contains(&format!("{meant} instead of {written}")),
+                "{error}"
+            );
+        }
+        // docker-compose.yml's own names for what it passes under the right one, and
+        // paylink's single-underscore variables, pass.
+        check(
+            [
+                "PAYLINK_ADMIN_TOKEN",
+                "PAYLINK__ADMIN__TOKEN",
+                "PAYLINK_POSTGRES_PASSWORD",
+                "PAYLINK_FAKE_WEBHOOK_SECRET",
+                "PAYLINK_ENV",
+                "PAYLINK_CONFIG",
+                "PAYLINK_TEST_LOG",
+                "PAYLINK_TEST_POSTGRES_URL",
+                "PAYLINK_TEST_REDIS_URL",
+            ]
+            .map(str::to_owned),
+        )
+        .expect("passes");
     }
 
     #[test]

@@ -73,7 +73,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         println!("serving until Ctrl-C");
         let _ = tokio::signal::ctrl_c().await;
     } else {
-        println!("run `paylink demo --keep` to stay up afterwards with a pay URL to click");
+        let paylink = typed_command();
+        println!(
+            "to look around (the dashboard, a pay URL to click), run the demo again and keep it \
+             up until Ctrl-C:"
+        );
+        println!("  {paylink} demo --keep");
     }
     demo.stop().await;
     outcome
@@ -88,20 +93,50 @@ fn report(observed: &Observed, settings: &Settings, started: Instant) -> anyhow:
         "  (the demo reads Stripe's events every {DEMO_EVENT_SWEEP_SECS} s; paylink's default is every 300 s)"
     );
     println!(
-        "promises (Stripe limit {}/s in paylink, 25/s per endpoint at the stand-in):",
+        "checks (Stripe limit {}/s in paylink, 25/s per endpoint at the stand-in):",
         settings.stripe.rate_limit_per_sec
     );
     for check in &checks {
         if check.held {
             println!("  ok      {}", check.promise);
         } else {
-            println!("  BROKEN  {}: {}", check.promise, check.detail);
+            println!("  FAILED  {}: {}", check.promise, check.detail);
         }
     }
     let broken = checks.iter().filter(|c| !c.held).count();
-    anyhow::ensure!(broken == 0, "{broken} promise(s) broken");
-    println!("every promise held");
+    anyhow::ensure!(broken == 0, "{broken} check(s) failed");
+    println!("every check passed");
     Ok(())
+}
+
+/// This program as the person who started it can type it again: `./target/release/paylink`
+/// after `cargo run --release`, `paylink` when it was found on the `PATH` (`cargo install`),
+/// else its full path.
+fn typed_command() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "paylink".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            dir.join("paylink")
+                .canonicalize()
+                .is_ok_and(|found| Some(found) == exe.canonicalize().ok())
+        })
+    });
+    if on_path {
+        return "paylink".to_owned();
+    }
+    let here = std::env::current_dir()
+        .ok()
+        .and_then(|dir| dir.canonicalize().ok());
+    match here.and_then(|dir| {
+        exe.strip_prefix(&dir)
+            .ok()
+            .map(std::path::Path::to_path_buf)
+    }) {
+        Some(relative) => format!("./{}", relative.display()),
+        None => exe.display().to_string(),
+    }
 }
 
 /// How often the demo's workers read Stripe's events (the shipped default is 300 s).

@@ -83,7 +83,7 @@ impl Scenario {
         .await
         .is_err()
         {
-            println!("links still minting after {} s", mint_budget.as_secs());
+            println!("links still being made after {} s", mint_budget.as_secs());
         }
         let minted = self.orders(&blast_id).await?;
         let payers: Vec<&order::Model> = minted
@@ -432,7 +432,7 @@ impl Observed {
                 .map_or(0, |(_, n)| *n)
         };
         format!(
-            "blast {}: {} orders in {:.1} s\n  minted        {minted}\n  paid          {paid} ({} learned by webhook, {} by the sweep of Stripe's events, {} by the payer's return page; {} webhooks never delivered)\n  deactivated   {deactivated}\n  still active  {still_active}\n  failures      {failed}\n  webhooks out  {} deliveries to the demo's receiver ({announced}); {refused} refused\n  Stripe        {requests} requests ({by_endpoint}); {} answered 429; {} failed on purpose",
+            "blast {}: {} orders in {:.1} s\n  links made    {minted}\n  paid          {paid} ({} learned by webhook, {} by the sweep of Stripe's events, {} by the payer's return page; {} webhooks never delivered)\n  switched off  {deactivated} (paid links that must not be paid twice)\n  still on      {still_active}\n  not made      {failed}\n  webhooks out  {} deliveries to the demo's receiver ({announced}); {refused} refused\n  Stripe        {requests} requests ({by_endpoint}); {} answered 429; {} failed on purpose",
             self.blast_id,
             orders.len(),
             elapsed.as_secs_f64(),

@@ -12,7 +12,7 @@ use paylink_core::views::BlastView;
 
 use super::ApiError;
 use super::extract::{JsonBody, QueryParams};
-use crate::blast_export::{ResultRow, all_rows, to_csv};
+use crate::blast_export::{ResultRow, all_rows, name_products, to_csv};
 use crate::startup::AppState;
 use paylink_core::blasts;
 use paylink_core::domain::{OrderInput, PageRequest};
@@ -98,7 +98,9 @@ async fn page_of(
 ) -> Result<(Vec<ResultRow>, bool), ApiError> {
     let (found, has_more) =
         page.split(order::list_for_blast(&state.db, id, page.offset(), page.fetch()).await?);
-    Ok((found.into_iter().map(|o| row(state, o)).collect(), has_more))
+    let mut rows: Vec<ResultRow> = found.into_iter().map(|o| row(state, o)).collect();
+    name_products(&state.db, &mut rows).await?;
+    Ok((rows, has_more))
 }
 
 fn row(state: &AppState, o: order::Model) -> ResultRow {

@@ -13,6 +13,7 @@ use paylink_core::domain::FieldError;
 use paylink_core::event_intake;
 use paylink_core::orders::{ChangeError, CreateError};
 use paylink_core::outbound::endpoints::EndpointError;
+use paylink_core::products::ProductError;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +127,16 @@ impl From<ChangeError> for ApiError {
             ChangeError::NotFound(_) => Self::NotFound(e.to_string()),
             ChangeError::NotPending(..) | ChangeError::Raced(_) => Self::Conflict(e.to_string()),
             ChangeError::Database(db) => db.into(),
+        }
+    }
+}
+
+impl From<ProductError> for ApiError {
+    fn from(e: ProductError) -> Self {
+        match e {
+            ProductError::Invalid(field) => field.into(),
+            ProductError::Duplicate(_) => Self::Conflict(e.to_string()),
+            ProductError::Database(db) => db.into(),
         }
     }
 }

@@ -1,17 +1,18 @@
 //! `POST /v1/products`, `GET /v1/products` (newest first, in pages) and `GET /v1/products/{id}`:
-//! a product id that was lost is found again rather than made anew.
+//! a product id that was lost is found again rather than made anew (and `POST` refuses a second
+//! product of the same name and category, naming the first).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use paylink_core::store::product::{self, CATEGORIES};
+use paylink_core::store::product;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use crate::startup::AppState;
-use paylink_core::domain::{Currency, PageRequest, text};
+use paylink_core::domain::PageRequest;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,23 +22,15 @@ pub struct NewProduct {
     currency: String,
 }
 
+/// 201 with the product; 409 naming the existing one when a product of the same name (case
+/// and spacing aside) and category exists (`core/src/products.rs`).
 pub async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewProduct>,
 ) -> Result<(StatusCode, Json<product::Model>), ApiError> {
-    let name = text("name", &body.name, 200)?;
-    if !CATEGORIES.contains(&body.category.as_str()) {
-        return Err(ApiError::validation(
-            "category",
-            format!(
-                "{:?} is not one of {}",
-                body.category,
-                CATEGORIES.join(", ")
-            ),
-        ));
-    }
-    let currency = Currency::parse("currency", &body.currency)?.into_inner();
-    let created = product::insert(&state.db, &name, &body.category, &currency).await?;
+    let created =
+        paylink_core::products::create(&state.db, &body.name, &body.category, &body.currency)
+            .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

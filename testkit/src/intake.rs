@@ -103,7 +103,7 @@ impl TestApp {
     /// Creates a product and returns its id.
     pub async fn create_product(&self, category: &str) -> String {
         let response = self
-            .post_json("/v1/products", &json!({"name": format!("{category} fee"), "category": category, "currency": "usd"}))
+            .post_json("/v1/products", &json!({"name": format!("{category} fee {}", next_product()), "category": category, "currency": "usd"}))
             .await;
         assert_eq!(response.status(), 201, "product created");
         response.json::<Value>().await.expect("json")["id"]
@@ -189,6 +189,13 @@ impl TestApp {
             .and_then(|e| e.outcome)
             .map(|o| sea_orm::ActiveEnum::to_value(&o))
     }
+}
+
+/// A number for each product the tests create, so that their names differ: paylink refuses a
+/// second product of the same name and category.
+fn next_product() -> usize {
+    static PRODUCTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    PRODUCTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 pub fn order_body(product_id: &str, amount_cents: i64) -> Value {

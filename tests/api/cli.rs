@@ -364,7 +364,12 @@ async fn paylink_blast_creates_the_orders_waits_for_the_links_and_writes_the_res
 
     crate::cli::assert_exited_0(&first);
     let stdout = String::from_utf8_lossy(&first.stdout);
-    assert!(stdout.contains("minted 30, failed 0"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "30 links ready to pay, 0 paid, 0 cancelled, 0 failed, 0 not made yet (of 30)"
+        ),
+        "{stdout}"
+    );
     let mut reader = csv::Reader::from_path(&out).unwrap();
     let pay = reader
         .headers()
@@ -439,13 +444,27 @@ fn paylink_demo_keeps_every_promise_and_exits_0() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("every promise held"), "{stdout}");
-    assert!(stdout.contains("minted        40"), "{stdout}");
+    assert!(stdout.contains("every check passed"), "{stdout}");
+    assert!(stdout.contains("links made    40"), "{stdout}");
     assert!(
         stdout.contains("paid          14"),
         "a third of 40 paid: {stdout}"
     );
-    assert!(!stdout.contains("BROKEN"), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    for word in ["minted", "deactivated", "promise"] {
+        assert!(!stdout.contains(word), "{word:?} in {stdout}");
+    }
+    // It ends with the command to run next, as it can be typed here.
+    let last = stdout.lines().last().unwrap_or_default().trim();
+    let (program, args) = last.split_once(' ').unwrap_or((last, ""));
+    assert_eq!(args, "demo --keep", "{stdout}");
+    assert_eq!(
+        std::path::Path::new(program).canonicalize().ok(),
+        std::path::Path::new(env!("CARGO_BIN_EXE_paylink"))
+            .canonicalize()
+            .ok(),
+        "{program:?} runs this paylink: {stdout}"
+    );
 }
 
 /// `paylink demo --drop-webhooks 1`: not one delivery arrives, and every payment is recorded
@@ -460,7 +479,7 @@ fn paylink_demo_records_every_payment_when_no_webhook_arrives() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("every promise held"), "{stdout}");
+    assert!(stdout.contains("every check passed"), "{stdout}");
     let line = stdout
         .lines()
         .find(|l| l.trim_start().starts_with("paid "))

@@ -7,6 +7,7 @@
 //! port 0, the intake on port 0. Each test gets its own database and Redis namespace.
 
 mod admin;
+mod blast_progress;
 mod blasts;
 mod browser;
 mod cli;
@@ -14,6 +15,7 @@ mod connections;
 mod contention;
 mod dashboard;
 mod doctor;
+mod exports;
 mod fake_stripe;
 mod faults;
 mod hostile_input;
@@ -28,6 +30,7 @@ mod outbound_dashboard;
 mod outbound_faults;
 mod outbound_receiver;
 mod pay;
+mod products;
 mod properties;
 mod reconcile;
 mod recovery;

@@ -286,7 +286,7 @@ async fn a_cancelled_failed_order_is_no_longer_a_failure_anywhere() {
         "{stdout}{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    assert!(stdout.contains("failed 0"), "{stdout}");
+    assert!(stdout.contains(", 0 failed,"), "{stdout}");
     let _ = std::fs::remove_file(&file);
 }
 

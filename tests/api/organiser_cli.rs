@@ -372,22 +372,30 @@ async fn blast_results_list_order_ids_in_input_order_and_give_failed_rows_no_pay
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn settings_a_mistyped_variable_exits_2_naming_the_setting_meant() {
+/// `paylink migrate` on an in-memory database with `env` added: it must exit 2; what it printed
+/// on stderr.
+fn migrate_refused(env: &[(&str, &str)]) -> String {
     let output = paylink()
         .arg("migrate")
-        .env(
-            "PAYLINK__DATABSE__URL",
-            "postgres://u:value-never-printed@h/db",
-        )
-        .env("PAYLINK__STRIPE__RATE_LIMT_PER_SEC", "5")
         .env("PAYLINK__DATABASE__URL", "sqlite::memory:")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
+#[test]
+fn settings_a_mistyped_variable_exits_2_naming_the_setting_meant() {
+    let stderr = migrate_refused(&[
+        (
+            "PAYLINK__DATABSE__URL",
+            "postgres://u:value-never-printed@h/db",
+        ),
+        ("PAYLINK__STRIPE__RATE_LIMT_PER_SEC", "5"),
+    ]);
     assert!(
         stderr.contains("PAYLINK__DATABSE__URL (did you mean PAYLINK__DATABASE__URL?)"),
         "{stderr}"
@@ -399,6 +407,35 @@ fn settings_a_mistyped_variable_exits_2_naming_the_setting_meant() {
         "{stderr}"
     );
     assert!(!stderr.contains("value-never-printed"), "{stderr}");
+}
+
+/// `PAYLINK_ENV=prod` would have skipped the production checks without a word; it exits 2
+/// naming the environments paylink knows.
+#[test]
+fn settings_an_unknown_environment_exits_2_naming_the_valid_ones() {
+    let stderr = migrate_refused(&[("PAYLINK_ENV", "prod")]);
+    assert!(
+        stderr.contains("PAYLINK_ENV=\"prod\"")
+            && stderr.contains("development, test, staging, production"),
+        "{stderr}"
+    );
+}
+
+/// docker-compose.yml's spelling (`PAYLINK_ADMIN_TOKEN`) set in paylink's own environment is
+/// never read: it exits 2 naming the variable to write instead, never its value. paylink's own
+/// single-underscore variables (`PAYLINK_ENV`, `PAYLINK_TEST_LOG`) are not named.
+#[test]
+fn settings_a_single_underscore_spelling_exits_2_naming_the_double_one() {
+    let stderr = migrate_refused(&[
+        ("PAYLINK_ADMIN_TOKEN", "token-never-printed"),
+        ("PAYLINK_ENV", "development"),
+        ("PAYLINK_TEST_LOG", "error"),
+    ]);
+    assert!(
+        stderr.contains("write PAYLINK__ADMIN__TOKEN instead of PAYLINK_ADMIN_TOKEN (README"),
+        "only the compose spelling is named: {stderr}"
+    );
+    assert!(!stderr.contains("token-never-printed"), "{stderr}");
 }
 
 #[test]

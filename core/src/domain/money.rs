@@ -17,20 +17,8 @@ const THREE_DECIMAL: [&str; 5] = ["bhd", "jod", "kwd", "omr", "tnd"];
 /// is shown in upper case as given, a missing one leaves the number bare.
 pub fn format_money(amount_cents: i64, currency: &str) -> String {
     let code = currency.trim().to_ascii_lowercase();
-    let decimals = minor_digits(&code);
-    let sign = if amount_cents < 0 { "-" } else { "" };
-    let magnitude = amount_cents.unsigned_abs();
-    let unit = 10_u64.pow(decimals);
-    let whole = group_thousands(magnitude / unit);
-    let number = if decimals == 0 {
-        whole
-    } else {
-        format!(
-            "{whole}.{:0width$}",
-            magnitude % unit,
-            width = decimals as usize
-        )
-    };
+    let (sign, whole, fraction) = units(amount_cents, &code);
+    let number = format!("{}{fraction}", group_thousands(whole));
     match code.as_str() {
         "usd" => format!("{sign}${number}"),
         "eur" => format!("{sign}€{number}"),
@@ -39,6 +27,28 @@ pub fn format_money(amount_cents: i64, currency: &str) -> String {
         "" => format!("{sign}{number}"),
         _ => format!("{sign}{number} {}", code.to_ascii_uppercase()),
     }
+}
+
+/// `amount_cents` in `currency`'s units as a number a spreadsheet reads: `45.00`, `4500` for
+/// yen, `1.250` for dinars; no symbol and no grouping (the exports' `amount` column).
+pub fn plain_amount(amount_cents: i64, currency: &str) -> String {
+    let (sign, whole, fraction) = units(amount_cents, currency);
+    format!("{sign}{whole}{fraction}")
+}
+
+/// The sign, the whole units and the decimals (with their point; none for zero-decimal
+/// currencies) of `amount_cents` in `currency`.
+fn units(amount_cents: i64, currency: &str) -> (&'static str, u64, String) {
+    let decimals = minor_digits(currency);
+    let sign = if amount_cents < 0 { "-" } else { "" };
+    let magnitude = amount_cents.unsigned_abs();
+    let unit = 10_u64.pow(decimals);
+    let fraction = if decimals == 0 {
+        String::new()
+    } else {
+        format!(".{:0width$}", magnitude % unit, width = decimals as usize)
+    };
+    (sign, magnitude / unit, fraction)
 }
 
 /// How many decimals `currency`'s smallest unit has at Stripe: 0 (yen), 3 (dinars) or 2.
@@ -68,6 +78,15 @@ fn group_thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_amount_is_in_the_currencys_units_without_symbol_or_grouping() {
+        assert_eq!(plain_amount(4500, "usd"), "45.00");
+        assert_eq!(plain_amount(123_456_789, "EUR"), "1234567.89");
+        assert_eq!(plain_amount(4500, "jpy"), "4500");
+        assert_eq!(plain_amount(1250, "kwd"), "1.250");
+        assert_eq!(plain_amount(-5, "usd"), "-0.05");
+    }
 
     #[test]
     fn dollars_euros_and_pounds_get_their_symbol() {

@@ -79,6 +79,43 @@ pub struct Counts {
     pub deactivated: i64,
     pub paid: i64,
     pub cancelled: i64,
+    /// The same orders in the buckets an organiser reads (shown as `progress`).
+    #[serde(skip)]
+    pub progress: Progress,
+}
+
+/// A blast's orders in plain buckets: each order in exactly one, so they add up to its size.
+/// A paid or cancelled order counts as paid or cancelled whatever its link (a switched-off link
+/// is not a link ready to pay); a pending one by its link.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// Pending, with a link the payer can pay.
+    pub ready: i64,
+    pub paid: i64,
+    pub cancelled: i64,
+    /// Pending, and Stripe refused its link (the failures page lists them).
+    pub failed: i64,
+    /// Pending, its link not made yet (or made again after a change of amount).
+    pub not_yet: i64,
+}
+
+impl Progress {
+    /// Every order counted.
+    pub fn total(&self) -> i64 {
+        self.ready + self.paid + self.cancelled + self.failed + self.not_yet
+    }
+
+    fn add(&mut self, status: order::Status, link_state: order::LinkState, n: i64) {
+        use order::{LinkState, Status};
+        let bucket = match (status, link_state) {
+            (Status::Paid, _) => &mut self.paid,
+            (Status::Cancelled, _) => &mut self.cancelled,
+            (Status::Pending, LinkState::Active) => &mut self.ready,
+            (Status::Pending, LinkState::Failed) => &mut self.failed,
+            (Status::Pending, LinkState::Minting | LinkState::Deactivated) => &mut self.not_yet,
+        };
+        *bucket += n;
+    }
 }
 
 pub async fn counts<C: ConnectionTrait>(db: &C, id: &str) -> Result<Counts, DbErr> {
@@ -106,6 +143,7 @@ pub async fn counts_where<C: ConnectionTrait>(
         .await?;
     let mut counts = Counts::default();
     for (link_state, status, n) in rows {
+        counts.progress.add(status, link_state, n);
         match status {
             order::Status::Paid => counts.paid += n,
             order::Status::Cancelled => counts.cancelled += n,

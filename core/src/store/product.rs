@@ -68,6 +68,17 @@ pub async fn list<C: ConnectionTrait>(
         .await
 }
 
+/// Every product of `category`, oldest first (the first of a duplicated name is the one named).
+pub async fn in_category<C: ConnectionTrait>(db: &C, category: &str) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    Entity::find()
+        .filter(Column::Category.eq(category))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await
+}
+
 /// Finds a product by id.
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
     if !super::could_be_key(id) {

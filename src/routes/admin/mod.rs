@@ -6,6 +6,7 @@ mod form;
 mod notice;
 mod order_page;
 mod orders;
+mod products;
 mod session;
 mod views;
 mod webhooks;
@@ -34,7 +35,10 @@ pub fn router(state: AppState) -> Router<AppState> {
     let guarded = Router::new()
         .route("/admin", get(overview))
         .route("/admin/blasts", get(blasts))
-        .route("/admin/products", get(products))
+        .route(
+            "/admin/products",
+            get(products::page).post(products::create),
+        )
         .route("/admin/blasts/{id}", get(blast_page))
         .route("/admin/failures", get(failures))
         .route("/admin/failures/retry", post(retry_matching))
@@ -219,14 +223,6 @@ async fn recent_blasts(
         rows.push((b, counts));
     }
     Ok(rows)
-}
-
-async fn products(State(state): State<AppState>, csrf: Csrf) -> Page {
-    const SHOWN: u64 = 500;
-    let mut rows = paylink_core::store::product::list(&state.db, 0, SHOWN + 1).await?;
-    let has_more = rows.len() as u64 > SHOWN;
-    rows.truncate(SHOWN as usize);
-    Ok(html(views::products(csrf.token(), &rows, has_more)))
 }
 
 async fn blasts(State(state): State<AppState>, csrf: Csrf) -> Page {

@@ -9,7 +9,7 @@ use paylink_core::store::order_search::{self, OrderQuery, Standing};
 
 use super::session::Csrf;
 use super::{Page, html, param, unprocessable, views};
-use crate::blast_export::{ResultRow, to_csv};
+use crate::blast_export::{ResultRow, name_products, to_csv};
 use crate::startup::AppState;
 
 const PER_PAGE: u64 = 50;
@@ -86,6 +86,7 @@ pub(super) async fn export(State(state): State<AppState>, RawQuery(query): RawQu
             break;
         }
     }
+    name_products(&state.db, &mut rows).await?;
     let body = to_csv(&rows)?;
     Ok((
         [

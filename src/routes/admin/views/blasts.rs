@@ -11,16 +11,12 @@ pub(super) fn blast_table(blasts: &[(blast::Model, blast::Counts)]) -> Markup {
     html! {
         @if blasts.is_empty() { p.muted { "No blasts yet." } } @else {
             div.scroll { table {
-                tr { th { "blast" } th { "size" } th { "progress (links ready / not made / paid)" } th { "" } }
+                tr { th { "blast" } th { "size" } th { "progress" } th { "" } }
                 @for (b, c) in blasts {
-                    @let ready = c.active + c.deactivated;
                     tr {
                         td { a href=(format!("/admin/blasts/{}", path_segment(&b.id))) { (b.name) } br; span.muted { (b.created_at.format("%Y-%m-%d %H:%M UTC")) } }
                         td { (b.size) }
-                        td {
-                            (progress(b.size, ready, c.failed, c.paid))
-                            span.muted { (ready) " links ready · " (c.failed) " not made · " (c.paid) " paid of " (b.size) }
-                        }
+                        td { (progress(b.size, &c.progress)) }
                         td { a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "failures" } }
                     }
                 }
@@ -29,15 +25,26 @@ pub(super) fn blast_table(blasts: &[(blast::Model, blast::Counts)]) -> Markup {
     }
 }
 
-fn progress(size: i32, ready: i64, failed: i64, paid: i64) -> Markup {
+/// The bar and the counts in words: each order in one bucket, so the numbers add up to the
+/// blast's size (`blast::Progress`).
+fn progress(size: i32, p: &blast::Progress) -> Markup {
     let pct = |n: i64| (n as f64 * 100.0 / f64::from(size.max(1))).clamp(0.0, 100.0);
-    // A paid order had its link first: show paid inside the links ready.
+    let words = format!(
+        "{} links ready to pay · {} paid · {} cancelled · {} not made ({} failed, {} not yet) of {size}",
+        p.ready,
+        p.paid,
+        p.cancelled,
+        p.failed + p.not_yet,
+        p.failed,
+        p.not_yet,
+    );
     html! {
-        div.bar title=(format!("{ready} links ready, {failed} not made, {paid} paid of {size}")) {
-            span.paid style=(format!("width:{:.1}%", pct(paid))) {}
-            span.ready style=(format!("width:{:.1}%", pct(ready - paid))) {}
-            span.failed style=(format!("width:{:.1}%", pct(failed))) {}
+        div.bar title=(words) {
+            span.paid style=(format!("width:{:.1}%", pct(p.paid))) {}
+            span.ready style=(format!("width:{:.1}%", pct(p.ready))) {}
+            span.failed style=(format!("width:{:.1}%", pct(p.failed))) {}
         }
+        span.muted.progress { (words) }
     }
 }
 
@@ -78,7 +85,7 @@ pub fn blast_page(
         csrf,
         html! {
             h1 { "Blast " (b.name) }
-            (progress(b.size, counts.active + counts.deactivated, counts.failed, counts.paid))
+            (progress(b.size, &counts.progress))
             p.muted { (b.size) " orders · "
                 a href=(format!("/admin/orders?{}", query_pair("blast", &b.id))) { "search them" } " · "
                 a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "its failures" } }

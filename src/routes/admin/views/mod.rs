@@ -19,7 +19,7 @@ pub use failures::{Failures, Filter, failures};
 pub use order::{OrderView, order_page};
 pub use orders::{OrdersView, copyable, order_table, orders_page, state_words};
 pub use overview::{Overview, QueueDepth, overview};
-pub use products::products;
+pub use products::{Outcome as ProductOutcome, products};
 pub use webhooks::{Webhooks, webhooks};
 
 const STYLE: &str = "
