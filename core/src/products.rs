@@ -7,9 +7,10 @@
 //! check is made here, just before the insert, rather than by a unique index: a database from
 //! before it may already hold such pairs, and an index would fail to build there; and the
 //! comparison (Unicode case, inner spaces) is not one both PostgreSQL and SQLite can index.
-//! Two creates at the same instant can still both pass (a transaction would not stop that
-//! under PostgreSQL's read committed, and SQLite refuses a read transaction that turns into a
-//! write when another write came between); a duplicate only splits orders, it loses nothing.
+//! The check and the insert share one write transaction (`store::begin_write`), which on
+//! SQLite holds the file's write lock from the start, so two creates at once are taken one
+//! after the other. On PostgreSQL (read committed) two creates at the same instant can still
+//! both pass; a duplicate only splits orders, it loses nothing.
 
 use sea_orm::{DatabaseConnection, DbErr};
 
@@ -48,11 +49,14 @@ pub async fn create(
     }
     let currency = Currency::parse("currency", currency)?.into_inner();
     let key = name_key(&name);
-    let existing = product::in_category(db, category).await?;
+    let txn = crate::store::begin_write(db).await?;
+    let existing = product::in_category(&txn, category).await?;
     if let Some(first) = existing.into_iter().find(|p| name_key(&p.name) == key) {
         return Err(ProductError::Duplicate(first));
     }
-    Ok(product::insert(db, &name, category, &currency).await?)
+    let created = product::insert(&txn, &name, category, &currency).await?;
+    txn.commit().await?;
+    Ok(created)
 }
 
 /// A name as compared: lower case, runs of spaces as one, none at the ends.
