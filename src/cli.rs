@@ -232,6 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Work => {
             settings.check_production(Role::Workers)?;
             let engine = Engine::connect(&settings).await?;
+            check_stripe_key(&settings, &engine);
             if let Some(addr) = settings
                 .workers
                 .metrics_addr
@@ -285,6 +286,7 @@ async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
         );
     }
     let engine = Engine::connect(settings).await?;
+    check_stripe_key(settings, &engine);
     let app = Application::build(settings, &engine).await?;
     announce(&format!(
         "paylink intake listening on http://{} (dashboard: {}/admin)",
@@ -308,6 +310,42 @@ async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
         Some(workers) => finish_within(workers, settings.workers.shutdown_grace_secs).await,
         None => Ok(()),
     }
+}
+
+/// Tries the Stripe key in the background and says what Stripe said; a refused key (or a test
+/// key in production) pauses link-making until a key is taken, and the intake keeps taking
+/// orders meanwhile (`paylink_core::stripe_key`).
+fn check_stripe_key(settings: &Settings, engine: &Engine) {
+    use paylink_core::stripe_key::{KeyCheck, check_at_start};
+    let wrong_mode = (settings.is_production()
+        && settings.stripe.secret_key.is_some()
+        && !settings.live_stripe_key())
+    .then(|| {
+        "PAYLINK__STRIPE__SECRET_KEY is a test-mode key but PAYLINK_ENV=production: payers \
+         could pay only with test cards"
+            .to_owned()
+    });
+    let mode = if settings.live_stripe_key() {
+        "live"
+    } else {
+        "test"
+    };
+    let jobs = engine.jobs.clone();
+    tokio::spawn(async move {
+        match check_at_start(&jobs, wrong_mode).await {
+            KeyCheck::Accepted => tracing::info!("Stripe accepted the API key ({mode} mode)"),
+            KeyCheck::Refused(refusal) => tracing::warn!(
+                status = refusal.status,
+                "Stripe refused the API key: {}. Link-making is paused; orders are taken and \
+                 wait. {}",
+                refusal.message,
+                refusal.fix()
+            ),
+            KeyCheck::Unknown(why) => {
+                tracing::warn!("could not try the Stripe API key at start: {why}")
+            }
+        }
+    });
 }
 
 /// Stops the workers, letting in-flight jobs finish for at most `grace_secs`. Jobs still

@@ -74,6 +74,7 @@ impl Engine {
             public_base_url: settings.public_base_url.clone(),
             retry: settings.retry(),
             running: Default::default(),
+            key_pause: Default::default(),
         });
         jobs.stripe.tally().spawn_flusher(db.clone());
         Ok(Self { db, queue, jobs })

@@ -59,6 +59,8 @@ pub struct JobContext {
     pub retry: RetrySettings,
     /// Jobs this process is running now (for a clean stop, and the tests' drain).
     pub running: RunningJobs,
+    /// Whether Stripe refuses paylink's API key, as this process last saw (crate::stripe_key).
+    pub key_pause: crate::stripe_key::KeyPause,
 }
 
 impl JobContext {

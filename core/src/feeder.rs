@@ -45,12 +45,14 @@ impl Default for FeederSettings {
 /// Tops the queue up every `interval`, and sweeps every `reconcile.interval`, until `shutdown`
 /// completes.
 pub(crate) async fn run_feeder(
-    db: DatabaseConnection,
+    ctx: std::sync::Arc<crate::context::JobContext>,
     queue: JobQueue,
     settings: FeederSettings,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let db = &ctx.db;
     tokio::pin!(shutdown);
+    let mut key_tried = Instant::now();
     // Every `interval` while there is work to move; slower while there is none (crate::idle).
     let mut wait = crate::idle::Backoff::new(settings.interval, crate::idle::IDLE_WAIT);
     let mut next = settings.interval;
@@ -64,7 +66,20 @@ pub(crate) async fn run_feeder(
             () = tokio::time::sleep(next) => {
                 let mut sweep_now = last_sweep.elapsed() >= settings.reconcile.interval;
                 let mut found_work = false;
-                match feed_once(&db, &queue, &settings).await {
+                // While Stripe refuses the key, no mint job is handed out (`top_up_orders`);
+                // now and then one waiting order tries it again (crate::stripe_key).
+                match crate::stripe_key::refresh(&ctx).await {
+                    Ok(Some(standing)) if key_tried.elapsed() >= crate::stripe_key::RECHECK_EVERY => {
+                        key_tried = Instant::now();
+                        match try_key_again(&ctx, &standing).await {
+                            Ok(resumed) => found_work |= resumed,
+                            Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not try paylink's API key again"),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not read whether Stripe refused the key"),
+                }
+                match feed_once(db, &queue, &settings).await {
                     // Deactivations lost with the queue are the sweep's to find: now, not at
                     // the next interval.
                     Ok(pass) => {
@@ -75,7 +90,7 @@ pub(crate) async fn run_feeder(
                 }
                 if sweep_now {
                     last_sweep = Instant::now();
-                    match reconcile::sweep(&db, &queue, &settings).await {
+                    match reconcile::sweep(db, &queue, &settings).await {
                         Ok(Some(report)) if !report.is_empty() => {
                             found_work = true;
                             tracing::warn!(?report, "reconciler re-enqueued lost work");
@@ -88,6 +103,36 @@ pub(crate) async fn run_feeder(
             }
         }
     }
+}
+
+/// One try of a refused key (crate::stripe_key): a mint of one waiting order, under its own
+/// idempotency key as any mint, or a read when none waits. A refusal of the key's mode waits
+/// for a restart. Answers whether link-making resumes.
+async fn try_key_again(
+    ctx: &crate::context::JobContext,
+    standing: &crate::stripe_key::KeyRefusal,
+) -> anyhow::Result<bool> {
+    use crate::jobs::mint_link::{MintOutcome, mint_order_link};
+    if standing.status == crate::stripe_key::WRONG_MODE {
+        return Ok(false);
+    }
+    let Some(waiting) = order::backlog(&ctx.db, 1, None).await?.into_iter().next() else {
+        return Ok(crate::stripe_key::read_check(ctx).await?);
+    };
+    // One request; a refusal records itself, a success clears the refusal.
+    Ok(
+        match mint_order_link(ctx, &waiting.id, waiting.link_generation, 1, None).await? {
+            MintOutcome::Paused(_) => false,
+            MintOutcome::GaveUp(message) => {
+                tracing::warn!(error = %message, "trying paylink's API key again did not tell");
+                false
+            }
+            _ => {
+                crate::stripe_key::accepted(ctx).await?;
+                true
+            }
+        },
+    )
 }
 
 /// Work waiting in the database for the feeder: orders to mint and events to process that no
@@ -153,6 +198,10 @@ pub(crate) async fn top_up_orders(
     window: u64,
     stale_before: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<usize> {
+    if crate::stripe_key::refusal(db).await?.is_some() {
+        // Every mint would meet the same refusal: the orders wait (crate::stripe_key).
+        return Ok(0);
+    }
     let room = room::<MintLink>(queue, window).await?;
     if room == 0 {
         return Ok(0);

@@ -34,6 +34,7 @@ pub mod reconcile;
 pub mod settle;
 pub mod store;
 pub mod stripe;
+pub mod stripe_key;
 pub mod stripe_sync;
 pub mod timeline;
 pub mod views;

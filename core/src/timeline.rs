@@ -142,6 +142,9 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
             ),
             by: match o.link_failure {
                 Some(order::LinkFailure::Refused) => "Stripe, which refused the link".into(),
+                Some(order::LinkFailure::KeyRefused) => {
+                    "Stripe, which refused paylink's API key (retry once it is fixed)".into()
+                }
                 _ => format!("a worker, after {} requests to Stripe", o.attempts),
             },
             stripe: None,

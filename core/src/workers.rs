@@ -98,7 +98,7 @@ pub(crate) async fn run_workers(
         };
     }
     let feed = feeder::run_feeder(
-        ctx.db.clone(),
+        ctx.clone(),
         queue.clone(),
         settings.feeder.clone(),
         shutdown.clone(),

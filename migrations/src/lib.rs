@@ -18,6 +18,7 @@ mod m20261201_000012_orders_link_failure;
 mod m20261201_000013_order_changes;
 mod m20261201_000014_outbound_webhooks;
 mod m20261201_000015_outbound_deliveries_by_event;
+mod m20261204_000016_key_refusals_retryable;
 
 /// Applies paylink's migrations in order.
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_order_changes::Migration),
             Box::new(m20261201_000014_outbound_webhooks::Migration),
             Box::new(m20261201_000015_outbound_deliveries_by_event::Migration),
+            Box::new(m20261204_000016_key_refusals_retryable::Migration),
         ]
     }
 }

@@ -164,9 +164,9 @@ fn key_kind(settings: &Settings, report: &mut Report) -> Option<Mode> {
 
 fn refused(settings: &Settings, failure: &StripeFailure, report: &mut Report) {
     let status = match failure {
-        StripeFailure::Refused { status, .. } | StripeFailure::RetryLater { status, .. } => {
-            Some(*status)
-        }
+        StripeFailure::Refused { status, .. }
+        | StripeFailure::KeyRefused { status, .. }
+        | StripeFailure::RetryLater { status, .. } => Some(*status),
         _ => None,
     };
     let (message, fix) = match status {

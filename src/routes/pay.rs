@@ -173,7 +173,8 @@ async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {
             .await?;
             Ok(match outcome {
                 MintOutcome::Minted(link) | MintOutcome::AlreadyMinted(link) => redirect(&link.url),
-                MintOutcome::GaveUp(_) | MintOutcome::Skipped(_) => {
+                // Paused: Stripe refused paylink's key; the link is made once it takes it.
+                MintOutcome::GaveUp(_) | MintOutcome::Skipped(_) | MintOutcome::Paused(_) => {
                     page(StatusCode::SERVICE_UNAVAILABLE, pages::preparing())
                 }
                 // Stripe refused the link: the order's link is failed now.

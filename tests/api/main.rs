@@ -37,4 +37,5 @@ mod recovery;
 mod safe_defaults;
 mod security;
 mod store;
+mod stripe_key;
 mod webhooks;

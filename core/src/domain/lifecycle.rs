@@ -55,6 +55,11 @@ pub enum LinkFailure {
     /// Every attempt met a timeout, a 5xx or a 429: a retry later may work.
     #[sea_orm(string_value = "gave_up")]
     GaveUp,
+    /// Stripe refused paylink's API key (401/403), under a version from before such a refusal
+    /// paused link-making instead (migration 16 files those here): a retry works once the key
+    /// is fixed.
+    #[sea_orm(string_value = "stripe_key")]
+    KeyRefused,
 }
 
 /// Every way an order's status or link state changes.

@@ -40,6 +40,9 @@ pub enum MintOutcome {
     Refused(String),
     /// Every attempt allowed failed transiently; the order is still `minting`.
     GaveUp(String),
+    /// Stripe refused paylink's API key: the order waits, unfailed, until it takes it
+    /// (`crate::stripe_key`).
+    Paused(String),
 }
 
 /// Mint, and when the retries run out, leave a visible failure an operator can retry.
@@ -52,6 +55,12 @@ impl super::BackgroundJob for MintLink {
 
 async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
     let failed = |e: anyhow::Error| format!("mint_link {}: {e:#}", job.order_id);
+    if ctx.key_pause.is_paused() {
+        // Stripe refuses the key: the order goes back to the backlog, where the feeder leaves
+        // it until the key is taken (crate::stripe_key). No Stripe call, no attempt counted.
+        order::clear_enqueued(&ctx.db, &job.order_id).await?;
+        return Ok(());
+    }
     // One live job per order: a copy of this job (handed out twice by the queue) waits here
     // until the other finishes, or until its lease runs out because its worker died.
     let Some(lease) = MintLease::take(&ctx.db, &job.order_id, |o| {
@@ -78,6 +87,9 @@ async fn mint(job: MintLink, ctx: &JobContext) -> Result<(), BoxDynError> {
         lease.release().await;
     }
     let outcome = outcome.map_err(failed)?;
+    if let MintOutcome::Paused(_) = &outcome {
+        order::clear_enqueued(&ctx.db, &job.order_id).await?;
+    }
     if let MintOutcome::GaveUp(message) = &outcome {
         let message = format!(
             "gave up after {} attempts: {message}",
@@ -220,9 +232,18 @@ pub async fn mint_order_link(
         let key = idempotency_key(order_id, generation, current.retry_epoch);
         let sent_at = chrono::Utc::now();
         match ctx.stripe.create_payment_link(&request, &key).await {
-            Ok(link) => return store(ctx, &current, generation, link).await,
+            Ok(link) => {
+                if ctx.key_pause.is_paused() {
+                    crate::stripe_key::accepted(ctx).await?;
+                }
+                return store(ctx, &current, generation, link).await;
+            }
             Err(failure) => {
                 let message = failure.to_string();
+                if crate::stripe_key::note_failure(ctx, &failure).await? {
+                    tracing::warn!(%order_id, generation, error = %message, "Payment Link request refused for the key; the order waits");
+                    return Ok(MintOutcome::Paused(message));
+                }
                 if matches!(failure, StripeFailure::Unreachable(_)) {
                     // Stripe may have run it and saved the link under this key, for about a
                     // day: note when the key was first sent (only the first time counts).

@@ -47,3 +47,12 @@ pub async fn record<C: ConnectionTrait>(db: &C, key: &str, value: &str) -> Resul
 pub async fn get<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(key.to_owned()).one(db).await
 }
+
+/// Removes what was recorded under `key`; answers whether there was something.
+pub async fn forget<C: ConnectionTrait>(db: &C, key: &str) -> Result<bool, DbErr> {
+    Ok(Entity::delete_by_id(key.to_owned())
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
+}

@@ -490,7 +490,7 @@ pub async fn mark_link_failed<C: ConnectionTrait>(
         // For the order's story; the failure itself is recorded above.
         let by = match why {
             LinkFailure::Refused => order_change::ChangedBy::Stripe,
-            LinkFailure::GaveUp => order_change::ChangedBy::Worker,
+            LinkFailure::GaveUp | LinkFailure::KeyRefused => order_change::ChangedBy::Worker,
         };
         order_change::record(
             db,

@@ -20,6 +20,12 @@ pub enum StripeFailure {
     /// next try must use the same key (a replay returns what the first one created).
     #[error("could not reach Stripe: {0}")]
     Unreachable(String),
+    /// 401 or 403: Stripe refused paylink's API key (unknown, revoked, expired) or a
+    /// restricted key lacks the permission. A setting, not the request: the same request
+    /// succeeds once the key is fixed, so orders wait for that instead of failing
+    /// (`crate::stripe_key`).
+    #[error("Stripe refused paylink's API key (HTTP {status}): {message}")]
+    KeyRefused { status: u16, message: String },
     /// Stripe refused the request (another 4xx) or answered something we cannot read.
     /// Retrying the same request cannot help.
     #[error("Stripe refused the request (HTTP {status}): {message}")]
@@ -57,6 +63,8 @@ impl From<super::HttpError> for StripeFailure {
                 retry_after,
                 should_retry,
             } => match (should_retry, status) {
+                // The key, whatever else Stripe says: fixed, the same request works.
+                (_, 401 | 403) => StripeFailure::KeyRefused { status, message },
                 // `Stripe-Should-Retry` overrides the status, either way.
                 (Some(false), _) => StripeFailure::Refused { status, message },
                 (_, 500..=599) => StripeFailure::Server { status, message },
@@ -124,6 +132,20 @@ mod tests {
             !api(400, Some(true)).needs_new_key(),
             "nothing was saved for the key"
         );
+    }
+
+    #[test]
+    fn a_refused_api_key_is_its_own_failure_whatever_stripe_should_retry_says() {
+        for status in [401, 403] {
+            for should_retry in [None, Some(false), Some(true)] {
+                let failure = api(status, should_retry);
+                assert!(
+                    matches!(failure, StripeFailure::KeyRefused { status: s, .. } if s == status),
+                    "{status} {should_retry:?}"
+                );
+                assert!(failure.is_retryable() && !failure.needs_new_key());
+            }
+        }
     }
 
     #[test]

@@ -134,6 +134,18 @@ impl StripeApi {
         }
     }
 
+    /// Whether Stripe takes paylink's key: one Payment Link listed (`GET /v1/payment_links`,
+    /// which a restricted key with Payment Links access may read). Background work.
+    pub(crate) async fn check_key(&self) -> Result<(), StripeFailure> {
+        self.background_get(
+            "list_payment_links",
+            "/payment_links",
+            &[("limit", "1".into())],
+        )
+        .await
+        .map(drop)
+    }
+
     async fn background_get(
         &self,
         endpoint: &'static str,

@@ -35,7 +35,8 @@ impl Tally {
             Err(
                 StripeFailure::RetryLater { status, .. }
                 | StripeFailure::Server { status, .. }
-                | StripeFailure::Refused { status, .. },
+                | StripeFailure::Refused { status, .. }
+                | StripeFailure::KeyRefused { status, .. },
             ) => status.to_string(),
             Err(StripeFailure::Unreachable(_)) => "unreachable".to_owned(),
         };

@@ -184,8 +184,23 @@ async fn overview(State(state): State<AppState>, csrf: Csrf) -> Page {
         failed_events_last_hour: failed_events,
         minted_per_minute: per_minute(minted.into_iter()),
         blasts: recent_blasts(&state, 10).await?,
+        setup: setup(&state).await?,
     };
     Ok(html(views::overview(csrf.token(), &overview)))
+}
+
+/// What the overview's banners say is wrong with the setup.
+async fn setup(state: &AppState) -> Result<views::Setup, sea_orm::DbErr> {
+    let key_refusal = paylink_core::stripe_key::refusal(&state.db).await?;
+    let orders_waiting = match key_refusal {
+        Some(_) => dashboard::backlog(&state.db).await?,
+        None => 0,
+    };
+    Ok(views::Setup {
+        key_refusal,
+        orders_waiting,
+        webhook_secret_missing: state.webhooks.secrets.is_empty(),
+    })
 }
 
 /// Sixty one-minute buckets ending with the current minute, from (minute, count) pairs.

@@ -7,6 +7,7 @@ mod order;
 mod orders;
 mod overview;
 mod products;
+mod setup;
 mod standing;
 mod webhooks;
 
@@ -20,6 +21,7 @@ pub use order::{OrderView, order_page};
 pub use orders::{OrdersView, copyable, order_table, orders_page, state_words};
 pub use overview::{Overview, QueueDepth, overview};
 pub use products::{Outcome as ProductOutcome, products};
+pub use setup::Setup;
 pub use webhooks::{Webhooks, webhooks};
 
 const STYLE: &str = "
@@ -42,6 +44,7 @@ th{background:#eef0f4}.bar{display:flex;height:.8rem;width:14rem;max-width:100%;
 button,a.button{font:inherit;padding:.2rem .6rem;border:1px solid #9aa3b5;border-radius:4px;background:#fff;cursor:pointer;color:inherit;text-decoration:none;display:inline-block}
 button.primary,a.button.primary{background:#1d4ed8;color:#fff;border-color:#1d4ed8}form.inline{display:inline}
 input,select{font:inherit;padding:.2rem .4rem;max-width:100%}input.copy{font-family:ui-monospace,monospace;font-size:.8rem;width:16rem}
+.banner{background:#fef2f2;border:1px solid #fca5a5;border-radius:6px;padding:.6rem 1rem;margin:0 0 1rem}.banner p{margin:.3rem 0}
 .error{color:#b91c1c}.flash{background:#ecfdf5;border:1px solid #a7f3d0;padding:.5rem .8rem}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dl.facts dt{color:#6b7385}dl.facts dd{margin:0;overflow-wrap:anywhere}
 details.legend{margin:.8rem 0}details.legend dt{font-weight:600}details.legend dd{margin:0 0 .4rem 0}

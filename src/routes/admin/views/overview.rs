@@ -23,6 +23,7 @@ pub struct Overview {
     pub failed_events_last_hour: u64,
     pub minted_per_minute: Vec<i64>,
     pub blasts: Vec<(blast::Model, blast::Counts)>,
+    pub setup: super::Setup,
 }
 
 /// Money first (what came in, what is outstanding, what needs someone), per currency, each
@@ -34,6 +35,7 @@ pub fn overview(csrf: &str, o: &Overview) -> Markup {
         csrf,
         html! {
             h1 { "Overview" }
+            (super::setup::banners(&o.setup))
             (standing::standing(&o.money, None))
             h2 { "Recent blasts" }
             (blast_table(&o.blasts))
