@@ -481,7 +481,10 @@ async fn with_redis_down_the_intake_still_takes_orders_and_deliveries_and_they_f
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     let ready: Value = ready.json().await.unwrap();
-    assert_eq!(ready, json!({"database": "ok", "queue": "unavailable"}));
+    assert_eq!(
+        ready,
+        json!({"database": "ok", "queue": "unavailable", "webhook_secret": "ok", "stripe_key": "ok"})
+    );
     let delivery = app
         .send_stripe_webhook(&completed_event(&minted, "paid"))
         .await;

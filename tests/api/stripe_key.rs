@@ -114,8 +114,8 @@ async fn a_refused_key_pauses_the_blast_without_failing_an_order_and_it_mints_on
 /// takes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_failed_for_the_key_before_this_version_is_retried_by_retry_all_matching() {
-    use migration::MigratorTrait as _;
     use paylink_core::store::order;
+    use sea_orm::ConnectionTrait as _;
     let app = spawn_app_with(AppOptions {
         workers: false,
         ..AppOptions::default()
@@ -133,9 +133,17 @@ async fn an_order_failed_for_the_key_before_this_version_is_retried_by_retry_all
     )
     .await
     .unwrap();
-    // The database as an earlier version left it, then upgraded.
-    migration::Migrator::down(&app.db, Some(1)).await.unwrap();
-    migration::Migrator::up(&app.db, None).await.unwrap();
+    // The database as an earlier version left it (migration 16 not applied yet), upgraded.
+    app.db
+        .execute_unprepared(
+            "DELETE FROM seaql_migrations WHERE version = 'm20261204_000016_key_refusals_retryable'",
+        )
+        .await
+        .unwrap();
+    let applied = paylink_core::store::schema_lock::migrate(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(applied, 1, "migration 16 ran on the old data");
     let refiled = order::find(&app.db, id).await.unwrap().unwrap();
     assert_eq!(refiled.link_failure, Some(order::LinkFailure::KeyRefused));
 
