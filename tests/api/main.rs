@@ -9,6 +9,7 @@
 mod admin;
 mod blast_cli_preview;
 mod blast_preview;
+mod blast_upload;
 mod blasts;
 mod browser;
 mod cli;
