@@ -2,6 +2,7 @@
 //! file whose every row already is an order creates no empty blast and writes that blast's
 //! links; at a terminal it asks before creating (`--yes` does not); the `product` column.
 
+use std::ffi::OsStr;
 use std::process::Stdio;
 
 use paylink_testkit::{AppOptions, TestApp, spawn_app_with};
@@ -24,6 +25,20 @@ fn rows(product: &str, amounts: &[i64], tag: &str) -> Vec<String> {
         .collect()
 }
 
+/// `paylink blast` with `args` on the app, which must exit 0: its standard output.
+async fn blast_succeeds(app: &TestApp, args: &[&OsStr]) -> String {
+    let mut command = blast_on(app);
+    command.args(args);
+    let output = run(command).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blast_dry_run_prints_the_preview_and_creates_nothing() {
     let app = app_without_workers().await;
@@ -31,17 +46,8 @@ async fn blast_dry_run_prints_the_preview_and_creates_nothing() {
     let dir = scratch_dir();
     let file = write_csv(&dir, &rows(&product, &[60, 45, 60], "dry"));
 
-    let mut command = blast_on(&app);
-    command.arg(&file).arg("--dry-run");
-    let output = run(command).await;
+    let stdout = blast_succeeds(&app, &[file.as_ref(), "--dry-run".as_ref()]).await;
 
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert!(
         stdout.contains("3 row(s): 3 new order(s), 0 already exist"),
         "{stdout}"
@@ -71,26 +77,15 @@ async fn blast_of_rows_already_in_another_blast_names_it_and_writes_its_links() 
     let product = app.create_product("monthly").await;
     let dir = scratch_dir();
     let file = write_csv(&dir, &rows(&product, &[4500, 4600, 4700], "june"));
-    let mut first = blast_on(&app);
-    first.arg(&file).arg("--no-wait");
-    let first = run(first).await;
-    assert_eq!(first.status.code(), Some(0));
-    let first_id = blast_id(&first.stdout);
+    let first = blast_succeeds(&app, &[file.as_ref(), "--no-wait".as_ref()]).await;
+    let first_id = blast_id(&first);
     let copy = dir.join("june-copy.csv");
     std::fs::copy(&file, &copy).unwrap();
     let out = dir.join("links.csv");
 
-    let mut again = blast_on(&app);
-    again.arg(&copy).arg("--no-wait").arg("--out").arg(&out);
-    let again = run(again).await;
+    let out_args = ["--no-wait".as_ref(), "--out".as_ref(), out.as_os_str()];
+    let stdout = blast_succeeds(&app, &[&[copy.as_os_str()], &out_args[..]].concat()).await;
 
-    let stdout = String::from_utf8_lossy(&again.stdout);
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
     assert!(
         stdout.contains(&format!("blast {first_id} \"june\": 3 orders")),
         "{stdout}"
@@ -105,8 +100,7 @@ async fn blast_of_rows_already_in_another_blast_names_it_and_writes_its_links() 
 }
 
 /// The id in the closing `blast bl_… "name": N orders` line.
-fn blast_id(stdout: &[u8]) -> String {
-    let stdout = String::from_utf8_lossy(stdout);
+fn blast_id(stdout: &str) -> String {
     let line = stdout
         .lines()
         .find(|l| l.starts_with("blast bl_"))
@@ -241,16 +235,9 @@ async fn blast_reads_a_product_column_naming_products_by_name() {
     .unwrap();
 
     let out = dir.join("links.csv");
-    let mut command = blast_on(&app);
-    command.arg(&file).arg("--no-wait").arg("--out").arg(&out);
-    let output = run(command).await;
+    let out_args = ["--no-wait".as_ref(), "--out".as_ref(), out.as_os_str()];
+    blast_succeeds(&app, &[&[file.as_os_str()], &out_args[..]].concat()).await;
 
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let (headers, records) = read_out(&out);
     assert_eq!(records.len(), 1);
     let order = app.get_order(&records[0][column(&headers, "id")]).await;

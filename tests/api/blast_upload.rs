@@ -1,8 +1,6 @@
 //! The first blast from the dashboard: upload a CSV file, read the preview, confirm, download
 //! the links file; with the session and CSRF rules of every other dashboard form.
 
-use std::time::Duration;
-
 use fantoccini::Locator;
 
 use paylink_testkit::{ADMIN_TOKEN, AppOptions, TestApp, spawn_app_with};
@@ -200,43 +198,17 @@ async fn an_organiser_uploads_a_csv_confirms_and_downloads_the_links_file() {
     .unwrap();
     let browser = Browser::start().await;
     let client = browser.client();
-    let arrived = |xpath: &'static str| async move {
-        client
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::XPath(xpath))
-            .await
-            .unwrap_or_else(|e| panic!("{xpath} did not appear: {e}"))
-    };
+    let arrived = |xpath: &'static str| browser.arrived(xpath);
 
-    client.goto(&app.url("/admin")).await.unwrap();
-    client
-        .form(Locator::Css("form[action='/admin/login']"))
-        .await
-        .unwrap()
-        .set_by_name("token", ADMIN_TOKEN)
-        .await
-        .unwrap()
-        .submit()
-        .await
-        .unwrap();
-    arrived("//h1[normalize-space()='Overview']").await;
-    client
-        .find(Locator::LinkText("New blast from a CSV file"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.log_in(&app).await;
+    browser
+        .click(Locator::LinkText("New blast from a CSV file"))
+        .await;
     let input = arrived("//input[@type='file']").await;
     input.send_keys(&file.display().to_string()).await.unwrap();
-    client
-        .find(Locator::Css("form[action='/admin/blasts/preview'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click(Locator::Css("form[action='/admin/blasts/preview'] button"))
+        .await;
     let totals = arrived("//table[@id='totals']").await;
     let totals = totals.text().await.unwrap();
     assert!(totals.contains("$90.30"), "{totals}");
@@ -251,13 +223,9 @@ async fn an_organiser_uploads_a_csv_confirms_and_downloads_the_links_file() {
     assert_eq!(app.count_orders().await, 0, "the preview creates nothing");
     browser.screenshot("blast-upload-preview").await;
 
-    client
-        .find(Locator::Css("form[action='/admin/blasts/create'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click(Locator::Css("form[action='/admin/blasts/create'] button"))
+        .await;
     let link = arrived("//a[@id='links-file']").await;
     let href = link.attr("href").await.unwrap().unwrap();
     browser.screenshot("blast-upload-created").await;
