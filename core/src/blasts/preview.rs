@@ -217,3 +217,51 @@ fn whole_units(currency: &str, amounts: &[Amount]) -> Option<Warning> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amounts(values: &[i64]) -> Vec<Amount> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (i, *a, true))
+            .collect()
+    }
+
+    #[test]
+    fn a_median_needs_three_amounts_and_flags_tenfold_both_ways() {
+        assert_eq!(far_from_median("usd", &amounts(&[100, 100_000])), None);
+        let far = far_from_median("usd", &amounts(&[4500, 4500, 449, 45_001, 4500])).unwrap();
+        assert_eq!(far.rows, [2, 3]);
+        assert!(far.message.contains("$45.00"), "{}", far.message);
+        assert_eq!(far_from_median("usd", &amounts(&[4500, 450, 45_000])), None);
+    }
+
+    #[test]
+    fn whole_units_need_more_than_half_under_ten_and_a_minor_unit() {
+        assert_eq!(whole_units("usd", &amounts(&[60, 4500])), None);
+        let dollars = whole_units("usd", &amounts(&[60, 45, 4500])).unwrap();
+        assert_eq!(dollars.rows, [0, 1]);
+        assert!(
+            dollars.message.contains(
+                "60 charges $0.60; if the column is in whole units, write 6000 for $60.00"
+            ),
+            "{}",
+            dollars.message
+        );
+        assert_eq!(whole_units("jpy", &amounts(&[60, 45, 60])), None);
+        assert_eq!(
+            whole_units("kwd", &amounts(&[9_999, 9_000])).unwrap().rows,
+            [0, 1]
+        );
+    }
+
+    #[test]
+    fn the_minimum_is_the_currencys_and_unknown_currencies_have_none() {
+        assert_eq!(below_minimum("gbp", &amounts(&[29, 30])).unwrap().rows, [0]);
+        assert_eq!(below_minimum("usd", &amounts(&[50])), None);
+        assert_eq!(below_minimum("xyz", &amounts(&[1])), None);
+    }
+}
