@@ -90,10 +90,22 @@ pub async fn run(settings: &Settings, file: PathBuf, options: Options) -> anyhow
         .await
         .map_err(|e| refusal(&file, &parsed, e))?;
     println!("{}", blast_preview::outcome(&created, &preview.id));
+    finish(&db, &created, no_wait, out, &base).await
+}
+
+/// Waits for the links (unless `no_wait`), says how they stand, and writes the links file;
+/// exit 1 when a link failed.
+async fn finish(
+    db: &sea_orm::DatabaseConnection,
+    created: &blasts::Created,
+    no_wait: bool,
+    out: Option<PathBuf>,
+    base: &str,
+) -> anyhow::Result<()> {
     let counts = if no_wait {
-        blast::counts(&db, &created.id).await?
+        blast::counts(db, &created.id).await?
     } else {
-        wait(&db, &created.id, created.size as u64).await?
+        wait(db, &created.id, created.size as u64).await?
     };
     println!(
         "minted {}, failed {}, still minting {}, paid {}, deactivated {}",
@@ -105,7 +117,7 @@ pub async fn run(settings: &Settings, file: PathBuf, options: Options) -> anyhow
     );
     if let Some(out) = out {
         let rows =
-            blast_export::all_rows(&db, &created.id, |token| format!("{base}/pay/{token}")).await?;
+            blast_export::all_rows(db, &created.id, |token| format!("{base}/pay/{token}")).await?;
         std::fs::write(&out, blast_export::to_csv(&rows)?)
             .with_context(|| format!("cannot write {}", out.display()))?;
         println!("wrote {} rows to {}", rows.len(), out.display());

@@ -92,7 +92,13 @@ pub async fn create(
     let size = new_orders.len();
     let txn = db.begin().await?;
     let created = blast::insert_if_new(&txn, &id, &name, size as i32).await?;
-    order::insert_many(&txn, new_orders).await?;
+    if order::insert_many(&txn, new_orders).await? == 0 {
+        // Another submission stored every row since the check: answer as if they had been
+        // there, rather than keep a blast of no order.
+        txn.rollback().await?;
+        let checked = check_rows(db, &id, &rows).await?.or_refuse()?;
+        return holder(db, checked.valid.len(), checked.existing_blasts()).await;
+    }
     txn.commit().await?;
     Ok(Created {
         id,
