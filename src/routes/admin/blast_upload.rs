@@ -193,7 +193,7 @@ async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Result
     {
         let field_name = field.name().unwrap_or_default().to_owned();
         if field_name == "file" {
-            upload.file_name = field.file_name().unwrap_or("upload.csv").to_owned();
+            upload.file_name = field.file_name().unwrap_or_default().to_owned();
         }
         let bytes = field
             .bytes()
@@ -205,6 +205,9 @@ async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Result
             "file" => upload.content = bytes.to_vec(),
             _ => {}
         }
+    }
+    if upload.file_name.is_empty() {
+        upload.file_name = "upload.csv".to_owned();
     }
     if upload.name.is_empty() {
         // Like `paylink blast`: the file's name without its extension.
