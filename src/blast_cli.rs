@@ -1,11 +1,13 @@
-//! `paylink blast FILE.csv [--name N] [--out RESULT.csv] [--no-wait]`: one order per CSV row,
-//! a progress bar while workers mint the links, a closing summary, and the result as CSV.
+//! `paylink blast FILE.csv [--name N] [--out RESULT.csv] [--no-wait] [--dry-run] [--yes]`: one
+//! order per CSV row, a preview before anything is created (and, at a terminal, a question), a
+//! progress bar while workers mint the links, a closing summary, and the result as CSV.
 //!
 //! The file has a header row with the columns `external_ref, payer_email, payer_name,
-//! product_id, amount_cents` and optionally `currency`. Re-running the same file creates nothing
-//! new. The orders go into the database; running workers (`paylink work` or `paylink run`) mint
-//! them at Stripe's pace.
+//! product_id (or product: an id or a name), amount_cents` and optionally `currency`.
+//! Re-running the same file creates nothing new. The orders go into the database; running
+//! workers (`paylink work` or `paylink run`) mint them at Stripe's pace.
 
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,17 +17,31 @@ use paylink_core::store::blast;
 
 use crate::blast_csv;
 use crate::blast_export;
+use crate::blast_preview;
 use crate::cli::BadInput;
 use crate::config::Settings;
 use paylink_core::blasts::{self, BlastError};
 
-pub async fn run(
-    settings: &Settings,
-    file: PathBuf,
-    name: Option<String>,
-    out: Option<PathBuf>,
-    no_wait: bool,
-) -> anyhow::Result<()> {
+/// The command's flags.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub name: Option<String>,
+    pub out: Option<PathBuf>,
+    pub no_wait: bool,
+    /// Show the preview and create nothing.
+    pub dry_run: bool,
+    /// Do not ask, even at a terminal.
+    pub yes: bool,
+}
+
+pub async fn run(settings: &Settings, file: PathBuf, options: Options) -> anyhow::Result<()> {
+    let Options {
+        name,
+        out,
+        no_wait,
+        dry_run,
+        yes,
+    } = options;
     let parsed = blast_csv::read(&file)?;
     if !parsed.ignored.is_empty() {
         println!("ignoring the column(s) {}", parsed.ignored.join(", "));
@@ -55,37 +71,41 @@ pub async fn run(
         return Err(BadInput(format!("{} has no data rows", file.display())).into());
     }
     refuse_problems(&db, &file, &name, &parsed).await?;
-    let created = match blasts::create(&db, &name, parsed.orders.clone()).await {
-        Ok(created) => created,
-        // Found since the check above (another blast stored a row's external_ref meanwhile).
-        Err(BlastError::InvalidRows(rows, total)) => {
-            return Err(report(&file, parsed.locate(&rows), total).into());
-        }
-        Err(BlastError::Invalid(problem)) => {
-            return Err(BadInput(blast_csv::blast_problem(
-                &file,
-                &problem.field,
-                &problem.message,
-            ))
-            .into());
-        }
-        Err(BlastError::Database(e)) => return Err(e).context("failed to store the blast"),
-    };
-    println!(
-        "blast {} \"{}\": {} orders{}",
-        created.id,
-        created.name,
-        created.size,
-        if created.created {
-            ""
-        } else {
-            " (already submitted: nothing new created)"
-        }
-    );
+    let preview = blasts::preview(&db, &name, &parsed.orders)
+        .await
+        .map_err(|e| refusal(&file, &parsed, e))?;
+    blast_preview::print(&parsed, &preview);
+    if dry_run {
+        println!("dry run: nothing was created");
+        return Ok(());
+    }
+    if preview.new > 0
+        && !yes
+        && std::io::stdin().is_terminal()
+        && !blast_preview::confirm(&preview)?
+    {
+        anyhow::bail!("not confirmed: nothing was created");
+    }
+    let created = blasts::create(&db, &name, parsed.orders.clone())
+        .await
+        .map_err(|e| refusal(&file, &parsed, e))?;
+    println!("{}", blast_preview::outcome(&created, &preview.id));
+    finish(&db, &created, no_wait, out, &base).await
+}
+
+/// Waits for the links (unless `no_wait`), says how they stand, and writes the links file;
+/// exit 1 when a link failed.
+async fn finish(
+    db: &sea_orm::DatabaseConnection,
+    created: &blasts::Created,
+    no_wait: bool,
+    out: Option<PathBuf>,
+    base: &str,
+) -> anyhow::Result<()> {
     let counts = if no_wait {
-        blast::counts(&db, &created.id).await?
+        blast::counts(db, &created.id).await?
     } else {
-        wait(&db, &created.id, created.size as u64).await?
+        wait(db, &created.id, created.size as u64).await?
     };
     let p = &counts.progress;
     println!(
@@ -94,7 +114,7 @@ pub async fn run(
     );
     if let Some(out) = out {
         let rows =
-            blast_export::all_rows(&db, &created.id, |token| format!("{base}/pay/{token}")).await?;
+            blast_export::all_rows(db, &created.id, |token| format!("{base}/pay/{token}")).await?;
         std::fs::write(&out, blast_export::to_csv(&rows)?)
             .with_context(|| format!("cannot write {}", out.display()))?;
         println!("wrote {} rows to {}", rows.len(), out.display());
@@ -108,6 +128,21 @@ pub async fn run(
     Ok(())
 }
 
+/// A refusal found since the checks above (another blast stored a row's `external_ref`
+/// meanwhile), in the file's terms.
+fn refusal(file: &Path, parsed: &blast_csv::Parsed, error: BlastError) -> anyhow::Error {
+    match error {
+        BlastError::InvalidRows(rows, total) => report(file, parsed.locate(&rows), total).into(),
+        BlastError::Invalid(problem) => BadInput(blast_csv::blast_problem(
+            file,
+            &problem.field,
+            &problem.message,
+        ))
+        .into(),
+        BlastError::Database(e) => anyhow::Error::new(e).context("failed to store the blast"),
+    }
+}
+
 /// Every problem with the file, those of reading it and those of the orders in it (an unknown
 /// product, a bad email, an `external_ref` used twice), each on its own line; then exit 2 with
 /// nothing created.
@@ -117,27 +152,14 @@ async fn refuse_problems(
     name: &str,
     parsed: &blast_csv::Parsed,
 ) -> anyhow::Result<()> {
-    let checked = match blasts::problems(db, name, &parsed.orders).await {
-        Ok(errors) => parsed.locate(&errors),
-        // No readable row: the reading problems say why.
-        Err(BlastError::Invalid(_)) if !parsed.problems.is_empty() => Vec::new(),
-        Err(BlastError::Invalid(problem)) => {
-            return Err(BadInput(blast_csv::blast_problem(
-                file,
-                &problem.field,
-                &problem.message,
-            ))
-            .into());
-        }
-        Err(BlastError::InvalidRows(..)) => Vec::new(),
+    let problems = match blast_preview::file_problems(db, name, parsed).await {
+        Ok(problems) => problems,
         Err(BlastError::Database(e)) => return Err(e).context("failed to check the blast"),
+        Err(e) => return Err(refusal(file, parsed, e)),
     };
-    let mut problems: Vec<blast_csv::Problem> =
-        parsed.problems.iter().cloned().chain(checked).collect();
     if problems.is_empty() {
         return Ok(());
     }
-    problems.sort_by_key(|p| p.line);
     let unknown_product = problems.iter().any(|p| p.message.contains("no product"));
     let total = problems.len();
     let error = report(file, problems, total);

@@ -19,6 +19,8 @@ pub const REQUIRED: [&str; 5] = [
 ];
 /// The column a row may add.
 pub const OPTIONAL: [&str; 1] = ["currency"];
+/// Another name for `product_id`: the column may hold a product's id or its name.
+const PRODUCT: &str = "product";
 
 /// One thing wrong with the file, where the organiser will look for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +57,15 @@ impl Parsed {
     }
 }
 
+impl Parsed {
+    /// The file's lines of the orders at these indexes (a preview warning's rows).
+    pub fn lines_of(&self, rows: &[usize]) -> Vec<u64> {
+        rows.iter()
+            .filter_map(|row| self.lines.get(*row).copied())
+            .collect()
+    }
+}
+
 /// The core names fields as the API's JSON does (`payer.email`); the file calls them
 /// `payer_email`.
 fn in_csv_terms(field: &str, message: &str) -> String {
@@ -85,11 +96,17 @@ pub fn blast_problem(path: &Path, field: &str, message: &str) -> String {
 pub fn read(path: &Path) -> Result<Parsed, BadInput> {
     let bytes = std::fs::read(path)
         .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?;
-    let lines = Lines::new(&bytes);
+    parse(path, &bytes)
+}
+
+/// [`read`] for a file's content already at hand (the dashboard's upload); `path` names it in
+/// the messages.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, BadInput> {
+    let lines = Lines::new(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_reader(bytes.as_slice());
+        .from_reader(bytes);
     let headers = reader
         .headers()
         .map_err(|e| {
@@ -99,7 +116,11 @@ pub fn read(path: &Path) -> Result<Parsed, BadInput> {
             ))
         })?
         .clone();
-    let index = |name: &str| headers.iter().position(|h| h == name);
+    let index = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name || (name == "product_id" && h == PRODUCT))
+    };
     let (misspelt, ignored) = other_columns(headers.iter());
     if !misspelt.is_empty() {
         return Err(BadInput(format!(
@@ -250,7 +271,12 @@ impl<'a> Lines<'a> {
 /// surely misspelt (`curency` would leave every row in the product's currency without a word),
 /// each with the column meant, and the others, which are ignored.
 fn other_columns<'a>(headers: impl Iterator<Item = &'a str>) -> (Vec<String>, Vec<String>) {
-    let known: Vec<&str> = REQUIRED.iter().chain(&OPTIONAL).copied().collect();
+    let known: Vec<&str> = REQUIRED
+        .iter()
+        .chain(&OPTIONAL)
+        .chain(&[PRODUCT])
+        .copied()
+        .collect();
     let mut misspelt = Vec::new();
     let mut ignored = Vec::new();
     for header in headers.filter(|h| !known.contains(h)) {

@@ -33,8 +33,10 @@ pub enum Command {
     Run,
     /// Apply database migrations and exit.
     Migrate,
-    /// Create one order per CSV row (header: external_ref, payer_email, payer_name, product_id,
-    /// amount_cents[, currency]) and show progress while running workers mint their links.
+    /// Create one order per CSV row (header: external_ref, payer_email, payer_name, product_id
+    /// or product, amount_cents[, currency]) and show progress while running workers mint their
+    /// links. Shows a preview first (totals per currency, suspicious amounts) and, at a
+    /// terminal, asks before creating.
     Blast {
         /// The CSV file.
         file: std::path::PathBuf,
@@ -47,6 +49,12 @@ pub enum Command {
         /// Return once the orders are stored, without waiting for the links.
         #[arg(long)]
         no_wait: bool,
+        /// Show the preview and create nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Create without asking, even at a terminal.
+        #[arg(long)]
+        yes: bool,
     },
     /// Check the deployment before a blast: database, queue, the public base URL, the Stripe
     /// key, the webhook endpoint at Stripe, the rate limit. One line per check; exit 0 only
@@ -215,7 +223,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             out,
             no_wait,
-        } => crate::blast_cli::run(&settings, file, name, out, no_wait).await,
+            dry_run,
+            yes,
+        } => {
+            let options = crate::blast_cli::Options {
+                name,
+                out,
+                no_wait,
+                dry_run,
+                yes,
+            };
+            crate::blast_cli::run(&settings, file, options).await
+        }
         Command::Doctor {
             create_test_link,
             keep_test_links,

@@ -5,6 +5,7 @@
 pub mod blast_cli;
 pub mod blast_csv;
 pub mod blast_export;
+pub mod blast_preview;
 pub mod cli;
 pub mod config;
 pub mod demo;

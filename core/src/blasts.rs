@@ -4,6 +4,9 @@
 //! with its row index. The blast's id is derived from its name and rows, so submitting the same
 //! blast again (re-running the same file) creates nothing new. Orders go into the database only:
 //! the feeder moves them into the queue a bounded window at a time.
+//!
+//! [`preview`] runs the same checks and answers what the blast would create (totals per
+//! currency, rows already stored, amounts that look wrong) without creating anything.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,6 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{FieldError, OrderInput, same_order, text};
 use crate::store::{blast, order, product};
+
+mod preview;
+pub use preview::{CurrencyTotal, Formatted, Preview, Warning};
 
 /// The most orders one blast takes.
 pub const MAX_ORDERS: usize = 10_000;
@@ -50,35 +56,102 @@ fn describe(rows: &[RowError]) -> String {
 pub struct Created {
     pub id: String,
     pub name: String,
+    /// The orders this call created; when it created none (every row already was an order),
+    /// the size of the blast that holds them.
     pub size: usize,
-    /// False when this exact blast had been submitted before.
+    /// False when nothing was created: this exact blast had been submitted before, or every
+    /// row already was an order, and `id` names the blast that holds them.
     pub created: bool,
+    /// Rows that already were orders (the same `external_ref` and content): not created again.
+    pub existing: usize,
+    /// The blasts holding those rows, by id.
+    pub existing_blasts: Vec<String>,
 }
 
-/// Validates every row, then stores the blast and its orders in one transaction.
+/// Validates every row, then stores the blast and its new orders in one transaction. When every
+/// row already is an order, no blast is stored (it would hold none of them): the answer names
+/// the blast that holds them.
 pub async fn create(
     db: &DatabaseConnection,
     name: &str,
     rows: Vec<OrderInput>,
 ) -> Result<Created, BlastError> {
     let (name, id) = check_blast(name, &rows)?;
-    let (mut errors, new_orders) = check_rows(db, &id, &rows).await?;
-    if !errors.is_empty() {
-        let total = errors.len();
-        errors.truncate(MAX_REPORTED);
-        return Err(BlastError::InvalidRows(errors, total));
+    let checked = check_rows(db, &id, &rows).await?.or_refuse()?;
+    let existing_blasts = checked.existing_blasts();
+    let existing = checked.valid.len() - checked.new_count();
+    let new_orders: Vec<(usize, order::NewOrder)> = checked
+        .valid
+        .into_iter()
+        .filter(|r| r.stored.is_none())
+        .map(|r| (r.index, r.order))
+        .collect();
+    if new_orders.is_empty() {
+        return holder(db, existing, existing_blasts).await;
     }
     let size = new_orders.len();
     let txn = crate::store::begin_write(db).await?;
     let created = blast::insert_if_new(&txn, &id, &name, size as i32).await?;
-    order::insert_many(&txn, new_orders).await?;
+    if order::insert_many(&txn, new_orders).await? == 0 {
+        // Another submission stored every row since the check: answer as if they had been
+        // there, rather than keep a blast of no order.
+        txn.rollback().await?;
+        let checked = check_rows(db, &id, &rows).await?.or_refuse()?;
+        return holder(db, checked.valid.len(), checked.existing_blasts()).await;
+    }
     txn.commit().await?;
     Ok(Created {
         id,
         name,
         size,
         created,
+        existing,
+        existing_blasts: existing_blasts.into_iter().map(|(id, _)| id).collect(),
     })
+}
+
+/// The answer when every row already is an order: the blast holding them (the one holding
+/// most, or the first of equals); an error when they were created outside any blast.
+async fn holder(
+    db: &DatabaseConnection,
+    existing: usize,
+    existing_blasts: Vec<(String, usize)>,
+) -> Result<Created, BlastError> {
+    let most = existing_blasts
+        .iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(id, _)| id.clone());
+    let found = match most {
+        Some(id) => blast::find(db, &id).await?,
+        None => None,
+    };
+    let Some(found) = found else {
+        return Err(FieldError::new(
+            "orders",
+            "every row already is an order created outside any blast; nothing to create",
+        )
+        .into());
+    };
+    Ok(Created {
+        id: found.id,
+        name: found.name,
+        size: usize::try_from(found.size).unwrap_or_default(),
+        created: false,
+        existing,
+        existing_blasts: existing_blasts.into_iter().map(|(id, _)| id).collect(),
+    })
+}
+
+/// What [`create`] would do with these rows, creating nothing: the same checks (the same
+/// [`BlastError::InvalidRows`]), then the totals and warnings a person reads before money moves.
+pub async fn preview(
+    db: &DatabaseConnection,
+    name: &str,
+    rows: &[OrderInput],
+) -> Result<Preview, BlastError> {
+    let (name, id) = check_blast(name, rows)?;
+    let checked = check_rows(db, &id, rows).await?.or_refuse()?;
+    Ok(preview::summarise(name, id, rows.len(), &checked))
 }
 
 /// Every problem [`create`] would find with these rows, none left out (`create` reports the
@@ -89,7 +162,7 @@ pub async fn problems(
     rows: &[OrderInput],
 ) -> Result<Vec<RowError>, BlastError> {
     let (_, id) = check_blast(name, rows)?;
-    Ok(check_rows(db, &id, rows).await?.0)
+    Ok(check_rows(db, &id, rows).await?.errors)
 }
 
 /// The blast's own checks (its name, its size); answers the trimmed name and the blast's id.
@@ -112,18 +185,60 @@ fn check_blast(name: &str, rows: &[OrderInput]) -> Result<(String, String), Blas
     Ok((name, id))
 }
 
-/// Every row checked: the problems, sorted by row, and the valid rows as orders to store.
+/// One valid row: its index, the order it describes, and the stored order it already is (the
+/// same `external_ref` and content), if any.
+struct ValidRow {
+    index: usize,
+    order: order::NewOrder,
+    stored: Option<order::Model>,
+}
+
+/// Every row checked: the problems, sorted by row, and the valid rows.
+struct Checked {
+    errors: Vec<RowError>,
+    valid: Vec<ValidRow>,
+}
+
+impl Checked {
+    /// The rows as they are, or the first [`MAX_REPORTED`] problems as the error.
+    fn or_refuse(mut self) -> Result<Self, BlastError> {
+        if self.errors.is_empty() {
+            return Ok(self);
+        }
+        let total = self.errors.len();
+        self.errors.truncate(MAX_REPORTED);
+        Err(BlastError::InvalidRows(self.errors, total))
+    }
+
+    fn new_count(&self) -> usize {
+        self.valid.iter().filter(|r| r.stored.is_none()).count()
+    }
+
+    /// The blasts holding rows that already are orders, by id, each with how many it holds.
+    fn existing_blasts(&self) -> Vec<(String, usize)> {
+        let mut held = std::collections::BTreeMap::<String, usize>::new();
+        for stored in self.valid.iter().filter_map(|r| r.stored.as_ref()) {
+            if let Some(blast) = &stored.blast_id {
+                *held.entry(blast.clone()).or_default() += 1;
+            }
+        }
+        held.into_iter().collect()
+    }
+}
+
 async fn check_rows(
     db: &DatabaseConnection,
     id: &str,
     rows: &[OrderInput],
-) -> Result<(Vec<RowError>, Vec<(usize, order::NewOrder)>), DbErr> {
+) -> Result<Checked, DbErr> {
     let products = load_products(db, rows).await?;
+    let missing = product::Named::Missing;
     let mut errors = Vec::new();
     let mut new_orders = Vec::with_capacity(rows.len());
     let mut seen = HashSet::new();
     for (row, input) in rows.iter().enumerate() {
-        match input.validate(products.get(&input.product_id), Some(id.to_owned())) {
+        let product = products.get(&input.product_id).unwrap_or(&missing);
+        match input.validate(product, Some(id.to_owned())) {
             Ok(new) if !seen.insert(new.external_ref.clone()) => errors.push(RowError {
                 row,
                 field: "external_ref".into(),
@@ -140,28 +255,33 @@ async fn check_rows(
         .iter()
         .map(|(_, o)| o.external_ref.clone())
         .collect();
-    let existing: HashMap<String, order::Model> = order::find_by_external_refs(db, &refs)
+    let mut existing: HashMap<String, order::Model> = order::find_by_external_refs(db, &refs)
         .await?
         .into_iter()
         .map(|o| (o.external_ref.clone(), o))
         .collect();
-    for (row, new) in &new_orders {
-        if let Some(stored) = existing
-            .get(&new.external_ref)
-            .filter(|s| !same_order(s, new))
-        {
+    let mut valid = Vec::with_capacity(new_orders.len());
+    for (row, new) in new_orders {
+        let stored = existing.remove(&new.external_ref);
+        if let Some(stored) = stored.as_ref().filter(|s| !same_order(s, &new)) {
             errors.push(RowError {
-                row: *row,
+                row,
                 field: "external_ref".into(),
                 message: format!(
                     "external_ref: {:?} already names order {} with a different product, amount, currency or payer",
                     new.external_ref, stored.id
                 ),
             });
+            continue;
         }
+        valid.push(ValidRow {
+            index: row,
+            order: new,
+            stored,
+        });
     }
     errors.sort_by_key(|e| e.row);
-    Ok((errors, new_orders))
+    Ok(Checked { errors, valid })
 }
 
 fn row_error(row: usize, error: FieldError) -> RowError {
@@ -172,16 +292,16 @@ fn row_error(row: usize, error: FieldError) -> RowError {
     }
 }
 
+/// What each row's product reference (an id or a name) resolves to, looked up once each.
 async fn load_products(
     db: &DatabaseConnection,
     rows: &[OrderInput],
-) -> Result<HashMap<String, product::Model>, DbErr> {
-    let ids: HashSet<&str> = rows.iter().map(|r| r.product_id.as_str()).collect();
+) -> Result<HashMap<String, product::Named>, DbErr> {
+    let references: HashSet<&str> = rows.iter().map(|r| r.product_id.as_str()).collect();
     let mut products = HashMap::new();
-    for id in ids {
-        if let Some(p) = product::find(db, id).await? {
-            products.insert(id.to_owned(), p);
-        }
+    for reference in references {
+        let named = product::find_by_id_or_name(db, reference).await?;
+        products.insert(reference.to_owned(), named);
     }
     Ok(products)
 }

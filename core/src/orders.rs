@@ -39,8 +39,8 @@ pub async fn create(
     queue: &JobQueue,
     input: &OrderInput,
 ) -> Result<(order::Model, bool), CreateError> {
-    let product = product::find(db, &input.product_id).await?;
-    let new = input.validate(product.as_ref(), None)?;
+    let product = product::find_by_id_or_name(db, &input.product_id).await?;
+    let new = input.validate(&product, None)?;
     let (stored, created) = order::insert_or_get(db, new.clone()).await?;
     if !created {
         if !same_order(&stored, &new) {

@@ -27,12 +27,41 @@ pub struct BlastRequest {
     orders: Vec<OrderInput>,
 }
 
+/// `?dry_run=true` creates nothing.
+#[derive(Debug, Deserialize)]
+pub struct CreateQuery {
+    dry_run: Option<String>,
+}
+
+/// 202 with the new blast; 200 when nothing was created (the same blast again, or every row
+/// already an order: `id` names the blast holding them); with `dry_run=true`, 200 with what
+/// would be created ([`blasts::Preview`]), creating nothing.
 pub async fn create(
     State(state): State<AppState>,
+    QueryParams(query): QueryParams<CreateQuery>,
     JsonBody(body): JsonBody<BlastRequest>,
-) -> Result<(StatusCode, Json<blasts::Created>), ApiError> {
+) -> Result<Response, ApiError> {
+    let dry_run = match query.dry_run.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::validation(
+                "dry_run",
+                format!("{other:?} is neither true nor false"),
+            ));
+        }
+    };
+    if dry_run {
+        let preview = blasts::preview(&state.db, &body.name, &body.orders).await?;
+        return Ok(Json(preview).into_response());
+    }
     let created = blasts::create(&state.db, &body.name, body.orders).await?;
-    Ok((StatusCode::ACCEPTED, Json(created)))
+    let status = if created.created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(created)).into_response())
 }
 
 pub async fn show(
@@ -109,7 +138,7 @@ fn row(state: &AppState, o: order::Model) -> ResultRow {
 }
 
 /// The CSV as a download (`blast-<id>.csv`), so a browser saves it rather than showing it.
-fn csv_response(id: &str, rows: &[ResultRow]) -> Result<Response, ApiError> {
+pub(crate) fn csv_response(id: &str, rows: &[ResultRow]) -> Result<Response, ApiError> {
     let body = to_csv(rows)?;
     // Blast ids are `bl_` and hex; anything else is left out of the header rather than quoted.
     let name: String = id

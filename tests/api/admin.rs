@@ -11,15 +11,19 @@ use crate::webhooks::completed_event;
 use paylink_testkit::{ADMIN_TOKEN, AppOptions, TestApp, spawn_app, spawn_app_with};
 
 /// Every page and action under `/admin` (with a placeholder id).
-const PAGES: [&str; 5] = [
+const PAGES: [&str; 7] = [
     "/admin",
     "/admin/blasts",
     "/admin/blasts/bl_x",
+    "/admin/blasts/new",
+    "/admin/blasts/bl_x/links.csv",
     "/admin/failures",
     "/admin/orders/ord_x",
 ];
-const ACTIONS: [&str; 5] = [
+const ACTIONS: [&str; 7] = [
     "/admin/failures/retry",
+    "/admin/blasts/preview",
+    "/admin/blasts/create",
     "/admin/orders/ord_x/retry",
     "/admin/orders/ord_x/cancel",
     "/admin/events/evt_x/replay",

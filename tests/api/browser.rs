@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use paylink_testkit::{AppOptions, Running, eventually, spawn_app_with};
+use paylink_testkit::{AppOptions, Running, TestApp, eventually, spawn_app_with};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -74,6 +75,45 @@ impl Browser {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The element at `xpath`, once the page shows it (within 15 s): WebDriver does not wait
+    /// for the navigation a submit or a click starts, so wait for an element only the next page
+    /// has.
+    pub async fn arrived(&self, xpath: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::XPath(xpath))
+            .await
+            .unwrap_or_else(|e| panic!("{xpath} did not appear: {e}"))
+    }
+
+    /// Clicks the element `locator` finds (a link, a form's button).
+    pub async fn click(&self, locator: Locator<'_>) {
+        self.client
+            .find(locator)
+            .await
+            .unwrap_or_else(|e| panic!("nothing to click ({e})"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Logs in to `app`'s dashboard through its login form and waits for the overview.
+    pub async fn log_in(&self, app: &TestApp) {
+        self.client.goto(&app.url("/admin/login")).await.unwrap();
+        self.client
+            .form(Locator::Css("form[action='/admin/login']"))
+            .await
+            .expect("the login form is shown without a session")
+            .set_by_name("token", paylink_testkit::ADMIN_TOKEN)
+            .await
+            .unwrap()
+            .submit()
+            .await
+            .unwrap();
+        self.arrived("//h1[normalize-space()='Overview']").await;
     }
 
     /// Saves what the browser shows to `target/screenshots/<name>.png`, for a person to look at
@@ -280,30 +320,10 @@ async fn an_operator_logs_in_opens_the_failures_and_retries_one_order() {
     assert_eq!(status["counts"]["failed"], 5, "{status}");
     let browser = Browser::start().await;
     let client = browser.client();
+    let arrived = |xpath: &'static str| browser.arrived(xpath);
 
     // Log in through the form.
-    client.goto(&app.url("/admin")).await.unwrap();
-    client
-        .form(Locator::Css("form[action='/admin/login']"))
-        .await
-        .expect("the login form is shown without a session")
-        .set_by_name("token", paylink_testkit::ADMIN_TOKEN)
-        .await
-        .unwrap()
-        .submit()
-        .await
-        .unwrap();
-    // WebDriver does not wait for the navigation a submit or a click starts: wait for an
-    // element only the next page has.
-    let arrived = |xpath: &'static str| async move {
-        client
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::XPath(xpath))
-            .await
-            .unwrap_or_else(|e| panic!("{xpath} did not appear: {e}"))
-    };
-    arrived("//h1[normalize-space()='Overview']").await;
+    browser.log_in(&app).await;
     let attention = client
         .find(Locator::Css(".card[data-label='attention']"))
         .await
@@ -425,29 +445,13 @@ async fn the_treasurer_reads_the_money_finds_a_payer_and_fixes_a_refused_link() 
     let (blast_id, orders) = crate::dashboard::mixed_blast(&app).await;
     let browser = Browser::start().await;
     let client = browser.client();
-    let arrived = |xpath: String| async move {
-        client
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::XPath(&xpath))
-            .await
-            .unwrap_or_else(|e| panic!("{xpath} did not appear: {e}"))
-    };
+    let driving = &browser;
+    let arrived = |xpath: String| async move { driving.arrived(&xpath).await };
 
     client.goto(&app.url("/admin/login")).await.unwrap();
     arrived("//form[@action='/admin/login']".into()).await;
     at_every_width(&browser, "admin-login").await;
-    client
-        .form(Locator::Css("form[action='/admin/login']"))
-        .await
-        .unwrap()
-        .set_by_name("token", paylink_testkit::ADMIN_TOKEN)
-        .await
-        .unwrap()
-        .submit()
-        .await
-        .unwrap();
-    arrived("//h1[normalize-space()='Overview']".into()).await;
+    browser.log_in(&app).await;
     let card = |label: &'static str| async move {
         client
             .find(Locator::Css(&format!(".card[data-label='{label}']")))

@@ -7,7 +7,10 @@
 //! port 0, the intake on port 0. Each test gets its own database and Redis namespace.
 
 mod admin;
+mod blast_cli_preview;
+mod blast_preview;
 mod blast_progress;
+mod blast_upload;
 mod blasts;
 mod browser;
 mod cli;

@@ -13,7 +13,7 @@ use crate::cli::paylink;
 const LAPTOP_BASE_URL: &str = "http://laptop.invalid:9999";
 
 /// A fresh directory for one test's files.
-fn scratch_dir() -> PathBuf {
+pub(crate) fn scratch_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "paylink_organiser_{}",
         uuid::Uuid::new_v4().simple()
@@ -24,7 +24,7 @@ fn scratch_dir() -> PathBuf {
 
 /// `paylink blast` on the app's database and queue, with a public base URL of its own that
 /// differs from the intake's.
-fn blast_on(app: &TestApp) -> Command {
+pub(crate) fn blast_on(app: &TestApp) -> Command {
     let mut command = paylink();
     command
         .arg("blast")
@@ -41,13 +41,13 @@ fn blast_on(app: &TestApp) -> Command {
     command
 }
 
-async fn run(mut command: Command) -> Output {
+pub(crate) async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap()
 }
 
-fn write_csv(dir: &Path, rows: &[String]) -> PathBuf {
+pub(crate) fn write_csv(dir: &Path, rows: &[String]) -> PathBuf {
     let file = dir.join("june.csv");
     let mut csv = String::from("external_ref,payer_email,payer_name,product_id,amount_cents\n");
     for row in rows {
@@ -59,14 +59,14 @@ fn write_csv(dir: &Path, rows: &[String]) -> PathBuf {
 }
 
 /// The `--out` file as header → column index and records.
-fn read_out(out: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+pub(crate) fn read_out(out: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
     let mut reader = csv::Reader::from_path(out).unwrap();
     let headers = reader.headers().unwrap().clone();
     let records = reader.records().map(|r| r.unwrap()).collect();
     (headers, records)
 }
 
-fn column(headers: &csv::StringRecord, name: &str) -> usize {
+pub(crate) fn column(headers: &csv::StringRecord, name: &str) -> usize {
     headers
         .iter()
         .position(|h| h == name)

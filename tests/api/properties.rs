@@ -659,7 +659,7 @@ fn any_blast_body_is_answered_without_5xx_and_a_refused_blast_stores_nothing() {
         let (orders_after, blasts_after) =
             (app.count_orders().await, app.count_rows("blasts").await);
         prop_assert!(status < 500, "answered {status}: {answer}");
-        if status == 202 {
+        if status == 202 || status == 200 {
             let created = answer["created"] == json!(true);
             let size = answer["size"].as_i64().unwrap_or(-1);
             prop_assert_eq!(blasts_after, blasts + i64::from(created));

@@ -63,6 +63,44 @@ pub fn minor_digits(currency: &str) -> u32 {
     }
 }
 
+/// The smallest charge Stripe accepts in `currency`, in its smallest unit, for the currencies
+/// whose minimum Stripe publishes (its "minimum and maximum charge amounts"); `None` for the
+/// rest. A blast's preview warns about amounts below it (see `crate::blasts::preview`), since
+/// Stripe refuses such links. Every minimum lives in this one table.
+pub fn minimum_charge(currency: &str) -> Option<i64> {
+    const MINIMUMS: [(&str, i64); 24] = [
+        ("usd", 50),
+        ("aed", 200),
+        ("aud", 50),
+        ("bgn", 100),
+        ("brl", 50),
+        ("cad", 50),
+        ("chf", 50),
+        ("czk", 1500),
+        ("dkk", 250),
+        ("eur", 50),
+        ("gbp", 30),
+        ("hkd", 400),
+        ("huf", 17500),
+        ("inr", 50),
+        ("jpy", 50),
+        ("mxn", 1000),
+        ("myr", 200),
+        ("nok", 300),
+        ("nzd", 50),
+        ("pln", 200),
+        ("ron", 200),
+        ("sek", 300),
+        ("sgd", 50),
+        ("thb", 1000),
+    ];
+    let code = currency.trim().to_ascii_lowercase();
+    MINIMUMS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, minimum)| *minimum)
+}
+
 fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
@@ -108,6 +146,14 @@ mod tests {
         assert_eq!(format_money(4500, "jpy"), "¥4,500");
         assert_eq!(format_money(50_000, "krw"), "50,000 KRW");
         assert_eq!(format_money(12_345, "kwd"), "12.345 KWD");
+    }
+
+    #[test]
+    fn the_minimum_charge_is_stripes_per_currency() {
+        assert_eq!(minimum_charge("usd"), Some(50));
+        assert_eq!(minimum_charge(" GBP "), Some(30));
+        assert_eq!(minimum_charge("jpy"), Some(50));
+        assert_eq!(minimum_charge("xyz"), None);
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::store::product;
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
     pub external_ref: String,
+    /// A product's id, or its name (`product` is the same field): see
+    /// [`product::find_by_id_or_name`].
+    #[serde(alias = "product")]
     pub product_id: String,
     pub amount_cents: i64,
     pub currency: Option<String>,
@@ -25,19 +28,39 @@ pub struct Payer {
 }
 
 impl OrderInput {
-    /// Checks every field; `product` is the product `product_id` names, if it exists.
+    /// Checks every field; `product` is what `product_id` resolved to.
     pub fn validate(
         &self,
-        product: Option<&product::Model>,
+        product: &product::Named,
         blast_id: Option<String>,
     ) -> Result<NewOrder, FieldError> {
         let external_ref = text("external_ref", &self.external_ref, 255)?;
         let amount_cents = AmountCents::parse("amount_cents", self.amount_cents)?;
         let payer_email = Email::parse("payer.email", &self.payer.email)?;
         let payer_name = text("payer.name", &self.payer.name, 200)?;
-        let product = product.ok_or_else(|| {
-            FieldError::new("product_id", format!("no product {:?}", self.product_id))
-        })?;
+        let product = match product {
+            product::Named::Found(product) => product,
+            product::Named::Missing => {
+                return Err(FieldError::new(
+                    "product_id",
+                    format!(
+                        "no product {:?} (no product has that id or name)",
+                        self.product_id
+                    ),
+                ));
+            }
+            product::Named::Ambiguous(ids) => {
+                return Err(FieldError::new(
+                    "product_id",
+                    format!(
+                        "{:?} is the name of {} products ({}): give the product's id",
+                        self.product_id,
+                        ids.len(),
+                        ids.join(", ")
+                    ),
+                ));
+            }
+        };
         let currency = match &self.currency {
             Some(c) => Currency::parse("currency", c)?,
             None => Currency::parse("currency", &product.currency)?,

@@ -100,3 +100,40 @@ pub async fn newest_currency<C: ConnectionTrait>(db: &C) -> Result<Option<String
         .one(db)
         .await
 }
+
+/// How a row's product reference (an id, or a product's name) resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Named {
+    Found(Model),
+    /// The name is that of more than one product: their ids.
+    Ambiguous(Vec<String>),
+    Missing,
+}
+
+/// The product `reference` names: the one with that id, else the one with that name (ignoring
+/// case and surrounding spaces), so an organiser's sheet may say `Monthly fee` rather than
+/// `prd_…` (README, "Billing blasts").
+pub async fn find_by_id_or_name<C: ConnectionTrait>(
+    db: &C,
+    reference: &str,
+) -> Result<Named, DbErr> {
+    use sea_orm::QueryOrder;
+    use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
+    if let Some(found) = find(db, reference).await? {
+        return Ok(Named::Found(found));
+    }
+    let name = reference.trim().to_lowercase();
+    if !super::could_be_key(&name) {
+        return Ok(Named::Missing);
+    }
+    let mut named = Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(Column::Name))).eq(name))
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?;
+    Ok(match named.len() {
+        0 => Named::Missing,
+        1 => Named::Found(named.remove(0)),
+        _ => Named::Ambiguous(named.into_iter().map(|p| p.id).collect()),
+    })
+}

@@ -2,6 +2,7 @@
 //! work); actions are conditional updates that put work back through the backlog, the feeder
 //! and the Stripe limit, never around them.
 
+mod blast_upload;
 mod form;
 mod notice;
 mod order_page;
@@ -12,7 +13,7 @@ mod views;
 mod webhooks;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -31,6 +32,10 @@ use notice::Notice;
 use session::{Admin, Csrf};
 use views::{Filter, Overview, QueueDepth};
 
+/// A blast's file, uploaded or carried back by the confirm form (base64 and form-encoded, so
+/// larger than the file): the API's limit for a blast's body, with room for the encoding.
+const UPLOAD_BYTES: usize = crate::routes::blasts::MAX_BODY_BYTES * 2;
+
 pub fn router(state: AppState) -> Router<AppState> {
     let guarded = Router::new()
         .route("/admin", get(overview))
@@ -39,7 +44,17 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/products",
             get(products::page).post(products::create),
         )
+        .route("/admin/blasts/new", get(blast_upload::new_page))
+        .route(
+            "/admin/blasts/preview",
+            post(blast_upload::preview).layer(DefaultBodyLimit::max(UPLOAD_BYTES)),
+        )
+        .route(
+            "/admin/blasts/create",
+            post(blast_upload::create).layer(DefaultBodyLimit::max(UPLOAD_BYTES)),
+        )
         .route("/admin/blasts/{id}", get(blast_page))
+        .route("/admin/blasts/{id}/links.csv", get(blast_upload::links))
         .route("/admin/failures", get(failures))
         .route("/admin/failures/retry", post(retry_matching))
         .route("/admin/orders", get(orders::search))

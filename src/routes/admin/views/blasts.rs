@@ -52,7 +52,11 @@ pub fn blasts(csrf: &str, blasts: &[(blast::Model, blast::Counts)]) -> Markup {
     layout(
         "Blasts",
         csrf,
-        html! { h1 { "Blasts" } (blast_table(blasts)) },
+        html! {
+            h1 { "Blasts" }
+            p { a.button.primary href="/admin/blasts/new" { "New blast from a CSV file" } }
+            (blast_table(blasts))
+        },
     )
 }
 
@@ -89,6 +93,8 @@ pub fn blast_page(
             p.muted { (b.size) " orders · "
                 a href=(format!("/admin/orders?{}", query_pair("blast", &b.id))) { "search them" } " · "
                 a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "its failures" } }
+            p { a.button.primary id="links-file" href=(format!("{here}/links.csv")) { "Download links file" }
+                span.muted { " every order with its pay URL, as CSV" } }
             (standing::standing(standing, Some(&b.id)))
             h2 { "Orders" }
             (order_table(orders, pay_url))

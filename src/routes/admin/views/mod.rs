@@ -1,6 +1,7 @@
 //! The dashboard's HTML (maud): server-rendered pages with a little hand-written CSS and no
 //! script. Every form that changes something carries the CSRF token.
 
+mod blast_upload;
 mod blasts;
 mod failures;
 mod order;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 pub(super) use paylink_core::domain::format_money;
 
+pub use blast_upload::{Carried, preview_page, problems_page, upload_page};
 pub use blasts::{OrdersPage, blast_page, blasts};
 pub use failures::{Failures, Filter, failures};
 pub use order::{OrderView, order_page};

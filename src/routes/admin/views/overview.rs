@@ -38,6 +38,7 @@ pub fn overview(csrf: &str, o: &Overview) -> Markup {
             (super::setup::banners(&o.setup))
             (standing::standing(&o.money, None))
             h2 { "Recent blasts" }
+            p { a href="/admin/blasts/new" { "New blast from a CSV file" } }
             (blast_table(&o.blasts))
             h2 { "System" }
             p.muted { "How paylink itself is doing: making pay links at Stripe and keeping up with payments." }
