@@ -100,12 +100,22 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// Creates a product and returns its id.
+    /// Creates a product and returns its id (named `{category} fee N`, N counting up, since a
+    /// second product of the same name and category is refused).
     pub async fn create_product(&self, category: &str) -> String {
+        self.create_named_product(&format!("{category} fee {}", next_product()), category)
+            .await
+    }
+
+    /// Creates a product of this name and returns its id.
+    pub async fn create_named_product(&self, name: &str, category: &str) -> String {
         let response = self
-            .post_json("/v1/products", &json!({"name": format!("{category} fee {}", next_product()), "category": category, "currency": "usd"}))
+            .post_json(
+                "/v1/products",
+                &json!({"name": name, "category": category, "currency": "usd"}),
+            )
             .await;
-        assert_eq!(response.status(), 201, "product created");
+        assert_eq!(response.status(), 201, "product {name:?} created");
         response.json::<Value>().await.expect("json")["id"]
             .as_str()
             .expect("id")
@@ -120,6 +130,13 @@ impl TestApp {
     pub async fn create_order(&self, product_id: &str, amount_cents: i64) -> Value {
         let response = self.post_order(&order_body(product_id, amount_cents)).await;
         assert_eq!(response.status(), 201, "order created");
+        response.json().await.expect("json")
+    }
+
+    /// `GET /v1/blasts/{id}`: the blast with its counts and progress.
+    pub async fn get_blast(&self, id: &str) -> Value {
+        let response = self.get_json(&format!("/v1/blasts/{id}")).await;
+        assert_eq!(response.status(), 200, "blast {id}");
         response.json().await.expect("json")
     }
 

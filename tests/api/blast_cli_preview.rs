@@ -208,7 +208,9 @@ async fn blast_with_yes_at_a_terminal_does_not_ask() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blast_reads_a_product_column_naming_products_by_name() {
     let app = app_without_workers().await;
-    let product = app.create_product("tournament").await;
+    let product = app
+        .create_named_product("Tournament fee", "tournament")
+        .await;
     let dir = scratch_dir();
     let file = dir.join("cup.csv");
     std::fs::write(

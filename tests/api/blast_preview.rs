@@ -157,9 +157,12 @@ async fn rows_that_all_exist_under_another_name_make_no_empty_blast() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_may_name_its_product_by_name() {
     let app = app_without_workers().await;
-    let cup = app.create_product("tournament").await;
-    let dues_a = app.create_product("monthly").await;
-    let dues_b = app.create_product("monthly").await;
+    let cup = app
+        .create_named_product("Tournament fee", "tournament")
+        .await;
+    // One name in two categories: a name alone cannot say which.
+    let dues_a = app.create_named_product("Monthly fee", "monthly").await;
+    let dues_b = app.create_named_product("Monthly fee", "tournament").await;
     let mut by_name = order("n-0", "x", 4500);
     by_name.as_object_mut().unwrap().remove("product_id");
     by_name["product"] = json!(" Tournament FEE ");

@@ -12,12 +12,7 @@ async fn a_blasts_progress_counts_each_order_once_and_adds_up_to_its_size() {
     // cancelled (its link switched off), one Stripe refused.
     let (blast_id, _) = mixed_blast(&app).await;
 
-    let blast: Value = app
-        .get_json(&format!("/v1/blasts/{blast_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let blast: Value = app.get_blast(&blast_id).await;
     let progress = &blast["progress"];
     let count = |bucket: &str| progress[bucket].as_i64().unwrap();
     assert_eq!(

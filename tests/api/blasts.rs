@@ -37,12 +37,7 @@ pub(crate) async fn post_blast(app: &TestApp, name: &str, orders: Vec<Value>) ->
 /// Waits until no order of the blast is minting; returns its counts.
 pub(crate) async fn wait_for_blast(app: &TestApp, id: &str, within: Duration) -> Value {
     eventually(within, || async {
-        let blast: Value = app
-            .get_json(&format!("/v1/blasts/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let blast: Value = app.get_blast(id).await;
         (blast["counts"]["minting"] == 0).then_some(blast)
     })
     .await

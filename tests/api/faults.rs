@@ -124,12 +124,7 @@ impl PgProxy {
 
 /// Minted links per blast so far (active + deactivated).
 pub(crate) async fn minted(app: &TestApp, blast_id: &str) -> u64 {
-    let blast: Value = app
-        .get_json(&format!("/v1/blasts/{blast_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let blast: Value = app.get_blast(blast_id).await;
     blast["counts"]["active"].as_u64().unwrap_or(0)
         + blast["counts"]["deactivated"].as_u64().unwrap_or(0)
 }

@@ -251,12 +251,7 @@ async fn a_cancelled_failed_order_is_no_longer_a_failure_anywhere() {
         (json!("cancelled"), json!("failed"))
     );
 
-    let shown: Value = app
-        .get_json(&format!("/v1/blasts/{blast_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let shown: Value = app.get_blast(&blast_id).await;
     assert_eq!(
         shown["counts"],
         json!({"minting": 0, "active": 1, "failed": 0, "deactivated": 0, "paid": 0, "cancelled": 1}),

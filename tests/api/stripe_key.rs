@@ -17,12 +17,7 @@ use crate::cli::paylink;
 const ACCOUNTS_KEY: &str = "sk_test_the_accounts_own_key";
 
 async fn blast_counts(app: &TestApp, id: &str) -> Value {
-    app.get_json(&format!("/v1/blasts/{id}"))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["counts"]
-        .clone()
+    app.get_blast(id).await["counts"].clone()
 }
 
 async fn readyz(app: &TestApp) -> Value {

@@ -85,9 +85,28 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .busy_timeout(std::time::Duration::from_secs(10))
         });
-    Database::connect(opts)
-        .await
-        .with_context(|| format!("failed to connect to the database at {}", redact_url(&url)))
+    // Switching a fresh SQLite file to WAL takes an exclusive lock that the busy timeout does
+    // not wait for: a second process opening the same new file at that instant is refused
+    // ("database is locked"). The switch takes milliseconds; try again a few times.
+    let mut tries = 0;
+    loop {
+        match Database::connect(opts.clone()).await {
+            Err(e) if url.starts_with("sqlite:") && tries < 20 && is_locked(&e) => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            connected => {
+                return connected.with_context(|| {
+                    format!("failed to connect to the database at {}", redact_url(&url))
+                });
+            }
+        }
+    }
+}
+
+/// Whether SQLite refused for a lock another connection holds (SQLITE_BUSY).
+fn is_locked(error: &DbErr) -> bool {
+    error.to_string().contains("database is locked")
 }
 
 mod redact;
