@@ -246,10 +246,13 @@ pub(crate) async fn wait(
         if done != last_progress.0 {
             last_progress = (done, Instant::now());
         }
-        let hint = if last_progress.1.elapsed() > Duration::from_secs(15) {
-            " · no progress: is `paylink work` or `paylink run` running?"
-        } else {
+        let stalled = last_progress.1.elapsed() > Duration::from_secs(15);
+        let hint = if !stalled {
             ""
+        } else if paylink_core::stripe_key::refusal(db).await?.is_some() {
+            " · paused: Stripe refused paylink's API key (the dashboard says what to change)"
+        } else {
+            " · no progress: is `paylink work` or `paylink run` running?"
         };
         bar.set_message(format!(
             "links made {minted}, failed {} · {rate:.1} links/s{hint}",

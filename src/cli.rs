@@ -352,7 +352,10 @@ fn check_stripe_key(settings: &Settings, engine: &Engine) {
     let jobs = engine.jobs.clone();
     tokio::spawn(async move {
         match check_at_start(&jobs, wrong_mode).await {
-            KeyCheck::Accepted => tracing::info!("Stripe accepted the API key ({mode} mode)"),
+            // A read: a restricted key without Payment Links write is found by the first mint.
+            KeyCheck::Accepted => {
+                tracing::info!("Stripe accepted the API key for a read ({mode} mode)")
+            }
             KeyCheck::Refused(refusal) => tracing::warn!(
                 status = refusal.status,
                 "Stripe refused the API key: {}. Link-making is paused; orders are taken and \

@@ -84,7 +84,7 @@ pub(crate) async fn run_feeder(
                     // the next interval.
                     Ok(pass) => {
                         sweep_now |= pass.queue_was_lost;
-                        found_work = pass.enqueued > 0;
+                        found_work |= pass.busy;
                     }
                     Err(e) => tracing::warn!(error = %format!("{e:#}"), "feeder pass failed"),
                 }
@@ -119,20 +119,22 @@ async fn try_key_again(
     let Some(waiting) = order::backlog(&ctx.db, 1, None).await?.into_iter().next() else {
         return Ok(crate::stripe_key::read_check(ctx).await?);
     };
-    // One request; a refusal records itself, a success clears the refusal.
-    Ok(
-        match mint_order_link(ctx, &waiting.id, waiting.link_generation, 1, None).await? {
-            MintOutcome::Paused(_) => false,
-            MintOutcome::GaveUp(message) => {
-                tracing::warn!(error = %message, "trying paylink's API key again did not tell");
-                false
-            }
-            _ => {
-                crate::stripe_key::accepted(ctx).await?;
-                true
-            }
-        },
-    )
+    // One request; a refusal records itself. Stripe answered with the key taken when it made
+    // the link or refused the request for another reason (a 4xx past authentication).
+    match mint_order_link(ctx, &waiting.id, waiting.link_generation, 1, None).await? {
+        MintOutcome::Minted(_) | MintOutcome::Refused(_) => {
+            Ok(crate::stripe_key::accepted(ctx).await?)
+        }
+        MintOutcome::Paused(_) => Ok(false),
+        MintOutcome::GaveUp(message) => {
+            tracing::warn!(error = %message, "trying paylink's API key again did not tell");
+            Ok(false)
+        }
+        // Settled without asking Stripe (the order moved on meanwhile): ask with a read.
+        MintOutcome::AlreadyMinted(_) | MintOutcome::Skipped(_) => {
+            Ok(crate::stripe_key::read_check(ctx).await?)
+        }
+    }
 }
 
 /// Work waiting in the database for the feeder: orders to mint and events to process that no
@@ -147,8 +149,8 @@ pub async fn waiting(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
 pub struct FeedPass {
     /// Redis had lost the queue (this pass began a new generation).
     pub queue_was_lost: bool,
-    /// Jobs this pass enqueued.
-    pub enqueued: usize,
+    /// This pass enqueued jobs, or found the window full: keep the busy pace.
+    pub busy: bool,
 }
 
 /// One pass: if this process gets the lock, enqueue waiting work up to the free part of the
@@ -181,8 +183,37 @@ async fn feed_locked(
     let events = top_up_events(db, queue, settings.window, lost_before).await?;
     Ok(FeedPass {
         queue_was_lost: generation.is_some_and(|g| g.began_now),
-        enqueued: orders + events,
+        busy: orders.busy() || events.busy(),
     })
+}
+
+/// What a top-up did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TopUp {
+    /// Jobs enqueued.
+    pub enqueued: usize,
+    /// The window was full: work may wait behind it.
+    pub full: bool,
+}
+
+impl TopUp {
+    fn busy(self) -> bool {
+        self.enqueued > 0 || self.full
+    }
+
+    fn full() -> Self {
+        Self {
+            enqueued: 0,
+            full: true,
+        }
+    }
+
+    fn enqueued(enqueued: usize) -> Self {
+        Self {
+            enqueued,
+            full: false,
+        }
+    }
 }
 
 /// Room left in the window for jobs of type `J`.
@@ -197,14 +228,14 @@ pub(crate) async fn top_up_orders(
     queue: &JobQueue,
     window: u64,
     stale_before: Option<chrono::DateTime<chrono::Utc>>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<TopUp> {
     if crate::stripe_key::refusal(db).await?.is_some() {
         // Every mint would meet the same refusal: the orders wait (crate::stripe_key).
-        return Ok(0);
+        return Ok(TopUp::default());
     }
     let room = room::<MintLink>(queue, window).await?;
     if room == 0 {
-        return Ok(0);
+        return Ok(TopUp::full());
     }
     // Enqueue, then stamp: killed in between, the orders stay in the backlog for the next
     // pass (a duplicate job is harmless); stamped first, they would be lost for `stale_after`.
@@ -219,11 +250,11 @@ pub(crate) async fn top_up_orders(
         .collect();
     let count = jobs.len();
     if count == 0 {
-        return Ok(0);
+        return Ok(TopUp::default());
     }
     queue.enqueue_many(jobs).await?;
     order::stamp_enqueued(db, ids, stale_before).await?;
-    Ok(count)
+    Ok(TopUp::enqueued(count))
 }
 
 /// Enqueues stored Stripe events waiting for room in the `stripe_event` queue (a burst of
@@ -233,16 +264,16 @@ pub(crate) async fn top_up_events(
     queue: &JobQueue,
     window: u64,
     stale_before: Option<chrono::DateTime<chrono::Utc>>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<TopUp> {
     let room = room::<StripeEvent>(queue, window).await?;
     if room == 0 {
-        return Ok(0);
+        return Ok(TopUp::full());
     }
     // Enqueue, then stamp, as for orders.
     let ids = stripe_event::backlog_ids(db, room, stale_before).await?;
     let count = ids.len();
     if count == 0 {
-        return Ok(0);
+        return Ok(TopUp::default());
     }
     queue
         .enqueue_many(
@@ -254,5 +285,5 @@ pub(crate) async fn top_up_events(
         )
         .await?;
     stripe_event::stamp_enqueued(db, &ids, stale_before).await?;
-    Ok(count)
+    Ok(TopUp::enqueued(count))
 }

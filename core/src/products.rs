@@ -15,7 +15,7 @@
 use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::domain::{Currency, FieldError, text};
-use crate::store::product::{self, CATEGORIES};
+use crate::store::product::{self, CATEGORIES, name_key};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProductError {
@@ -57,14 +57,6 @@ pub async fn create(
     let created = product::insert(&txn, &name, category, &currency).await?;
     txn.commit().await?;
     Ok(created)
-}
-
-/// A name as compared: lower case, runs of spaces as one, none at the ends.
-fn name_key(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }
 
 #[cfg(test)]

@@ -88,8 +88,12 @@ async fn sweep_locked(
         Some(generation) => stale_before.max(generation.started_at),
         None => stale_before,
     };
-    let mint_jobs = top_up_orders(db, queue, settings.window, Some(stale_before)).await?;
-    let event_jobs = top_up_events(db, queue, settings.window, Some(stale_before)).await?;
+    let mint_jobs = top_up_orders(db, queue, settings.window, Some(stale_before))
+        .await?
+        .enqueued;
+    let event_jobs = top_up_events(db, queue, settings.window, Some(stale_before))
+        .await?
+        .enqueued;
     let unclosed = order::claim_unclosed(
         db,
         &reconcile.closing_categories,

@@ -19,7 +19,7 @@
 //! pauses the same way; only a start with the right key clears it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -73,15 +73,31 @@ impl KeyRefusal {
 /// This process's view of the refusal: set when it records or reads one, so a mint job can
 /// step aside without asking the database. Cheap to clone.
 #[derive(Clone, Debug, Default)]
-pub struct KeyPause(Arc<AtomicBool>);
+pub struct KeyPause(Arc<AtomicU8>);
+
+const NOT_PAUSED: u8 = 0;
+const REFUSED: u8 = 1;
+const MODE: u8 = 2;
 
 impl KeyPause {
+    /// Whether link-making is paused for the key, whatever the reason.
     pub fn is_paused(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.load(Ordering::Relaxed) != NOT_PAUSED
     }
 
-    fn set(&self, paused: bool) {
-        self.0.store(paused, Ordering::Relaxed);
+    /// Whether the key's mode is wrong for the deployment: no Stripe request may be made with it
+    /// (a payer's click included), since Stripe would take it and make a link in the wrong mode.
+    pub fn wrong_mode(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == MODE
+    }
+
+    fn set(&self, refusal: Option<&KeyRefusal>) {
+        let state = match refusal {
+            None => NOT_PAUSED,
+            Some(r) if r.status == WRONG_MODE => MODE,
+            Some(_) => REFUSED,
+        };
+        self.0.store(state, Ordering::Relaxed);
     }
 }
 
@@ -117,13 +133,29 @@ pub(crate) async fn record(ctx: &JobContext, status: u16, message: &str) -> Resu
     };
     let value = serde_json::to_string(&refusal).map_err(|e| DbErr::Custom(e.to_string()))?;
     deployment::record(&ctx.db, KEY, &value).await?;
-    ctx.key_pause.set(true);
+    ctx.key_pause.set(Some(&refusal));
     Ok(())
 }
 
-/// Stripe took the key: clears a standing refusal (answering whether there was one).
+/// Stripe took the key: clears a standing refusal (answering whether there was one), unless
+/// it is one of the key's mode, which Stripe taking the key says nothing about: only a start
+/// with a key of the right mode clears that ([`check_at_start`]).
 pub(crate) async fn accepted(ctx: &JobContext) -> Result<bool, DbErr> {
-    ctx.key_pause.set(false);
+    match refusal(&ctx.db).await? {
+        Some(standing) if standing.status == WRONG_MODE => {
+            ctx.key_pause.set(Some(&standing));
+            Ok(false)
+        }
+        Some(_) => clear(ctx).await,
+        None => {
+            ctx.key_pause.set(None);
+            Ok(false)
+        }
+    }
+}
+
+async fn clear(ctx: &JobContext) -> Result<bool, DbErr> {
+    ctx.key_pause.set(None);
     let cleared = deployment::forget(&ctx.db, KEY).await?;
     if cleared {
         tracing::info!("Stripe accepts paylink's API key again: link-making resumes");
@@ -134,7 +166,7 @@ pub(crate) async fn accepted(ctx: &JobContext) -> Result<bool, DbErr> {
 /// Reads the standing refusal into this process's [`KeyPause`]; answers it.
 pub(crate) async fn refresh(ctx: &JobContext) -> Result<Option<KeyRefusal>, DbErr> {
     let standing = refusal(&ctx.db).await?;
-    ctx.key_pause.set(standing.is_some());
+    ctx.key_pause.set(standing.as_ref());
     Ok(standing)
 }
 
@@ -189,7 +221,7 @@ pub async fn check_at_start(ctx: &JobContext, wrong_mode: Option<String>) -> Key
     let recorded = async {
         Ok::<_, DbErr>(match outcome {
             Ok(()) => {
-                accepted(ctx).await?;
+                clear(ctx).await?;
                 KeyCheck::Accepted
             }
             Err(StripeFailure::KeyRefused { status, message }) => {

@@ -111,3 +111,22 @@ async fn the_dashboards_new_product_form_without_its_csrf_token_is_refused() {
     }
     assert_eq!(app.count_rows("products").await, 0);
 }
+
+/// On the embedded default too (SQLite's own `LOWER` folds ASCII only), a row names a product
+/// whatever the case of its accented letters and its spacing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_is_named_whatever_the_case_of_its_accents_on_sqlite() {
+    let app = paylink_testkit::spawn_app_with(paylink_testkit::AppOptions {
+        workers: false,
+        ..paylink_testkit::AppOptions::on(paylink_testkit::Stack::Embedded)
+    })
+    .await;
+    let product = app.create_named_product("Équipe d'été", "tournament").await;
+    let mut body = paylink_testkit::order_body(&product, 4500);
+    body.as_object_mut().unwrap().remove("product_id");
+    body["product"] = serde_json::json!("  ÉQUIPE   D'ÉTÉ ");
+    let created = app.post_order(&body).await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let created: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(created["product_id"], product);
+}

@@ -214,3 +214,39 @@ async fn paylink_work_tries_the_key_at_start_and_names_stripes_refusal() {
     drop(child);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A test key with `PAYLINK_ENV=production`: Stripe would take it, so no request may be made
+/// with it, a payer's click included, and nothing but a start with a key of the right mode
+/// clears the pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_of_the_wrong_mode_makes_no_link_even_on_a_click_until_a_start_clears_it() {
+    use paylink_core::stripe_key::{KeyCheck, check_at_start};
+    let app = spawn_app_with(AppOptions::default()).await;
+    let paused = check_at_start(
+        &app.jobs,
+        Some("a test-mode key with PAYLINK_ENV=production".into()),
+    )
+    .await;
+    assert!(matches!(paused, KeyCheck::Refused(_)), "{paused:?}");
+    let product = app.create_product("monthly").await;
+    let order = app.create_order(&product, 4500).await;
+
+    let click = app.click_pay(order["pay_url"].as_str().unwrap()).await;
+    assert_eq!(click.status(), 503, "the payer is asked to come back");
+    // Longer than the feeders' retry interval: they leave a refusal of the mode alone.
+    tokio::time::sleep(paylink_core::stripe_key::RECHECK_EVERY + Duration::from_secs(3)).await;
+    let creates = app.fake_stats().await["requests"]["POST /v1/payment_links"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(creates, 0, "no link made with a key of the wrong mode");
+    assert_eq!(readyz(&app).await["stripe_key"], "refused");
+    assert_eq!(
+        app.get_order(order["id"].as_str().unwrap()).await["link_state"],
+        "minting"
+    );
+
+    // paylink started again with a key of the right mode.
+    assert_eq!(check_at_start(&app.jobs, None).await, KeyCheck::Accepted);
+    let minted = app.wait_until_settled(order["id"].as_str().unwrap()).await;
+    assert_eq!(minted["link_state"], "active", "{minted}");
+}

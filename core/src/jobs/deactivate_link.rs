@@ -76,7 +76,10 @@ async fn deactivate(job: DeactivateLink, ctx: &JobContext) -> Result<(), BoxDynE
             Err(failure) => {
                 last_error = failure.to_string();
                 tracing::warn!(order_id = %job.order_id, link_id = %job.link_id, attempt, error = %last_error, "deactivation failed");
-                if !failure.is_retryable() {
+                // A refused key refuses every try: record it for the fleet, and leave the link
+                // to the reconciler's sweep once the key is taken.
+                if !failure.is_retryable() || crate::stripe_key::note_failure(ctx, &failure).await?
+                {
                     break;
                 }
             }

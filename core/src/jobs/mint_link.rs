@@ -190,6 +190,12 @@ pub async fn mint_order_link(
     max_attempts: u32,
     lease: Option<&MintLease>,
 ) -> anyhow::Result<MintOutcome> {
+    if ctx.key_pause.wrong_mode() {
+        // A key of the wrong mode would be taken by Stripe: no request at all with it.
+        return Ok(MintOutcome::Paused(
+            "the Stripe key's mode is wrong for this deployment".into(),
+        ));
+    }
     let mut last_error = String::from("no attempt made");
     for attempt in 0..max_attempts {
         ctx.retry.pause_before(attempt).await;

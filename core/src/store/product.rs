@@ -110,30 +110,43 @@ pub enum Named {
     Missing,
 }
 
-/// The product `reference` names: the one with that id, else the one with that name (ignoring
-/// case and surrounding spaces), so an organiser's sheet may say `Monthly fee` rather than
-/// `prd_…` (README, "Billing blasts").
+/// The product `reference` names: the one with that id, else the one with that name as
+/// [`name_key`] compares names (case and spacing aside), so an organiser's sheet may say
+/// `Monthly fee` rather than `prd_…` (README, "Billing blasts"). Compared here rather than in
+/// SQL: SQLite's `LOWER` folds ASCII only, so `Équipe` would be found on PostgreSQL alone; and
+/// the products of a deployment are few.
 pub async fn find_by_id_or_name<C: ConnectionTrait>(
     db: &C,
     reference: &str,
 ) -> Result<Named, DbErr> {
     use sea_orm::QueryOrder;
-    use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
     if let Some(found) = find(db, reference).await? {
         return Ok(Named::Found(found));
     }
-    let name = reference.trim().to_lowercase();
-    if !super::could_be_key(&name) {
+    let key = name_key(reference);
+    if !super::could_be_key(&key) {
         return Ok(Named::Missing);
     }
-    let mut named = Entity::find()
-        .filter(Expr::expr(Func::lower(Expr::col(Column::Name))).eq(name))
+    let mut named: Vec<Model> = Entity::find()
         .order_by_asc(Column::Id)
         .all(db)
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|p| name_key(&p.name) == key)
+        .collect();
     Ok(match named.len() {
         0 => Named::Missing,
         1 => Named::Found(named.remove(0)),
         _ => Named::Ambiguous(named.into_iter().map(|p| p.id).collect()),
     })
+}
+
+/// A product name as paylink compares names: lower case, runs of spaces as one, none at the
+/// ends (`Monthly dues` and `  monthly   DUES `). Two products of one category may not share it
+/// (crate::products), and a blast row may name a product by it.
+pub fn name_key(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
