@@ -131,10 +131,18 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, BadInput> {
             OPTIONAL.join(", ")
         )));
     }
+    // `product_id` may be written `product` (a name or an id): say so where it is missing.
     let missing: Vec<&str> = REQUIRED
         .iter()
         .copied()
         .filter(|c| index(c).is_none())
+        .map(|c| {
+            if c == "product_id" {
+                "product_id (or product)"
+            } else {
+                c
+            }
+        })
         .collect();
     if !missing.is_empty() {
         return Err(BadInput(format!(
@@ -329,6 +337,20 @@ fn amount_problem(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_product_column_is_named_with_its_other_spelling() {
+        let Err(BadInput(error)) = parse(
+            Path::new("june.csv"),
+            b"external_ref,payer_email,payer_name,amount_cents\nj-1,a@b.co,A,4500\n",
+        ) else {
+            panic!("a header without the product column is refused");
+        };
+        assert!(
+            error.contains("lacks the column(s) product_id (or product);"),
+            "{error}"
+        );
+    }
 
     /// `text` written to a file of its own and read back.
     fn read_text(text: &str) -> Parsed {
