@@ -79,7 +79,9 @@ pub(crate) async fn run_feeder(
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not read whether Stripe refused the key"),
                 }
-                match feed_once(db, &queue, &settings).await {
+                // As refreshed just above (or, if that read failed, as last known).
+                let minting_paused = ctx.key_pause.is_paused();
+                match feed_once(db, &queue, &settings, minting_paused).await {
                     // Deactivations lost with the queue are the sweep's to find: now, not at
                     // the next interval.
                     Ok(pass) => {
@@ -90,7 +92,7 @@ pub(crate) async fn run_feeder(
                 }
                 if sweep_now {
                     last_sweep = Instant::now();
-                    match reconcile::sweep(db, &queue, &settings).await {
+                    match reconcile::sweep(db, &queue, &settings, minting_paused).await {
                         Ok(Some(report)) if !report.is_empty() => {
                             found_work = true;
                             tracing::warn!(?report, "reconciler re-enqueued lost work");
@@ -155,16 +157,18 @@ pub struct FeedPass {
 
 /// One pass: if this process gets the lock, enqueue waiting work up to the free part of the
 /// window. Waiting work is what was never enqueued, and what was enqueued before the queue's
-/// current generation began (a Redis that lost its data no longer holds it).
+/// current generation began (a Redis that lost its data no longer holds it). With
+/// `minting_paused` (Stripe refuses the key), no mint job.
 pub(crate) async fn feed_once(
     db: &DatabaseConnection,
     queue: &JobQueue,
     settings: &FeederSettings,
+    minting_paused: bool,
 ) -> anyhow::Result<FeedPass> {
     let Some(lock) = queue.lock_feeder().await? else {
         return Ok(FeedPass::default());
     };
-    let fed = feed_locked(db, queue, settings).await;
+    let fed = feed_locked(db, queue, settings, minting_paused).await;
     lock.release().await;
     if let Err(e) = queue.tidy().await {
         tracing::warn!(error = %format!("{e:#}"), "queue housekeeping failed");
@@ -176,10 +180,11 @@ async fn feed_locked(
     db: &DatabaseConnection,
     queue: &JobQueue,
     settings: &FeederSettings,
+    minting_paused: bool,
 ) -> anyhow::Result<FeedPass> {
     let generation = queue.generation().await?;
     let lost_before = generation.map(|g| g.started_at);
-    let orders = top_up_orders(db, queue, settings.window, lost_before).await?;
+    let orders = top_up_orders(db, queue, settings.window, lost_before, minting_paused).await?;
     let events = top_up_events(db, queue, settings.window, lost_before).await?;
     Ok(FeedPass {
         queue_was_lost: generation.is_some_and(|g| g.began_now),
@@ -228,8 +233,9 @@ pub(crate) async fn top_up_orders(
     queue: &JobQueue,
     window: u64,
     stale_before: Option<chrono::DateTime<chrono::Utc>>,
+    minting_paused: bool,
 ) -> anyhow::Result<TopUp> {
-    if crate::stripe_key::refusal(db).await?.is_some() {
+    if minting_paused {
         // Every mint would meet the same refusal: the orders wait (crate::stripe_key).
         return Ok(TopUp::default());
     }

@@ -60,16 +60,18 @@ impl Report {
     }
 }
 
-/// One sweep, if this process gets the lock (`None` when another process holds it).
+/// One sweep, if this process gets the lock (`None` when another process holds it). With
+/// `minting_paused` (Stripe refuses the key, crate::stripe_key), no mint job is enqueued.
 pub async fn sweep(
     db: &DatabaseConnection,
     queue: &JobQueue,
     settings: &FeederSettings,
+    minting_paused: bool,
 ) -> anyhow::Result<Option<Report>> {
     let Some(lock) = queue.lock_feeder().await? else {
         return Ok(None);
     };
-    let result = sweep_locked(db, queue, settings).await;
+    let result = sweep_locked(db, queue, settings, minting_paused).await;
     lock.release().await;
     result.map(Some)
 }
@@ -78,6 +80,7 @@ async fn sweep_locked(
     db: &DatabaseConnection,
     queue: &JobQueue,
     settings: &FeederSettings,
+    minting_paused: bool,
 ) -> anyhow::Result<Report> {
     let reconcile = &settings.reconcile;
     let stale_before = chrono::Utc::now()
@@ -88,9 +91,15 @@ async fn sweep_locked(
         Some(generation) => stale_before.max(generation.started_at),
         None => stale_before,
     };
-    let mint_jobs = top_up_orders(db, queue, settings.window, Some(stale_before))
-        .await?
-        .enqueued;
+    let mint_jobs = top_up_orders(
+        db,
+        queue,
+        settings.window,
+        Some(stale_before),
+        minting_paused,
+    )
+    .await?
+    .enqueued;
     let event_jobs = top_up_events(db, queue, settings.window, Some(stale_before))
         .await?
         .enqueued;
