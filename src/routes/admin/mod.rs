@@ -190,6 +190,7 @@ async fn overview(State(state): State<AppState>, csrf: Csrf) -> Page {
     let (failed_orders, failed_events) = dashboard::failures_since(db, hour_ago).await?;
     let minted = dashboard::minted_per_minute(db, hour_ago).await?;
     let queue = queue_depth(&state).await;
+    let queue_backlog = queue.as_ref().map(|q| q.backlog);
     let overview = Overview {
         money: money::standing(db, None).await?,
         stripe_per_minute: per_minute(stripe.iter().map(|m| (m.minute, m.requests))),
@@ -199,17 +200,20 @@ async fn overview(State(state): State<AppState>, csrf: Csrf) -> Page {
         failed_events_last_hour: failed_events,
         minted_per_minute: per_minute(minted.into_iter()),
         blasts: recent_blasts(&state, 10).await?,
-        setup: setup(&state).await?,
+        setup: setup(&state, queue_backlog).await?,
     };
     Ok(html(views::overview(csrf.token(), &overview)))
 }
 
-/// What the overview's banners say is wrong with the setup.
-async fn setup(state: &AppState) -> Result<views::Setup, sea_orm::DbErr> {
+/// What the overview's banners say is wrong with the setup. `backlog` is the orders waiting
+/// for a job as the overview's queue figures already counted them (`None` when those could
+/// not be read).
+async fn setup(state: &AppState, backlog: Option<u64>) -> Result<views::Setup, sea_orm::DbErr> {
     let key_refusal = paylink_core::stripe_key::refusal(&state.db).await?;
-    let orders_waiting = match key_refusal {
-        Some(_) => dashboard::backlog(&state.db).await?,
-        None => 0,
+    let orders_waiting = match (&key_refusal, backlog) {
+        (None, _) => 0,
+        (Some(_), Some(counted)) => counted,
+        (Some(_), None) => dashboard::backlog(&state.db).await?,
     };
     Ok(views::Setup {
         key_refusal,
@@ -308,11 +312,12 @@ fn param(query: Option<&str>, name: &str) -> Option<String> {
 
 /// 422 with a page that says which parameter was wrong.
 fn unprocessable(message: &str) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Html(views::problem("Invalid request", message).into_string()),
-    )
-        .into_response()
+    problem_response(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request", message)
+}
+
+/// A dashboard page that refuses what was sent: `status`, a title and what was wrong.
+fn problem_response(status: StatusCode, title: &str, message: &str) -> Response {
+    (status, Html(views::problem(title, message).into_string())).into_response()
 }
 
 fn not_found(what: &str) -> Response {
