@@ -79,7 +79,7 @@ pub async fn create(
     let (name, id) = check_blast(name, &rows)?;
     let checked = check_rows(db, &id, &rows).await?.or_refuse()?;
     let existing_blasts = checked.existing_blasts();
-    let existing = checked.valid.len() - checked.new_count();
+    let existing = checked.existing_count();
     let new_orders: Vec<(usize, order::NewOrder)> = checked
         .valid
         .into_iter()
@@ -212,6 +212,11 @@ impl Checked {
 
     fn new_count(&self) -> usize {
         self.valid.iter().filter(|r| r.stored.is_none()).count()
+    }
+
+    /// Valid rows that already are orders.
+    fn existing_count(&self) -> usize {
+        self.valid.len() - self.new_count()
     }
 
     /// The blasts holding rows that already are orders, by id, each with how many it holds.

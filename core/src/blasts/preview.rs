@@ -92,13 +92,12 @@ pub(super) fn summarise(name: String, id: String, rows: usize, checked: &Checked
         warnings.extend(far_from_median(currency, amounts));
         warnings.extend(whole_units(currency, amounts));
     }
-    let new = checked.new_count();
     Preview {
         name,
         id,
         rows,
-        new,
-        existing: checked.valid.len() - new,
+        new: checked.new_count(),
+        existing: checked.existing_count(),
         existing_blasts: checked
             .existing_blasts()
             .into_iter()

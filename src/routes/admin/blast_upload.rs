@@ -11,7 +11,7 @@ use std::path::Path;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use paylink_core::blasts::{self, BlastError};
 use paylink_core::store::blast;
@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::form::AdminForm;
 use super::session::Csrf;
 use super::views::{self, path_segment};
-use super::{AdminError, Page, html, not_found, refused_csrf};
+use super::{AdminError, Page, html, not_found, problem_response, refused_csrf};
 use crate::blast_csv;
 use crate::blast_export;
 use crate::blast_preview::file_problems;
@@ -235,19 +235,11 @@ fn refused(status: StatusCode, message: &str) -> Response {
     } else {
         format!("The upload could not be read: {message}")
     };
-    (
-        status,
-        Html(views::problem("Refused", &message).into_string()),
-    )
-        .into_response()
+    problem_response(status, "Refused", &message)
 }
 
 fn bad_request(message: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Html(views::problem("Refused", message).into_string()),
-    )
-        .into_response()
+    problem_response(StatusCode::BAD_REQUEST, "Refused", message)
 }
 
 fn unprocessable_upload(csrf: &Csrf, message: &str) -> Response {

@@ -6,9 +6,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{Html, IntoResponse, Response};
-
-use super::views;
+use axum::response::Response;
 
 pub struct AdminForm<T>(pub T);
 
@@ -34,11 +32,7 @@ fn refused(rejection: &FormRejection) -> Response {
     } else {
         format!("The form could not be read: {}", rejection.body_text())
     };
-    (
-        status,
-        Html(views::problem("Refused", &message).into_string()),
-    )
-        .into_response()
+    super::problem_response(status, "Refused", &message)
 }
 
 pub struct AdminQuery<T>(pub T);
@@ -53,17 +47,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => Err((
+            Err(rejection) => Err(super::problem_response(
                 rejection.status(),
-                Html(
-                    views::problem(
-                        "Refused",
-                        &format!("The address could not be read: {}", rejection.body_text()),
-                    )
-                    .into_string(),
-                ),
-            )
-                .into_response()),
+                "Refused",
+                &format!("The address could not be read: {}", rejection.body_text()),
+            )),
         }
     }
 }
