@@ -297,18 +297,18 @@ fn row_error(row: usize, error: FieldError) -> RowError {
     }
 }
 
-/// What each row's product reference (an id or a name) resolves to, looked up once each.
+/// What each row's product reference (an id or a name) resolves to.
 async fn load_products(
     db: &DatabaseConnection,
     rows: &[OrderInput],
 ) -> Result<HashMap<String, product::Named>, DbErr> {
+    // One read of the products, whatever the number of rows and names.
+    let all = product::all(db).await?;
     let references: HashSet<&str> = rows.iter().map(|r| r.product_id.as_str()).collect();
-    let mut products = HashMap::new();
-    for reference in references {
-        let named = product::find_by_id_or_name(db, reference).await?;
-        products.insert(reference.to_owned(), named);
-    }
-    Ok(products)
+    Ok(references
+        .into_iter()
+        .map(|reference| (reference.to_owned(), product::resolve(&all, reference)))
+        .collect())
 }
 
 /// `bl_` + 24 hex digits of SHA-256 over the name and every row: the same blast, the same id.

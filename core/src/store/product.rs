@@ -112,33 +112,43 @@ pub enum Named {
 
 /// The product `reference` names: the one with that id, else the one with that name as
 /// [`name_key`] compares names (case and spacing aside), so an organiser's sheet may say
-/// `Monthly fee` rather than `prd_…` (README, "Billing blasts"). Compared here rather than in
-/// SQL: SQLite's `LOWER` folds ASCII only, so `Équipe` would be found on PostgreSQL alone; and
-/// the products of a deployment are few.
+/// `Monthly fee` rather than `prd_…` (README, "Billing blasts").
 pub async fn find_by_id_or_name<C: ConnectionTrait>(
     db: &C,
     reference: &str,
 ) -> Result<Named, DbErr> {
-    use sea_orm::QueryOrder;
     if let Some(found) = find(db, reference).await? {
         return Ok(Named::Found(found));
     }
+    Ok(resolve(&all(db).await?, reference))
+}
+
+/// Every product, by id. A deployment has few; names are compared in Rust ([`resolve`]).
+pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    Entity::find().order_by_asc(Column::Id).all(db).await
+}
+
+/// What `reference` names among `products` (read by [`all`]): the product with that id, else
+/// those with that name by [`name_key`]. Compared here rather than in SQL: SQLite's `LOWER`
+/// folds ASCII only, so `Équipe` would be found on PostgreSQL alone.
+pub fn resolve(products: &[Model], reference: &str) -> Named {
+    if let Some(found) = products.iter().find(|p| p.id == reference) {
+        return Named::Found(found.clone());
+    }
     let key = name_key(reference);
     if !super::could_be_key(&key) {
-        return Ok(Named::Missing);
+        return Named::Missing;
     }
-    let mut named: Vec<Model> = Entity::find()
-        .order_by_asc(Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
+    let mut named: Vec<&Model> = products
+        .iter()
         .filter(|p| name_key(&p.name) == key)
         .collect();
-    Ok(match named.len() {
+    match named.len() {
         0 => Named::Missing,
-        1 => Named::Found(named.remove(0)),
-        _ => Named::Ambiguous(named.into_iter().map(|p| p.id).collect()),
-    })
+        1 => Named::Found(named.remove(0).clone()),
+        _ => Named::Ambiguous(named.into_iter().map(|p| p.id.clone()).collect()),
+    }
 }
 
 /// A product name as paylink compares names: lower case, runs of spaces as one, none at the
