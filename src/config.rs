@@ -59,6 +59,8 @@ pub struct HttpSettings {
     pub body_total_timeout_secs: u64,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// The longest any request may take, body included, before it is answered 503.
+    pub request_timeout_secs: u64,
     /// Behind a reverse proxy: the header carrying the client's address (e.g.
     /// `X-Forwarded-For`; its last entry is used). Unset: the connection's peer.
     #[serde(default)]
@@ -421,6 +423,7 @@ impl Settings {
             body_read_timeout: Duration::from_secs(self.http.body_read_timeout_secs.max(1)),
             body_total_timeout: Duration::from_secs(self.http.body_total_timeout_secs.max(1)),
             max_connections: self.http.max_connections.max(1),
+            request_timeout: Duration::from_secs(self.http.request_timeout_secs.max(1)),
         }
     }
 

@@ -7,6 +7,7 @@
 //! - and it must arrive whole within `body_total_timeout` of the request reaching the router:
 //!   the gap timeout alone lets a client sending one byte every 29 s hold a connection for
 //!   days, and enough of them fill `max_connections`;
+//! - every request is answered within `request_timeout`, whatever it waits for;
 //! - at most `max_connections` connections are served at once; past that, new connections wait
 //!   in the kernel's backlog until one closes.
 //!
@@ -32,6 +33,8 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     pub body_total_timeout: Duration,
     pub max_connections: usize,
+    /// The longest a request may take, body included ([`crate::routes::deadline`]).
+    pub request_timeout: Duration,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
@@ -51,6 +54,10 @@ pub async fn serve(
         ))
         .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(
             limits.body_total_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.request_timeout,
+            crate::routes::deadline::enforce,
         ));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();

@@ -34,6 +34,10 @@ pub struct AppState {
     pub sessions: paylink_core::store::admin_session::Limits,
     /// How long a rotated endpoint secret keeps signing (`outbound.secret_overlap_secs`).
     pub secret_overlap: std::time::Duration,
+    /// The return page's Stripe reads, one per order a minute.
+    pub return_reads: Arc<crate::routes::pay::OnceAMinute>,
+    /// Pay clicks' mints in flight, one per order.
+    pub click_mints: Arc<crate::routes::pay::SingleFlight<crate::routes::pay::ClickMint>>,
 }
 
 /// What the webhook route needs: the secrets to verify with and the batching store.
@@ -199,6 +203,8 @@ impl Application {
                 .live_stripe_key()
                 .then(|| "https://dashboard.stripe.com".to_owned()),
             secret_overlap: std::time::Duration::from_secs(settings.outbound.secret_overlap_secs),
+            return_reads: Arc::default(),
+            click_mints: Arc::default(),
             throttle: Arc::new(crate::routes::throttle::Throttle::new(
                 settings.admin.max_failures_per_minute,
             )),

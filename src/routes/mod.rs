@@ -3,6 +3,7 @@
 mod admin;
 pub(crate) mod auth;
 pub(crate) mod blasts;
+pub(crate) mod deadline;
 mod error;
 mod extract;
 mod headers;
@@ -10,7 +11,7 @@ mod health;
 pub(crate) mod metrics;
 mod orders;
 mod pages;
-mod pay;
+pub(crate) mod pay;
 mod products;
 pub(crate) mod throttle;
 mod webhook_endpoints;

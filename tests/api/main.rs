@@ -33,6 +33,7 @@ mod outbound_dashboard;
 mod outbound_faults;
 mod outbound_receiver;
 mod pay;
+mod pay_limits;
 mod products;
 mod properties;
 mod reconcile;

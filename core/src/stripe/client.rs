@@ -123,6 +123,14 @@ impl StripeApi {
         if let Some(limiter) = &self.limiter {
             limiter.acquire().await;
         }
+        self.send(endpoint, request).await
+    }
+
+    /// Sends one request whose turn was taken, counts it, and pauses the fleet on a 429.
+    async fn send<T, F>(&self, endpoint: &'static str, request: F) -> Result<T, StripeFailure>
+    where
+        F: std::future::Future<Output = Result<T, super::HttpError>>,
+    {
         let started = std::time::Instant::now();
         let result = request.await.map_err(StripeFailure::from);
         self.tally.record(endpoint, &result, started.elapsed());
@@ -140,6 +148,24 @@ impl StripeApi {
                 .await;
         }
         result
+    }
+
+    /// [`Self::paced`] for a caller that must not wait: `Ok(None)`, and nothing sent, when the
+    /// shared limit has no turn free now.
+    pub(super) async fn paced_now<T, F>(
+        &self,
+        endpoint: &'static str,
+        request: F,
+    ) -> Result<Option<T>, StripeFailure>
+    where
+        F: std::future::Future<Output = Result<T, super::HttpError>>,
+    {
+        if let Some(limiter) = &self.limiter
+            && !limiter.try_acquire().await
+        {
+            return Ok(None);
+        }
+        self.send(endpoint, request).await.map(Some)
     }
 
     /// Creates the order's Payment Link in one request (inline `price_data` at the order's own

@@ -14,7 +14,7 @@ pub use client::{LinkRequest, MintedLink, StripeApi, StripeSettings};
 pub use error::StripeFailure;
 pub use http::{HttpError, StripeHttp};
 pub use rate_limit::RateLimiter;
-pub use reads::{CHECKOUT_EVENT_TYPES, ListedEvent, ListedLink, Page};
+pub use reads::{CHECKOUT_EVENT_TYPES, ListedEvent, ListedLink, Page, ReadNow};
 pub use session::CheckoutSession;
 pub use tally::Tally;
 

@@ -57,6 +57,15 @@ impl RateLimiter {
         }
     }
 
+    /// Takes a turn only if one is free now: for callers that must not wait (a request a
+    /// payer's browser is holding open). `false` when none is, or Redis cannot be asked.
+    pub async fn try_acquire(&self) -> bool {
+        match self {
+            Self::Fleet(l) => l.try_acquire().await,
+            Self::Local(l) => l.try_acquire(),
+        }
+    }
+
     /// Holds every caller back for `pause` (after Stripe answered 429).
     pub(crate) async fn pause_fleet(&self, pause: Duration) {
         match self {
@@ -106,6 +115,15 @@ impl LocalLimiter {
             }
         }
         self.governor.until_ready().await;
+    }
+
+    fn try_acquire(&self) -> bool {
+        let paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|until| until > tokio::time::Instant::now());
+        !paused && self.governor.check().is_ok()
     }
 
     fn pause(&self, pause: Duration) {
@@ -170,6 +188,26 @@ impl FleetLimiter {
                     tokio::time::sleep(Duration::from_micros(self.interval_us)).await;
                     return;
                 }
+            }
+        }
+    }
+
+    /// One look at the limit: the turn is taken when it is free now, never waited for.
+    async fn try_acquire(&self) -> bool {
+        let mut conn = self.conn.clone();
+        let wait_ms: Result<u64, _> = self
+            .script
+            .key(&self.tat_key)
+            .key(&self.pause_key)
+            .arg(self.interval_us)
+            .invoke_async(&mut conn)
+            .await;
+        match wait_ms {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limiter unavailable; not reading Stripe now");
+                false
             }
         }
     }

@@ -23,6 +23,14 @@ pub struct ListedEvent {
     pub payload: String,
 }
 
+/// A read made only if the rate limit had a turn free at once.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReadNow<T> {
+    Done(T),
+    /// No turn was free: nothing was sent.
+    Busy,
+}
+
 /// One page of a Stripe list.
 #[derive(Clone, Debug)]
 pub struct Page<T> {
@@ -113,23 +121,34 @@ impl StripeApi {
         }))
     }
 
-    /// `GET /v1/checkout/sessions/{id}`: `Ok(None)` when Stripe has no such session. On the
-    /// background share of the rate limit too: the return page calls it for anyone holding a
-    /// pay URL, and that must never slow a blast.
-    pub async fn retrieve_checkout_session(
+    /// `GET /v1/checkout/sessions/{id}`, only if the rate limit has a turn free now, on the
+    /// background share too: the return page calls it for anyone holding a pay URL, so it must
+    /// never wait for a turn (a flood of returns would hold connections open while it waited),
+    /// nor slow a blast. `Busy` when no turn is free; `Done(None)` when Stripe has no such
+    /// session.
+    pub async fn retrieve_checkout_session_now(
         &self,
         id: &str,
-    ) -> Result<Option<CheckoutSession>, StripeFailure> {
+    ) -> Result<ReadNow<Option<CheckoutSession>>, StripeFailure> {
+        if let Some(share) = self.background_limiter()
+            && !share.try_acquire().await
+        {
+            return Ok(ReadNow::Busy);
+        }
         let path = format!(
             "/checkout/sessions/{}",
             form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
         );
         let fetched = self
-            .background_get("retrieve_checkout_session", &path, &[])
+            .paced_now(
+                "retrieve_checkout_session",
+                self.http().get_json(&path, &[]),
+            )
             .await;
         match fetched {
-            Ok(object) => Ok(Some(CheckoutSession::read(&object))),
-            Err(StripeFailure::Refused { status: 404, .. }) => Ok(None),
+            Ok(None) => Ok(ReadNow::Busy),
+            Ok(Some(object)) => Ok(ReadNow::Done(Some(CheckoutSession::read(&object)))),
+            Err(StripeFailure::Refused { status: 404, .. }) => Ok(ReadNow::Done(None)),
             Err(e) => Err(e),
         }
     }

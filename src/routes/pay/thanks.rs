@@ -1,40 +1,36 @@
-//! `GET /pay/{token}`: the payer's stable URL. Re-checks the order on every click (README,
-//! "How an order becomes a link") and, when the link is not minted yet, mints it now with the
-//! queued job's own idempotency key, so the click and the job can never create two links.
+//! `GET /pay/{token}/thanks?session_id=cs_…`: where Stripe sends the payer after paying.
+//!
+//! The return settles the order at once when it can: the session is read from Stripe (never
+//! trusted from the URL), and when it is complete, paid, and came through one of this order's
+//! links, it is recorded by the same code as a webhook (whichever comes first counts).
+//!
+//! The page never waits for Stripe's rate limit: pay URLs are in every payer's inbox, and a
+//! request that waited for a turn could be replayed by the thousand with made-up session ids,
+//! each holding a connection (README, "Security"). So Stripe is read only when a turn is free
+//! at once, and at most once per order a minute ([`super::once_a_minute`]); otherwise the
+//! page says the payment is being confirmed, and the webhook or the event sweep settles it.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use paylink_core::domain::format_money;
-use paylink_core::jobs::mint_link::{MintOutcome, mint_order_link};
 use paylink_core::settle;
-use paylink_core::store::order::{self, LinkState, Status};
+use paylink_core::store::order::{self, Status};
 use paylink_core::store::payment::{self, LearnedVia};
 use paylink_core::store::{payment_link, product};
+use paylink_core::stripe::ReadNow;
 
-use super::pages;
+use super::page;
+use crate::routes::pages;
 use crate::startup::AppState;
 
-pub async fn click(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match respond(&state, &token).await {
-        Ok(response) => response,
-        Err(e) => {
-            tracing::error!(error = ?e, "pay click failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable())
-        }
-    }
-}
-
-/// `GET /pay/{token}/thanks?session_id=cs_…`: where Stripe sends the payer after paying.
 #[derive(Debug, serde::Deserialize)]
 pub struct ThanksQuery {
     session_id: Option<String>,
 }
 
-/// The payer's return settles the order at once: the session is read from Stripe (never
-/// trusted from the URL), and when it is complete, paid, and came through one of this order's
-/// links, it is recorded by the same code as a webhook (whichever comes first counts). Anything
-/// else settles nothing and the page says the payment is being confirmed.
+/// Anything that does not settle the order leaves the page saying the payment is being
+/// confirmed; it reloads itself from paylink's own record.
 pub async fn thanks(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -104,13 +100,23 @@ async fn confirm(
     if let Some(recorded) = payment::find(&state.db, session_id).await? {
         return Ok(recorded.order_id == found.id);
     }
-    let Some(session) = state
+    if !state.return_reads.take(&found.id) {
+        tracing::debug!(order_id = %found.id, "return page: Stripe was read for this order within the minute");
+        return Ok(false);
+    }
+    let session = match state
         .jobs
         .stripe
-        .retrieve_checkout_session(session_id)
+        .retrieve_checkout_session_now(session_id)
         .await?
-    else {
-        return Ok(found.status == Status::Paid);
+    {
+        ReadNow::Done(Some(session)) => session,
+        ReadNow::Done(None) => return Ok(found.status == Status::Paid),
+        ReadNow::Busy => {
+            metrics::counter!("paylink_return_page_reads_skipped_total").increment(1);
+            state.return_reads.give_back(&found.id);
+            return Ok(false);
+        }
     };
     let owner = settle::find_order(&state.jobs, &session).await?;
     let through_ours = match &session.payment_link {
@@ -136,78 +142,4 @@ async fn confirm(
         settle::Settled::Flagged(payment::Issue::PaidAfterCancel | payment::Issue::PaidTwice)
             | settle::Settled::UnknownOrder
     ))
-}
-
-async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {
-    let Some(found) = order::find_by_pay_token(&state.db, token).await? else {
-        return Ok(page(StatusCode::NOT_FOUND, pages::unknown()));
-    };
-    match found.status {
-        Status::Paid => {
-            let name = product::find(&state.db, &found.product_id)
-                .await?
-                .map(|p| p.name)
-                .unwrap_or_default();
-            return Ok(page(StatusCode::OK, pages::paid(&name)));
-        }
-        Status::Cancelled => return Ok(page(StatusCode::GONE, pages::cancelled())),
-        Status::Pending => {}
-    }
-    // The timeline's "first clicked"; a failure to note it must not cost the payer the page.
-    if found.first_clicked_at.is_none()
-        && let Err(e) = order::note_click(&state.db, &found.id).await
-    {
-        tracing::warn!(order_id = %found.id, error = %e, "first click not recorded");
-    }
-    match (found.link_state, &found.stripe_payment_link_url) {
-        (LinkState::Active, Some(url)) => Ok(redirect(url)),
-        (LinkState::Minting, _) => {
-            let outcome = mint_order_link(
-                &state.jobs,
-                &found.id,
-                found.link_generation,
-                state.click_mint_attempts,
-                // A payer is waiting: no lease, the idempotency key keeps this to one link.
-                None,
-            )
-            .await?;
-            Ok(match outcome {
-                MintOutcome::Minted(link) | MintOutcome::AlreadyMinted(link) => redirect(&link.url),
-                // Paused: Stripe refused paylink's key; the link is made once it takes it.
-                MintOutcome::GaveUp(_) | MintOutcome::Skipped(_) | MintOutcome::Paused(_) => {
-                    page(StatusCode::SERVICE_UNAVAILABLE, pages::preparing())
-                }
-                // Stripe refused the link: the order's link is failed now.
-                MintOutcome::Refused(_) => page(StatusCode::SERVICE_UNAVAILABLE, pages::failed()),
-            })
-        }
-        // In the dashboard's failures until an operator retries or cancels it.
-        (LinkState::Failed, _) => Ok(page(StatusCode::SERVICE_UNAVAILABLE, pages::failed())),
-        _ => Ok(page(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable())),
-    }
-}
-
-fn redirect(url: &str) -> Response {
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::LOCATION, url.to_owned()),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-    )
-        .into_response()
-}
-
-fn page(status: StatusCode, markup: maud::Markup) -> Response {
-    let mut response = (status, Html(markup.into_string())).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-    }
-    response
 }
