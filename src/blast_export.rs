@@ -3,7 +3,7 @@
 //!
 //! Every CSV paylink writes goes through [`to_csv`], which defuses spreadsheet formulas: payer
 //! names, emails and refs come from whoever submitted the orders, and the organiser opens the
-//! result in a spreadsheet (README, "Security").
+//! result in a spreadsheet (docs/security.md).
 
 use std::borrow::Cow;
 use std::collections::HashMap;

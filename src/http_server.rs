@@ -1,4 +1,4 @@
-//! Serving a router on a listener with the limits an open port needs (README, "Security"):
+//! Serving a router on a listener with the limits an open port needs (docs/security.md):
 //!
 //! - a connection must finish its request headers within `header_read_timeout` (also the time
 //!   an idle keep-alive connection is kept), so half-sent requests cannot pile up;

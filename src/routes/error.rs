@@ -32,7 +32,7 @@ pub enum ApiError {
     },
     #[error("missing or invalid bearer token")]
     Unauthorized,
-    /// Too many failed credentials from this address (README, "Security").
+    /// Too many failed credentials from this address (docs/security.md).
     #[error("too many failed attempts from your address; try again in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
     #[error("{0}")]

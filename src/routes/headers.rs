@@ -1,4 +1,4 @@
-//! Response headers for browsers (README, "Security"): every HTML page gets a Content Security
+//! Response headers for browsers (docs/security.md): every HTML page gets a Content Security
 //! Policy that allows nothing but its own inline styles and forms posting back to paylink, no
 //! framing, no MIME sniffing and no `Referer` (pay URLs carry tokens); every response gets
 //! `nosniff`. The dashboard's pages are never stored by a browser or proxy.

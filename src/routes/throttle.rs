@@ -1,4 +1,4 @@
-//! Brute-force limit on the admin token (README, "Security"): per client address, failed
+//! Brute-force limit on the admin token (docs/security.md): per client address, failed
 //! logins and failed bearer checks are counted in a one-minute window that opens at the first
 //! failure; once `limit` have failed, every credential from that address is refused with 429
 //! and `Retry-After` until the window closes. The count lives in the process (each intake

@@ -1,4 +1,4 @@
-//! Every connection's limits, on real sockets (README, "Security"): the header and body
+//! Every connection's limits, on real sockets (docs/security.md): the header and body
 //! timeouts at their shipped 30 s and when set shorter, the whole-body deadline against a body
 //! trickled a byte at a time, the connection cap, and `/metrics` on its own address.
 

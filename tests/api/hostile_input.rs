@@ -1,4 +1,4 @@
-//! Hostile input (README, "Security"): absurd pages, oversized bodies, dashboard
+//! Hostile input (docs/security.md): absurd pages, oversized bodies, dashboard
 //! notices, `LIKE` filters, ids in dashboard URLs, and the cost of a `/metrics` scrape. Each
 //! test sends what a careless or hostile client would and checks the answer.
 

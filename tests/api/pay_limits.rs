@@ -1,4 +1,4 @@
-//! What a pay URL lets its holder spend (README, "Security"): the return page never waits for
+//! What a pay URL lets its holder spend (docs/security.md): the return page never waits for
 //! Stripe and reads it at most once per order a minute; clicks on a link not minted yet share
 //! one Stripe create; and no request outlives `http.request_timeout_secs`.
 

@@ -1,4 +1,4 @@
-//! Safe by default (README, "Security"): CSV exports a spreadsheet cannot run, secret
+//! Safe by default (docs/security.md): CSV exports a spreadsheet cannot run, secret
 //! settings that never reach a message, production refusing unsafe settings, and a Stripe
 //! stand-in that keeps its secret and stays off the network.
 

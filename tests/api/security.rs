@@ -1,5 +1,5 @@
 //! The dashboard's sessions, the brute-force throttle (and its one log line) and the browser
-//! headers (README, "Security"), over HTTP against a real intake.
+//! headers (docs/security.md), over HTTP against a real intake.
 
 use serde_json::json;
 
@@ -303,7 +303,7 @@ async fn behind_a_proxy_the_throttle_counts_the_forwarded_client_not_the_proxy()
 /// A wrong token distinctive enough to find in a log.
 const WRONG_TOKEN: &str = "wrong-token-3f9c2e7a";
 
-/// The throttle's "one log line per throttled address" (README, "Security"), as an operator
+/// The throttle's "one log line per throttled address" (docs/security.md), as an operator
 /// reads it: `paylink serve`'s own output, in JSON lines. Fifteen wrong bearer tokens from
 /// 127.0.0.1 give exactly one warning, naming the address, and never the token tried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

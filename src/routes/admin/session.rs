@@ -1,4 +1,4 @@
-//! Who may use `/admin` (README, "Security"): the admin token as a bearer token (scripts), or a
+//! Who may use `/admin` (docs/security.md): the admin token as a bearer token (scripts), or a
 //! session from the login form. A login opens a server-side session (`store::admin_session`):
 //! the cookie holds a random secret, the database its hash; the session ends at logout, after
 //! `admin.session_idle_secs` without a request, or `admin.session_max_age_secs` after the login.

@@ -6,7 +6,7 @@
 //!
 //! The page never waits for Stripe's rate limit: pay URLs are in every payer's inbox, and a
 //! request that waited for a turn could be replayed by the thousand with made-up session ids,
-//! each holding a connection (README, "Security"). So Stripe is read only when a turn is free
+//! each holding a connection (docs/security.md). So Stripe is read only when a turn is free
 //! at once, and at most once per order a minute ([`super::once_a_minute`]); otherwise the
 //! page says the payment is being confirmed, and the webhook or the event sweep settles it.
 
