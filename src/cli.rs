@@ -86,6 +86,9 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Print every setting: its environment variable, key, type, default and meaning, as a
+    /// Markdown table (docs/settings.md is this output).
+    Settings,
     /// The Stripe stand-in: Stripe's wire format, in memory.
     FakeStripe {
         /// Address to listen on (port 0 picks a free port; the chosen address is printed).
@@ -180,6 +183,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let server = FakeStripeServer::bind_public(&addr, public_url.as_deref(), config).await?;
         announce(&format!("fake-stripe listening on {}", server.base_url()));
         return server.run().await;
+    }
+    if let Command::Settings = cli.command {
+        print!("{}", crate::config::catalog::render());
+        return Ok(());
     }
     if let Command::Demo {
         orders,
@@ -285,7 +292,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             finish_within(workers, settings.workers.shutdown_grace_secs).await
         }
-        Command::FakeStripe { .. } | Command::Demo { .. } => unreachable!("handled above"),
+        Command::FakeStripe { .. } | Command::Demo { .. } | Command::Settings => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use paylink_core::{RetrySettings, WorkerSettings};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
+pub mod catalog;
 mod production;
 mod secret;
 pub mod variables;

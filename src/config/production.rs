@@ -1,5 +1,5 @@
 //! What `PAYLINK_ENV=production` refuses: settings that are only safe on a developer's machine
-//! (README, "Settings"). Checked by the commands that serve or work, before they connect to
+//! (docs/settings.md). Checked by the commands that serve or work, before they connect to
 //! anything; the demo builds its settings in code and is never production.
 
 use super::{ConfigError, Settings};
