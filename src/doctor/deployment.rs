@@ -1,5 +1,6 @@
 //! The doctor's checks of the deployment itself: the database (reachable, migrations current),
 //! the queue, the public base URL the intake runs with, and a webhook secret to verify Stripe.
+//! Every check only reads: the database is left exactly as found.
 
 use paylink_core::store::{self, deployment, schema_lock};
 use sea_orm::DatabaseConnection;
@@ -67,7 +68,8 @@ async fn database(settings: &Settings, report: &mut Report) -> Option<DatabaseCo
 
 async fn migrations(db: &DatabaseConnection, report: &mut Report) {
     let known = schema_lock::migrations_known();
-    match schema_lock::pending_migrations(db).await {
+    // Read-only: `pending_migrations` would create the migrations table in an empty database.
+    match schema_lock::pending_migrations_read_only(db).await {
         Ok(0) => report.ok("migrations", format!("current ({known} applied)")),
         Ok(pending) => report.fail(
             "migrations",
@@ -119,7 +121,8 @@ async fn queue(settings: &Settings, report: &mut Report) {
 }
 
 async fn base_url(settings: &Settings, db: &DatabaseConnection, report: &mut Report) {
-    let ours = settings.public_base_url.trim_end_matches('/');
+    let ours = store::redact_url(settings.public_base_url.trim_end_matches('/'));
+    let ours = ours.as_str();
     let recorded = match deployment::get(db, deployment::PUBLIC_BASE_URL).await {
         Ok(recorded) => recorded,
         Err(e) => {
@@ -138,7 +141,9 @@ async fn base_url(settings: &Settings, db: &DatabaseConnection, report: &mut Rep
                 "{ours}: no intake has started on this database yet, so it cannot be compared; start it and run the doctor again"
             ),
         ),
-        Some(row) if row.value.trim_end_matches('/') == ours => {
+        Some(row)
+            if row.value.trim_end_matches('/') == settings.public_base_url.trim_end_matches('/') =>
+        {
             if settings.is_production() && !ours.starts_with("https://") {
                 report.warn(
                     "public base URL",
@@ -152,7 +157,7 @@ async fn base_url(settings: &Settings, db: &DatabaseConnection, report: &mut Rep
             "public base URL",
             format!(
                 "these settings say {ours}, but the intake runs with {} (recorded {}).",
-                row.value,
+                store::redact_url(&row.value),
                 row.updated_at.format("%Y-%m-%d %H:%M UTC")
             ),
             "set PAYLINK__PUBLIC_BASE_URL to the same value for the intake, the workers and the doctor.",
