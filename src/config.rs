@@ -312,6 +312,14 @@ impl Settings {
                 self.public_base_url
             )));
         }
+        if let Some(header) = self.client_ip_header()
+            && axum::http::HeaderName::from_bytes(header.as_bytes()).is_err()
+        {
+            return Err(ConfigError(format!(
+                "http.client_ip_header must be a header name such as X-Forwarded-For, got \
+                 {header:?} (set PAYLINK__HTTP__CLIENT_IP_HEADER)"
+            )));
+        }
         let share = self.reconcile.stripe_sweep_share;
         if !(share > 0.0 && share <= 1.0) {
             return Err(ConfigError(format!(
@@ -663,6 +671,15 @@ mod tests {
         let settings = Settings::from_figment(set).expect("valid");
         assert_eq!(settings.client_ip_header(), Some("X-Forwarded-For"));
         assert_eq!(settings.metrics_addr(), Some("0.0.0.0:9101"));
+    }
+
+    #[test]
+    fn a_client_ip_header_that_is_no_header_name_is_refused() {
+        let figment = Settings::built_in().merge(("http.client_ip_header", "X Forwarded For"));
+        let error = Settings::from_figment(figment)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("PAYLINK__HTTP__CLIENT_IP_HEADER"), "{error}");
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct AppState {
     /// Failed admin-token attempts per client address.
     pub throttle: Arc<crate::routes::throttle::Throttle>,
     /// `http.client_ip_header`: where a reverse proxy puts the client's address.
-    pub client_ip_header: Option<String>,
+    pub client_ip: Arc<crate::routes::client_ip::ClientIp>,
     /// How long dashboard sessions live.
     pub sessions: paylink_core::store::admin_session::Limits,
     /// How long a rotated endpoint secret keeps signing (`outbound.secret_overlap_secs`).
@@ -202,7 +202,9 @@ impl Application {
             throttle: Arc::new(crate::routes::throttle::Throttle::new(
                 settings.admin.max_failures_per_minute,
             )),
-            client_ip_header: settings.client_ip_header().map(str::to_owned),
+            client_ip: Arc::new(crate::routes::client_ip::ClientIp::new(
+                settings.client_ip_header(),
+            )),
             sessions: settings.session_limits(),
             webhooks: Arc::new(WebhookSettings {
                 secrets: settings.stripe.webhook_secrets.clone(),

@@ -1,6 +1,6 @@
 //! The doctor's checks of the deployment itself: the database (reachable, migrations current),
-//! the queue, the public base URL the intake runs with, and a webhook secret to verify Stripe.
-//! Every check only reads: the database is left exactly as found.
+//! the queue, the public base URL the intake runs with, a webhook secret to verify Stripe, and
+//! where client addresses come from (a proxy nobody told paylink about). Every check only reads: the database is left exactly as found.
 
 use paylink_core::store::{self, deployment, schema_lock};
 use sea_orm::DatabaseConnection;
@@ -36,7 +36,29 @@ pub async fn check(settings: &Settings, report: &mut Report) -> Option<DatabaseC
             ),
         );
     }
+    client_address(settings, report);
     db
+}
+
+/// Whether the throttle and the connection cap can tell clients apart.
+fn client_address(settings: &Settings, report: &mut Report) {
+    if let Some(why) = crate::routes::client_ip::unconfigured_proxy(settings) {
+        report.warn("client address", why);
+        return;
+    }
+    match settings.client_ip_header() {
+        Some(header) => report.ok(
+            "client address",
+            format!(
+                "from the {header} header the proxy sets (PAYLINK__HTTP__CLIENT_IP_HEADER); the \
+                 proxy must limit connections per client"
+            ),
+        ),
+        None => report.ok(
+            "client address",
+            "the connection's peer (the public URL is http: no TLS proxy in front)",
+        ),
+    }
 }
 
 async fn database(settings: &Settings, report: &mut Report) -> Option<DatabaseConnection> {

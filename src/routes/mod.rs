@@ -3,6 +3,7 @@
 mod admin;
 pub(crate) mod auth;
 pub(crate) mod blasts;
+pub(crate) mod client_ip;
 mod error;
 mod extract;
 mod headers;
@@ -88,6 +89,10 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
     public
         .fallback(error::not_found)
         .layer(from_fn(headers::security_headers))
+        .layer(from_fn_with_state(
+            state.clone(),
+            client_ip::notice_forwarding,
+        ))
         .with_state(state)
 }
 

@@ -431,3 +431,30 @@ async fn every_url_the_doctor_prints_is_redacted() {
         "{unreachable}"
     );
 }
+
+/// Behind a TLS proxy (an https public URL; paylink speaks plain HTTP) without
+/// `client_ip_header`, every client would count as the proxy: the doctor warns, naming the
+/// setting; with it set, or an http public URL, the check is ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_warns_about_a_proxy_paylink_was_not_told_about() {
+    let app = spawn_app().await;
+    let https = [("PAYLINK__PUBLIC_BASE_URL", "https://pay.example.org")];
+    let (_, out) = run(doctor(&app, &[], &https));
+    let warned = line(&out, "warn", "client address").expect(&out);
+    assert!(
+        warned.contains("PAYLINK__HTTP__CLIENT_IP_HEADER"),
+        "{warned}"
+    );
+    let (_, out) = run(doctor(
+        &app,
+        &[],
+        &[
+            https[0],
+            ("PAYLINK__HTTP__CLIENT_IP_HEADER", "X-Forwarded-For"),
+        ],
+    ));
+    let ok = line(&out, "ok", "client address").expect(&out);
+    assert!(ok.contains("X-Forwarded-For"), "{ok}");
+    let (_, out) = run(doctor(&app, &[], &[]));
+    assert!(line(&out, "ok", "client address").is_some(), "{out}");
+}

@@ -15,7 +15,7 @@ use paylink_core::store::admin_session;
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
-use crate::routes::auth::{self, Bearer, same_secret};
+use crate::routes::auth::{self, Bearer, Refusal, same_secret};
 use crate::startup::AppState;
 
 /// The cookie's name over plain http (path `/admin`).
@@ -137,26 +137,20 @@ pub fn throttled(retry_after_secs: u64) -> Response {
 }
 
 /// Every `/admin` page and action but the login form: a bearer token or a live session, else
-/// 401 with the login page (429 while the address is throttled).
+/// 401 with the login page (429 for a wrong bearer token while the address is throttled; the
+/// right one always passes).
 pub async fn require_admin(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let addr = auth::client(&state, &parts);
-    let bearer = auth::bearer(&state, &parts.headers);
-    if bearer != Bearer::Absent
-        && let Err(t) = auth::check_throttle(&state, addr)
-    {
-        return throttled(t.retry_after_secs);
-    }
-    let admin = match bearer {
+    let admin = match auth::bearer(&state, &parts.headers) {
         Bearer::Admin => Some(Admin::Bearer),
-        Bearer::Wrong => {
-            auth::count_failure(&state, addr);
-            None
-        }
+        Bearer::Wrong => match auth::refuse(&state, auth::client(&state, &parts)) {
+            Refusal::Throttled(t) => return throttled(t.retry_after_secs),
+            Refusal::Wrong => None,
+        },
         Bearer::Absent => match cookie_secret(&state, &parts.headers) {
             Some(secret) => match admin_session::check(&state.db, &secret, state.sessions).await {
                 Ok(true) => Some(Admin::Session(secret)),
