@@ -423,6 +423,68 @@ async fn a_throttled_address_is_logged_once_by_address_and_never_with_the_token_
     );
 }
 
+/// The same deployment restarted with `token` as its admin token: a second intake on the
+/// app's database and engine (the settings as the app's, the token changed); its base URL.
+async fn restarted_with_token(app: &TestApp, token: &str) -> String {
+    let mut settings = app.settings.clone();
+    settings.admin.token = Some(secrecy::SecretString::from(token.to_owned()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let intake = paylink::startup::Application::build_on(listener, &settings, &app.engine)
+        .await
+        .unwrap();
+    let base = format!("http://{}", intake.local_addr().unwrap());
+    tokio::spawn(intake.run_until_stopped(std::future::pending()));
+    base
+}
+
+/// Rotating the admin token (a leak, an operator who left) logs every browser out: a session
+/// remembers the token that opened it, and is refused under another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opened_under_the_old_token_is_refused_after_the_token_changes() {
+    const NEW_TOKEN: &str = "the-new-admin-token-after-rotation";
+    let app = spawn_app().await;
+    let old = login(&app).await;
+    assert_eq!(page_with(&app, pair(&old), "/admin").await.status(), 200);
+
+    let rotated = restarted_with_token(&app, NEW_TOKEN).await;
+    let at = |base: &str, cookie: &str| {
+        app.client
+            .get(format!("{base}/admin"))
+            .header("cookie", pair(cookie).to_owned())
+            .send()
+    };
+    let refused = at(&rotated, &old).await.unwrap();
+    assert_eq!(refused.status(), 401, "the old token's session is over");
+    assert!(
+        refused.text().await.unwrap().contains("name=\"token\""),
+        "the answer is the login page"
+    );
+
+    // The new token logs in there; its session is its own, and not good under the old token.
+    let fresh = app
+        .client
+        .post(format!("{rotated}/admin/login"))
+        .form(&[("token", NEW_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 303);
+    let fresh = fresh.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert_eq!(at(&rotated, &fresh).await.unwrap().status(), 200);
+    assert_eq!(at(&app.address, &fresh).await.unwrap().status(), 401);
+    // The table holds no token, only fingerprints, one per session.
+    use paylink_core::store::admin_session::Entity;
+    use sea_orm::EntityTrait as _;
+    let rows = Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in &rows {
+        assert_eq!(row.token_fingerprint.len(), 64, "{row:?}");
+        assert!(!row.token_fingerprint.contains(ADMIN_TOKEN));
+        assert!(!row.token_fingerprint.contains(NEW_TOKEN));
+    }
+    assert_ne!(rows[0].token_fingerprint, rows[1].token_fingerprint);
+}
+
 /// Warnings in `printed` (JSON log lines) whose message contains `text`.
 fn warnings_with(printed: &str, text: &str) -> Vec<serde_json::Value> {
     printed

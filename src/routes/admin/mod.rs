@@ -139,7 +139,12 @@ async fn login(
                 .into_response(),
         });
     }
-    let secret = admin_session::open(&state.db, state.sessions).await?;
+    let secret = admin_session::open(
+        &state.db,
+        &session::token_fingerprint(&state),
+        state.sessions,
+    )
+    .await?;
     tracing::info!(client = ?addr, "admin logged in to the dashboard");
     let cookie = session::set_cookie(&state, Some(&secret));
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response())
