@@ -417,9 +417,16 @@ impl Settings {
         non_blank(self.http.client_ip_header.as_deref())
     }
 
-    /// `http.metrics_addr`, or `None` (`/metrics` on `http.addr`) when unset or blank.
+    /// `http.metrics_addr`, or `None` (`/metrics` on `http.addr`, behind the admin token) when
+    /// unset or blank.
     pub fn metrics_addr(&self) -> Option<&str> {
         non_blank(self.http.metrics_addr.as_deref())
+    }
+
+    /// Whether `http.metrics_addr` names `http.addr` itself: the operator asks for `/metrics`
+    /// on the public port with no token (a Prometheus that cannot send one), on purpose.
+    pub fn metrics_on_public_addr(&self) -> bool {
+        self.metrics_addr() == Some(self.http.addr.trim())
     }
 
     /// The limits every listening connection gets.
@@ -680,6 +687,26 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(error.contains("PAYLINK__HTTP__CLIENT_IP_HEADER"), "{error}");
+    }
+
+    /// `/metrics` on the public port without the token only when `metrics_addr` names the
+    /// public address itself.
+    #[test]
+    fn metrics_are_open_on_the_public_port_only_when_metrics_addr_names_it() {
+        let shipped = Settings::from_figment(Settings::built_in()).expect("valid");
+        assert!(!shipped.metrics_on_public_addr());
+        let own = Settings::built_in().merge(("http.metrics_addr", "127.0.0.1:9101"));
+        assert!(
+            !Settings::from_figment(own)
+                .expect("valid")
+                .metrics_on_public_addr()
+        );
+        let public = Settings::built_in().merge(("http.metrics_addr", " 127.0.0.1:8080 "));
+        assert!(
+            Settings::from_figment(public)
+                .expect("valid")
+                .metrics_on_public_addr()
+        );
     }
 
     #[test]

@@ -216,7 +216,10 @@ impl Application {
                 ),
             }),
         };
-        let metrics = match settings.metrics_addr() {
+        let metrics = match settings
+            .metrics_addr()
+            .filter(|_| !settings.metrics_on_public_addr())
+        {
             Some(addr) => {
                 let listener = TcpListener::bind(addr).await.with_context(|| {
                     format!("cannot serve metrics on PAYLINK__HTTP__METRICS_ADDR={addr}")
@@ -225,7 +228,14 @@ impl Application {
             }
             None => None,
         };
-        let router = crate::routes::router(state, metrics.is_none())
+        let public_metrics = if settings.metrics_on_public_addr() {
+            crate::routes::PublicMetrics::Open
+        } else if metrics.is_some() {
+            crate::routes::PublicMetrics::No
+        } else {
+            crate::routes::PublicMetrics::WithToken
+        };
+        let router = crate::routes::router(state, public_metrics)
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
         Ok(Self {

@@ -1,6 +1,7 @@
 //! The doctor's checks of the deployment itself: the database (reachable, migrations current),
-//! the queue, the public base URL the intake runs with, a webhook secret to verify Stripe, and
-//! where client addresses come from (a proxy nobody told paylink about). Every check only reads: the database is left exactly as found.
+//! the queue, the public base URL the intake runs with, a webhook secret to verify Stripe, where
+//! client addresses come from (a proxy nobody told paylink about) and where `/metrics` is
+//! served. Every check only reads: the database is left exactly as found.
 
 use paylink_core::store::{self, deployment, schema_lock};
 use sea_orm::DatabaseConnection;
@@ -37,6 +38,7 @@ pub async fn check(settings: &Settings, report: &mut Report) -> Option<DatabaseC
         );
     }
     client_address(settings, report);
+    metrics(settings, report);
     db
 }
 
@@ -58,6 +60,23 @@ fn client_address(settings: &Settings, report: &mut Report) {
             "client address",
             "the connection's peer (the public URL is http: no TLS proxy in front)",
         ),
+    }
+}
+
+/// Who can read the intake's `/metrics`.
+fn metrics(settings: &Settings, report: &mut Report) {
+    match settings.metrics_addr() {
+        None => report.ok(
+            "metrics",
+            "on the public port, with the admin token only (set PAYLINK__HTTP__METRICS_ADDR \
+             for a Prometheus without it)",
+        ),
+        Some(_) if settings.metrics_on_public_addr() => report.warn(
+            "metrics",
+            "served to anyone on the public port (PAYLINK__HTTP__METRICS_ADDR is HTTP__ADDR): \
+             outsiders can read the deployment's volume and failures",
+        ),
+        Some(addr) => report.ok("metrics", format!("on {addr}, without a token")),
     }
 }
 

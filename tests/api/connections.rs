@@ -1,6 +1,7 @@
 //! Every connection's limits, on real sockets (README, "Security"): the header and body
 //! timeouts at their shipped 30 s and when set shorter, the whole-body deadline against a body
-//! trickled a byte at a time, the connection cap, and `/metrics` on its own address.
+//! trickled a byte at a time, the connection cap, and `/metrics` behind the admin token or on
+//! its own address.
 
 use std::time::{Duration, Instant};
 
@@ -218,8 +219,18 @@ async fn with_metrics_addr_set_metrics_leave_the_public_port() {
         ..AppOptions::default()
     })
     .await;
-    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(public.status(), 404);
+    let public = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        public.status(),
+        404,
+        "not on the public port, even with the token"
+    );
     let own = app.metrics_address.clone().expect("a metrics address");
     let metrics = app
         .client
@@ -232,4 +243,57 @@ async fn with_metrics_addr_set_metrics_leave_the_public_port() {
     // Nothing else is served there.
     let other = app.client.get(format!("{own}/admin")).send().await.unwrap();
     assert_eq!(other.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_metrics_on_the_public_port_need_the_admin_token() {
+    let app = spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    assert_eq!(app.settings.metrics_addr(), None, "the shipped default");
+    let anonymous = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let text = anonymous.text().await.unwrap();
+    assert!(!text.contains("paylink_"), "{text}");
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let text = app.metrics_text().await;
+    assert!(text.contains("paylink_"), "with the token: {text}");
+}
+
+/// `http.metrics_addr` naming `http.addr` itself serves `/metrics` there to anyone: a
+/// Prometheus that cannot send a token, on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_addr_set_to_the_public_addr_serves_metrics_there_without_a_token() {
+    use crate::safe_defaults::{scratch_dir, start};
+    let dir = scratch_dir();
+    let port = paylink_testkit::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut command = crate::cli::paylink();
+    command
+        .arg("serve")
+        .current_dir(&dir)
+        .env("PAYLINK__HTTP__ADDR", &addr)
+        .env("PAYLINK__HTTP__METRICS_ADDR", &addr)
+        .env("PAYLINK__PUBLIC_BASE_URL", format!("http://{addr}"))
+        .env("PAYLINK__ADMIN__TOKEN", paylink_testkit::ADMIN_TOKEN)
+        .env("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/");
+    let started = start(command);
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
+    let status = metrics.status();
+    let text = metrics.text().await.unwrap();
+    started.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("paylink_"), "{text}");
 }

@@ -434,7 +434,7 @@ async fn every_url_the_doctor_prints_is_redacted() {
 
 /// Behind a TLS proxy (an https public URL; paylink speaks plain HTTP) without
 /// `client_ip_header`, every client would count as the proxy: the doctor warns, naming the
-/// setting; with it set, or an http public URL, the check is ok.
+/// setting; with it set, or an http public URL, the check is ok. `/metrics` is reported too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_doctor_warns_about_a_proxy_paylink_was_not_told_about() {
     let app = spawn_app().await;
@@ -457,4 +457,6 @@ async fn the_doctor_warns_about_a_proxy_paylink_was_not_told_about() {
     assert!(ok.contains("X-Forwarded-For"), "{ok}");
     let (_, out) = run(doctor(&app, &[], &[]));
     assert!(line(&out, "ok", "client address").is_some(), "{out}");
+    let metrics = line(&out, "ok", "metrics").expect(&out);
+    assert!(metrics.contains("admin token"), "{metrics}");
 }
