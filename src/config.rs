@@ -59,6 +59,10 @@ pub struct HttpSettings {
     pub body_total_timeout_secs: u64,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Connections one client address (IPv6: /64) may hold at once; one more is answered 429
+    /// and closed. 0: no cap of its own. Off behind a proxy (`client_ip_header` set), where
+    /// every connection comes from the proxy.
+    pub max_connections_per_client: usize,
     /// Behind a reverse proxy: the header carrying the client's address (e.g.
     /// `X-Forwarded-For`; its last entry is used). Unset: the connection's peer.
     #[serde(default)]
@@ -436,7 +440,18 @@ impl Settings {
             body_read_timeout: Duration::from_secs(self.http.body_read_timeout_secs.max(1)),
             body_total_timeout: Duration::from_secs(self.http.body_total_timeout_secs.max(1)),
             max_connections: self.http.max_connections.max(1),
+            max_connections_per_client: self.connections_per_client(),
         }
+    }
+
+    /// The per-client connection cap in force: `http.max_connections_per_client` (at most
+    /// `max_connections`), or `None` when it is 0 or paylink is behind a proxy
+    /// (`http.client_ip_header` set): there every connection's peer is the proxy, and capping
+    /// it would cap everyone. The proxy must limit its clients' connections then.
+    pub fn connections_per_client(&self) -> Option<usize> {
+        let cap = self.http.max_connections_per_client;
+        (cap > 0 && self.client_ip_header().is_none())
+            .then(|| cap.min(self.http.max_connections.max(1)))
     }
 
     /// How long dashboard sessions live.
@@ -678,6 +693,34 @@ mod tests {
         let settings = Settings::from_figment(set).expect("valid");
         assert_eq!(settings.client_ip_header(), Some("X-Forwarded-For"));
         assert_eq!(settings.metrics_addr(), Some("0.0.0.0:9101"));
+    }
+
+    /// The per-client connection cap: 128 by default, never above `max_connections`, off at 0
+    /// and behind a proxy (where every connection's peer is the proxy).
+    #[test]
+    fn the_per_client_connection_cap_is_off_behind_a_proxy_and_at_zero() {
+        let shipped = Settings::from_figment(Settings::built_in()).expect("valid");
+        assert_eq!(
+            shipped.connection_limits().max_connections_per_client,
+            Some(128)
+        );
+        let small = Settings::built_in().merge(("http.max_connections", 50));
+        let small = Settings::from_figment(small).expect("valid");
+        assert_eq!(small.connections_per_client(), Some(50));
+        let off = Settings::built_in().merge(("http.max_connections_per_client", 0));
+        assert_eq!(
+            Settings::from_figment(off)
+                .expect("valid")
+                .connections_per_client(),
+            None
+        );
+        let proxied = Settings::built_in().merge(("http.client_ip_header", "X-Forwarded-For"));
+        assert_eq!(
+            Settings::from_figment(proxied)
+                .expect("valid")
+                .connections_per_client(),
+            None
+        );
     }
 
     #[test]
