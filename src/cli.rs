@@ -313,6 +313,9 @@ async fn serve(settings: &Settings, with_workers: bool) -> anyhow::Result<()> {
             settings.reconcile.stripe_sweep_secs
         );
     }
+    if let Some(why) = crate::routes::client_ip::unconfigured_proxy(settings) {
+        tracing::warn!("{why}");
+    }
     let engine = Engine::connect(settings).await?;
     check_stripe_key(settings, &engine);
     let app = Application::build(settings, &engine).await?;

@@ -62,6 +62,10 @@ pub struct HttpSettings {
     pub max_connections: usize,
     /// The longest any request may take, body included, before it is answered 503.
     pub request_timeout_secs: u64,
+    /// Connections one client address (IPv6: /64) may hold at once; one more is answered 429
+    /// and closed. 0: no cap of its own. Off behind a proxy (`client_ip_header` set), where
+    /// every connection comes from the proxy.
+    pub max_connections_per_client: usize,
     /// Behind a reverse proxy: the header carrying the client's address (e.g.
     /// `X-Forwarded-For`; its last entry is used). Unset: the connection's peer.
     #[serde(default)]
@@ -315,6 +319,14 @@ impl Settings {
                 self.public_base_url
             )));
         }
+        if let Some(header) = self.client_ip_header()
+            && axum::http::HeaderName::from_bytes(header.as_bytes()).is_err()
+        {
+            return Err(ConfigError(format!(
+                "http.client_ip_header must be a header name such as X-Forwarded-For, got \
+                 {header:?} (set PAYLINK__HTTP__CLIENT_IP_HEADER)"
+            )));
+        }
         let share = self.reconcile.stripe_sweep_share;
         if !(share > 0.0 && share <= 1.0) {
             return Err(ConfigError(format!(
@@ -412,9 +424,16 @@ impl Settings {
         non_blank(self.http.client_ip_header.as_deref())
     }
 
-    /// `http.metrics_addr`, or `None` (`/metrics` on `http.addr`) when unset or blank.
+    /// `http.metrics_addr`, or `None` (`/metrics` on `http.addr`, behind the admin token) when
+    /// unset or blank.
     pub fn metrics_addr(&self) -> Option<&str> {
         non_blank(self.http.metrics_addr.as_deref())
+    }
+
+    /// Whether `http.metrics_addr` names `http.addr` itself: the operator asks for `/metrics`
+    /// on the public port with no token (a Prometheus that cannot send one), on purpose.
+    pub fn metrics_on_public_addr(&self) -> bool {
+        self.metrics_addr() == Some(self.http.addr.trim())
     }
 
     /// The limits every listening connection gets.
@@ -425,7 +444,18 @@ impl Settings {
             body_total_timeout: Duration::from_secs(self.http.body_total_timeout_secs.max(1)),
             max_connections: self.http.max_connections.max(1),
             request_timeout: Duration::from_secs(self.http.request_timeout_secs.max(1)),
+            max_connections_per_client: self.connections_per_client(),
         }
+    }
+
+    /// The per-client connection cap in force: `http.max_connections_per_client` (at most
+    /// `max_connections`), or `None` when it is 0 or paylink is behind a proxy
+    /// (`http.client_ip_header` set): there every connection's peer is the proxy, and capping
+    /// it would cap everyone. The proxy must limit its clients' connections then.
+    pub fn connections_per_client(&self) -> Option<usize> {
+        let cap = self.http.max_connections_per_client;
+        (cap > 0 && self.client_ip_header().is_none())
+            .then(|| cap.min(self.http.max_connections.max(1)))
     }
 
     /// How long dashboard sessions live.
@@ -667,6 +697,63 @@ mod tests {
         let settings = Settings::from_figment(set).expect("valid");
         assert_eq!(settings.client_ip_header(), Some("X-Forwarded-For"));
         assert_eq!(settings.metrics_addr(), Some("0.0.0.0:9101"));
+    }
+
+    /// The per-client connection cap: 128 by default, never above `max_connections`, off at 0
+    /// and behind a proxy (where every connection's peer is the proxy).
+    #[test]
+    fn the_per_client_connection_cap_is_off_behind_a_proxy_and_at_zero() {
+        let shipped = Settings::from_figment(Settings::built_in()).expect("valid");
+        assert_eq!(
+            shipped.connection_limits().max_connections_per_client,
+            Some(128)
+        );
+        let small = Settings::built_in().merge(("http.max_connections", 50));
+        let small = Settings::from_figment(small).expect("valid");
+        assert_eq!(small.connections_per_client(), Some(50));
+        let off = Settings::built_in().merge(("http.max_connections_per_client", 0));
+        assert_eq!(
+            Settings::from_figment(off)
+                .expect("valid")
+                .connections_per_client(),
+            None
+        );
+        let proxied = Settings::built_in().merge(("http.client_ip_header", "X-Forwarded-For"));
+        assert_eq!(
+            Settings::from_figment(proxied)
+                .expect("valid")
+                .connections_per_client(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_client_ip_header_that_is_no_header_name_is_refused() {
+        let figment = Settings::built_in().merge(("http.client_ip_header", "X Forwarded For"));
+        let error = Settings::from_figment(figment)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("PAYLINK__HTTP__CLIENT_IP_HEADER"), "{error}");
+    }
+
+    /// `/metrics` on the public port without the token only when `metrics_addr` names the
+    /// public address itself.
+    #[test]
+    fn metrics_are_open_on_the_public_port_only_when_metrics_addr_names_it() {
+        let shipped = Settings::from_figment(Settings::built_in()).expect("valid");
+        assert!(!shipped.metrics_on_public_addr());
+        let own = Settings::built_in().merge(("http.metrics_addr", "127.0.0.1:9101"));
+        assert!(
+            !Settings::from_figment(own)
+                .expect("valid")
+                .metrics_on_public_addr()
+        );
+        let public = Settings::built_in().merge(("http.metrics_addr", " 127.0.0.1:8080 "));
+        assert!(
+            Settings::from_figment(public)
+                .expect("valid")
+                .metrics_on_public_addr()
+        );
     }
 
     #[test]

@@ -9,11 +9,20 @@
 //!   days, and enough of them fill `max_connections`;
 //! - every request is answered within `request_timeout`, whatever it waits for;
 //! - at most `max_connections` connections are served at once; past that, new connections wait
-//!   in the kernel's backlog until one closes.
+//!   in the kernel's backlog until one closes;
+//! - and at most `max_connections_per_client` of them come from one client (an IPv4 address,
+//!   an IPv6 /64, as the token throttle counts: `routes::throttle::ClientKey`): one more from
+//!   that client is answered 429 and closed at once. Without it, one address holding every
+//!   slot with half-sent request heads locks everyone else out until `header_read_timeout`
+//!   frees them (1,100 heads from one address did, for 24 s, at the shipped limits). The
+//!   client is the TCP peer: behind a reverse proxy that is the proxy, so the cap is off when
+//!   `http.client_ip_header` says there is one (docs/security.md, "Connection limits").
 //!
 //! Each request carries the peer's address as axum's `ConnectInfo<SocketAddr>`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -26,6 +35,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 
+use crate::routes::throttle::ClientKey;
+
 /// The per-connection limits of a listener.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
@@ -35,6 +46,59 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// The longest a request may take, body included ([`crate::routes::deadline`]).
     pub request_timeout: Duration,
+    /// Connections one client may hold at once (`None`: no cap of its own).
+    pub max_connections_per_client: Option<usize>,
+}
+
+/// What a connection over its client's cap is told before it is closed: there is no request to
+/// answer yet, but a client (or a person with curl) learns why.
+const TOO_MANY_FROM_CLIENT: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\
+Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+/// Connections open per client, for `max_connections_per_client`.
+struct PerClient {
+    cap: usize,
+    open: Mutex<HashMap<ClientKey, usize>>,
+}
+
+/// One client's open connection, counted until dropped.
+struct ClientSlot {
+    clients: Arc<PerClient>,
+    key: ClientKey,
+}
+
+impl PerClient {
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<ClientKey, usize>> {
+        // Only counters live under the lock: after a panic elsewhere, keep using them.
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a new connection from `ip`, or `None` when its client is at the cap.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<ClientSlot> {
+        let key = ClientKey::of(ip);
+        let mut open = self.open();
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            clients: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.clients.open();
+        if let Some(count) = open.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
@@ -60,6 +124,13 @@ pub async fn serve(
             crate::routes::deadline::enforce,
         ));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_client = limits.max_connections_per_client.map(|cap| {
+        Arc::new(PerClient {
+            cap: cap.max(1),
+            open: Mutex::default(),
+        })
+    });
+    let mut warned_client_at: Option<tokio::time::Instant> = None;
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -85,6 +156,29 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let client_slot = match &per_client {
+            Some(clients) => match clients.admit(peer.ip()) {
+                Some(client_slot) => Some(client_slot),
+                None => {
+                    metrics::counter!("paylink_http_connections_refused_total").increment(1);
+                    if warned_client_at.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                        warned_client_at = Some(tokio::time::Instant::now());
+                        tracing::warn!(
+                            client = %ClientKey::of(peer.ip()),
+                            max_connections_per_client = clients.cap,
+                            "a client holds its whole share of connections; its new ones are \
+                             answered 429 and closed (http.max_connections_per_client; behind \
+                             a proxy, set http.client_ip_header). Logged at most once a minute"
+                        );
+                    }
+                    // Best effort, never waiting: the socket's send buffer is empty.
+                    let _ = stream.try_write(TOO_MANY_FROM_CLIENT);
+                    drop(stream);
+                    continue;
+                }
+            },
+            None => None,
+        };
         if slots.available_permits() == 0
             && warned_full_at.is_none_or(|at| at.elapsed() > Duration::from_secs(60))
         {
@@ -109,6 +203,7 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
+            drop(client_slot);
             drop(slot);
         });
     }

@@ -29,7 +29,7 @@ pub struct AppState {
     /// Failed admin-token attempts per client address.
     pub throttle: Arc<crate::routes::throttle::Throttle>,
     /// `http.client_ip_header`: where a reverse proxy puts the client's address.
-    pub client_ip_header: Option<String>,
+    pub client_ip: Arc<crate::routes::client_ip::ClientIp>,
     /// How long dashboard sessions live.
     pub sessions: paylink_core::store::admin_session::Limits,
     /// How long a rotated endpoint secret keeps signing (`outbound.secret_overlap_secs`).
@@ -208,7 +208,9 @@ impl Application {
             throttle: Arc::new(crate::routes::throttle::Throttle::new(
                 settings.admin.max_failures_per_minute,
             )),
-            client_ip_header: settings.client_ip_header().map(str::to_owned),
+            client_ip: Arc::new(crate::routes::client_ip::ClientIp::new(
+                settings.client_ip_header(),
+            )),
             sessions: settings.session_limits(),
             webhooks: Arc::new(WebhookSettings {
                 secrets: settings.stripe.webhook_secrets.clone(),
@@ -220,7 +222,10 @@ impl Application {
                 ),
             }),
         };
-        let metrics = match settings.metrics_addr() {
+        let metrics = match settings
+            .metrics_addr()
+            .filter(|_| !settings.metrics_on_public_addr())
+        {
             Some(addr) => {
                 let listener = TcpListener::bind(addr).await.with_context(|| {
                     format!("cannot serve metrics on PAYLINK__HTTP__METRICS_ADDR={addr}")
@@ -229,7 +234,14 @@ impl Application {
             }
             None => None,
         };
-        let router = crate::routes::router(state, metrics.is_none())
+        let public_metrics = if settings.metrics_on_public_addr() {
+            crate::routes::PublicMetrics::Open
+        } else if metrics.is_some() {
+            crate::routes::PublicMetrics::No
+        } else {
+            crate::routes::PublicMetrics::WithToken
+        };
+        let router = crate::routes::router(state, public_metrics)
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
         Ok(Self {

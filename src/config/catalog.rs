@@ -52,8 +52,8 @@ pub const ENTRIES: &[Entry] = &[
     unset(
         "http.metrics_addr",
         "address",
-        "on `http.addr`",
-        "serve the intake's `/metrics` on this address instead of `http.addr` (keep it off the public port)",
+        "on `http.addr`, with the admin token as a bearer token only (401 without)",
+        "serve the intake's `/metrics` on this address, without a token, instead of on `http.addr` (keep it off the internet); set to `http.addr` itself to serve it there without a token, on purpose",
     ),
     set(
         "http.header_read_timeout_secs",
@@ -72,6 +72,10 @@ pub const ENTRIES: &[Entry] = &[
         "connections served at once; more wait in the kernel's backlog until one closes",
     ),
     set(
+        "http.max_connections_per_client",
+        "connections one client address (IPv6: one /64) may hold at once; one more is answered 429 and closed, so one client cannot take every slot (at most `http.max_connections`; `0`: no such cap). Off when `http.client_ip_header` is set: behind a proxy every connection comes from the proxy, which must limit its clients",
+    ),
+    set(
         "http.request_timeout_secs",
         "the longest any request may take, its body included; past it paylink answers 503 with `Retry-After` (the API's JSON error on `/v1/*` and `/webhooks/*`, a page elsewhere) and drops the work, whose transaction rolls back",
     ),
@@ -79,7 +83,7 @@ pub const ENTRIES: &[Entry] = &[
         "http.client_ip_header",
         "header name",
         "the connection's peer",
-        "behind a reverse proxy: the header it writes the client's address into (e.g. `X-Forwarded-For`, whose last entry is used); set it only when every request comes through that proxy",
+        "behind a reverse proxy: the header it writes the client's address into (e.g. `X-Forwarded-For`, whose last entry is used; `ip:port`, `[v6]:port` and `Forwarded`'s `for=` are read too; a request without a readable address counts as the connection's peer, logged once); set it only when every request comes through that proxy. Unset while requests carry `X-Forwarded-For`, `Forwarded` or `X-Real-IP`, or while the public URL is https, paylink warns once (and `paylink doctor` warns)",
     ),
     set("database.url", "`postgres://…` or `sqlite://…`"),
     set("database.max_connections", "pool size"),
@@ -126,7 +130,7 @@ pub const ENTRIES: &[Entry] = &[
         "admin.token",
         "secret",
         "required for serve/run",
-        "bearer token for `/v1/*` and the dashboard's login (from the environment only; in production at least 32 characters)",
+        "bearer token for `/v1/*`, `/metrics` on the public port and the dashboard's login (from the environment only; in production at least 32 characters); changing it ends every dashboard session opened under the old one",
     ),
     set(
         "admin.session_idle_secs",
@@ -138,7 +142,7 @@ pub const ENTRIES: &[Entry] = &[
     ),
     set(
         "admin.max_failures_per_minute",
-        "failed logins or bearer tokens per client address (IPv6: per /64 prefix) in a minute before further failures get 429 for the rest of the minute (`0`: no limit)",
+        "failed logins or bearer tokens per client address (IPv6: per /64 prefix) in a minute before its further wrong ones get 429 for the rest of the minute (the right token always passes; `0`: no limit)",
     ),
     set(
         "policy.save_card_categories",

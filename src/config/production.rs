@@ -26,11 +26,29 @@ impl Settings {
     }
 
     /// In production, refuses settings that are only safe on a developer's machine: a Stripe
-    /// base other than Stripe's (it would receive the secret key and mint nothing real) and,
-    /// for the intake, a guessable admin token or no webhook secret (every delivery refused).
+    /// base other than Stripe's (it would receive the secret key and mint nothing real), a
+    /// public URL that is not https (pay URLs, Stripe's return address and the dashboard's
+    /// login would travel in clear) and, for the intake, a guessable admin token or no webhook
+    /// secret (every delivery refused).
     pub fn check_production(&self, role: Role) -> Result<(), ConfigError> {
         if !self.is_production() {
             return Ok(());
+        }
+        // Loopback included: production means payers reach it, and they reach it over https
+        // (a TLS-terminating proxy in front of paylink, which speaks plain HTTP).
+        if !self
+            .public_base_url
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("https://")
+        {
+            return Err(ConfigError(format!(
+                "PAYLINK__PUBLIC_BASE_URL must be an https:// URL when PAYLINK_ENV=production \
+                 (it is {}): payers' pay URLs, Stripe's return to the thank-you page and the \
+                 dashboard's login travel over it. Put paylink behind a TLS-terminating proxy \
+                 and set the https address payers see",
+                paylink_core::store::redact_url(&self.public_base_url)
+            )));
         }
         if self.stripe.api_base.trim_end_matches('/') != STRIPE_API_BASE.trim_end_matches('/') {
             return Err(ConfigError(format!(
@@ -68,6 +86,7 @@ mod tests {
 
     fn production(changes: &[(&str, &str)]) -> Settings {
         let mut figment = Settings::built_in()
+            .merge(("public_base_url", "https://pay.example.org"))
             .merge(("admin.token", "a-token-of-exactly-32-characters"))
             .merge(("stripe.webhook_secrets", "whsec_x"));
         for (key, value) in changes {
@@ -101,6 +120,16 @@ mod tests {
                 ("stripe.api_base", "https://api.stripe.com.example/"),
                 Role::Workers,
                 "PAYLINK__STRIPE__API_BASE",
+            ),
+            (
+                ("public_base_url", "http://pay.example.org"),
+                Role::Intake,
+                "PAYLINK__PUBLIC_BASE_URL",
+            ),
+            (
+                ("public_base_url", "http://127.0.0.1:8080"),
+                Role::Workers,
+                "PAYLINK__PUBLIC_BASE_URL",
             ),
         ] {
             let error = production(&[change])

@@ -1,5 +1,7 @@
 //! The doctor's checks of the deployment itself: the database (reachable, migrations current),
-//! the queue, the public base URL the intake runs with, and a webhook secret to verify Stripe.
+//! the queue, the public base URL the intake runs with, a webhook secret to verify Stripe, where
+//! client addresses come from (a proxy nobody told paylink about) and where `/metrics` is
+//! served. Every check only reads: the database is left exactly as found.
 
 use paylink_core::store::{self, deployment, schema_lock};
 use sea_orm::DatabaseConnection;
@@ -35,7 +37,47 @@ pub async fn check(settings: &Settings, report: &mut Report) -> Option<DatabaseC
             ),
         );
     }
+    client_address(settings, report);
+    metrics(settings, report);
     db
+}
+
+/// Whether the throttle and the connection cap can tell clients apart.
+fn client_address(settings: &Settings, report: &mut Report) {
+    if let Some(why) = crate::routes::client_ip::unconfigured_proxy(settings) {
+        report.warn("client address", why);
+        return;
+    }
+    match settings.client_ip_header() {
+        Some(header) => report.ok(
+            "client address",
+            format!(
+                "from the {header} header the proxy sets (PAYLINK__HTTP__CLIENT_IP_HEADER); the \
+                 proxy must limit connections per client"
+            ),
+        ),
+        None => report.ok(
+            "client address",
+            "the connection's peer (the public URL is http: no TLS proxy in front)",
+        ),
+    }
+}
+
+/// Who can read the intake's `/metrics`.
+fn metrics(settings: &Settings, report: &mut Report) {
+    match settings.metrics_addr() {
+        None => report.ok(
+            "metrics",
+            "on the public port, with the admin token only (set PAYLINK__HTTP__METRICS_ADDR \
+             for a Prometheus without it)",
+        ),
+        Some(_) if settings.metrics_on_public_addr() => report.warn(
+            "metrics",
+            "served to anyone on the public port (PAYLINK__HTTP__METRICS_ADDR is HTTP__ADDR): \
+             outsiders can read the deployment's volume and failures",
+        ),
+        Some(addr) => report.ok("metrics", format!("on {addr}, without a token")),
+    }
 }
 
 async fn database(settings: &Settings, report: &mut Report) -> Option<DatabaseConnection> {
@@ -67,7 +109,8 @@ async fn database(settings: &Settings, report: &mut Report) -> Option<DatabaseCo
 
 async fn migrations(db: &DatabaseConnection, report: &mut Report) {
     let known = schema_lock::migrations_known();
-    match schema_lock::pending_migrations(db).await {
+    // Read-only: `pending_migrations` would create the migrations table in an empty database.
+    match schema_lock::pending_migrations_read_only(db).await {
         Ok(0) => report.ok("migrations", format!("current ({known} applied)")),
         Ok(pending) => report.fail(
             "migrations",
@@ -119,7 +162,8 @@ async fn queue(settings: &Settings, report: &mut Report) {
 }
 
 async fn base_url(settings: &Settings, db: &DatabaseConnection, report: &mut Report) {
-    let ours = settings.public_base_url.trim_end_matches('/');
+    let ours = store::redact_url(settings.public_base_url.trim_end_matches('/'));
+    let ours = ours.as_str();
     let recorded = match deployment::get(db, deployment::PUBLIC_BASE_URL).await {
         Ok(recorded) => recorded,
         Err(e) => {
@@ -138,7 +182,9 @@ async fn base_url(settings: &Settings, db: &DatabaseConnection, report: &mut Rep
                 "{ours}: no intake has started on this database yet, so it cannot be compared; start it and run the doctor again"
             ),
         ),
-        Some(row) if row.value.trim_end_matches('/') == ours => {
+        Some(row)
+            if row.value.trim_end_matches('/') == settings.public_base_url.trim_end_matches('/') =>
+        {
             if settings.is_production() && !ours.starts_with("https://") {
                 report.warn(
                     "public base URL",
@@ -152,7 +198,7 @@ async fn base_url(settings: &Settings, db: &DatabaseConnection, report: &mut Rep
             "public base URL",
             format!(
                 "these settings say {ours}, but the intake runs with {} (recorded {}).",
-                row.value,
+                store::redact_url(&row.value),
                 row.updated_at.format("%Y-%m-%d %H:%M UTC")
             ),
             "set PAYLINK__PUBLIC_BASE_URL to the same value for the intake, the workers and the doctor.",

@@ -2,7 +2,8 @@
 //! `serve` and `work` read, before a blast reaches thousands of payers (README, "Before your
 //! first blast"). One line per check, `ok`, `warn` or `FAIL` with what to do; exit 0 only when
 //! nothing failed. Nothing is changed, except for the test links `--create-test-link` makes (and
-//! switches off again).
+//! switches off again): the database is only read (not even the migrations table is created in
+//! an empty one), and every URL printed goes through `redact_url` first.
 
 mod deployment;
 mod report;
@@ -28,7 +29,7 @@ pub async fn run(settings: &Settings, create_test_link: bool, keep: Keep) -> any
         } else {
             &settings.environment
         },
-        settings.stripe.api_base
+        paylink_core::store::redact_url(&settings.stripe.api_base)
     );
     if create_test_link && settings.live_stripe_key() {
         report.fail(

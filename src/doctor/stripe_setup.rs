@@ -2,6 +2,7 @@
 //! it, live only in production), the webhook endpoint pointing at this intake (enabled, the
 //! events paylink processes, a pinned API version, its secret), and the rate limit's headroom.
 
+use paylink_core::store::redact_url;
 use paylink_core::stripe::{CHECKOUT_EVENT_TYPES, StripeApi, StripeFailure, api_version};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
@@ -83,7 +84,7 @@ pub async fn check(
                 "stripe accepts key",
                 format!(
                     "{} answered GET /v1/webhook_endpoints ({} mode)",
-                    settings.stripe.api_base,
+                    redact_url(&settings.stripe.api_base),
                     mode.name()
                 ),
             );
@@ -116,7 +117,7 @@ fn key_kind(settings: &Settings, report: &mut Report) -> Option<Mode> {
             "stripe key",
             format!(
                 "none needed: stripe.api_base is {} (the stand-in), not Stripe",
-                settings.stripe.api_base
+                redact_url(&settings.stripe.api_base)
             ),
         );
         return Some(Mode::Test);
@@ -179,7 +180,10 @@ fn refused(settings: &Settings, failure: &StripeFailure, report: &mut Report) {
             "give the restricted key read access to Webhook Endpoints (and write access to Payment Links), or use the secret key.".to_owned(),
         ),
         _ => (
-            format!("cannot ask Stripe at {}: {failure}.", settings.stripe.api_base),
+            format!(
+                "cannot ask Stripe at {}: {failure}.",
+                redact_url(&settings.stripe.api_base)
+            ),
             "check the network to Stripe and PAYLINK__STRIPE__API_BASE.".to_owned(),
         ),
     };
@@ -226,13 +230,16 @@ async fn endpoint(
         "{}/webhooks/stripe",
         settings.public_base_url.trim_end_matches('/')
     );
+    // What is printed: the public URL has no business holding credentials, but if it does,
+    // they are not repeated here.
+    let shown = redact_url(&wanted);
     let version = api_version();
     let events: Vec<String> = CHECKOUT_EVENT_TYPES
         .iter()
         .map(|t| format!("-d 'enabled_events[]={t}'"))
         .collect();
     let create = format!(
-        "curl https://api.stripe.com/v1/webhook_endpoints -u \"$PAYLINK__STRIPE__SECRET_KEY:\" -d url={wanted} {} -d api_version={version}",
+        "curl https://api.stripe.com/v1/webhook_endpoints -u \"$PAYLINK__STRIPE__SECRET_KEY:\" -d url={shown} {} -d api_version={version}",
         events.join(" ")
     );
     let url_of = |e: &Value| e["url"].as_str().unwrap_or_default().to_owned();
@@ -240,11 +247,11 @@ async fn endpoint(
         .iter()
         .find(|e| url_of(e).trim_end_matches('/') == wanted)
     else {
-        let others: Vec<String> = endpoints.iter().map(url_of).collect();
+        let others: Vec<String> = endpoints.iter().map(|e| redact_url(&url_of(e))).collect();
         report.fail(
             "webhook endpoint",
             format!(
-                "none of the account's {} endpoint(s) points at {wanted}{}.",
+                "none of the account's {} endpoint(s) points at {shown}{}.",
                 endpoints.len(),
                 if others.is_empty() {
                     String::new()
@@ -264,12 +271,12 @@ async fn endpoint(
     };
     let id = found["id"].as_str().unwrap_or("?");
     if found["status"].as_str() == Some("enabled") {
-        report.ok("webhook endpoint", format!("{id} at {wanted}, enabled"));
+        report.ok("webhook endpoint", format!("{id} at {shown}, enabled"));
     } else {
         report.fail(
             "webhook endpoint",
             format!(
-                "{id} at {wanted} is {}: Stripe sends it nothing.",
+                "{id} at {shown} is {}: Stripe sends it nothing.",
                 found["status"].as_str().unwrap_or("not enabled")
             ),
             "enable it in the Dashboard (Developers → Webhooks → the endpoint).",

@@ -71,7 +71,8 @@ pub async fn check(
                 &check,
                 format!(
                     "{} {} as asked (amount, currency, metadata, customer_creation, setup_future_usage, restrictions, after_completion)",
-                    link.id, link.url
+                    link.id,
+                    paylink_core::store::redact_url(&link.url)
                 ),
             );
         } else {

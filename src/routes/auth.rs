@@ -1,6 +1,11 @@
 //! The admin token: one constant-time comparison and one bearer check, shared by `/v1/*` (this
-//! middleware) and `/admin` (which also takes a session cookie; see `admin/session.rs`). Failed
-//! checks count towards the client address's throttle (`throttle.rs`).
+//! middleware), `/metrics` on the public port and `/admin` (which also takes a session cookie;
+//! see `admin/session.rs`).
+//!
+//! The credential is judged first and the throttle (`throttle.rs`) only then, for a wrong one:
+//! the right token always passes, even from an address that is throttled; a wrong one is
+//! counted, and refused with 429 once the address has failed too often this minute
+//! (docs/security.md, "Admin token and throttle").
 
 use std::net::IpAddr;
 
@@ -12,7 +17,7 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use super::ApiError;
-use super::throttle::{Throttled, client_addr};
+use super::throttle::Throttled;
 use crate::startup::AppState;
 
 /// Whether `presented` equals `expected`, in constant time; empty never matches.
@@ -46,19 +51,30 @@ pub fn bearer(state: &AppState, headers: &HeaderMap) -> Bearer {
 
 /// The request's client address, for the throttle (`None` only off a real connection).
 pub fn client(state: &AppState, request: &axum::http::request::Parts) -> Option<IpAddr> {
-    client_addr(request, state.client_ip_header.as_deref())
+    state.client_ip.of(request)
 }
 
-/// Refuses a throttled address before its credential is even looked at.
-pub fn check_throttle(state: &AppState, addr: Option<IpAddr>) -> Result<(), Throttled> {
-    addr.map_or(Ok(()), |addr| state.throttle.check(addr))
+/// Why a credential that is not the admin token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Counted against the address: 401.
+    Wrong,
+    /// The address failed too often this minute: 429 with `Retry-After`.
+    Throttled(Throttled),
 }
 
-/// Counts a failed credential against the address.
-pub fn count_failure(state: &AppState, addr: Option<IpAddr>) {
-    if let Some(addr) = addr {
-        state.throttle.failed(addr);
+/// Refuses a wrong (or missing) credential from `addr`: 429 while the address is throttled,
+/// else the failure is counted and the answer is 401. Call it only once the credential was
+/// found wrong, so that the right one is never throttled.
+pub fn refuse(state: &AppState, addr: Option<IpAddr>) -> Refusal {
+    let Some(addr) = addr else {
+        return Refusal::Wrong;
+    };
+    if let Err(throttled) = state.throttle.check(addr) {
+        return Refusal::Throttled(throttled);
     }
+    state.throttle.failed(addr);
+    Refusal::Wrong
 }
 
 pub async fn require_admin_token(
@@ -67,13 +83,13 @@ pub async fn require_admin_token(
     next: Next,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let addr = client(&state, &parts);
-    check_throttle(&state, addr).map_err(|t| ApiError::Throttled {
-        retry_after_secs: t.retry_after_secs,
-    })?;
-    if bearer(&state, &parts.headers) != Bearer::Admin {
-        count_failure(&state, addr);
-        return Err(ApiError::Unauthorized);
+    if bearer(&state, &parts.headers) == Bearer::Admin {
+        return Ok(next.run(Request::from_parts(parts, body)).await);
     }
-    Ok(next.run(Request::from_parts(parts, body)).await)
+    Err(match refuse(&state, client(&state, &parts)) {
+        Refusal::Wrong => ApiError::Unauthorized,
+        Refusal::Throttled(t) => ApiError::Throttled {
+            retry_after_secs: t.retry_after_secs,
+        },
+    })
 }

@@ -3,6 +3,7 @@
 mod admin;
 pub(crate) mod auth;
 pub(crate) mod blasts;
+pub(crate) mod client_ip;
 pub(crate) mod deadline;
 mod error;
 mod extract;
@@ -26,10 +27,22 @@ use crate::startup::AppState;
 
 pub use error::ApiError;
 
+/// Whether and how the public router serves `/metrics` (docs/security.md, "Metrics").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublicMetrics {
+    /// Served on `http.metrics_addr` instead ([`metrics_router`]): 404 here.
+    No,
+    /// The default, with no `http.metrics_addr`: only with the admin token as a bearer token.
+    /// The counters hold no payer data, but they do show an outsider the deployment's volume,
+    /// failures and Stripe trouble.
+    WithToken,
+    /// `http.metrics_addr` names `http.addr` itself: served here to anyone, on purpose.
+    Open,
+}
+
 /// Every route, with bearer-token auth on `/v1/*`, and errors in the API's JSON on `/v1/*` and
-/// `/webhooks/*` (a 405 or an extractor's rejection too); `/metrics` too unless it is served on its own
-/// address (`http.metrics_addr`, see [`metrics_router`]).
-pub fn router(state: AppState, with_metrics: bool) -> Router {
+/// `/webhooks/*` (a 405 or an extractor's rejection too); `/metrics` as `metrics` says.
+pub fn router(state: AppState, metrics: PublicMetrics) -> Router {
     let api = Router::new()
         .route("/v1/products", get(products::list).post(products::create))
         .route("/v1/products/{id}", get(products::show))
@@ -81,14 +94,22 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
             "/",
             get(|| async { axum::response::Redirect::to("/admin") }),
         );
-    let public = if with_metrics {
-        public.route("/metrics", get(metrics::render))
-    } else {
-        public
+    let public = match metrics {
+        PublicMetrics::No => public,
+        PublicMetrics::WithToken => public.route(
+            "/metrics",
+            get(metrics::render)
+                .layer(from_fn_with_state(state.clone(), auth::require_admin_token)),
+        ),
+        PublicMetrics::Open => public.route("/metrics", get(metrics::render)),
     };
     public
         .fallback(error::not_found)
         .layer(from_fn(headers::security_headers))
+        .layer(from_fn_with_state(
+            state.clone(),
+            client_ip::notice_forwarding,
+        ))
         .with_state(state)
 }
 

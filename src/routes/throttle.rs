@@ -1,8 +1,11 @@
-//! Brute-force limit on the admin token (docs/security.md): per client address, failed
-//! logins and failed bearer checks are counted in a one-minute window that opens at the first
-//! failure; once `limit` have failed, every credential from that address is refused with 429
-//! and `Retry-After` until the window closes. The count lives in the process (each intake
-//! process counts its own), which is enough to turn a 1,000/s guesser into 10 a minute.
+//! Brute-force limit on the admin token (docs/security.md, "Admin token and throttle"): per
+//! client address, failed logins and failed bearer checks are counted in a one-minute window
+//! that opens at the first failure; once `limit` have failed, every further *wrong* credential
+//! from that address is refused with 429 and `Retry-After` until the window closes. The right
+//! token always passes, throttled or not (`auth::refuse` is only reached by a wrong one): behind
+//! a proxy many clients share one address, and one client's guesses must not lock the host
+//! application or the operator out. The count lives in the process (each intake process counts
+//! its own).
 //!
 //! An IPv6 client is counted by its /64 prefix, not its full address: one host is routinely
 //! given a whole /64 and can rotate through its 2^64 addresses at will, so counting addresses
@@ -12,10 +15,6 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use axum::extract::ConnectInfo;
-use axum::http::HeaderMap;
-use axum::http::request::Parts;
 
 const WINDOW: Duration = Duration::from_secs(60);
 
@@ -80,7 +79,8 @@ impl Throttle {
         self.windows.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether `addr` may present a credential now.
+    /// Whether a wrong credential from `addr` is still answered 401 (`Ok`) or, the address
+    /// having failed `limit` times this minute, 429 (`Err`).
     pub fn check(&self, addr: IpAddr) -> Result<(), Throttled> {
         if self.limit == 0 {
             return Ok(());
@@ -121,34 +121,10 @@ impl Throttle {
             tracing::warn!(
                 client = %key,
                 failures = window.failures,
-                "too many failed admin-token attempts; refusing this address for the rest of the minute"
+                "too many failed admin-token attempts; refusing further wrong tokens from this address for the rest of the minute (the right token still passes)"
             );
         }
     }
-}
-
-/// The client's address: the peer of the connection, or, behind a reverse proxy that sets it,
-/// the last address in the header `http.client_ip_header` names (the one the proxy added).
-pub fn client_addr(parts: &Parts, header: Option<&str>) -> Option<IpAddr> {
-    if let Some(name) = header
-        && let Some(addr) = from_header(&parts.headers, name)
-    {
-        return Some(addr);
-    }
-    parts
-        .extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip())
-}
-
-fn from_header(headers: &HeaderMap, name: &str) -> Option<IpAddr> {
-    let last = headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .last()?;
-    last.trim().parse().ok()
 }
 
 #[cfg(test)]

@@ -36,10 +36,12 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// `GET /metrics` on the intake's public port, as text.
+    /// `GET /metrics` on the intake's public port (with the admin token, as it requires there
+    /// unless `http.metrics_addr` is set), as text.
     pub async fn metrics_text(&self) -> String {
         self.client
             .get(self.url("/metrics"))
+            .bearer_auth(ADMIN_TOKEN)
             .send()
             .await
             .expect("request sent")

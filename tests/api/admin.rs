@@ -335,7 +335,13 @@ async fn metrics_are_prometheus_text_with_jobs_stripe_webhooks_queue_and_orders(
     })
     .await;
 
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]

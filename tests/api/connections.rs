@@ -1,6 +1,7 @@
 //! Every connection's limits, on real sockets (docs/security.md): the header and body
 //! timeouts at their shipped 30 s and when set shorter, the whole-body deadline against a body
-//! trickled a byte at a time, the connection cap, and `/metrics` on its own address.
+//! trickled a byte at a time, the connection caps (overall and per client), and `/metrics`
+//! behind the admin token or on its own address.
 
 use std::time::{Duration, Instant};
 
@@ -218,8 +219,18 @@ async fn with_metrics_addr_set_metrics_leave_the_public_port() {
         ..AppOptions::default()
     })
     .await;
-    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(public.status(), 404);
+    let public = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(paylink_testkit::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        public.status(),
+        404,
+        "not on the public port, even with the token"
+    );
     let own = app.metrics_address.clone().expect("a metrics address");
     let metrics = app
         .client
@@ -232,4 +243,125 @@ async fn with_metrics_addr_set_metrics_leave_the_public_port() {
     // Nothing else is served there.
     let other = app.client.get(format!("{own}/admin")).send().await.unwrap();
     assert_eq!(other.status(), 404);
+}
+
+/// A connection to `addr` from the local address `from` (any of 127/8 reaches loopback on
+/// Linux), so a test can be two clients.
+async fn connect_from(from: &str, addr: &str) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{from}:0").parse().unwrap())?;
+    socket.connect(addr.parse().unwrap()).await
+}
+
+/// The finding: 1,100 half-sent request heads from one address took every one of the 1,024
+/// slots and locked everyone out until the 30 s header timeout. At the shipped limits (1,024
+/// connections, 128 per client) the same flood from 127.0.0.1 holds 128; 127.0.0.2 is served
+/// at once, and the flood's extra connections are answered 429 and closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_holding_1100_half_sent_heads_leaves_another_client_served() {
+    let app = spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    assert_eq!(app.settings.http.max_connections, 1024, "the shipped limit");
+    assert_eq!(app.settings.http.max_connections_per_client, 128);
+    let addr = host_port(&app.address).to_owned();
+    let mut flood = Vec::new();
+    for _ in 0..1100 {
+        let Ok(mut stream) = connect_from("127.0.0.1", &addr).await else {
+            continue;
+        };
+        // A refused connection may already be closed: its write fails, which is the point.
+        let _ = stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await;
+        flood.push(stream);
+    }
+
+    let started = Instant::now();
+    let mut other = connect_from("127.0.0.2", &addr).await.unwrap();
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, closed) = until_closed(&mut other, Duration::from_secs(10)).await;
+    println!(
+        "127.0.0.2 answered after {:?} with 1,100 heads from 127.0.0.1 open",
+        started.elapsed()
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(
+        closed.is_some_and(|c| c < Duration::from_secs(5)),
+        "answered at once, not after the header timeout: {closed:?}"
+    );
+
+    // Of the flood, 128 are held open and the rest were told 429 and closed.
+    let mut refused = 0;
+    let mut open = 0;
+    for stream in &mut flood {
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(20), stream.read(&mut buf)).await {
+            Err(_) => open += 1,
+            Ok(Ok(n)) if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 429") => {
+                refused += 1
+            }
+            Ok(_) => refused += 1,
+        }
+    }
+    println!("of the flood: {open} held open, {refused} refused");
+    assert_eq!(open, 128, "the cap holds ({refused} refused)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_metrics_on_the_public_port_need_the_admin_token() {
+    let app = spawn_app_with(AppOptions {
+        workers: false,
+        ..AppOptions::default()
+    })
+    .await;
+    assert_eq!(app.settings.metrics_addr(), None, "the shipped default");
+    let anonymous = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let text = anonymous.text().await.unwrap();
+    assert!(!text.contains("paylink_"), "{text}");
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let text = app.metrics_text().await;
+    assert!(text.contains("paylink_"), "with the token: {text}");
+}
+
+/// `http.metrics_addr` naming `http.addr` itself serves `/metrics` there to anyone: a
+/// Prometheus that cannot send a token, on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_addr_set_to_the_public_addr_serves_metrics_there_without_a_token() {
+    use crate::safe_defaults::{scratch_dir, start};
+    let dir = scratch_dir();
+    let port = paylink_testkit::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut command = crate::cli::paylink();
+    command
+        .arg("serve")
+        .current_dir(&dir)
+        .env("PAYLINK__HTTP__ADDR", &addr)
+        .env("PAYLINK__HTTP__METRICS_ADDR", &addr)
+        .env("PAYLINK__PUBLIC_BASE_URL", format!("http://{addr}"))
+        .env("PAYLINK__ADMIN__TOKEN", paylink_testkit::ADMIN_TOKEN)
+        .env("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/");
+    let started = start(command);
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
+    let status = metrics.status();
+    let text = metrics.text().await.unwrap();
+    started.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("paylink_"), "{text}");
 }

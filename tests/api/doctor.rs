@@ -339,3 +339,124 @@ async fn each_broken_setup_fails_its_own_check_naming_the_fix() {
         "switched off even so"
     );
 }
+
+/// The tables of the database at `url` (PostgreSQL).
+async fn tables(url: &str) -> Vec<String> {
+    use sea_orm::ConnectionTrait as _;
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT table_name::text AS name FROM information_schema.tables \
+             WHERE table_schema = 'public' ORDER BY 1",
+        ))
+        .await
+        .unwrap();
+    let names = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect();
+    db.close().await.unwrap();
+    names
+}
+
+/// The doctor checks a database it must leave as found: against an empty one it says the
+/// migrations are missing, and creates nothing (not even the migrations table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_creates_no_table_in_an_empty_database() {
+    let app = spawn_app().await;
+    let empty = paylink_testkit::TestDatabase::create(paylink_testkit::Db::Postgres).await;
+    assert_eq!(tables(&empty.url).await, Vec::<String>::new());
+
+    let (code, out) = run(doctor(
+        &app,
+        &[],
+        &[("PAYLINK__DATABASE__URL", empty.url.as_str())],
+    ));
+
+    assert_eq!(code, 1, "{out}");
+    let failed = line(&out, "FAIL", "migrations").expect(&out);
+    assert!(failed.contains("paylink migrate"), "{failed}");
+    assert_eq!(
+        tables(&empty.url).await,
+        Vec::<String>::new(),
+        "the doctor wrote to the database it checked:\n{out}"
+    );
+}
+
+/// Every URL the doctor prints is redacted: the Stripe base, the public URL, the database and
+/// the queue, whatever credentials they hold and however they are spelt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_url_the_doctor_prints_is_redacted() {
+    let app = spawn_app().await;
+    let stand_in = app
+        .fake_url
+        .replacen("http://", "http://stripeuser:api-secret-1@", 1);
+    let public = "https://payuser:public-secret-2@pay.example.org";
+    // The database and queue this app uses: the public URL is compared with the intake's.
+    let (_, reachable) = run(doctor(
+        &app,
+        &[],
+        &[
+            ("PAYLINK__STRIPE__API_BASE", stand_in.as_str()),
+            ("PAYLINK__PUBLIC_BASE_URL", public),
+        ],
+    ));
+    // Ones that cannot be reached, with passwords a driver misreads.
+    let (_, unreachable) = run(doctor(
+        &app,
+        &[],
+        &[
+            (
+                "PAYLINK__DATABASE__URL",
+                "postgres://postgres:db?secret-3@127.0.0.1:9/none",
+            ),
+            ("PAYLINK__QUEUE__URL", "redis://:queue@secret-4@127.0.0.1:9"),
+        ],
+    ));
+    let out = format!("{reachable}{unreachable}");
+    for secret in ["api-secret-1", "public-secret-2", "secret-3", "secret-4"] {
+        assert!(!out.contains(secret), "{secret} printed:\n{out}");
+    }
+    assert!(
+        reachable.contains("stripeuser:***@127.0.0.1"),
+        "{reachable}"
+    );
+    let base = line(&reachable, "FAIL", "public base URL").expect(&reachable);
+    assert!(base.contains("payuser:***@pay.example.org"), "{base}");
+    assert!(
+        line(&unreachable, "FAIL", "database")
+            .expect(&unreachable)
+            .contains("postgres:***@127.0.0.1:9/none"),
+        "{unreachable}"
+    );
+}
+
+/// Behind a TLS proxy (an https public URL; paylink speaks plain HTTP) without
+/// `client_ip_header`, every client would count as the proxy: the doctor warns, naming the
+/// setting; with it set, or an http public URL, the check is ok. `/metrics` is reported too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_warns_about_a_proxy_paylink_was_not_told_about() {
+    let app = spawn_app().await;
+    let https = [("PAYLINK__PUBLIC_BASE_URL", "https://pay.example.org")];
+    let (_, out) = run(doctor(&app, &[], &https));
+    let warned = line(&out, "warn", "client address").expect(&out);
+    assert!(
+        warned.contains("PAYLINK__HTTP__CLIENT_IP_HEADER"),
+        "{warned}"
+    );
+    let (_, out) = run(doctor(
+        &app,
+        &[],
+        &[
+            https[0],
+            ("PAYLINK__HTTP__CLIENT_IP_HEADER", "X-Forwarded-For"),
+        ],
+    ));
+    let ok = line(&out, "ok", "client address").expect(&out);
+    assert!(ok.contains("X-Forwarded-For"), "{ok}");
+    let (_, out) = run(doctor(&app, &[], &[]));
+    assert!(line(&out, "ok", "client address").is_some(), "{out}");
+    let metrics = line(&out, "ok", "metrics").expect(&out);
+    assert!(metrics.contains("admin token"), "{metrics}");
+}

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use fake_stripe::FakeConfig;
+use futures::StreamExt as _;
 use serde_json::Value;
 
 use paylink_testkit::{AppOptions, TestApp, WEBHOOK_SECRET, sign, spawn_app_with};
@@ -46,18 +47,27 @@ async fn a_flood_of_made_up_returns_costs_a_handful_of_reads_and_leaves_webhooks
     }
     let reads_before = requests(&app, SESSION_READS).await;
 
+    // 100 connections at a time: within one client's share of connections
+    // (`http.max_connections_per_client`), so every return reaches the page.
     let flooder = client_from(1);
-    let flood = futures::future::join_all((0..300).map(|i| {
-        let url = format!(
-            "{}/thanks?session_id=cs_test_made_up_{i}",
-            orders[i % orders.len()]["pay_url"].as_str().unwrap()
-        );
-        let flooder = flooder.clone();
-        async move {
-            let response = flooder.get(url).send().await.unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        }
-    }));
+    let urls: Vec<String> = (0..300)
+        .map(|i| {
+            format!(
+                "{}/thanks?session_id=cs_test_made_up_{i}",
+                orders[i % orders.len()]["pay_url"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let flood = futures::stream::iter(urls)
+        .map(move |url| {
+            let flooder = flooder.clone();
+            async move {
+                let response = flooder.get(url).send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        })
+        .buffer_unordered(100)
+        .collect::<Vec<_>>();
     let flood = tokio::spawn(flood);
 
     // Stripe delivers a payment while the flood is on, from an address of its own.

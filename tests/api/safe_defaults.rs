@@ -201,6 +201,8 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
 /// A `paylink` process that printed its "listening on" line.
 pub(crate) struct Started {
     process: Running,
+    /// What it printed on stdout before that line (start-up warnings).
+    before: String,
     /// That line.
     line: String,
     /// Where its stdout (after that line) and stderr go.
@@ -212,7 +214,7 @@ impl Started {
     pub(crate) fn stop(mut self) -> String {
         let _ = self.process.0.kill();
         let _ = self.process.0.wait();
-        let mut printed = self.line.clone();
+        let mut printed = format!("{}{}\n", self.before, self.line);
         while let Ok(chunk) = self.rest.recv_timeout(Duration::from_secs(5)) {
             printed.push_str(&chunk);
         }
@@ -247,11 +249,13 @@ pub(crate) fn start(mut command: Command) -> Started {
             });
             return Started {
                 process: Running(child),
+                before,
                 line,
                 rest,
             };
         }
         before.push_str(&line);
+        before.push('\n');
     }
     let _ = child.wait();
     let stderr = rest
@@ -378,6 +382,7 @@ fn production(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'
         ("PAYLINK__STRIPE__SECRET_KEY", "sk_test_production_check"),
         ("PAYLINK__STRIPE__API_BASE", "https://api.stripe.com/"),
         ("PAYLINK__STRIPE__WEBHOOK_SECRETS", "whsec_production_check"),
+        ("PAYLINK__PUBLIC_BASE_URL", "https://pay.example.org"),
         // Should a check be missing, start-up fails here (exit 1) instead of serving.
         (
             "PAYLINK__DATABASE__URL",
@@ -436,6 +441,51 @@ fn production_refuses_an_intake_without_a_webhook_secret() {
             printed.contains("PAYLINK__STRIPE__WEBHOOK_SECRETS"),
             "{command}: {printed}"
         );
+    }
+}
+
+/// Production means payers reach it: an `http://` public URL (loopback included) would send pay
+/// URLs, the return page and the dashboard's login in clear.
+#[test]
+fn production_refuses_an_http_public_url_naming_the_setting() {
+    for (command, url) in [
+        ("serve", "http://pay.example.org"),
+        ("run", "http://127.0.0.1:8080"),
+        ("work", "http://pay.example.org"),
+    ] {
+        let (code, printed) = run_to_exit(
+            &[command],
+            &production(&[("PAYLINK__PUBLIC_BASE_URL", url)]),
+        );
+        assert_eq!(code, Some(2), "{command} {url}: {printed}");
+        assert!(
+            printed.contains("PAYLINK__PUBLIC_BASE_URL") && printed.contains("https://"),
+            "{command} {url}: {printed}"
+        );
+    }
+}
+
+/// Passwords a driver misreads (a raw `?` or `@`, as a random password may hold) are never
+/// printed, neither by `serve` nor `run` failing to reach the database nor by the doctor.
+#[test]
+fn a_database_password_with_a_raw_question_mark_or_at_sign_is_never_printed() {
+    for (password, shown) in [("pa?ss-7f3a", "ss-7f3a"), ("p@ss-9c1e", "ss-9c1e")] {
+        let url = format!("postgres://nobody:{password}@127.0.0.1:9/none");
+        let env = [
+            ("PAYLINK__ADMIN__TOKEN", "9081726354"),
+            ("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/"),
+            ("PAYLINK__QUEUE__URL", "redis://127.0.0.1:9"),
+            ("PAYLINK__DATABASE__URL", url.as_str()),
+        ];
+        for command in ["serve", "run", "doctor"] {
+            let (code, printed) = run_to_exit(&[command], &env);
+            assert_eq!(code, Some(1), "{command}: {printed}");
+            assert!(printed.contains("127.0.0.1:9/none"), "{command}: {printed}");
+            assert!(
+                !printed.contains(shown),
+                "{command} printed the password {password:?}: {printed}"
+            );
+        }
     }
 }
 

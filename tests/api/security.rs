@@ -196,49 +196,54 @@ async fn every_admin_answer_is_no_store_and_html_pages_carry_the_security_header
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_failed_logins_in_a_minute_throttle_the_address_even_for_the_right_token() {
-    let app = spawn_app().await;
-    for attempt in 1..=10 {
-        let wrong = app
-            .client
-            .post(app.url("/admin/login"))
-            .form(&[("token", "guess")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(wrong.status(), 401, "attempt {attempt}");
-    }
-    let refused = app
-        .client
+/// Posts the login form with `token`.
+async fn login_with(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
         .post(app.url("/admin/login"))
-        .form(&[("token", ADMIN_TOKEN)])
+        .form(&[("token", token)])
         .send()
         .await
-        .unwrap();
-    assert_eq!(
-        refused.status(),
-        429,
-        "the right token waits out the minute too"
-    );
-    let retry_after: u64 = refused.headers()["retry-after"]
+        .unwrap()
+}
+
+/// The seconds a 429 asks to wait, checked to be within the minute.
+fn retry_after(response: &reqwest::Response) -> u64 {
+    let secs: u64 = response.headers()["retry-after"]
         .to_str()
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=60).contains(&retry_after), "{retry_after}");
-    assert!(refused.headers().get("set-cookie").is_none());
-    // A wrong bearer token on the dashboard is refused the same way.
-    let bearer = app
-        .client
-        .get(app.url("/admin"))
-        .bearer_auth("guess")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bearer.status(), 429);
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = metrics.text().await.unwrap();
+    assert!((1..=60).contains(&secs), "{secs}");
+    secs
+}
+
+/// Behind a proxy without `client_ip_header` every client is one address: one client's
+/// guesses must not lock out the operator. Twenty wrong logins (ten 401s, then 429s), then the
+/// right token still logs in; a wrong one after it is still refused with 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_failed_logins_then_the_right_token_logs_in_and_wrong_ones_stay_throttled() {
+    let app = spawn_app().await;
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(login_with(&app, "guess").await.status().as_u16());
+    }
+    assert_eq!(statuses[..10], [401; 10], "{statuses:?}");
+    assert_eq!(statuses[10..], [429; 10], "{statuses:?}");
+
+    let right = login_with(&app, ADMIN_TOKEN).await;
+    assert_eq!(right.status(), 303, "the right token is never throttled");
+    let cookie = right.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert_eq!(page_with(&app, pair(&cookie), "/admin").await.status(), 200);
+
+    let wrong = login_with(&app, "guess").await;
+    assert_eq!(wrong.status(), 429, "a wrong one is still refused");
+    retry_after(&wrong);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    // A bearer token on the dashboard: the wrong one 429, the right one served.
+    let bearer = |token: &'static str| app.client.get(app.url("/admin")).bearer_auth(token).send();
+    assert_eq!(bearer("guess").await.unwrap().status(), 429);
+    assert_eq!(bearer(ADMIN_TOKEN).await.unwrap().status(), 200);
+    let text = app.metrics_text().await;
     assert!(
         text.lines()
             .any(|l| l.starts_with("paylink_auth_throttled_total")),
@@ -246,30 +251,45 @@ async fn ten_failed_logins_in_a_minute_throttle_the_address_even_for_the_right_t
     );
 }
 
+/// The host application's API calls go on while someone behind the same address guesses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_wrong_bearer_tokens_in_a_minute_get_429_with_retry_after_on_the_api() {
+async fn twenty_wrong_bearer_tokens_then_the_right_one_is_served_and_wrong_ones_get_429() {
     let app = spawn_app().await;
-    for attempt in 1..=10 {
-        let wrong = app
-            .client
-            .get(app.url("/v1/orders/ord_x"))
-            .bearer_auth(format!("guess-{attempt}"))
+    let call = |token: String| {
+        app.client
+            .get(app.url("/v1/products"))
+            .bearer_auth(token)
             .send()
-            .await
-            .unwrap();
-        assert_eq!(wrong.status(), 401, "attempt {attempt}");
+    };
+    let mut statuses = Vec::new();
+    for attempt in 1..=20 {
+        statuses.push(
+            call(format!("guess-{attempt}"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
     }
-    let refused = app
+    assert_eq!(statuses[..10], [401; 10], "{statuses:?}");
+    assert_eq!(statuses[10..], [429; 10], "{statuses:?}");
+
+    let right = call(ADMIN_TOKEN.to_owned()).await.unwrap();
+    assert_eq!(right.status(), 200, "the right token is never throttled");
+
+    let refused = call("guess-21".to_owned()).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    retry_after(&refused);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+    // No token at all counts as a wrong one.
+    let none = app
         .client
-        .get(app.url("/v1/orders/ord_x"))
-        .bearer_auth(ADMIN_TOKEN)
+        .get(app.url("/v1/products"))
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 429);
-    assert!(refused.headers().contains_key("retry-after"));
-    let body: serde_json::Value = refused.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "too_many_attempts");
+    assert_eq!(none.status(), 429);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,7 +301,7 @@ async fn behind_a_proxy_the_throttle_counts_the_forwarded_client_not_the_proxy()
     .await;
     let attempt = |client: &'static str, token: &'static str| {
         app.client
-            .get(app.url("/v1/orders/ord_x"))
+            .get(app.url("/v1/products"))
             .bearer_auth(token)
             .header("x-forwarded-for", format!("198.51.100.7, {client}"))
             .send()
@@ -289,14 +309,55 @@ async fn behind_a_proxy_the_throttle_counts_the_forwarded_client_not_the_proxy()
     for _ in 0..10 {
         assert_eq!(attempt("203.0.113.9", "guess").await.unwrap().status(), 401);
     }
+    assert_eq!(attempt("203.0.113.9", "guess").await.unwrap().status(), 429);
     assert_eq!(
         attempt("203.0.113.9", ADMIN_TOKEN).await.unwrap().status(),
-        429
+        200,
+        "the right token passes even from the throttled client"
     );
-    // Another client behind the same proxy is not locked out.
+    // Another client behind the same proxy is not counted with it.
     assert_eq!(
-        attempt("203.0.113.10", ADMIN_TOKEN).await.unwrap().status(),
-        404
+        attempt("203.0.113.10", "guess").await.unwrap().status(),
+        401
+    );
+}
+
+/// A header value paylink cannot read (`unknown`, garbage, absent) is counted under the
+/// connection's peer, the proxy: those wrong tokens share one count, the right token passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_client_ip_header_is_counted_under_the_peer_and_never_blocks_the_token() {
+    let app = spawn_app_with(AppOptions {
+        settings: vec![("http.client_ip_header", json!("X-Forwarded-For"))],
+        ..AppOptions::default()
+    })
+    .await;
+    let attempt = |forwarded: Option<&'static str>, token: &'static str| {
+        let request = app.client.get(app.url("/v1/products")).bearer_auth(token);
+        match forwarded {
+            Some(value) => request.header("x-forwarded-for", value),
+            None => request,
+        }
+        .send()
+    };
+    for value in ["unknown", "garbage", "203.0.113.9, _hidden", "", "1.2.3"] {
+        assert_eq!(attempt(Some(value), "guess").await.unwrap().status(), 401);
+    }
+    for _ in 0..5 {
+        assert_eq!(attempt(None, "guess").await.unwrap().status(), 401);
+    }
+    assert_eq!(
+        attempt(Some("unknown"), "guess").await.unwrap().status(),
+        429,
+        "ten unreadable or absent values: one count, the peer's"
+    );
+    assert_eq!(attempt(None, ADMIN_TOKEN).await.unwrap().status(), 200);
+    assert_eq!(
+        attempt(Some("203.0.113.9"), "guess")
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "a readable client is counted as itself"
     );
 }
 
@@ -360,4 +421,125 @@ async fn a_throttled_address_is_logged_once_by_address_and_never_with_the_token_
         !printed.contains(WRONG_TOKEN),
         "the token tried is never logged: {printed}"
     );
+}
+
+/// The same deployment restarted with `token` as its admin token: a second intake on the
+/// app's database and engine (the settings as the app's, the token changed); its base URL.
+async fn restarted_with_token(app: &TestApp, token: &str) -> String {
+    let mut settings = app.settings.clone();
+    settings.admin.token = Some(secrecy::SecretString::from(token.to_owned()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let intake = paylink::startup::Application::build_on(listener, &settings, &app.engine)
+        .await
+        .unwrap();
+    let base = format!("http://{}", intake.local_addr().unwrap());
+    tokio::spawn(intake.run_until_stopped(std::future::pending()));
+    base
+}
+
+/// Rotating the admin token (a leak, an operator who left) logs every browser out: a session
+/// remembers the token that opened it, and is refused under another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opened_under_the_old_token_is_refused_after_the_token_changes() {
+    const NEW_TOKEN: &str = "the-new-admin-token-after-rotation";
+    let app = spawn_app().await;
+    let old = login(&app).await;
+    assert_eq!(page_with(&app, pair(&old), "/admin").await.status(), 200);
+
+    let rotated = restarted_with_token(&app, NEW_TOKEN).await;
+    let at = |base: &str, cookie: &str| {
+        app.client
+            .get(format!("{base}/admin"))
+            .header("cookie", pair(cookie).to_owned())
+            .send()
+    };
+    let refused = at(&rotated, &old).await.unwrap();
+    assert_eq!(refused.status(), 401, "the old token's session is over");
+    assert!(
+        refused.text().await.unwrap().contains("name=\"token\""),
+        "the answer is the login page"
+    );
+
+    // The new token logs in there; its session is its own, and not good under the old token.
+    let fresh = app
+        .client
+        .post(format!("{rotated}/admin/login"))
+        .form(&[("token", NEW_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 303);
+    let fresh = fresh.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert_eq!(at(&rotated, &fresh).await.unwrap().status(), 200);
+    assert_eq!(at(&app.address, &fresh).await.unwrap().status(), 401);
+    // The table holds no token, only fingerprints, one per session.
+    use paylink_core::store::admin_session::Entity;
+    use sea_orm::EntityTrait as _;
+    let rows = Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in &rows {
+        assert_eq!(row.token_fingerprint.len(), 64, "{row:?}");
+        assert!(!row.token_fingerprint.contains(ADMIN_TOKEN));
+        assert!(!row.token_fingerprint.contains(NEW_TOKEN));
+    }
+    assert_ne!(rows[0].token_fingerprint, rows[1].token_fingerprint);
+}
+
+/// Warnings in `printed` (JSON log lines) whose message contains `text`.
+fn warnings_with(printed: &str, text: &str) -> Vec<serde_json::Value> {
+    printed
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| {
+            line["level"] == "WARN"
+                && line["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(text))
+        })
+        .collect()
+}
+
+/// Behind a proxy nobody told paylink about, it says so: at start when the public URL is https
+/// (paylink speaks plain HTTP, so a TLS proxy is in front), and once when requests arrive
+/// carrying a proxy's forwarding headers, each naming the setting to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_without_client_ip_header_paylink_says_so_at_start_and_once_in_use() {
+    use crate::safe_defaults::{scratch_dir, serve_command, start};
+    let dir = scratch_dir();
+    let (mut command, base) = serve_command(
+        &dir,
+        &[
+            ("PAYLINK__ADMIN__TOKEN", ADMIN_TOKEN),
+            ("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/"),
+            ("PAYLINK__PUBLIC_BASE_URL", "https://pay.example.org"),
+            ("PAYLINK__LOG__FORMAT", "json"),
+            ("PAYLINK__LOG__LEVEL", "info"),
+        ],
+    );
+    command.env_remove("RUST_LOG");
+    let started = start(command);
+    let client = reqwest::Client::new();
+    for header in ["x-forwarded-for", "forwarded", "x-forwarded-for"] {
+        let answer = client
+            .get(format!("{base}/healthz"))
+            .header(header, "203.0.113.9")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    let printed = started.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let at_start = warnings_with(&printed, "the public URL is https");
+    assert_eq!(at_start.len(), 1, "{printed}");
+    let in_use = warnings_with(&printed, "requests arrive with a x-forwarded-for header");
+    assert_eq!(in_use.len(), 1, "once, however many requests: {printed}");
+    for warning in at_start.iter().chain(&in_use) {
+        let message = warning["fields"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("PAYLINK__HTTP__CLIENT_IP_HEADER"),
+            "{message}"
+        );
+    }
 }

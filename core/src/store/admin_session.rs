@@ -2,6 +2,12 @@
 //! in its cookie (so the table alone cannot be used to log in). A session ends at logout (the
 //! row is deleted), after `idle` without a request, or `max_age` after the login, whichever
 //! comes first. Rows past either limit are deleted at the next login.
+//!
+//! Each row also keeps the fingerprint of the admin token that opened it (computed by the
+//! intake, never the token itself): a session checked under another token does not count, so
+//! changing the token ends every session opened under the old one. Such rows are left for the
+//! sweep rather than deleted at once, so that during a rolling restart the intakes still on
+//! the old token keep their sessions until they restart too.
 
 use std::time::Duration;
 
@@ -19,6 +25,9 @@ pub struct Model {
     pub id_hash: String,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+    /// The fingerprint of the admin token the login presented (empty for rows from before
+    /// fingerprints, which then match no token).
+    pub token_fingerprint: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -46,9 +55,13 @@ fn ago(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
-/// Starts a session and answers the secret for the cookie (256 random bits, hex). Ended
-/// sessions are swept on the way.
-pub async fn open<C: ConnectionTrait>(db: &C, limits: Limits) -> Result<String, DbErr> {
+/// Starts a session under the admin token whose fingerprint is `token_fingerprint` and answers
+/// the secret for the cookie (256 random bits, hex). Ended sessions are swept on the way.
+pub async fn open<C: ConnectionTrait>(
+    db: &C,
+    token_fingerprint: &str,
+    limits: Limits,
+) -> Result<String, DbErr> {
     let now = Utc::now();
     Entity::delete_many()
         .filter(
@@ -65,16 +78,19 @@ pub async fn open<C: ConnectionTrait>(db: &C, limits: Limits) -> Result<String, 
         id_hash: Set(hash(&secret)),
         created_at: Set(now),
         last_seen_at: Set(now),
+        token_fingerprint: Set(token_fingerprint.to_owned()),
     })
     .exec_without_returning(db)
     .await?;
     Ok(secret)
 }
 
-/// Whether `secret` names a live session; a live one is marked as seen now.
+/// Whether `secret` names a live session opened under the admin token whose fingerprint is
+/// `token_fingerprint`; a live one is marked as seen now.
 pub async fn check<C: ConnectionTrait>(
     db: &C,
     secret: &str,
+    token_fingerprint: &str,
     limits: Limits,
 ) -> Result<bool, DbErr> {
     let now = Utc::now();
@@ -83,6 +99,11 @@ pub async fn check<C: ConnectionTrait>(
         return Ok(false);
     };
     if found.last_seen_at < ago(now, limits.idle) || found.created_at < ago(now, limits.max_age) {
+        return Ok(false);
+    }
+    // Reaching here takes a live session's secret already: the fingerprint is no secret to
+    // compare in constant time.
+    if token_fingerprint.is_empty() || found.token_fingerprint != token_fingerprint {
         return Ok(false);
     }
     if found.last_seen_at < now - TOUCH_EVERY {

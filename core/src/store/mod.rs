@@ -95,10 +95,15 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
                 tries += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            connected => {
-                return connected.with_context(|| {
-                    format!("failed to connect to the database at {}", redact_url(&url))
-                });
+            Ok(db) => return Ok(db),
+            // The driver's message may quote the whole URL ("The connection string '…' cannot
+            // be parsed"), password and all: it is rebuilt with the URL redacted, and the
+            // original error is not kept as its source.
+            Err(e) => {
+                let shown = redact_url(&url);
+                let message = e.to_string().replace(&url, &shown);
+                return Err(anyhow::anyhow!(message)
+                    .context(format!("failed to connect to the database at {shown}")));
             }
         }
     }

@@ -11,44 +11,62 @@ fn is_secret_key(key: &str) -> bool {
         .any(|word| key.contains(word))
 }
 
-/// A database (or Redis) URL without its passwords, safe to put in logs and error messages:
-/// the userinfo's password and the value of every query parameter whose name says it is a
-/// secret become `***`. Everything else is kept as written.
+/// A URL without its passwords, safe to put in logs and error messages: the userinfo's
+/// password and the value of every query parameter whose name says it is a secret become
+/// `***`; for an http(s) URL a user name alone is hidden too (Stripe, for one, takes its secret
+/// key as the user name). Everything else is kept as written.
+///
+/// A password is often random and may hold a raw `@`, `?`, `/` or `#` that the URL should have
+/// percent-encoded. A driver then cuts the URL somewhere the operator did not mean, but the
+/// password must stay hidden whatever reading was meant: when an `@` comes after the first
+/// `/`, `?` or `#` following the scheme, everything from the first `:` of the userinfo to the
+/// last `@` is hidden (`postgres://u:pa?ss@host/db` → `postgres://u:***@host/db`). That hides
+/// too much only when a query value holds an `@` as well; it never shows too much.
 pub fn redact_url(url: &str) -> String {
-    // The query starts at the first `?`; the userinfo ends at the last `@` before it (a
-    // password may hold a raw `/` or `@`, but a driver would cut the URL at `?`).
-    let (head, query) = match url.find('?') {
-        Some(q) => (&url[..q], Some(&url[q + 1..])),
-        None => (url, None),
-    };
-    let mut redacted = redact_userinfo(head);
-    if let Some(query) = query {
-        redacted.push('?');
-        redacted.push_str(&redact_query(query));
-    }
-    redacted
-}
-
-fn redact_userinfo(head: &str) -> String {
-    let Some(scheme_end) = head.find("://") else {
-        return head.to_owned();
+    let Some(scheme_end) = url.find("://") else {
+        return redact_tail(url);
     };
     let authority_start = scheme_end + 3;
-    match head[authority_start..].rfind('@') {
-        Some(at) => {
-            let at = authority_start + at;
-            let creds = &head[authority_start..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &head[..authority_start],
-                    &creds[..colon],
-                    &head[at..]
-                ),
-                None => head.to_owned(),
-            }
-        }
-        None => head.to_owned(),
+    let (scheme, rest) = (&url[..authority_start], &url[authority_start..]);
+    let Some(last_at) = rest.rfind('@') else {
+        return format!("{scheme}{}", redact_tail(rest));
+    };
+    // Where a driver ends the authority: the first `/`, `?` or `#`.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if last_at > authority_end
+        && let Some(colon) = rest.find(':').filter(|colon| *colon < last_at)
+        && !rest[..colon].contains(['/', '?', '#', '@'])
+    {
+        // A raw `/`, `?` or `#` may be in the password: hide up to the last `@`.
+        return format!(
+            "{scheme}{}:***@{}",
+            &rest[..colon],
+            redact_tail(&rest[last_at + 1..])
+        );
+    }
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return format!("{scheme}{}", redact_tail(rest));
+    };
+    let userinfo = &rest[..at];
+    let shown = match userinfo.find(':') {
+        Some(colon) => format!("{}:***", &userinfo[..colon]),
+        None if is_web(scheme) => "***".to_owned(),
+        None => userinfo.to_owned(),
+    };
+    format!("{scheme}{shown}@{}", redact_tail(&rest[at + 1..]))
+}
+
+/// Whether `scheme` (with its `://`) is http or https.
+fn is_web(scheme: &str) -> bool {
+    let scheme = scheme.to_ascii_lowercase();
+    scheme == "http://" || scheme == "https://"
+}
+
+/// What follows the userinfo (host, path, query, fragment), with the query's secrets hidden.
+fn redact_tail(tail: &str) -> String {
+    match tail.find('?') {
+        Some(q) => format!("{}?{}", &tail[..q], redact_query(&tail[q + 1..])),
+        None => tail.to_owned(),
     }
 }
 
@@ -98,6 +116,54 @@ mod tests {
         );
     }
 
+    /// A password with a raw `?`, `@`, `/` or `#` (one a driver would misread) is hidden
+    /// whichever way the URL is read; the host is still shown where it can be told.
+    #[test]
+    fn a_password_with_raw_reserved_characters_is_never_shown() {
+        for (url, shown) in [
+            ("postgres://u:pa?ss@host/db", "postgres://u:***@host/db"),
+            ("postgres://u:p@ss@host/db", "postgres://u:***@host/db"),
+            ("postgres://u:p@ss?word@h/db", "postgres://u:***@h/db"),
+            (
+                "postgres://u:pa?s@s@host:5432/db",
+                "postgres://u:***@host:5432/db",
+            ),
+            ("postgres://u:pa#ss@host/db", "postgres://u:***@host/db"),
+            ("postgres://u:12/ss@host/db", "postgres://u:***@host/db"),
+            (
+                "postgres://u:pa?ss@host/db?sslpassword=x",
+                "postgres://u:***@host/db?sslpassword=***",
+            ),
+            ("redis://:pa?ss@redis:6379/0", "redis://:***@redis:6379/0"),
+        ] {
+            let redacted = redact_url(url);
+            assert_eq!(redacted, shown, "{url}");
+            for part in ["pa", "ss", "word", "12"] {
+                assert!(!redacted.contains(&format!(":{part}")), "{redacted}");
+            }
+        }
+        // An `@` in a query value beside a password hides more than needed, never less.
+        let both = redact_url("postgres://u:s3cret@h/db?application_name=a@b");
+        assert!(!both.contains("s3cret"), "{both}");
+    }
+
+    #[test]
+    fn a_user_name_alone_is_hidden_in_a_web_url_only() {
+        assert_eq!(
+            redact_url("https://sk_live_abc@api.stripe.com/"),
+            "https://***@api.stripe.com/"
+        );
+        assert_eq!(
+            redact_url("http://user:pw@127.0.0.1:12111/"),
+            "http://user:***@127.0.0.1:12111/"
+        );
+        assert_eq!(
+            redact_url("postgres://paylink@db/paylink"),
+            "postgres://paylink@db/paylink",
+            "a database user name says which role connects"
+        );
+    }
+
     #[test]
     fn passwords_and_other_secrets_in_the_query_are_redacted() {
         assert_eq!(
@@ -131,6 +197,8 @@ mod tests {
             "postgres://u@h/db",
             "postgres://h/db?sslmode=require&application_name=paylink",
             "redis://redis:6379",
+            "https://api.stripe.com/",
+            "https://pay.example.org/webhooks/stripe?x=1",
             "not a url",
             "",
             "?",

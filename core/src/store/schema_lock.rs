@@ -165,6 +165,49 @@ pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<usize
         .len())
 }
 
+/// How many of this build's migrations the database has not applied, found without writing
+/// anything: `paylink doctor` checks a database it must leave as it found it, and
+/// [`pending_migrations`] (sea-orm-migration's own count) creates the `seaql_migrations`
+/// table when it is missing. A database without that table has applied none.
+pub async fn pending_migrations_read_only(db: &DatabaseConnection) -> anyhow::Result<usize> {
+    use sea_orm::{ConnectionTrait as _, Statement};
+    let backend = db.get_database_backend();
+    let exists = match backend {
+        DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = 'seaql_migrations'"
+        }
+        DbBackend::Sqlite => {
+            "SELECT COUNT(*) AS n FROM sqlite_master \
+             WHERE type = 'table' AND name = 'seaql_migrations'"
+        }
+        other => anyhow::bail!("paylink cannot read the migrations of {other:?}"),
+    };
+    let found = db
+        .query_one_raw(Statement::from_string(backend, exists))
+        .await
+        .context("failed to look for the migrations table")?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()
+        .context("failed to look for the migrations table")?
+        .unwrap_or(0);
+    let known = migration::Migrator::migrations();
+    if found == 0 {
+        return Ok(known.len());
+    }
+    let applied: std::collections::HashSet<String> = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await
+        .context("failed to read which migrations are applied")?
+        .into_iter()
+        .filter_map(|row| row.try_get::<String>("", "version").ok())
+        .collect();
+    Ok(known.iter().filter(|m| !applied.contains(m.name())).count())
+}
+
 /// How many migrations this build knows (the schema it expects).
 pub fn migrations_known() -> usize {
     migration::Migrator::migrations().len()

@@ -168,12 +168,18 @@ fn form_encode(pairs: &[(&str, String)]) -> String {
         .finish()
 }
 
+/// reqwest's message names the whole URL, credentials in `stripe.api_base` included: it is
+/// shown redacted.
 fn transport(e: reqwest::Error) -> HttpError {
     if e.is_timeout() {
-        HttpError::Timeout
-    } else {
-        HttpError::Transport(format!("{e}"))
+        return HttpError::Timeout;
     }
+    let url = e.url().map(|url| crate::store::redact_url(url.as_str()));
+    let e = e.without_url();
+    HttpError::Transport(match url {
+        Some(url) => format!("{e} for url ({url})"),
+        None => format!("{e}"),
+    })
 }
 
 impl StripeClient for StripeHttp {

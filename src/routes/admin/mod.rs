@@ -122,24 +122,29 @@ struct LoginForm {
     token: String,
 }
 
-/// A login: throttled per address like the bearer check, then a new server-side session.
+/// A login: the right token always opens a session; a wrong one is counted against the
+/// address like a wrong bearer token, and refused with 429 once it has failed too often.
 async fn login(
     State(state): State<AppState>,
     ConnectInfoParts(addr): ConnectInfoParts,
     AdminForm(form): AdminForm<LoginForm>,
 ) -> Page {
-    if let Err(t) = auth::check_throttle(&state, addr) {
-        return Ok(session::throttled(t.retry_after_secs));
-    }
     if !auth::is_admin_token(&state, &form.token) {
-        auth::count_failure(&state, addr);
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            Html(views::login(Some("That is not the admin token.")).into_string()),
-        )
-            .into_response());
+        return Ok(match auth::refuse(&state, addr) {
+            auth::Refusal::Throttled(t) => session::throttled(t.retry_after_secs),
+            auth::Refusal::Wrong => (
+                StatusCode::UNAUTHORIZED,
+                Html(views::login(Some("That is not the admin token.")).into_string()),
+            )
+                .into_response(),
+        });
     }
-    let secret = admin_session::open(&state.db, state.sessions).await?;
+    let secret = admin_session::open(
+        &state.db,
+        &session::token_fingerprint(&state),
+        state.sessions,
+    )
+    .await?;
     tracing::info!(client = ?addr, "admin logged in to the dashboard");
     let cookie = session::set_cookie(&state, Some(&secret));
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response())

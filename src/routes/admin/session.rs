@@ -4,6 +4,11 @@
 //! `admin.session_idle_secs` without a request, or `admin.session_max_age_secs` after the login.
 //! Every action (a POST) must carry the CSRF token, an HMAC of the session's secret under the
 //! admin token, so it differs per session and dies with it.
+//!
+//! A session also ends with the admin token that opened it: its row keeps the token's
+//! fingerprint ([`token_fingerprint`]), and a request whose session was opened under another
+//! token is sent to the login page. Rotating the token (a leak, a departing operator) so logs
+//! out every browser, without a step of its own.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -15,7 +20,7 @@ use paylink_core::store::admin_session;
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
-use crate::routes::auth::{self, Bearer, same_secret};
+use crate::routes::auth::{self, Bearer, Refusal, same_secret};
 use crate::startup::AppState;
 
 /// The cookie's name over plain http (path `/admin`).
@@ -47,6 +52,16 @@ impl Admin {
         }
         hex::encode(mac.finalize().into_bytes())
     }
+}
+
+/// The admin token's fingerprint, kept with each session it opens: HMAC-SHA256 of a fixed
+/// label under the token, hex. One-way and keyed by the token itself, so the table never holds
+/// the token or anything that helps guess it (a plain hash of a short token could be searched).
+pub fn token_fingerprint(state: &AppState) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(state.admin_token.expose_secret().as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(b"paylink admin session, token fingerprint");
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The CSRF token of this request's credential: what pages put in their forms and what
@@ -137,28 +152,29 @@ pub fn throttled(retry_after_secs: u64) -> Response {
 }
 
 /// Every `/admin` page and action but the login form: a bearer token or a live session, else
-/// 401 with the login page (429 while the address is throttled).
+/// 401 with the login page (429 for a wrong bearer token while the address is throttled; the
+/// right one always passes).
 pub async fn require_admin(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let addr = auth::client(&state, &parts);
-    let bearer = auth::bearer(&state, &parts.headers);
-    if bearer != Bearer::Absent
-        && let Err(t) = auth::check_throttle(&state, addr)
-    {
-        return throttled(t.retry_after_secs);
-    }
-    let admin = match bearer {
+    let admin = match auth::bearer(&state, &parts.headers) {
         Bearer::Admin => Some(Admin::Bearer),
-        Bearer::Wrong => {
-            auth::count_failure(&state, addr);
-            None
-        }
+        Bearer::Wrong => match auth::refuse(&state, auth::client(&state, &parts)) {
+            Refusal::Throttled(t) => return throttled(t.retry_after_secs),
+            Refusal::Wrong => None,
+        },
         Bearer::Absent => match cookie_secret(&state, &parts.headers) {
-            Some(secret) => match admin_session::check(&state.db, &secret, state.sessions).await {
+            Some(secret) => match admin_session::check(
+                &state.db,
+                &secret,
+                &token_fingerprint(&state),
+                state.sessions,
+            )
+            .await
+            {
                 Ok(true) => Some(Admin::Session(secret)),
                 Ok(false) => None,
                 Err(e) => return super::AdminError::from(e).into_response(),
