@@ -19,6 +19,7 @@ mod m20261201_000013_order_changes;
 mod m20261201_000014_outbound_webhooks;
 mod m20261201_000015_outbound_deliveries_by_event;
 mod m20261204_000016_key_refusals_retryable;
+mod m20261210_000017_outbound_fan_out_and_replays;
 
 /// Applies paylink's migrations in order.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_outbound_webhooks::Migration),
             Box::new(m20261201_000015_outbound_deliveries_by_event::Migration),
             Box::new(m20261204_000016_key_refusals_retryable::Migration),
+            Box::new(m20261210_000017_outbound_fan_out_and_replays::Migration),
         ]
     }
 }
