@@ -103,6 +103,11 @@ async fn secrets_never_appear_in_listings_or_logs() {
     let deployment = SqliteDeployment::start(&[
         ("PAYLINK__LOG__LEVEL", "debug".to_owned()),
         ("PAYLINK__OUTBOUND__RETRY_SCHEDULE_SECS", "1".to_owned()),
+        // The test's receiver listens on 127.0.0.1.
+        (
+            "PAYLINK__OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+            "true".to_owned(),
+        ),
     ])
     .await;
     let mut run = Observed::spawn(paylink_with(&["run"], &deployment.settings));
