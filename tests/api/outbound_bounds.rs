@@ -201,6 +201,7 @@ async fn four_hanging_endpoints_leave_a_healthy_one_its_share() {
     let healthy = Receiver::start().await;
     register(&app, &healthy.url(), Some(&["order.link_ready"])).await;
     let product = app.create_product("jersey").await;
+    let started = Instant::now();
     crate::blasts::post_blast(
         &app,
         "hang4",
@@ -209,6 +210,10 @@ async fn four_hanging_endpoints_leave_a_healthy_one_its_share() {
     .await;
 
     received(&healthy, Duration::from_secs(60), |d| d.len() >= ORDERS).await;
+    eprintln!(
+        "beside four hanging endpoints, a healthy one had its {ORDERS} events after {:?}",
+        started.elapsed()
+    );
     let hanging_ids: Vec<String> = hanging.iter().map(|(_, id)| id.clone()).collect();
     let tried = outbound_delivery::Entity::find()
         .filter(outbound_delivery::Column::EndpointId.is_in(hanging_ids))
