@@ -234,6 +234,8 @@ async fn main() -> anyhow::Result<()> {
             .env("PAYLINK__ADMIN__TOKEN", ADMIN_TOKEN)
             .env("PAYLINK__STRIPE__API_BASE", &fake_url)
             .env("PAYLINK__STRIPE__WEBHOOK_SECRETS", STRIPE_WEBHOOK_SECRET)
+            // The benchmark's receiver listens on 127.0.0.1.
+            .env("PAYLINK__OUTBOUND__ALLOW_PRIVATE_NETWORKS", "true")
             .env(
                 "PAYLINK__STRIPE__RATE_LIMIT_PER_SEC",
                 paylink_rate.to_string(),

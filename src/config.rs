@@ -168,6 +168,10 @@ pub struct OutboundConfig {
     pub timeout_secs: u64,
     /// How long the previous secret still signs after `rotate_secret`.
     pub secret_overlap_secs: u64,
+    /// Let endpoints be on loopback, private, link-local and other non-public addresses: for
+    /// the demo, the tests and a host application on the same private network. Off, such URLs
+    /// are refused at registration and every connection (docs/security.md, "Outbound webhooks").
+    pub allow_private_networks: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -503,6 +507,7 @@ impl Settings {
                 .map(|s| Duration::from_secs(*s))
                 .collect(),
             timeout: Duration::from_secs(self.outbound.timeout_secs.max(1)),
+            allow_private_networks: self.outbound.allow_private_networks,
             ..paylink_core::outbound::OutboundSettings::default()
         }
     }
@@ -627,6 +632,14 @@ mod tests {
             paylink_core::outbound::DEFAULT_RETRY_SCHEDULE_SECS
         );
         assert_eq!(shipped.outbound_settings().timeout.as_secs(), 15);
+        assert!(
+            !shipped.outbound_settings().allow_private_networks,
+            "public addresses only unless set"
+        );
+        assert!(
+            crate::config::variables::known_keys()
+                .contains(&"outbound.allow_private_networks".to_owned())
+        );
         let listed = Settings::built_in().merge(("outbound.retry_schedule_secs", "1, 2,3"));
         let settings = Settings::from_figment(listed).expect("valid");
         assert_eq!(settings.outbound.retry_schedule_secs, vec![1, 2, 3]);

@@ -38,6 +38,9 @@ pub struct AppState {
     pub return_reads: Arc<crate::routes::pay::OnceAMinute>,
     /// Pay clicks' mints in flight, one per order.
     pub click_mints: Arc<crate::routes::pay::SingleFlight<crate::routes::pay::ClickMint>>,
+    /// Whether endpoints may be registered on non-public addresses
+    /// (`outbound.allow_private_networks`).
+    pub allow_private_networks: bool,
 }
 
 /// What the webhook route needs: the secrets to verify with and the batching store.
@@ -205,6 +208,7 @@ impl Application {
             secret_overlap: std::time::Duration::from_secs(settings.outbound.secret_overlap_secs),
             return_reads: Arc::default(),
             click_mints: Arc::default(),
+            allow_private_networks: settings.outbound.allow_private_networks,
             throttle: Arc::new(crate::routes::throttle::Throttle::new(
                 settings.admin.max_failures_per_minute,
             )),

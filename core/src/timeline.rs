@@ -230,7 +230,11 @@ async fn told_the_host<C: ConnectionTrait>(db: &C, order_id: &str) -> Result<Vec
                 what: format!(
                     "Your application was told: {} ({})",
                     event.event_type,
-                    delivery_words(&of_event)
+                    if event.fanned_out {
+                        delivery_words(&of_event)
+                    } else {
+                        "about to be sent".into()
+                    }
                 ),
                 by: "paylink's webhooks".into(),
                 stripe: None,
@@ -261,7 +265,9 @@ fn delivery_words(deliveries: &[&outbound_delivery::Model]) -> String {
         let why = deliveries
             .iter()
             .find(|d| d.state == State::Failed)
-            .and_then(|d| d.last_error.clone())
+            .and_then(|d| {
+                crate::outbound::dispatch::shown_error(d.last_status, d.last_error.as_deref())
+            })
             .unwrap_or_default();
         parts.push(format!("{failed} gave up: {why}"));
     }

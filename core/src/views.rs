@@ -108,7 +108,8 @@ impl BlastView {
     }
 }
 
-/// A webhook endpoint as the API and the dashboard show it: never its secrets.
+/// A webhook endpoint as the API and the dashboard show it: never its secrets, and its URL
+/// with any credentials masked.
 #[derive(Clone, Debug, Serialize)]
 pub struct EndpointView {
     pub id: String,
@@ -131,7 +132,8 @@ impl From<webhook_endpoint::Model> for EndpointView {
                 "enabled"
             },
             id: e.id,
-            url: e.url,
+            // Credentials in the URL stay in the database (the dispatcher needs them).
+            url: crate::outbound::target::mask_url(&e.url),
             failing_since: e.failing_since,
             created_at: e.created_at,
         }

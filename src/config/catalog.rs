@@ -222,6 +222,10 @@ pub const ENTRIES: &[Entry] = &[
         "outbound.secret_overlap_secs",
         "after `rotate_secret`, how long the previous secret still signs beside the new one",
     ),
+    set(
+        "outbound.allow_private_networks",
+        "let webhook endpoints be on loopback, private, link-local, unique-local and other non-public addresses (the demo and the tests set it; set it for a host application on your own network). Off, such URLs are refused at registration and on every connection (docs/security.md, \"Outbound webhooks\")",
+    ),
     set("log.format", "`text` or `json`"),
     set("log.level", "a tracing filter (`RUST_LOG` wins)"),
 ];

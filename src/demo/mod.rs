@@ -190,6 +190,8 @@ impl Demo {
             .merge(("stripe.secret_key", "sk_test_paylink_demo"))
             .merge(("stripe.webhook_secrets", webhook_secret))
             .merge(("admin.token", admin_token.clone()))
+            // The demo's receiver of paylink's own webhooks listens on 127.0.0.1.
+            .merge(("outbound.allow_private_networks", true))
             // The demo lasts seconds: it reads Stripe's events every few seconds instead of
             // every 300, so that payments whose webhook never came are found while it runs.
             .merge(("reconcile.stripe_sweep_secs", DEMO_EVENT_SWEEP_SECS));

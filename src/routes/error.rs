@@ -113,9 +113,12 @@ impl From<EndpointError> for ApiError {
     fn from(e: EndpointError) -> Self {
         match e {
             EndpointError::Invalid(field, message) => Self::validation(field, message),
-            EndpointError::NotFound(_) | EndpointError::NoDelivery(_) => {
-                Self::NotFound(e.to_string())
-            }
+            // 400: the URL is well formed; what it points at is not allowed.
+            EndpointError::NotPublic(_) => Self::BadRequest(e.to_string()),
+            EndpointError::TooMany => Self::Conflict(e.to_string()),
+            EndpointError::NotFound(_)
+            | EndpointError::NoDelivery(_)
+            | EndpointError::NoReplay(_) => Self::NotFound(e.to_string()),
             EndpointError::Database(db) => db.into(),
         }
     }

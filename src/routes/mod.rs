@@ -71,6 +71,10 @@ pub fn router(state: AppState, metrics: PublicMetrics) -> Router {
             "/v1/webhook_endpoints/{id}/replay",
             post(webhook_endpoints::replay),
         )
+        .route(
+            "/v1/webhook_endpoints/{id}/replays/{replay_id}",
+            get(webhook_endpoints::show_replay),
+        )
         .method_not_allowed_fallback(error::method_not_allowed)
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin_token))
         .layer(from_fn(error::json_errors));

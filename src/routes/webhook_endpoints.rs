@@ -33,7 +33,13 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewEndpoint>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (created, secret) = endpoints::create(&state.db, &body.url, body.events.as_deref()).await?;
+    let (created, secret) = endpoints::create(
+        &state.db,
+        &body.url,
+        body.events.as_deref(),
+        state.allow_private_networks,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(with_secret(created, secret))))
 }
 
@@ -77,28 +83,67 @@ pub async fn rotate_secret(
 pub struct Replay {
     /// RFC 3339, e.g. `2026-12-01T09:00:00Z`.
     since: String,
+    /// RFC 3339; absent: now.
+    until: Option<String>,
 }
 
-/// Every event since `since` that the endpoint takes, sent again with its own `webhook-id`.
+fn rfc3339(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::validation(
+                field,
+                format!("{raw:?} is not an RFC 3339 time such as 2026-12-01T09:00:00Z"),
+            )
+        })
+}
+
+/// The events in `[since, until)` that the endpoint takes, at most 10,000, sent again with
+/// their own `webhook-id`. Answers at once: the work is done in the background (README,
+/// "Delivery, retries and replay"); `next_since` says where a longer range goes on.
 pub async fn replay(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Replay>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let since = DateTime::parse_from_rfc3339(&body.since)
-        .map_err(|_| {
-            ApiError::validation(
-                "since",
-                format!(
-                    "{:?} is not an RFC 3339 time such as 2026-12-01T09:00:00Z",
-                    body.since
-                ),
-            )
-        })?
-        .with_timezone(&Utc);
-    let replayed = endpoints::replay(&state.db, &id, since).await?;
+    let since = rfc3339("since", &body.since)?;
+    let until = body
+        .until
+        .as_deref()
+        .map(|u| rfc3339("until", u))
+        .transpose()?;
+    if until.is_some_and(|u| u <= since) {
+        return Err(ApiError::validation("until", "must be after since"));
+    }
+    let (replay, next_since) = endpoints::replay(&state.db, &id, since, until).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "id": id, "since": since, "replayed": replayed })),
+        Json(json!({
+            "id": id,
+            "replay_id": replay.id,
+            "since": replay.since,
+            "until": replay.until,
+            "replayed": replay.total,
+            "next_since": next_since,
+        })),
     ))
+}
+
+/// How far a replay has got: `done` of `replayed` events due again, `finished_at` once all are.
+pub async fn show_replay(
+    State(state): State<AppState>,
+    Path((id, replay_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let replay = endpoints::find_replay(&state.db, &id, &replay_id).await?;
+    Ok(Json(json!({
+        "id": id,
+        "replay_id": replay.id,
+        "since": replay.since,
+        "until": replay.until,
+        "replayed": replay.total,
+        "done": replay.done,
+        "state": if replay.finished_at.is_some() { "finished" } else { "running" },
+        "created_at": replay.created_at,
+        "finished_at": replay.finished_at,
+    })))
 }

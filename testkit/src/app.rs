@@ -160,7 +160,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         ))
         .merge(("workers.max_attempts", options.max_attempts))
         .merge(("stripe.rate_limit_per_sec", options.stripe_rate))
-        .merge(("workers.window", options.window));
+        .merge(("workers.window", options.window))
+        // The tests' receivers listen on 127.0.0.1; a test of the refusal sets it back to false.
+        .merge(("outbound.allow_private_networks", true));
     let figment = if options.shipped_timings {
         figment
     } else {

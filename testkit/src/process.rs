@@ -94,6 +94,7 @@ impl TestApp {
                 "stale_after_secs": s.reconcile.stale_after_secs,
                 "interval_secs": s.reconcile.interval_secs,
             },
+            "outbound": {"allow_private_networks": s.outbound.allow_private_networks},
             "log": {
                 "level": std::env::var("PAYLINK_TEST_LOG").unwrap_or_else(|_| "error".into()),
             },

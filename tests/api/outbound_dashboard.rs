@@ -258,11 +258,16 @@ async fn replay_since_a_time_queues_the_endpoint_s_events_and_bad_input_changes_
         to.contains(&format!("count={expected}")),
         "{expected} queued: {to}"
     );
-    let after = outbound_delivery::find(&app.db, failed.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(made_due(&after, &failed), "replayed: {after:?}");
+    // The replay is done in the background, by the dispatcher (core/src/outbound/replays.rs).
+    let after = eventually(Duration::from_secs(10), || async {
+        let after = outbound_delivery::find(&app.db, failed.id)
+            .await
+            .unwrap()
+            .unwrap();
+        made_due(&after, &failed).then_some(after)
+    })
+    .await;
+    assert!(after.is_some(), "replayed within 10 s");
     let page = app.admin_page(&to).await;
     assert!(
         page.contains(&format!(

@@ -97,12 +97,18 @@ async fn an_event_is_written_if_and_only_if_its_state_change_committed() {
 }
 
 /// A whole `paylink run` at debug level: registering, listing, rotating and delivering (with a
-/// failed try in between) never put either secret in its output.
+/// failed try in between) never put either secret in its output, nor the credentials in the
+/// endpoint's URL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_appear_in_listings_or_logs() {
     let deployment = SqliteDeployment::start(&[
         ("PAYLINK__LOG__LEVEL", "debug".to_owned()),
         ("PAYLINK__OUTBOUND__RETRY_SCHEDULE_SECS", "1".to_owned()),
+        // The test's receiver listens on 127.0.0.1.
+        (
+            "PAYLINK__OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+            "true".to_owned(),
+        ),
     ])
     .await;
     let mut run = Observed::spawn(paylink_with(&["run"], &deployment.settings));
@@ -111,8 +117,12 @@ async fn secrets_never_appear_in_listings_or_logs() {
     let receiver = Receiver::start().await;
     receiver.script(&[Answer::Status(500)]);
 
+    let with_credentials = receiver
+        .url()
+        .replace("http://", "http://hook-user:pw_in_url@")
+        + "?token=tok_in_url";
     let endpoint = api
-        .post("/v1/webhook_endpoints", json!({ "url": receiver.url() }))
+        .post("/v1/webhook_endpoints", json!({ "url": with_credentials }))
         .await;
     let first = secret_of(&endpoint);
     let rotated = api
@@ -136,6 +146,11 @@ async fn secrets_never_appear_in_listings_or_logs() {
             "{path}: {text}"
         );
         assert!(!text.contains("secret"), "{path}: {text}");
+        assert!(
+            !text.contains("pw_in_url") && !text.contains("tok_in_url"),
+            "{path}: {text}"
+        );
+        assert!(text.contains("hook-user:***@"), "{path}: {text}");
     }
     let product = api
         .post(
@@ -164,5 +179,15 @@ async fn secrets_never_appear_in_listings_or_logs() {
     for secret in [&first, &second] {
         let key = secret.trim_start_matches("whsec_");
         assert!(!output.contains(key), "a secret in the log:\n{output}");
+    }
+    assert!(
+        output.contains("webhook endpoint registered"),
+        "the registration is logged:\n{output}"
+    );
+    for credential in ["pw_in_url", "tok_in_url"] {
+        assert!(
+            !output.contains(credential),
+            "{credential} in the log:\n{output}"
+        );
     }
 }

@@ -21,6 +21,8 @@ pub enum Answer {
     Status(u16),
     /// Holds the request open and never answers.
     Hang,
+    /// 307 to `/hooks` on this port of 127.0.0.1 (another receiver).
+    RedirectTo(u16),
 }
 
 /// One delivery as it arrived.
@@ -169,7 +171,8 @@ async fn receive(
     State(inner): State<Arc<Mutex<Inner>>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
     let header = |name: &str| {
         headers
             .get(name)
@@ -195,7 +198,14 @@ async fn receive(
             .unwrap_or(Answer::Status(204))
     };
     match answer {
-        Answer::Status(code) => StatusCode::from_u16(code).expect("a status"),
+        Answer::Status(code) => StatusCode::from_u16(code)
+            .expect("a status")
+            .into_response(),
+        Answer::RedirectTo(port) => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [("location", format!("http://127.0.0.1:{port}/hooks"))],
+        )
+            .into_response(),
         Answer::Hang => {
             std::future::pending::<()>().await;
             unreachable!()

@@ -3,18 +3,24 @@
 //! a killed one's tries are made again once its leases lapse.
 //!
 //! Each try is its own task, at most [`OutboundSettings::max_in_flight`] per process and
-//! [`OutboundSettings::per_endpoint`] per endpoint: an endpoint that hangs for its whole timeout
-//! holds its own share only, and the others' deliveries go on.
+//! [`OutboundSettings::per_endpoint`] per endpoint, with a reserve of slots for every
+//! registered endpoint ([`super::slots`]): an endpoint that hangs for its whole timeout holds
+//! its own share only, and the others' deliveries go on.
+//!
+//! The loop also writes the deliveries of new events ([`super::fan_out`]) and does replays'
+//! batches ([`super::replays`]). Every try connects only to public addresses unless
+//! `outbound.allow_private_networks` ([`super::resolve`], [`super::target`]), and what it
+//! records of a failure is one of [`Failure`]'s words: nothing of the network behind them.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbErr};
-use tokio::sync::Semaphore;
 
-use super::{OutboundSettings, outbox, sign};
+use super::slots::Slots;
+use super::target::{literal_refusal, mask_url};
+use super::{OutboundSettings, fan_out, outbox, replays, resolve, sign};
 use crate::store::outbound_delivery::{self, State, TryResult};
 use crate::store::{blast, outbound_event, webhook_endpoint};
 
@@ -40,6 +46,11 @@ pub(crate) async fn run(
             return;
         }
     };
+    if dispatcher.settings.allow_private_networks {
+        tracing::info!(
+            "outbound.allow_private_networks is set: webhooks may go to this machine and its private networks"
+        );
+    }
     tokio::pin!(shutdown);
     let mut blasts_checked = tokio::time::Instant::now() - BLAST_CHECK;
     let mut wait = crate::idle::Backoff::new(POLL, crate::idle::IDLE_WAIT);
@@ -57,6 +68,20 @@ pub(crate) async fn run(
                 tracing::warn!(error = %e, "could not check blasts for completion");
             }
         }
+        let fanned = match fan_out::fan_out(&dispatcher.db).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not write the deliveries of new webhook events");
+                0
+            }
+        };
+        let replayed = match replays::step(&dispatcher.db).await {
+            Ok(did) => did,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not go on with a webhook replay");
+                false
+            }
+        };
         let started = match dispatcher.clone().start_due().await {
             Ok(started) => started,
             Err(e) => {
@@ -64,7 +89,7 @@ pub(crate) async fn run(
                 0
             }
         };
-        next = wait.next(started > 0);
+        next = wait.next(started > 0 || fanned > 0 || replayed);
     }
 }
 
@@ -87,87 +112,73 @@ struct Dispatcher {
     settings: OutboundSettings,
     /// Names this process's leases.
     owner: String,
-    slots: Arc<Semaphore>,
-    /// Tries in flight per endpoint.
-    in_flight: Mutex<HashMap<String, usize>>,
+    /// Tries in flight, per endpoint, and who may start one.
+    slots: Mutex<Slots>,
     /// Wakes the loop when a try finishes.
     finished: tokio::sync::Notify,
 }
 
 impl Dispatcher {
     fn new(db: DatabaseConnection, settings: OutboundSettings) -> reqwest::Result<Self> {
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .user_agent(concat!("paylink-webhooks/", env!("CARGO_PKG_VERSION")))
-            // A redirect is an answer that is not 2xx: the endpoint's URL is what was registered.
+            // A redirect is an answer that is not 2xx: the endpoint's URL is what was registered
+            // (and was checked; where a redirect points was not).
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.timeout)
-            .build()?;
+            // The address checks are on the connections paylink makes itself: a proxy from the
+            // environment would connect on its behalf to wherever it was told.
+            .no_proxy()
+            .connect_timeout(settings.timeout);
+        if !settings.allow_private_networks {
+            client = client.dns_resolver(Arc::new(resolve::PublicOnly));
+        }
         Ok(Self {
             db,
-            client,
-            slots: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
+            client: client.build()?,
+            slots: Mutex::new(Slots::new(
+                settings.max_in_flight,
+                settings.reserved_per_endpoint,
+                settings.per_endpoint,
+            )),
             settings,
             owner: crate::store::new_id("dispatch"),
-            in_flight: Mutex::new(HashMap::new()),
             finished: tokio::sync::Notify::new(),
         })
     }
 
-    /// Endpoints holding their whole share of tries now.
-    fn busy(&self) -> Vec<String> {
-        let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        in_flight
-            .iter()
-            .filter(|(_, n)| **n >= self.settings.per_endpoint)
-            .map(|(id, _)| id.clone())
-            .collect()
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes one of the endpoint's slots; false when it has none left.
-    fn take_slot(&self, endpoint_id: &str) -> bool {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        let n = in_flight.entry(endpoint_id.to_owned()).or_default();
-        if *n >= self.settings.per_endpoint {
-            return false;
-        }
-        *n += 1;
-        true
-    }
-
-    fn give_back_slot(&self, endpoint_id: &str) {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = in_flight.get_mut(endpoint_id) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                in_flight.remove(endpoint_id);
-            }
-        }
-    }
-
-    /// Claims what is due, up to the free slots, and starts a task per try.
     /// Starts the due deliveries there is room for; answers how many (all slots busy counts as
     /// one, so the loop keeps its pace).
     async fn start_due(self: Arc<Self>) -> Result<usize, DbErr> {
-        let free = self.slots.available_permits();
+        let registered: Vec<String> = webhook_endpoint::all(&self.db)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        let (free, busy) = {
+            let mut slots = self.slots();
+            slots.set_registered(registered);
+            (slots.free(), slots.busy())
+        };
         if free == 0 {
             return Ok(1);
         }
         let mut started = 0;
         let now = Utc::now();
-        let due = outbound_delivery::due(&self.db, now, &self.busy(), free as u64).await?;
+        let due = outbound_delivery::due(&self.db, now, &busy, free as u64).await?;
         let lease = chrono::Duration::from_std(self.settings.timeout + LEASE_MARGIN)
             .unwrap_or(chrono::Duration::MAX);
         for delivery in due {
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                break;
-            };
-            if !self.take_slot(&delivery.endpoint_id) {
+            if !self.slots().take(&delivery.endpoint_id) {
                 continue;
             }
             if !outbound_delivery::claim(&self.db, delivery.id, &self.owner, Utc::now() + lease)
                 .await?
             {
-                self.give_back_slot(&delivery.endpoint_id);
+                self.slots().give_back(&delivery.endpoint_id);
                 continue;
             }
             let this = self.clone();
@@ -175,8 +186,7 @@ impl Dispatcher {
                 if let Err(e) = this.attempt(&delivery).await {
                     tracing::warn!(delivery_id = delivery.id, error = %e, "webhook delivery not recorded; it is tried again when its lease lapses");
                 }
-                this.give_back_slot(&delivery.endpoint_id);
-                drop(permit);
+                this.slots().give_back(&delivery.endpoint_id);
                 this.finished.notify_one();
             });
             started += 1;
@@ -195,7 +205,8 @@ impl Dispatcher {
             // or it would be claimed again each time its lease lapsed, forever.
             return outbound_delivery::delete(&self.db, delivery.id).await;
         };
-        let (status, error) = self.send(&endpoint, &event).await;
+        let (status, failure) = self.send(&endpoint, &event).await;
+        let error = failure.as_ref().map(Failure::words);
         let delivered = status.is_some_and(|s| (200..300).contains(&s));
         let tries = usize::try_from(delivery.attempts).unwrap_or(0) + 1;
         let (state, next_attempt_at) = if delivered {
@@ -229,30 +240,35 @@ impl Dispatcher {
                     tracing::info!(endpoint_id = %endpoint.id, "webhook endpoint answers again");
                 }
             }
+            // The log, read by whoever runs paylink, has the cause as well (without the URL).
             State::Pending => {
-                tracing::info!(delivery_id = delivery.id, endpoint_id = %endpoint.id, event_id = %event.id, tries, status = ?status, error = ?error, next_attempt_at = ?next_attempt_at, "webhook delivery failed; will retry");
+                tracing::info!(delivery_id = delivery.id, endpoint_id = %endpoint.id, event_id = %event.id, tries, status = ?status, error = ?error, cause = ?failure.as_ref().map(Failure::cause), next_attempt_at = ?next_attempt_at, "webhook delivery failed; will retry");
             }
             State::Failed => {
-                tracing::error!(delivery_id = delivery.id, endpoint_id = %endpoint.id, event_id = %event.id, tries, status = ?status, error = ?error, "webhook delivery failed for good; replay it once the endpoint is back");
+                tracing::error!(delivery_id = delivery.id, endpoint_id = %endpoint.id, event_id = %event.id, tries, status = ?status, error = ?error, cause = ?failure.as_ref().map(Failure::cause), "webhook delivery failed for good; replay it once the endpoint is back");
                 if webhook_endpoint::mark_failing(&self.db, &endpoint.id).await? {
-                    tracing::error!(endpoint_id = %endpoint.id, url = %endpoint.url, "webhook endpoint is failing");
+                    tracing::error!(endpoint_id = %endpoint.id, url = %mask_url(&endpoint.url), "webhook endpoint is failing");
                 }
             }
         }
         Ok(())
     }
 
-    /// Posts the event's body, signed; the endpoint's HTTP status, or why there was none.
+    /// Posts the event's body, signed; the endpoint's HTTP status, and why the try failed.
     async fn send(
         &self,
         endpoint: &webhook_endpoint::Model,
         event: &outbound_event::Model,
-    ) -> (Option<u16>, Option<String>) {
+    ) -> (Option<u16>, Option<Failure>) {
+        // An address in the URL is connected to without the resolver: checked here instead.
+        if !self.settings.allow_private_networks && literal_refusal(&endpoint.url) {
+            return (None, Some(Failure::Refused));
+        }
         let timestamp = Utc::now().timestamp();
         let secrets = endpoint.signing_secrets(Utc::now());
         let signature = match sign::signature(&secrets, &event.id, timestamp, &event.body) {
             Ok(s) => s,
-            Err(e) => return (None, Some(format!("cannot sign: {e}"))),
+            Err(e) => return (None, Some(Failure::CannotSign(e.to_string()))),
         };
         let sent = self
             .client
@@ -270,23 +286,91 @@ impl Dispatcher {
                 (Some(response.status().as_u16()), None)
             }
             Ok(response) => {
-                let status = response.status();
-                (Some(status.as_u16()), Some(format!("answered {status}")))
+                let status = response.status().as_u16();
+                (Some(status), Some(Failure::Status(status)))
             }
-            Err(e) if e.is_timeout() => (
-                None,
-                Some(format!(
-                    "no answer within {} s",
-                    self.settings.timeout.as_secs_f64()
-                )),
-            ),
-            // Without the URL: it may carry a token of the receiver's.
-            // With its causes: reqwest's own text says only "error sending request".
-            Err(e) => (
-                None,
-                Some(format!("{:#}", anyhow::Error::new(e.without_url()))),
-            ),
+            Err(e) => (None, Some(Failure::of(e))),
         }
+    }
+}
+
+/// Why a try failed, as the operator is shown it (the API, the dashboard, the stored
+/// `last_error`): a word or the HTTP status, never an OS error, a DNS answer or a response
+/// body, which would tell whoever holds the admin token about hosts they cannot reach.
+#[derive(Debug)]
+enum Failure {
+    /// The target is not a public address (and `outbound.allow_private_networks` is off).
+    Refused,
+    TimedOut,
+    /// No answer for any other reason (no such name, nothing listening, TLS); its cause for
+    /// the log.
+    Connection(String),
+    Status(u16),
+    /// The endpoint's secret cannot sign (a stored secret that is not `whsec_…` base64).
+    CannotSign(String),
+}
+
+impl Failure {
+    fn of(e: reqwest::Error) -> Self {
+        if resolve::is_refused(&e) {
+            Self::Refused
+        } else if e.is_timeout() {
+            Self::TimedOut
+        } else {
+            // Without the URL: it may carry a token of the receiver's.
+            Self::Connection(format!("{:#}", anyhow::Error::new(e.without_url())))
+        }
+    }
+
+    fn words(&self) -> String {
+        match self {
+            Self::Refused => public_words::REFUSED.into(),
+            Self::TimedOut => public_words::TIMED_OUT.into(),
+            Self::Connection(_) => public_words::CONNECTION_FAILED.into(),
+            Self::Status(status) => format!("HTTP {status}"),
+            Self::CannotSign(_) => public_words::CANNOT_SIGN.into(),
+        }
+    }
+
+    /// What the log gets besides the words.
+    fn cause(&self) -> Option<&str> {
+        match self {
+            Self::Connection(cause) | Self::CannotSign(cause) => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+/// The words a failed try is recorded with, and what an operator is shown of any recorded
+/// error ([`shown_error`]).
+pub mod public_words {
+    pub const REFUSED: &str = "refused: not a public address";
+    pub const TIMED_OUT: &str = "timed out";
+    pub const CONNECTION_FAILED: &str = "connection failed";
+    pub const CANNOT_SIGN: &str = "cannot sign with the endpoint's secret";
+}
+
+/// A delivery's last error as the API and the dashboard show it: the recorded words, or, for a
+/// row recorded by an earlier version (which kept the OS's error text), "connection failed".
+pub fn shown_error(last_status: Option<i32>, last_error: Option<&str>) -> Option<String> {
+    use public_words::*;
+    match last_error {
+        None => last_status
+            .filter(|s| !(200..300).contains(s))
+            .map(|s| format!("HTTP {s}")),
+        Some(e) if [REFUSED, TIMED_OUT, CONNECTION_FAILED, CANNOT_SIGN].contains(&e) => {
+            Some(e.to_owned())
+        }
+        Some(e)
+            if e.strip_prefix("HTTP ")
+                .is_some_and(|s| s.parse::<u16>().is_ok()) =>
+        {
+            Some(e.to_owned())
+        }
+        Some(_) => match last_status {
+            Some(s) => Some(format!("HTTP {s}")),
+            None => Some(CONNECTION_FAILED.into()),
+        },
     }
 }
 
@@ -294,4 +378,36 @@ impl Dispatcher {
 fn jittered(wait: Duration) -> chrono::Duration {
     let factor = 0.9 + 0.2 * rand::random::<f64>();
     chrono::Duration::from_std(wait.mul_f64(factor)).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_error;
+
+    #[test]
+    fn an_operator_is_shown_words_even_for_rows_an_earlier_version_recorded() {
+        let shown = |status, error| shown_error(status, error);
+        assert_eq!(shown(None, Some("timed out")), Some("timed out".into()));
+        assert_eq!(shown(Some(502), Some("HTTP 502")), Some("HTTP 502".into()));
+        assert_eq!(
+            shown(None, Some("refused: not a public address")),
+            Some("refused: not a public address".into())
+        );
+        // Recorded before: the OS's text, or the status with its reason.
+        assert_eq!(
+            shown(
+                None,
+                Some(
+                    "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)"
+                )
+            ),
+            Some("connection failed".into())
+        );
+        assert_eq!(
+            shown(Some(500), Some("answered 500 Internal Server Error")),
+            Some("HTTP 500".into())
+        );
+        assert_eq!(shown(Some(204), None), None);
+        assert_eq!(shown(None, None), None);
+    }
 }

@@ -1,17 +1,25 @@
 //! Outbound webhooks: telling the host application of every change it cares about (README,
 //! "Webhooks to your application").
 //!
-//! - [`outbox`]: writes an event, and its deliveries to each endpoint that takes it, inside the
-//!   transaction of the state change that causes it.
+//! - [`outbox`]: writes an event inside the transaction of the state change that causes it;
+//!   [`fan_out`] then writes its deliveries, one per endpoint that takes it, outside it.
 //! - [`endpoints`]: registering, rotating, deleting and replaying endpoints (the API and the
-//!   dashboard call these).
+//!   dashboard call these); [`replays`] does a replay's work in the background.
 //! - [`dispatch`]: the workers' loop that sends due deliveries, signed as Standard Webhooks
-//!   defines ([`sign`]), retrying on [`OutboundSettings::retry_schedule`].
+//!   defines ([`sign`]), retrying on [`OutboundSettings::retry_schedule`], sharing its slots
+//!   between endpoints ([`slots`]).
+//! - [`target`] and [`resolve`]: which addresses deliveries may reach (public ones, unless
+//!   `outbound.allow_private_networks`), and what an operator is shown of a URL and a failure.
 
 pub mod dispatch;
 pub mod endpoints;
+pub mod fan_out;
 pub mod outbox;
+pub mod replays;
+pub mod resolve;
 pub mod sign;
+mod slots;
+pub mod target;
 
 use std::time::Duration;
 
@@ -65,10 +73,15 @@ pub struct OutboundSettings {
     pub retry_schedule: Vec<Duration>,
     /// How long an endpoint has to answer a try.
     pub timeout: Duration,
-    /// Tries in flight at once in one process, and to one endpoint: a slow endpoint holds
-    /// at most `per_endpoint` of them, never the others' share.
+    /// Tries in flight at once in one process, and to one endpoint. Each registered endpoint
+    /// has `reserved_per_endpoint` of the process's slots to itself, so an endpoint that hangs
+    /// holds at most `per_endpoint` and never another's reserve ([`slots`]).
     pub max_in_flight: usize,
     pub per_endpoint: usize,
+    pub reserved_per_endpoint: usize,
+    /// Whether deliveries may go to loopback, private, link-local and other non-public
+    /// addresses (`outbound.allow_private_networks`; [`target`]).
+    pub allow_private_networks: bool,
 }
 
 /// Svix's schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (eight tries over about 28 h).
@@ -82,8 +95,16 @@ impl Default for OutboundSettings {
                 .map(|s| Duration::from_secs(*s))
                 .collect(),
             timeout: Duration::from_secs(15),
-            max_in_flight: 64,
+            max_in_flight: MAX_IN_FLIGHT,
             per_endpoint: 16,
+            reserved_per_endpoint: RESERVED_PER_ENDPOINT,
+            allow_private_networks: false,
         }
     }
 }
+
+/// Tries in flight per process, and each endpoint's reserve of them: every one of
+/// [`endpoints::MAX_ENDPOINTS`] endpoints can hold its reserve at once.
+const MAX_IN_FLIGHT: usize = 64;
+const RESERVED_PER_ENDPOINT: usize = 4;
+const _: () = assert!(RESERVED_PER_ENDPOINT * endpoints::MAX_ENDPOINTS as usize <= MAX_IN_FLIGHT);

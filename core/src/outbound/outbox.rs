@@ -1,11 +1,13 @@
 //! Writes outbound events. Call these inside the transaction of the state change that causes
-//! the event: the event and its deliveries commit with the change or not at all.
+//! the event: the event commits with the change or not at all. Its deliveries, one per endpoint
+//! that takes it, are written afterwards by the dispatcher ([`super::fan_out`]), so the change's
+//! transaction holds one row more whatever the number of endpoints.
 
 use chrono::{SecondsFormat, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use super::EventType;
-use crate::store::{order, outbound_delivery, outbound_event, webhook_endpoint};
+use crate::store::{order, outbound_event};
 use crate::views::{BlastView, OrderView};
 
 /// Records each of `kinds` for the order as it is now (inside the change's transaction), their
@@ -34,9 +36,8 @@ pub async fn order_events_of<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let order_id = order.id.clone();
     let data = to_json(&OrderView::new(public_base_url, order))?;
-    let endpoints = webhook_endpoint::all(db).await?;
     for kind in kinds {
-        write(db, &endpoints, *kind, Some(&order_id), None, data.clone()).await?;
+        write(db, *kind, Some(&order_id), None, data.clone()).await?;
     }
     Ok(())
 }
@@ -50,26 +51,16 @@ pub(crate) async fn blast_completed<C: ConnectionTrait>(
         return Ok(());
     };
     let data = to_json(&view)?;
-    let endpoints = webhook_endpoint::all(db).await?;
-    write(
-        db,
-        &endpoints,
-        EventType::BlastCompleted,
-        None,
-        Some(blast_id),
-        data,
-    )
-    .await
+    write(db, EventType::BlastCompleted, None, Some(blast_id), data).await
 }
 
 fn to_json(view: &impl serde::Serialize) -> Result<serde_json::Value, DbErr> {
     serde_json::to_value(view).map_err(|e| DbErr::Custom(format!("event data: {e}")))
 }
 
-/// One event, and a delivery due now to each of `endpoints` that takes its type.
+/// One event, its deliveries to be written by the fan-out.
 async fn write<C: ConnectionTrait>(
     db: &C,
-    endpoints: &[webhook_endpoint::Model],
     kind: EventType,
     order_id: Option<&str>,
     blast_id: Option<&str>,
@@ -84,7 +75,7 @@ async fn write<C: ConnectionTrait>(
         "data": data,
     })
     .to_string();
-    let event = outbound_event::insert(
+    outbound_event::insert(
         db,
         outbound_event::NewEvent {
             id: &id,
@@ -96,10 +87,5 @@ async fn write<C: ConnectionTrait>(
         },
     )
     .await?;
-    for endpoint in endpoints {
-        if endpoint.takes(kind.as_str()) {
-            outbound_delivery::make_due(db, &endpoint.id, event.seq, event.subject()).await?;
-        }
-    }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod order_change;
 pub mod order_search;
 pub mod outbound_delivery;
 pub mod outbound_event;
+pub mod outbound_replay;
 pub mod payment;
 pub mod payment_link;
 pub mod product;

@@ -53,16 +53,9 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Makes the event due to the endpoint now: a new delivery, or an existing one (a replay, a
-/// resend) pending again from its first try.
-pub(crate) async fn make_due<C: ConnectionTrait>(
-    db: &C,
-    endpoint_id: &str,
-    event_seq: i32,
-    subject: &str,
-) -> Result<(), DbErr> {
-    let now = Utc::now();
-    let row = ActiveModel {
+/// A new delivery row, pending and due now.
+fn due_now(endpoint_id: &str, event_seq: i32, subject: &str, now: DateTime<Utc>) -> ActiveModel {
+    ActiveModel {
         id: NotSet,
         endpoint_id: Set(endpoint_id.to_owned()),
         event_seq: Set(event_seq),
@@ -77,22 +70,71 @@ pub(crate) async fn make_due<C: ConnectionTrait>(
         last_error: Set(None),
         delivered_at: Set(None),
         created_at: Set(now),
-    };
-    Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([Column::EndpointId, Column::EventSeq])
-                .update_columns([
-                    Column::State,
-                    Column::Attempts,
-                    Column::NextAttemptAt,
-                    Column::LeaseOwner,
-                    Column::LeaseUntil,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    }
+}
+
+/// What a make-due resets in a delivery that exists already.
+fn made_due_again() -> OnConflict {
+    OnConflict::columns([Column::EndpointId, Column::EventSeq])
+        .update_columns([
+            Column::State,
+            Column::Attempts,
+            Column::NextAttemptAt,
+            Column::LeaseOwner,
+            Column::LeaseUntil,
+        ])
+        .to_owned()
+}
+
+/// Makes the event due to the endpoint now: a new delivery, or an existing one (a replay, a
+/// resend) pending again from its first try.
+pub(crate) async fn make_due<C: ConnectionTrait>(
+    db: &C,
+    endpoint_id: &str,
+    event_seq: i32,
+    subject: &str,
+) -> Result<(), DbErr> {
+    make_due_many(db, endpoint_id, &[(event_seq, subject.to_owned())]).await
+}
+
+/// [`make_due`] for many events of one endpoint, in one statement (`(seq, subject)` each).
+pub(crate) async fn make_due_many<C: ConnectionTrait>(
+    db: &C,
+    endpoint_id: &str,
+    events: &[(i32, String)],
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    Entity::insert_many(
+        events
+            .iter()
+            .map(|(seq, subject)| due_now(endpoint_id, *seq, subject, now)),
+    )
+    .on_conflict(made_due_again())
+    .exec_without_returning(db)
+    .await?;
     Ok(())
+}
+
+/// Writes a first delivery for each `(endpoint, seq, subject)` that has none: the fan-out of new
+/// events. One that exists (written by another process's fan-out, or by a replay that came
+/// first) is left as it is, so a fan-out done twice delivers once.
+pub(crate) async fn insert_new<C: ConnectionTrait>(
+    db: &C,
+    deliveries: &[(String, i32, String)],
+) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    Entity::insert_many(
+        deliveries
+            .iter()
+            .map(|(endpoint, seq, subject)| due_now(endpoint, *seq, subject, now)),
+    )
+    .on_conflict(
+        OnConflict::columns([Column::EndpointId, Column::EventSeq])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await
 }
 
 /// Pending deliveries due by `now` and not leased, oldest event first, skipping `busy`

@@ -5,7 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{LockBehavior, LockType};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, Condition, ConnectionTrait, QueryOrder, QuerySelect,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbound_events")]
@@ -20,6 +23,11 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub body: String,
     pub created_at: DateTime<Utc>,
+    /// Whether its deliveries (one per endpoint that takes it) are written. The event is
+    /// written in the transaction of its change, its deliveries after that by the dispatcher
+    /// (core/src/outbound/fan_out.rs), so a change's transaction never grows with the number
+    /// of endpoints.
+    pub fanned_out: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -38,13 +46,35 @@ fn subject<'a>(order_id: Option<&'a str>, blast_id: Option<&'a str>) -> &'a str 
     order_id.or(blast_id).unwrap_or_default()
 }
 
-/// An event without its body: what a replay needs of it.
+/// An event without its body: what a replay and the fan-out need of it.
 #[derive(Clone, Debug)]
 pub struct Heading {
     pub seq: i32,
     pub event_type: String,
     /// As [`Model::subject`].
     pub subject: String,
+    pub created_at: DateTime<Utc>,
+}
+
+type HeadingRow = (i32, String, Option<String>, Option<String>, DateTime<Utc>);
+
+fn heading_columns() -> [Column; 5] {
+    [
+        Column::Seq,
+        Column::EventType,
+        Column::OrderId,
+        Column::BlastId,
+        Column::CreatedAt,
+    ]
+}
+
+fn heading((seq, event_type, order_id, blast_id, created_at): HeadingRow) -> Heading {
+    Heading {
+        seq,
+        event_type,
+        subject: subject(order_id.as_deref(), blast_id.as_deref()).to_owned(),
+        created_at,
+    }
 }
 
 /// A new event, as the outbox writes it.
@@ -69,6 +99,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
         blast_id: Set(event.blast_id.map(str::to_owned)),
         body: Set(event.body),
         created_at: Set(event.created_at),
+        fanned_out: Set(false),
     }
     .insert(db)
     .await
@@ -78,33 +109,132 @@ pub async fn find<C: ConnectionTrait>(db: &C, seq: i32) -> Result<Option<Model>,
     Entity::find_by_id(seq).one(db).await
 }
 
-/// Events written at or after `since`, oldest first, without their bodies (a replay of a big
-/// blast's events would otherwise read every body).
+/// Events written at or after `since`, oldest first, without their bodies.
 pub async fn since<C: ConnectionTrait>(
     db: &C,
     since: DateTime<Utc>,
 ) -> Result<Vec<Heading>, DbErr> {
-    let rows: Vec<(i32, String, Option<String>, Option<String>)> = Entity::find()
+    let rows: Vec<HeadingRow> = Entity::find()
         .select_only()
-        .columns([
-            Column::Seq,
-            Column::EventType,
-            Column::OrderId,
-            Column::BlastId,
-        ])
+        .columns(heading_columns())
         .filter(Column::CreatedAt.gte(since))
         .order_by_asc(Column::Seq)
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(seq, event_type, order_id, blast_id)| Heading {
-            seq,
-            event_type,
-            subject: subject(order_id.as_deref(), blast_id.as_deref()).to_owned(),
-        })
-        .collect())
+    Ok(rows.into_iter().map(heading).collect())
+}
+
+/// Up to `limit` events whose deliveries are not written yet, oldest first, each locked for
+/// this transaction (on PostgreSQL: rows another process is fanning out now are skipped).
+pub(crate) async fn not_fanned_out<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> Result<Vec<Heading>, DbErr> {
+    let rows: Vec<HeadingRow> = Entity::find()
+        .select_only()
+        .columns(heading_columns())
+        .filter(Column::FannedOut.eq(false))
+        .order_by_asc(Column::Seq)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(heading).collect())
+}
+
+/// Marks the events' deliveries written.
+pub(crate) async fn mark_fanned_out<C: ConnectionTrait>(db: &C, seqs: &[i32]) -> Result<(), DbErr> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    Entity::update_many()
+        .col_expr(Column::FannedOut, sea_orm::sea_query::Expr::value(true))
+        .filter(Column::Seq.is_in(seqs.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Events written in `[since, until)` of the given types (`None`: all): what a replay covers.
+pub fn in_range(since: DateTime<Utc>, until: DateTime<Utc>, types: Option<&[String]>) -> Condition {
+    let mut range = Condition::all()
+        .add(Column::CreatedAt.gte(since))
+        .add(Column::CreatedAt.lt(until));
+    if let Some(types) = types {
+        range = range.add(Column::EventType.is_in(types.iter().cloned()));
+    }
+    range
+}
+
+/// How a replay's range is cut to at most `cap` events: the events in it, the first one's
+/// `seq` (the replay starts there), and, when more than `cap` are in range, the time of the
+/// first one left out (where the range now ends, and the next replay may start).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub count: u64,
+    pub first_seq: Option<i32>,
+    pub next_since: Option<DateTime<Utc>>,
+}
+
+/// Cuts `[since, until)` (of `types`) to its first `cap` events by time. Three index reads,
+/// however many events are in range.
+pub async fn cut_range<C: ConnectionTrait>(
+    db: &C,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    types: Option<&[String]>,
+    cap: u64,
+) -> Result<Cut, DbErr> {
+    let next_since: Option<DateTime<Utc>> = Entity::find()
+        .select_only()
+        .column(Column::CreatedAt)
+        .filter(in_range(since, until, types))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Seq)
+        .offset(cap)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let until = next_since.unwrap_or(until);
+    let count = Entity::find()
+        .filter(in_range(since, until, types))
+        .count(db)
+        .await?;
+    let first_seq: Option<Option<i32>> = Entity::find()
+        .select_only()
+        .column_as(Column::Seq.min(), "first")
+        .filter(in_range(since, until, types))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(Cut {
+        count,
+        first_seq: first_seq.flatten(),
+        next_since,
+    })
+}
+
+/// The next `limit` events of a replay's range after `after_seq`, by `seq`.
+pub(crate) async fn range_after<C: ConnectionTrait>(
+    db: &C,
+    range: Condition,
+    after_seq: i32,
+    limit: u64,
+) -> Result<Vec<Heading>, DbErr> {
+    let rows: Vec<HeadingRow> = Entity::find()
+        .select_only()
+        .columns(heading_columns())
+        .filter(range)
+        .filter(Column::Seq.gt(after_seq))
+        .order_by_asc(Column::Seq)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(heading).collect())
 }
 
 /// Every event about one order, oldest first.

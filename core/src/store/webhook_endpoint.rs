@@ -107,6 +107,11 @@ pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<Model>, DbErr> {
         .await
 }
 
+/// How many endpoints there are.
+pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    Entity::find().count(db).await
+}
+
 /// Deletes the endpoint; false when there was none.
 pub async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<bool, DbErr> {
     let result = Entity::delete_many()

@@ -32,6 +32,8 @@ pub(super) struct WebhooksQuery {
     endpoint: Option<String>,
     /// The delivery the notice is about: shown by its number.
     delivery: Option<String>,
+    /// Where a replay cut at its maximum ends: shown only when it reads as a time.
+    until: Option<String>,
 }
 
 pub(super) async fn page(
@@ -61,8 +63,20 @@ pub(super) async fn page(
             .delivery
             .as_deref()
             .and_then(|d| whole_number("delivery", d).ok());
+        let cut = query
+            .until
+            .as_deref()
+            .and_then(parse_since)
+            .filter(|_| n == Notice::EndpointReplayed)
+            .map(|until| {
+                format!(
+                    " That is the most one replay takes: replay again from {} for the rest.",
+                    until.format("%Y-%m-%d %H:%M:%S%.6f UTC")
+                )
+            })
+            .unwrap_or_default();
         match (endpoint, delivery) {
-            (Some(e), _) => format!("Endpoint {}: {message}", e.url),
+            (Some(e), _) => format!("Endpoint {}: {message}{cut}", e.url),
             (None, Some(d)) => format!("Delivery #{d}: {message}"),
             (None, None) => message,
         }
@@ -92,6 +106,16 @@ fn back(
     endpoint: Option<&str>,
     delivery: Option<i32>,
 ) -> Response {
+    back_with(notice, count, endpoint, delivery, None)
+}
+
+fn back_with(
+    notice: Notice,
+    count: Option<usize>,
+    endpoint: Option<&str>,
+    delivery: Option<i32>,
+    until: Option<DateTime<Utc>>,
+) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("notice", notice.code());
     if let Some(count) = count {
@@ -102,6 +126,12 @@ fn back(
     }
     if let Some(id) = delivery {
         query.append_pair("delivery", &id.to_string());
+    }
+    if let Some(until) = until {
+        query.append_pair(
+            "until",
+            &until.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        );
     }
     Redirect::to(&format!("/admin/webhooks?{}", query.finish())).into_response()
 }
@@ -141,7 +171,8 @@ pub(super) struct ReplayForm {
     since: String,
 }
 
-/// "Replay since…": every event since the time that the endpoint takes, due to it again.
+/// "Replay since…": every event since the time that the endpoint takes (at most
+/// `endpoints::MAX_REPLAY`), due to it again, in the background.
 pub(super) async fn replay(
     State(state): State<AppState>,
     csrf: Csrf,
@@ -154,13 +185,17 @@ pub(super) async fn replay(
     let Some(since) = parse_since(&form.since) else {
         return Ok(back(Notice::ReplayBadTime, None, Some(&id), None));
     };
-    let (notice, count) = match endpoints::replay(&state.db, &id, since).await {
-        Ok(n) => (Notice::EndpointReplayed, Some(n)),
-        Err(EndpointError::NotFound(_)) => (Notice::EndpointUnknown, None),
+    let (notice, count, cut_at) = match endpoints::replay(&state.db, &id, since, None).await {
+        Ok((replay, next_since)) => (
+            Notice::EndpointReplayed,
+            usize::try_from(replay.total).ok(),
+            next_since.map(|_| replay.until),
+        ),
+        Err(EndpointError::NotFound(_)) => (Notice::EndpointUnknown, None, None),
         Err(e) => return Err(e.into()),
     };
     tracing::info!(endpoint_id = %id, %since, queued = ?count, "operator replayed a webhook endpoint");
-    Ok(back(notice, count, Some(&id), None))
+    Ok(back_with(notice, count, Some(&id), None, cut_at))
 }
 
 /// A `datetime-local` value (`2026-12-01T09:30`, seconds optional) as UTC, or an RFC 3339

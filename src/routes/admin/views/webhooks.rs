@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use paylink_core::outbound::dispatch::shown_error;
+use paylink_core::outbound::target::mask_url;
 use paylink_core::store::outbound_delivery::{Counts, Listed, Model as Delivery, State};
 use paylink_core::views::EndpointView;
 use sea_orm::ActiveEnum as _;
@@ -104,7 +106,7 @@ fn delivery_row(csrf: &str, row: &Listed, now: DateTime<Utc>, recent: bool) -> M
             } @else if let Some(blast) = &row.blast_id {
                 a href=(format!("/admin/blasts/{}", path_segment(blast))) { "blast " (blast) }
             } @else { "–" } }
-            td { code { (row.endpoint_url) } }
+            td { code { (mask_url(&row.endpoint_url)) } }
             td.error[d.state == State::Failed] { (status_words(d, now)) }
             td { (d.attempts) }
             td { (last_answer(d)) }
@@ -139,14 +141,15 @@ fn status_words(d: &Delivery, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The endpoint's last HTTP status, or why it gave none.
+/// The endpoint's last HTTP status, or why it gave none, in the few words an operator is shown
+/// (never the network's own error text: docs/security.md, "Outbound webhooks").
 fn last_answer(d: &Delivery) -> String {
-    match (d.last_status, d.last_error.as_deref()) {
-        (Some(status), Some(error)) if !error.contains(&status.to_string()) => {
-            format!("HTTP {status}: {error}")
-        }
+    match (
+        d.last_status,
+        shown_error(d.last_status, d.last_error.as_deref()),
+    ) {
+        (_, Some(words)) => words,
         (Some(status), None) => format!("HTTP {status}"),
-        (_, Some(error)) => error.to_owned(),
         (None, None) => "–".into(),
     }
 }
