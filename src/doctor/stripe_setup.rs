@@ -73,7 +73,7 @@ pub async fn check(
             report.fail(
                 "stripe key",
                 format!("{e}."),
-                "check the stripe settings (README, \"Settings\").",
+                "check the stripe settings (docs/settings.md).",
             );
             return None;
         }

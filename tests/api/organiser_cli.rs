@@ -432,7 +432,9 @@ fn settings_a_single_underscore_spelling_exits_2_naming_the_double_one() {
         ("PAYLINK_TEST_LOG", "error"),
     ]);
     assert!(
-        stderr.contains("write PAYLINK__ADMIN__TOKEN instead of PAYLINK_ADMIN_TOKEN (README"),
+        stderr.contains(
+            "write PAYLINK__ADMIN__TOKEN instead of PAYLINK_ADMIN_TOKEN (docs/settings.md)"
+        ),
         "only the compose spelling is named: {stderr}"
     );
     assert!(!stderr.contains("token-never-printed"), "{stderr}");
@@ -674,4 +676,25 @@ fn blast_cli_run_from_another_folder_creates_no_new_database() {
     );
     assert!(!expected.exists(), "no empty database was created");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `paylink settings` prints the table docs/settings.md holds, with nothing else needed: no
+/// database, no secrets.
+#[test]
+fn settings_paylink_settings_prints_the_table_of_docs_settings_md() {
+    let output = paylink()
+        .arg("settings")
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(printed.starts_with("| variable | setting | type | default | meaning |"));
+    assert!(printed.contains("| `PAYLINK__HTTP__REQUEST_TIMEOUT_SECS` |"));
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/settings.md")).unwrap();
+    assert!(
+        docs.contains(&printed),
+        "docs/settings.md differs from the command's output"
+    );
 }
