@@ -116,7 +116,7 @@ fn is_locked(error: &DbErr) -> bool {
 }
 
 mod redact;
-pub use redact::redact_url;
+pub use redact::{redact_url, redact_url_hiding};
 
 /// `column` older than `before`; with `None`, a condition no row meets (the claims' "and, given
 /// a staleness bound, what was enqueued before it").

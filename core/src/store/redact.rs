@@ -2,13 +2,15 @@
 //! the userinfo (`postgres://user:password@host/db`) and in the query string
 //! (`?password=…`, `?sslpassword=…`), and either may end up in a message.
 
-/// Whether a query parameter named `key` holds a secret: any key containing `pass` (`password`,
-/// `sslpassword`, `passfile`'s neighbours), `pwd`, `secret` or `token`, in any case.
-fn is_secret_key(key: &str) -> bool {
+/// Words that mark a query parameter of a database or queue URL as a secret: any key
+/// containing `pass` (`password`, `sslpassword`, `passfile`'s neighbours), `pwd`, `secret` or
+/// `token`, in any case.
+const SETTINGS_SECRET_WORDS: &[&str] = &["pass", "pwd", "secret", "token"];
+
+/// Whether a query parameter named `key` holds a secret: it contains one of `words`, in any case.
+fn is_secret_key(key: &str, words: &[&str]) -> bool {
     let key = key.to_ascii_lowercase();
-    ["pass", "pwd", "secret", "token"]
-        .iter()
-        .any(|word| key.contains(word))
+    words.iter().any(|word| key.contains(word))
 }
 
 /// A URL without its passwords, safe to put in logs and error messages: the userinfo's
@@ -23,6 +25,13 @@ fn is_secret_key(key: &str) -> bool {
 /// last `@` is hidden (`postgres://u:pa?ss@host/db` → `postgres://u:***@host/db`). That hides
 /// too much only when a query value holds an `@` as well; it never shows too much.
 pub fn redact_url(url: &str) -> String {
+    redact_url_hiding(url, SETTINGS_SECRET_WORDS)
+}
+
+/// [`redact_url`], hiding the values of query parameters whose names contain any of `words`
+/// (in any case): a webhook receiver's URL calls its secrets `key`, `sig` or `auth` as well.
+pub fn redact_url_hiding(url: &str, words: &[&str]) -> String {
+    let redact_tail = |tail: &str| redact_tail(tail, words);
     let Some(scheme_end) = url.find("://") else {
         return redact_tail(url);
     };
@@ -63,16 +72,16 @@ fn is_web(scheme: &str) -> bool {
 }
 
 /// What follows the userinfo (host, path, query, fragment), with the query's secrets hidden.
-fn redact_tail(tail: &str) -> String {
+fn redact_tail(tail: &str, words: &[&str]) -> String {
     match tail.find('?') {
-        Some(q) => format!("{}?{}", &tail[..q], redact_query(&tail[q + 1..])),
+        Some(q) => format!("{}?{}", &tail[..q], redact_query(&tail[q + 1..], words)),
         None => tail.to_owned(),
     }
 }
 
 /// `a=1&password=x#frag` → `a=1&password=***#frag`. Names are compared decoded
 /// (`pass%77ord` is `password` to a driver).
-fn redact_query(query: &str) -> String {
+fn redact_query(query: &str, words: &[&str]) -> String {
     let (pairs, fragment) = match query.find('#') {
         Some(hash) => (&query[..hash], Some(&query[hash..])),
         None => (query, None),
@@ -83,7 +92,7 @@ fn redact_query(query: &str) -> String {
         let decoded: String = form_urlencoded::parse(raw_key.as_bytes())
             .map(|(key, _)| key.into_owned())
             .collect();
-        if pair.contains('=') && (is_secret_key(raw_key) || is_secret_key(&decoded)) {
+        if pair.contains('=') && (is_secret_key(raw_key, words) || is_secret_key(&decoded, words)) {
             out.push(format!("{raw_key}=***"));
         } else {
             out.push(pair.to_owned());
