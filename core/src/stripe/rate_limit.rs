@@ -101,29 +101,23 @@ impl LocalLimiter {
         }
     }
 
+    /// When the pause after a 429 ends, while it lasts.
+    fn paused_until(&self) -> Option<tokio::time::Instant> {
+        self.paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .filter(|until| *until > tokio::time::Instant::now())
+    }
+
     async fn acquire(&self) {
-        loop {
-            let until = *self
-                .paused_until
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match until {
-                Some(until) if until > tokio::time::Instant::now() => {
-                    tokio::time::sleep_until(until).await;
-                }
-                _ => break,
-            }
+        while let Some(until) = self.paused_until() {
+            tokio::time::sleep_until(until).await;
         }
         self.governor.until_ready().await;
     }
 
     fn try_acquire(&self) -> bool {
-        let paused = self
-            .paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some_and(|until| until > tokio::time::Instant::now());
-        !paused && self.governor.check().is_ok()
+        self.paused_until().is_none() && self.governor.check().is_ok()
     }
 
     fn pause(&self, pause: Duration) {
@@ -170,17 +164,20 @@ impl FleetLimiter {
 
     /// Waits for this process's turn. If Redis cannot be asked, waits one interval and goes on:
     /// Stripe's own 429s (which pause the fleet) then keep the rate in check.
+    /// Runs the GCRA script once: 0 when the turn was taken, else the milliseconds to wait.
+    async fn ask(&self) -> redis::RedisResult<u64> {
+        let mut conn = self.conn.clone();
+        self.script
+            .key(&self.tat_key)
+            .key(&self.pause_key)
+            .arg(self.interval_us)
+            .invoke_async(&mut conn)
+            .await
+    }
+
     async fn acquire(&self) {
         loop {
-            let mut conn = self.conn.clone();
-            let wait_ms: Result<u64, _> = self
-                .script
-                .key(&self.tat_key)
-                .key(&self.pause_key)
-                .arg(self.interval_us)
-                .invoke_async(&mut conn)
-                .await;
-            match wait_ms {
+            match self.ask().await {
                 Ok(0) => return,
                 Ok(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
                 Err(e) => {
@@ -194,15 +191,7 @@ impl FleetLimiter {
 
     /// One look at the limit: the turn is taken when it is free now, never waited for.
     async fn try_acquire(&self) -> bool {
-        let mut conn = self.conn.clone();
-        let wait_ms: Result<u64, _> = self
-            .script
-            .key(&self.tat_key)
-            .key(&self.pause_key)
-            .arg(self.interval_us)
-            .invoke_async(&mut conn)
-            .await;
-        match wait_ms {
+        match self.ask().await {
             Ok(0) => true,
             Ok(_) => false,
             Err(e) => {
