@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 
@@ -34,19 +34,13 @@ fn timed_out(path: &str, deadline: Duration) -> Response {
         ))
         .into_response();
     }
-    let mut response = (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Html(super::pages::unavailable().into_string()),
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    super::pay::page(StatusCode::SERVICE_UNAVAILABLE, super::pages::unavailable())
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::header;
+
     use super::*;
 
     #[tokio::test]

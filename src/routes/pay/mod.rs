@@ -122,7 +122,8 @@ fn redirect(url: &str) -> Response {
         .into_response()
 }
 
-fn page(status: StatusCode, markup: maud::Markup) -> Response {
+/// A payer's page: never cached, and a 503 says when to try again.
+pub(super) fn page(status: StatusCode, markup: maud::Markup) -> Response {
     let mut response = (status, Html(markup.into_string())).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
