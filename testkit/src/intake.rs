@@ -142,6 +142,13 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// `GET /v1/webhook_endpoints`, as JSON.
+    pub async fn webhook_endpoints(&self) -> Value {
+        let response = self.get_json("/v1/webhook_endpoints").await;
+        assert_eq!(response.status(), 200, "webhook endpoints listed");
+        response.json().await.expect("json")
+    }
+
     pub async fn get_order(&self, id: &str) -> Value {
         let response = self.get_json(&format!("/v1/orders/{id}")).await;
         assert_eq!(response.status(), 200);

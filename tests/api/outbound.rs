@@ -288,12 +288,7 @@ async fn a_receiver_down_past_the_last_try_fails_then_replay_delivers_the_same_m
             .contains("connect"),
         "{failed:?}"
     );
-    let listed: Value = app
-        .get_json("/v1/webhook_endpoints")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.webhook_endpoints().await;
     assert_eq!(listed["data"][0]["state"], "failing", "{listed}");
     let page = app.admin_page("/admin/webhooks").await;
     assert!(page.contains("Gave up after 3 tries"), "{page}");
@@ -432,12 +427,7 @@ async fn the_events_filter_holds_and_bad_endpoints_are_422() {
         assert!(status == 422 || status == 400, "{body}: {status} {text}");
         assert!(text.contains(says), "{body}: {text}");
     }
-    let listed: Value = app
-        .get_json("/v1/webhook_endpoints")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.webhook_endpoints().await;
     assert_eq!(
         listed["data"].as_array().unwrap().len(),
         2,

@@ -50,12 +50,7 @@ async fn at_most_sixteen_endpoints_even_when_registered_at_once() {
             );
         }
     }
-    let listed: Value = app
-        .get_json("/v1/webhook_endpoints")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.webhook_endpoints().await;
     let all = listed["data"].as_array().unwrap();
     assert_eq!(all.len(), 16);
 

@@ -89,12 +89,7 @@ async fn every_spelling_of_an_address_inside_is_refused_at_registration() {
         );
         assert!(!text.contains("pa55word"), "no credentials echoed: {text}");
     }
-    let listed: Value = app
-        .get_json("/v1/webhook_endpoints")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.webhook_endpoints().await;
     assert_eq!(listed["data"], json!([]), "nothing registered");
 
     // Public targets still register (a name that does not resolve here is let through:
