@@ -15,10 +15,10 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use paylink_core::store::blast;
 
+use crate::bad_input::BadInput;
 use crate::blast_csv;
 use crate::blast_export;
 use crate::blast_preview;
-use crate::cli::BadInput;
 use crate::config::Settings;
 use paylink_core::blasts::{self, BlastError};
 

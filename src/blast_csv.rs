@@ -7,7 +7,7 @@ use std::path::Path;
 use paylink_core::blasts::RowError;
 use paylink_core::domain::{OrderInput, Payer};
 
-use crate::cli::BadInput;
+use crate::bad_input::BadInput;
 
 /// The columns every row needs, in the README's order.
 pub const REQUIRED: [&str; 5] = [

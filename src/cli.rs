@@ -7,7 +7,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
-use crate::config::{ConfigError, Role, Settings};
+use crate::bad_input::BadInput;
+use crate::config::production::Role;
+use crate::config::{ConfigError, Settings};
 use crate::fake_stripe::{FakeConfig, FakeStripeServer};
 use crate::startup::{Application, Engine};
 use paylink_core::WorkerPool;
@@ -117,12 +119,6 @@ pub enum Command {
         webhook_secret: Option<String>,
     },
 }
-
-/// Input the user gave a command that it cannot use (a blast's file missing or invalid):
-/// exit 2 like a bad setting, with a message about the input rather than the configuration.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
 
 /// Runs the parsed command and maps failures to exit codes.
 pub async fn main(cli: Cli) -> std::process::ExitCode {

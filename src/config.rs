@@ -18,11 +18,13 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
 pub mod catalog;
-mod production;
+mod defaults;
+mod error;
+pub mod production;
 mod secret;
 pub mod variables;
 
-pub use production::{MIN_PRODUCTION_TOKEN_CHARS, Role, STRIPE_API_BASE};
+pub use error::ConfigError;
 
 /// The Stripe key used when `stripe.api_base` is not Stripe's own (the stand-in accepts any
 /// `sk_test_…` key).
@@ -182,14 +184,6 @@ pub struct LogSettings {
     pub level: String,
 }
 
-/// A setting that is missing or wrong; `paylink` exits 2 with this message.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration error: {0}")]
-pub struct ConfigError(pub String);
-
-/// The shipped defaults, compiled in.
-const BUILT_IN_DEFAULTS: &str = include_str!("../config/default.toml");
-
 /// The environments `PAYLINK_ENV` may name (`config/{env}.toml` is read when present).
 /// `production` turns on the production checks, so a near miss (`prod`) must not pass silently
 /// as something else.
@@ -246,7 +240,7 @@ impl Settings {
 
     /// Only the defaults compiled into the binary: no files, no environment (the demo).
     pub fn built_in() -> Figment {
-        Figment::new().merge(Toml::string(BUILT_IN_DEFAULTS))
+        defaults::built_in()
     }
 
     /// `config/default.toml`, `config/{env}.toml`, then the file `PAYLINK_CONFIG` names (a

@@ -2,6 +2,7 @@
 //! The engine it hands work to is `paylink-core`; the Stripe stand-in behind
 //! `paylink fake-stripe` is the `fake-stripe` crate, re-exported here as `fake_stripe`.
 
+pub mod bad_input;
 pub mod blast_cli;
 pub mod blast_csv;
 pub mod blast_export;

@@ -7,48 +7,12 @@ use anyhow::Context as _;
 use paylink_core::stripe::StripeApi;
 use paylink_core::{JobContext, JobQueue};
 use sea_orm::DatabaseConnection;
-use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
 use paylink_core::event_intake::EventIntake;
 
-/// What every request handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub queue: JobQueue,
-    pub jobs: Arc<JobContext>,
-    pub admin_token: SecretString,
-    pub click_mint_attempts: u32,
-    pub webhooks: Arc<WebhookSettings>,
-    /// The Stripe dashboard's base URL when the key is live (the admin pages link there).
-    pub stripe_dashboard: Option<String>,
-    /// `/metrics`'s deployment gauges, read at most once per interval however often scraped.
-    pub gauges: Arc<crate::routes::metrics::GaugeCache>,
-    /// Failed admin-token attempts per client address.
-    pub throttle: Arc<crate::routes::throttle::Throttle>,
-    /// `http.client_ip_header`: where a reverse proxy puts the client's address.
-    pub client_ip: Arc<crate::routes::client_ip::ClientIp>,
-    /// How long dashboard sessions live.
-    pub sessions: paylink_core::store::admin_session::Limits,
-    /// How long a rotated endpoint secret keeps signing (`outbound.secret_overlap_secs`).
-    pub secret_overlap: std::time::Duration,
-    /// The return page's Stripe reads, one per order a minute.
-    pub return_reads: Arc<crate::routes::pay::OnceAMinute>,
-    /// Pay clicks' mints in flight, one per order.
-    pub click_mints: Arc<crate::routes::pay::SingleFlight<crate::routes::pay::ClickMint>>,
-    /// Whether endpoints may be registered on non-public addresses
-    /// (`outbound.allow_private_networks`).
-    pub allow_private_networks: bool,
-}
-
-/// What the webhook route needs: the secrets to verify with and the batching store.
-pub struct WebhookSettings {
-    pub secrets: Vec<SecretString>,
-    pub tolerance_secs: u64,
-    pub intake: EventIntake,
-}
+use crate::routes::state::{AppState, WebhookSettings};
 
 /// The connections and engine both the intake and the workers are built from.
 pub struct Engine {

@@ -2,7 +2,8 @@
 //! (docs/settings.md). Checked by the commands that serve or work, before they connect to
 //! anything; the demo builds its settings in code and is never production.
 
-use super::{ConfigError, Settings};
+use super::Settings;
+use super::error::ConfigError;
 
 /// Stripe's API, the only `stripe.api_base` production accepts.
 pub const STRIPE_API_BASE: &str = "https://api.stripe.com/";

@@ -5,7 +5,8 @@
 use figment::Provider as _;
 use figment::value::{Dict, Value};
 
-use super::{ConfigError, Settings};
+use super::defaults::built_in;
+use super::error::ConfigError;
 
 /// The prefix of every setting's variable.
 const PREFIX: &str = "PAYLINK__";
@@ -33,7 +34,7 @@ pub fn known_keys() -> Vec<String> {
 /// Every key the compiled-in `config/default.toml` sets, with its value.
 pub(super) fn defaults() -> Vec<(String, Value)> {
     let mut found = Vec::new();
-    if let Ok(data) = Settings::built_in().data() {
+    if let Ok(data) = built_in().data() {
         for dict in data.values() {
             flatten("", dict, &mut found);
         }
@@ -252,6 +253,6 @@ mod tests {
             error.contains("databse.url (did you mean database.url?)"),
             "{error}"
         );
-        check_files(&Settings::built_in()).expect("the shipped defaults are all settings");
+        check_files(&built_in()).expect("the shipped defaults are all settings");
     }
 }

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 
 use super::ApiError;
 use super::throttle::Throttled;
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 
 /// Whether `presented` equals `expected`, in constant time; empty never matches.
 pub fn same_secret(presented: &str, expected: &str) -> bool {

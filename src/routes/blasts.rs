@@ -12,8 +12,9 @@ use paylink_core::views::BlastView;
 
 use super::ApiError;
 use super::extract::{JsonBody, QueryParams};
+use super::paging::PageQuery;
 use crate::blast_export::{ResultRow, all_rows, name_products, to_csv};
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 use paylink_core::blasts;
 use paylink_core::domain::{OrderInput, PageRequest};
 
@@ -74,17 +75,6 @@ pub async fn show(
     Ok(Json(found))
 }
 
-/// `page` and `per_page` as given: checked here, so that a bad value is a 422 naming it.
-#[derive(Debug, Deserialize)]
-pub struct PageQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-}
-
-/// Rows of an API listing's page, unless `per_page` says otherwise, and the most it may say.
-pub(crate) const DEFAULT_PER_PAGE: u64 = 100;
-pub(crate) const MAX_PER_PAGE: u64 = 1000;
-
 /// JSON: `{data, page, per_page, has_more}`. CSV (`Accept: text/csv`): the same page, or every
 /// order when no `page` is given.
 pub async fn orders(
@@ -93,12 +83,7 @@ pub async fn orders(
     QueryParams(query): QueryParams<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let page = PageRequest::parse_sized(
-        query.page.as_deref(),
-        query.per_page.as_deref(),
-        DEFAULT_PER_PAGE,
-        MAX_PER_PAGE,
-    )?;
+    let page = query.request()?;
     if blast::find(&state.db, &id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no blast {id:?}")));
     }

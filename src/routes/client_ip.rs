@@ -13,6 +13,7 @@
 //!   falls on other wrong credentials, never on the operator.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -20,8 +21,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName};
 use axum::middleware::Next;
 use axum::response::Response;
-
-use crate::startup::AppState;
 
 /// Headers a reverse proxy adds with the client's address; seeing one while
 /// `http.client_ip_header` is unset means paylink is behind a proxy it was not told about.
@@ -105,7 +104,7 @@ impl ClientIp {
 /// Every request passes here: the check behind [`ClientIp::notice_forwarding`] costs one
 /// atomic load once the warning is given.
 pub async fn notice_forwarding(
-    State(state): State<AppState>,
+    State(client_ip): State<Arc<ClientIp>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -113,7 +112,7 @@ pub async fn notice_forwarding(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| peer.ip());
-    state.client_ip.notice_forwarding(request.headers(), peer);
+    client_ip.notice_forwarding(request.headers(), peer);
     next.run(request).await
 }
 

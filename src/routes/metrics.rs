@@ -20,8 +20,6 @@ use paylink_core::jobs;
 use paylink_core::store::{blast, dashboard, outbound_delivery, webhook_endpoint};
 use sea_orm::DatabaseConnection;
 
-use crate::startup::AppState;
-
 /// How long one read of the deployment's gauges serves every scrape.
 pub const GAUGES_TTL: Duration = Duration::from_secs(5);
 
@@ -53,24 +51,29 @@ impl GaugeCache {
     }
 }
 
-pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    text(&state.db, &state.queue, &state.gauges).await
+/// What a scrape reads: the deployment's database and queue, and the cache of their gauges.
+/// The intake takes it from its state (`routes/state.rs`); a worker's listener has its own.
+#[derive(Clone)]
+pub struct Scrape {
+    pub db: DatabaseConnection,
+    pub queue: JobQueue,
+    pub gauges: Arc<GaugeCache>,
+}
+
+pub async fn render(State(scrape): State<Scrape>) -> impl IntoResponse {
+    text(&scrape.db, &scrape.queue, &scrape.gauges).await
 }
 
 /// `/metrics` alone, for a `paylink work` process (`workers.metrics_addr`): its own job and
 /// Stripe counters, and the deployment's gauges.
 pub fn worker_router(db: DatabaseConnection, queue: JobQueue) -> Router {
-    type WorkerState = (DatabaseConnection, JobQueue, Arc<GaugeCache>);
     Router::new()
-        .route(
-            "/metrics",
-            get(
-                |State((db, queue, gauges)): State<WorkerState>| async move {
-                    text(&db, &queue, &gauges).await
-                },
-            ),
-        )
-        .with_state((db, queue, Arc::default()))
+        .route("/metrics", get(render))
+        .with_state(Scrape {
+            db,
+            queue,
+            gauges: Arc::default(),
+        })
 }
 
 async fn text(

@@ -12,8 +12,10 @@ mod health;
 pub(crate) mod metrics;
 mod orders;
 mod pages;
+mod paging;
 pub(crate) mod pay;
 mod products;
+pub(crate) mod state;
 pub(crate) mod throttle;
 mod webhook_endpoints;
 mod webhooks;
@@ -23,7 +25,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post};
 
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 
 pub use error::ApiError;
 
@@ -111,7 +113,7 @@ pub fn router(state: AppState, metrics: PublicMetrics) -> Router {
         .fallback(error::not_found)
         .layer(from_fn(headers::security_headers))
         .layer(from_fn_with_state(
-            state.clone(),
+            state.client_ip.clone(),
             client_ip::notice_forwarding,
         ))
         .with_state(state)

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::ApiError;
 use super::extract::JsonBody;
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 use paylink_core::domain::{AmountCents, OrderId, OrderInput};
 use paylink_core::orders;
 use paylink_core::views::OrderView;

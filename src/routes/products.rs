@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use super::extract::{JsonBody, QueryParams};
-use crate::startup::AppState;
-use paylink_core::domain::PageRequest;
+use super::paging::PageQuery;
+use crate::routes::state::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,27 +34,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// `page` and `per_page` as given: checked here, so that a bad value is a 422 naming it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    page: Option<String>,
-    per_page: Option<String>,
-}
-
-use super::blasts::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
-
 /// `{data, page, per_page, has_more}`, newest product first.
 pub async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let page = PageRequest::parse_sized(
-        query.page.as_deref(),
-        query.per_page.as_deref(),
-        DEFAULT_PER_PAGE,
-        MAX_PER_PAGE,
-    )?;
+    let page = query.request()?;
     let (found, has_more) =
         page.split(product::list(&state.db, page.offset(), page.fetch()).await?);
     Ok(Json(json!({

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use super::extract::JsonBody;
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 use crate::webhook_signature;
 
 /// Stripe events are a few KiB; anything near this is not from Stripe.

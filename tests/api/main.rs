@@ -22,7 +22,6 @@ mod exports;
 mod fake_stripe;
 mod faults;
 mod hostile_input;
-mod layers;
 mod ledger;
 mod mint;
 mod orders;

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{FromRequest, Path as UrlPath, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
@@ -18,22 +18,21 @@ use paylink_core::store::blast;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::form::AdminForm;
+use super::csrf::{Checked, Form, Posted};
+use super::page::{AdminError, Page, html, not_found, problem_response};
 use super::session::Csrf;
 use super::views::{self, path_segment};
-use super::{AdminError, Page, html, not_found, problem_response, refused_csrf};
 use crate::blast_csv;
 use crate::blast_export;
 use crate::blast_preview::file_problems;
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 
 pub async fn new_page(csrf: Csrf) -> Response {
     html(views::upload_page(csrf.token(), None))
 }
 
 /// The upload as read from the form: the file's name, its content, the blast's name.
-struct Upload {
-    csrf: String,
+pub struct Upload {
     name: String,
     file_name: String,
     content: Vec<u8>,
@@ -42,23 +41,13 @@ struct Upload {
 /// `POST /admin/blasts/preview` (multipart): the file's preview, or its problems by line.
 pub async fn preview(
     State(state): State<AppState>,
-    csrf: Csrf,
-    multipart: Result<Multipart, MultipartRejection>,
+    Checked { csrf, form: upload }: Checked<Upload>,
 ) -> Page {
-    let upload = match read_upload(multipart).await {
-        Ok(upload) => upload,
-        Err(refusal) => return Ok(refusal),
-    };
-    if !csrf.accepts(&upload.csrf) {
-        return Ok(refused_csrf());
-    }
     checked_page(&state, &csrf, upload).await
 }
 
 #[derive(Deserialize)]
 pub struct ConfirmForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -73,12 +62,11 @@ pub struct ConfirmForm {
 /// `POST /admin/blasts/create`: the previewed file checked again, then the blast created.
 pub async fn create(
     State(state): State<AppState>,
-    csrf: Csrf,
-    AdminForm(form): AdminForm<ConfirmForm>,
+    Checked {
+        csrf,
+        form: Form(form),
+    }: Checked<Form<ConfirmForm>>,
 ) -> Page {
-    if !csrf.accepts(&form.csrf) {
-        return Ok(refused_csrf());
-    }
     let content = base64::engine::general_purpose::STANDARD
         .decode(form.csv.as_bytes())
         .ok()
@@ -89,7 +77,6 @@ pub async fn create(
         ));
     };
     let upload = Upload {
-        csrf: form.csrf,
         name: form.name,
         file_name: form.file_name,
         content,
@@ -177,11 +164,21 @@ async fn problems_or_refusal(
     }
 }
 
-/// The multipart form's fields; a refusal page when it cannot be read.
-async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Result<Upload, Response> {
+/// The upload form is multipart (it carries a file): its CSRF token is one of its fields.
+impl Posted for Upload {
+    async fn read(request: Request, state: &AppState) -> Result<(String, Self), Response> {
+        read_upload(Multipart::from_request(request, state).await).await
+    }
+}
+
+/// The multipart form's fields (its CSRF token, and the upload); a refusal page when it cannot
+/// be read.
+async fn read_upload(
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(String, Upload), Response> {
     let mut multipart = multipart.map_err(|e| refused(e.status(), &e.body_text()))?;
+    let mut csrf = String::new();
     let mut upload = Upload {
-        csrf: String::new(),
         name: String::new(),
         file_name: String::new(),
         content: Vec::new(),
@@ -200,7 +197,7 @@ async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Result
             .await
             .map_err(|e| refused(e.status(), &e.body_text()))?;
         match field_name.as_str() {
-            "csrf" => upload.csrf = String::from_utf8_lossy(&bytes).into_owned(),
+            "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
             "name" => upload.name = String::from_utf8_lossy(&bytes).trim().to_owned(),
             "file" => upload.content = bytes.to_vec(),
             _ => {}
@@ -216,7 +213,7 @@ async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Result
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
     }
-    Ok(upload)
+    Ok((csrf, upload))
 }
 
 /// `GET /admin/blasts/{id}/links.csv`: every order with its pay URL, as `paylink blast --out`

@@ -32,7 +32,7 @@ fn refused(rejection: &FormRejection) -> Response {
     } else {
         format!("The form could not be read: {}", rejection.body_text())
     };
-    super::problem_response(status, "Refused", &message)
+    super::page::problem_response(status, "Refused", &message)
 }
 
 pub struct AdminQuery<T>(pub T);
@@ -47,7 +47,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => Err(super::problem_response(
+            Err(rejection) => Err(super::page::problem_response(
                 rejection.status(),
                 "Refused",
                 &format!("The address could not be read: {}", rejection.body_text()),

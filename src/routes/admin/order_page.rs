@@ -9,11 +9,12 @@ use paylink_core::store::{order, product};
 use paylink_core::timeline;
 use serde::Deserialize;
 
-use super::form::AdminForm;
+use super::csrf::{Checked, Form};
 use super::notice::Notice;
+use super::page::{Page, html, not_found, param, unprocessable};
 use super::session::Csrf;
-use super::{Page, html, not_found, param, refused_csrf, unprocessable, views};
-use crate::startup::AppState;
+use super::views;
+use crate::routes::state::AppState;
 
 pub(super) async fn page(
     State(state): State<AppState>,
@@ -44,8 +45,6 @@ pub(super) async fn page(
 
 #[derive(Deserialize)]
 pub(super) struct AmountForm {
-    #[serde(default)]
-    csrf: String,
     /// In the currency's main unit, as people write it: `45`, `45.5`, `45.00`.
     #[serde(default)]
     amount: String,
@@ -82,13 +81,11 @@ fn parse_amount(text: &str, digits: u32) -> Option<i64> {
 
 pub(super) async fn change_amount(
     State(state): State<AppState>,
-    csrf: Csrf,
     Path(id): Path<OrderId>,
-    AdminForm(form): AdminForm<AmountForm>,
+    Checked {
+        form: Form(form), ..
+    }: Checked<Form<AmountForm>>,
 ) -> Page {
-    if !csrf.accepts(&form.csrf) {
-        return Ok(refused_csrf());
-    }
     let Some(found) = paylink_core::store::order::find(&state.db, &id).await? else {
         return Ok(not_found("order"));
     };

@@ -4,13 +4,13 @@
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use paylink_core::domain::PageRequest;
 use paylink_core::store::order_search::{self, OrderQuery, Standing};
 
+use super::page::{Page, html, page_of, param, unprocessable};
 use super::session::Csrf;
-use super::{Page, html, param, unprocessable, views};
+use super::views;
 use crate::blast_export::{ResultRow, name_products, to_csv};
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 
 const PER_PAGE: u64 = 50;
 
@@ -48,9 +48,9 @@ pub(super) async fn search(
         Ok(search) => search,
         Err(message) => return Ok(unprocessable(&message)),
     };
-    let page = match PageRequest::parse("page", param(query, "page").as_deref(), PER_PAGE) {
+    let page = match page_of(query, PER_PAGE) {
         Ok(page) => page,
-        Err(e) => return Ok(unprocessable(&e.message)),
+        Err(refusal) => return Ok(refusal),
     };
     let (orders, has_more) =
         order_search::search(&state.db, &search, page.offset(), page.size()).await?;

@@ -9,11 +9,11 @@ use paylink_core::products::{self as core_products, ProductError};
 use paylink_core::store::product;
 use serde::Deserialize;
 
-use super::form::AdminForm;
+use super::csrf::{Checked, Form};
+use super::page::{Page, html, param};
 use super::session::Csrf;
 use super::views::{self, ProductOutcome};
-use super::{Page, html, param, refused_csrf};
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 
 /// The newest products the page shows.
 const SHOWN: u64 = 500;
@@ -33,8 +33,6 @@ pub(super) async fn page(
 #[derive(Deserialize)]
 pub(super) struct NewProduct {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     category: String,
@@ -46,12 +44,11 @@ pub(super) struct NewProduct {
 /// is shown on the page instead, and nothing is created.
 pub(super) async fn create(
     State(state): State<AppState>,
-    csrf: Csrf,
-    AdminForm(form): AdminForm<NewProduct>,
+    Checked {
+        csrf,
+        form: Form(form),
+    }: Checked<Form<NewProduct>>,
 ) -> Page {
-    if !csrf.accepts(&form.csrf) {
-        return Ok(refused_csrf());
-    }
     let created =
         core_products::create(&state.db, &form.name, &form.category, &form.currency).await;
     let (status, page) = match created {

@@ -21,7 +21,7 @@ use secrecy::ExposeSecret;
 use sha2::Sha256;
 
 use crate::routes::auth::{self, Bearer, Refusal, same_secret};
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 
 /// The cookie's name over plain http (path `/admin`).
 const COOKIE: &str = "paylink_admin";
@@ -177,7 +177,7 @@ pub async fn require_admin(
             {
                 Ok(true) => Some(Admin::Session(secret)),
                 Ok(false) => None,
-                Err(e) => return super::AdminError::from(e).into_response(),
+                Err(e) => return super::page::AdminError::from(e).into_response(),
             },
             None => None,
         },

@@ -11,11 +11,13 @@ use paylink_core::store::{outbound_delivery, webhook_endpoint};
 use paylink_core::views::EndpointView;
 use serde::Deserialize;
 
-use super::form::{AdminForm, AdminQuery};
+use super::csrf::{Button, Checked, Form};
+use super::form::AdminQuery;
 use super::notice::Notice;
+use super::page::{Page, html};
 use super::session::Csrf;
-use super::{CsrfForm, Page, html, refused_csrf, views};
-use crate::startup::AppState;
+use super::views;
+use crate::routes::state::AppState;
 
 /// Deliveries in "Recent deliveries".
 const RECENT: u64 = 50;
@@ -139,13 +141,9 @@ fn back_with(
 /// Resend: the delivery pending again from its first try.
 pub(super) async fn resend(
     State(state): State<AppState>,
-    csrf: Csrf,
     Path(id): Path<String>,
-    AdminForm(form): AdminForm<CsrfForm>,
+    _: Checked<Form<Button>>,
 ) -> Page {
-    if !csrf.accepts(&form.csrf) {
-        return Ok(refused_csrf());
-    }
     let Ok(delivery_id) = id.parse::<i32>() else {
         return Ok(back(Notice::DeliveryUnknown, None, None, None));
     };
@@ -164,8 +162,6 @@ pub(super) async fn resend(
 
 #[derive(Deserialize)]
 pub(super) struct ReplayForm {
-    #[serde(default)]
-    csrf: String,
     /// As a `datetime-local` input writes it, read as UTC.
     #[serde(default)]
     since: String,
@@ -175,13 +171,11 @@ pub(super) struct ReplayForm {
 /// `endpoints::MAX_REPLAY`), due to it again, in the background.
 pub(super) async fn replay(
     State(state): State<AppState>,
-    csrf: Csrf,
     Path(id): Path<String>,
-    AdminForm(form): AdminForm<ReplayForm>,
+    Checked {
+        form: Form(form), ..
+    }: Checked<Form<ReplayForm>>,
 ) -> Page {
-    if !csrf.accepts(&form.csrf) {
-        return Ok(refused_csrf());
-    }
     let Some(since) = parse_since(&form.since) else {
         return Ok(back(Notice::ReplayBadTime, None, Some(&id), None));
     };

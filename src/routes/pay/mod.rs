@@ -4,23 +4,26 @@
 //! clicks that arrive together share one mint ([`single_flight`]). The payer's return from
 //! Stripe is [`thanks`].
 
+mod answer;
 mod once_a_minute;
 mod single_flight;
 mod thanks;
 
+pub use answer::{ClickMint, page};
 pub use once_a_minute::OnceAMinute;
 pub use single_flight::SingleFlight;
 pub use thanks::thanks;
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use paylink_core::jobs::mint_link::{MintOutcome, mint_order_link};
 use paylink_core::store::order::{self, LinkState, Status};
 use paylink_core::store::product;
 
 use super::pages;
-use crate::startup::AppState;
+use crate::routes::state::AppState;
+use answer::redirect;
 
 pub async fn click(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match respond(&state, &token).await {
@@ -62,29 +65,6 @@ async fn respond(state: &AppState, token: &str) -> anyhow::Result<Response> {
     }
 }
 
-/// What a click's mint came to, as every click that shared it is answered.
-#[derive(Clone, Debug)]
-pub enum ClickMint {
-    Redirect(String),
-    /// Not minted yet (the retries ran out, the order moved on, Stripe refused the key).
-    Preparing,
-    /// Stripe refused the link: the order's link is failed now.
-    Failed,
-    /// The database or something else of paylink's failed; logged.
-    Unavailable,
-}
-
-impl IntoResponse for ClickMint {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Redirect(url) => redirect(&url),
-            Self::Preparing => page(StatusCode::SERVICE_UNAVAILABLE, pages::preparing()),
-            Self::Failed => page(StatusCode::SERVICE_UNAVAILABLE, pages::failed()),
-            Self::Unavailable => page(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable()),
-        }
-    }
-}
-
 /// Mints the order's link for this click, or waits for the mint another click started.
 async fn mint_now(state: &AppState, found: &order::Model) -> ClickMint {
     let key = format!("{}#{}", found.id, found.link_generation);
@@ -109,30 +89,4 @@ async fn mint_now(state: &AppState, found: &order::Model) -> ClickMint {
         }
     });
     flight.await.unwrap_or(ClickMint::Unavailable)
-}
-
-fn redirect(url: &str) -> Response {
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::LOCATION, url.to_owned()),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-    )
-        .into_response()
-}
-
-/// A payer's page: never cached, and a 503 says when to try again.
-pub(super) fn page(status: StatusCode, markup: maud::Markup) -> Response {
-    let mut response = (status, Html(markup.into_string())).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-    }
-    response
 }

@@ -20,9 +20,9 @@ use paylink_core::store::payment::{self, LearnedVia};
 use paylink_core::store::{payment_link, product};
 use paylink_core::stripe::ReadNow;
 
-use super::page;
+use super::answer::page;
 use crate::routes::pages;
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct ThanksQuery {
