@@ -1,6 +1,6 @@
 //! Reading a blast's CSV file for `paylink blast`, and saying what is wrong with it the way the
 //! organiser sees the file: by line number and column name, with the value as written. Every
-//! problem is reported, not just the first (README, "Billing blasts").
+//! problem is reported, not just the first (docs/api.md, "Billing blasts").
 
 use std::path::Path;
 
@@ -9,7 +9,7 @@ use paylink_core::domain::{OrderInput, Payer};
 
 use crate::bad_input::BadInput;
 
-/// The columns every row needs, in the README's order.
+/// The columns every row needs, in the order docs/api.md ("Billing blasts") gives them.
 pub const REQUIRED: [&str; 5] = [
     "external_ref",
     "payer_email",

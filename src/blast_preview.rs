@@ -1,6 +1,6 @@
 //! A blast's preview as `paylink blast` prints it (rows, new and existing, totals per currency,
 //! warnings by CSV line), the question it asks at a terminal, and the closing line saying what
-//! was created (README, "Billing blasts").
+//! was created (docs/api.md, "Billing blasts").
 
 use std::io::{BufRead as _, Write as _};
 

@@ -60,7 +60,7 @@ pub enum Command {
     },
     /// Check the deployment before a blast: database, queue, the public base URL, the Stripe
     /// key, the webhook endpoint at Stripe, the rate limit. One line per check; exit 0 only
-    /// when none failed (README, "Before your first blast").
+    /// when none failed (docs/stripe.md, "Before your first blast").
     Doctor {
         /// Also create one Payment Link per category exactly as the mint would (test keys
         /// only), read each back from Stripe, compare, and switch them off.

@@ -160,7 +160,7 @@ pub struct ReconcileConfig {
     pub stripe_sweep_share: f64,
 }
 
-/// Webhooks paylink sends to the host application (README, "Webhooks to your application").
+/// Webhooks paylink sends to the host application (docs/webhooks.md).
 #[derive(Clone, Debug, Deserialize)]
 pub struct OutboundConfig {
     /// Seconds between tries of a delivery; when spent, the delivery is `failed`.

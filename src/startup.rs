@@ -106,7 +106,7 @@ fn sqlite_path(url: &str) -> Option<&std::path::Path> {
 
 /// Records the public base URL this intake runs with, so that commands working on the same
 /// database (`paylink blast --out`) hand out the deployment's pay URLs rather than ones built
-/// from their own environment (README, "Billing blasts"). Not fatal: without it those commands
+/// from their own environment (docs/api.md, "Billing blasts"). Not fatal: without it those commands
 /// fall back to their own setting, and say so.
 async fn record_public_base_url(db: &DatabaseConnection, url: &str) {
     use paylink_core::store::deployment;

@@ -155,7 +155,8 @@ pub async fn preview(
 }
 
 /// Every problem [`create`] would find with these rows, none left out (`create` reports the
-/// first hundred), creating nothing: `paylink blast` lists them all (README, "Billing blasts").
+/// first hundred), creating nothing: `paylink blast` lists them all (docs/api.md, "Billing
+/// blasts").
 pub async fn problems(
     db: &DatabaseConnection,
     name: &str,

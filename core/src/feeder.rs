@@ -9,8 +9,8 @@
 //!
 //! Each pass also reads the queue's generation marker (see [`crate::queue::Generation`]): when
 //! Redis has lost its data, the rows stamped before the new generation began are waiting work
-//! again, and the feeder hands them out at once, a window at a time. The README's "What paylink
-//! survives" says how long that takes.
+//! again, and the feeder hands them out at once, a window at a time. docs/operations.md ("What
+//! paylink survives") says how long that takes.
 
 use std::time::{Duration, Instant};
 

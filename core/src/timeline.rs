@@ -213,7 +213,7 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
 }
 
 /// A step per outbound event about the order: what the host application was told, and how its
-/// deliveries fared (README, "Webhooks to your application").
+/// deliveries fared (docs/webhooks.md).
 async fn told_the_host<C: ConnectionTrait>(db: &C, order_id: &str) -> Result<Vec<Step>, DbErr> {
     let events = outbound_event::for_order(db, order_id).await?;
     let seqs: Vec<i32> = events.iter().map(|e| e.seq).collect();

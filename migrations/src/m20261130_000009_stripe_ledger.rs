@@ -1,6 +1,6 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
-/// Stripe is the ledger (README, "Staying in step with Stripe"):
+/// Stripe is the ledger (docs/stripe.md, "Staying in step with Stripe"):
 ///
 /// - `payment_links`: every Payment Link paylink minted or found at Stripe, of every generation,
 ///   so a payment through any of an order's links finds the order, and the reconciler can switch

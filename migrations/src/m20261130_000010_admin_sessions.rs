@@ -1,8 +1,8 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
-/// Dashboard sessions, one row per login (README, "Security"). The cookie carries a random
-/// secret; the row is keyed by its SHA-256, so the table alone cannot be used to log in. Logout
-/// deletes the row; a row idle (or older) past its limit no longer counts.
+/// Dashboard sessions, one row per login (docs/security.md, "Dashboard sessions"). The cookie
+/// carries a random secret; the row is keyed by its SHA-256, so the table alone cannot be used to
+/// log in. Logout deletes the row; a row idle (or older) past its limit no longer counts.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 

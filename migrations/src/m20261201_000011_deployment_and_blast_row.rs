@@ -1,7 +1,7 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
 /// `deployment`: facts the running intake records about itself for the other commands (its
-/// public base URL, which `paylink blast --out` builds pay URLs from; README, "Billing
+/// public base URL, which `paylink blast --out` builds pay URLs from; docs/api.md, "Billing
 /// blasts"). `orders.blast_row`: an order's zero-based row in its blast, so a blast's result
 /// lists its orders in the order they were submitted (a blast's orders share one `created_at`).
 #[derive(DeriveMigrationName)]

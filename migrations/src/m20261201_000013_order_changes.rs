@@ -3,7 +3,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 /// `order_changes`: what an operator or the host application asked of an order (a new amount,
 /// a cancel), when and through what (`api` or `dashboard`), written in the same transaction as
 /// the change itself; and each failure to make its link, with Stripe's or the worker's reason
-/// (`detail`). The order page's story reads it (README, "The operator dashboard").
+/// (`detail`). The order page's story reads it (docs/dashboard.md).
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 

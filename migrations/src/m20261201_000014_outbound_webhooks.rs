@@ -1,6 +1,6 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
-/// Outbound webhooks (README, "Webhooks to your application"):
+/// Outbound webhooks (docs/webhooks.md):
 ///
 /// - `webhook_endpoints`: where the host application wants events, which types (`events`,
 ///   comma-separated; null for all), the signing secret and, for a while after a rotation, the

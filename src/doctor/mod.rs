@@ -1,6 +1,6 @@
 //! `paylink doctor [--create-test-link]`: a pre-flight check of a deployment, with the settings
-//! `serve` and `work` read, before a blast reaches thousands of payers (README, "Before your
-//! first blast"). One line per check, `ok`, `warn` or `FAIL` with what to do; exit 0 only when
+//! `serve` and `work` read, before a blast reaches thousands of payers (docs/stripe.md, "Before
+//! your first blast"). One line per check, `ok`, `warn` or `FAIL` with what to do; exit 0 only when
 //! nothing failed. Nothing is changed, except for the test links `--create-test-link` makes (and
 //! switches off again): the database is only read (not even the migrations table is created in
 //! an empty one), and every URL printed goes through `redact_url` first.

@@ -79,7 +79,7 @@ pub async fn check(
             report.fail(
                 &check,
                 format!("{} differs from what paylink asked: {}.", link.id, differences.join("; ")),
-                "Stripe did not take a parameter as paylink sends it: do not blast until this is understood (README, \"Before your first blast\").",
+                "Stripe did not take a parameter as paylink sends it: do not blast until this is understood (docs/stripe.md, \"Before your first blast\").",
             );
         }
         made.push((check, link.id));

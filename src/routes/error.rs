@@ -64,7 +64,7 @@ impl ApiError {
         }
     }
 
-    /// A body over the route's limit (README, "HTTP API": 2 MiB, `/v1/blasts` 16 MiB).
+    /// A body over the route's limit (docs/api.md, "HTTP API": 2 MiB, `/v1/blasts` 16 MiB).
     pub fn too_large() -> Self {
         Self::TooLarge("the request body is larger than this endpoint accepts".into())
     }

@@ -1,5 +1,5 @@
-//! `/v1/webhook_endpoints`: where paylink sends its own events (README, "Webhooks to your
-//! application"). The secret is in the answers that make one (create, rotate) and nowhere else.
+//! `/v1/webhook_endpoints`: where paylink sends its own events (docs/webhooks.md). The secret is
+//! in the answers that make one (create, rotate) and nowhere else.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -99,7 +99,7 @@ fn rfc3339(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
 }
 
 /// The events in `[since, until)` that the endpoint takes, at most 10,000, sent again with
-/// their own `webhook-id`. Answers at once: the work is done in the background (README,
+/// their own `webhook-id`. Answers at once: the work is done in the background (docs/webhooks.md,
 /// "Delivery, retries and replay"); `next_since` says where a longer range goes on.
 pub async fn replay(
     State(state): State<AppState>,

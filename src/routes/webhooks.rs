@@ -1,6 +1,6 @@
-//! `POST /webhooks/stripe` (README, "When people pay"): verify the signature, store the raw event
-//! keyed by its Stripe id, enqueue its processing, answer 200. Nothing is stored for a refused
-//! delivery; a delivery is answered 200 only once its event is stored.
+//! `POST /webhooks/stripe` (docs/stripe.md, "When people pay"): verify the signature, store the raw
+//! event keyed by its Stripe id, enqueue its processing, answer 200. Nothing is stored for a
+//! refused delivery; a delivery is answered 200 only once its event is stored.
 
 use axum::Json;
 use axum::body::Bytes;

@@ -1,5 +1,6 @@
-//! The `paylink` binary as a new user starts it from the README: the stand-in in one process,
-//! `paylink run` in another, an order POSTed, its pay URL clicked.
+//! The `paylink` binary as a new user starts it from docs/operations.md ("Running paylink
+//! yourself"): the stand-in in one process, `paylink run` in another, an order POSTed, its pay URL
+//! clicked.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,4 +1,4 @@
-//! The dashboard as the league's treasurer reads it (README, "The operator dashboard"): where
+//! The dashboard as the league's treasurer reads it (docs/dashboard.md): where
 //! the money stands, finding anyone, the story of an order, and fixing a link Stripe refused.
 
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! `paylink doctor` end to end against the stand-in (README, "Before your first blast"): a
+//! `paylink doctor` end to end against the stand-in (docs/stripe.md, "Before your first blast"): a
 //! healthy deployment passes every check; each broken setup fails its own check, with a message
 //! that names the fix, and exit 1.
 

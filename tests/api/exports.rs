@@ -1,6 +1,6 @@
 //! Exports a treasurer opens in Excel: UTF-8 with a byte-order mark (names with accents read as
 //! written), the amount in the currency's units beside `amount_cents`, the product's name and
-//! the paid date; the columns scripts read stay where they were (README, "Billing blasts").
+//! the paid date; the columns scripts read stay where they were (docs/api.md, "Billing blasts").
 
 use serde_json::{Value, json};
 

@@ -94,7 +94,7 @@ async fn like_filter_matches_wildcards_literally(kind: Db) {
 
 /// `routes::blasts::MAX_BODY_BYTES`: room for 10,000 orders.
 const BLAST_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// `routes::webhooks::MAX_BODY_BYTES`, documented in the README as "413 over 1 MiB".
+/// `routes::webhooks::MAX_BODY_BYTES`, documented in docs/api.md as "413 over 1 MiB".
 const WEBHOOK_BODY_BYTES: usize = 1024 * 1024;
 
 /// An app with no workers: these tests only talk to the intake.

@@ -1,4 +1,4 @@
-//! Outbound webhooks (README, "Webhooks to your application"): what a host application's
+//! Outbound webhooks (docs/webhooks.md): what a host application's
 //! receiver, a real HTTP server here (tests/api/outbound_receiver.rs), gets from paylink.
 //!
 //! The retry tests that need a whole schedule to pass shorten `outbound.retry_schedule_secs`
@@ -532,10 +532,10 @@ async fn one_endpoint_hanging_for_its_whole_timeout_does_not_delay_another() {
     );
 }
 
-/// The README's lines for checking a signature ("Checking the signature"), Python and Rust, run
-/// against a real delivery: they accept it, and refuse it with one byte of the body changed.
+/// docs/webhooks.md's lines for checking a signature ("Checking the signature"), Python and Rust,
+/// run against a real delivery: they accept it, and refuse it with one byte of the body changed.
 fn readme_lines_verify(delivery: &Delivery, secret: &str) {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/webhooks.md");
     let section = &readme[readme
         .find("### Checking the signature")
         .expect("the section")..];

@@ -1,5 +1,5 @@
-//! Bounded outbound work (README, "Delivery, retries and replay"): at most 16 endpoints; an
-//! event's deliveries written outside its change's transaction, once each; a hanging endpoint
+//! Bounded outbound work (docs/webhooks.md, "Delivery, retries and replay"): at most 16 endpoints;
+//! an event's deliveries written outside its change's transaction, once each; a hanging endpoint
 //! holding only its own share of the delivery slots; a replay answered at once and done in
 //! the background, at most 10,000 events a request.
 

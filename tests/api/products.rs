@@ -1,6 +1,6 @@
 //! Products are never made twice by mistake: `POST /v1/products` and the dashboard's "New
 //! product" refuse a second product of the same name (case and spacing aside) and category,
-//! naming the first (README, "Products").
+//! naming the first (docs/api.md, "HTTP API").
 
 use serde_json::{Value, json};
 

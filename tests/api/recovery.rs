@@ -1,6 +1,6 @@
-//! Recovery at the shipped defaults (README, "What paylink survives"): processes started in the
-//! same instant on a fresh database, a Redis that loses its data in the middle of a blast, a
-//! worker SIGKILLed in the middle of it, a `paylink run` killed and started again.
+//! Recovery at the shipped defaults (docs/operations.md, "What paylink survives"): processes
+//! started in the same instant on a fresh database, a Redis that loses its data in the middle of a
+//! blast, a worker SIGKILLed in the middle of it, a `paylink run` killed and started again.
 //!
 //! No reconcile, heartbeat or feeder setting is shortened here: every app runs with
 //! `shipped_timings` (config/default.toml as shipped: reconcile every 30 s, `stale_after` 600 s,

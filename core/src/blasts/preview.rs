@@ -1,5 +1,5 @@
 //! A blast's preview: what `create` would store, summed per currency, and the amounts that look
-//! like a mistake, read before any money moves (README, "Billing blasts").
+//! like a mistake, read before any money moves (docs/api.md, "Billing blasts").
 //!
 //! The warnings, each with a code, a message and the rows (zero-based) concerned:
 //! - `below_minimum`: an amount under Stripe's minimum charge in its currency

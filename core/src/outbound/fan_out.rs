@@ -1,6 +1,6 @@
 //! Writes the deliveries of new events: one per endpoint that takes the event's type and was
-//! registered when it was written (README: "An endpoint gets the events written after it was
-//! registered").
+//! registered when it was written (docs/webhooks.md: "An endpoint gets the events written after it
+//! was registered").
 //!
 //! The event itself is written in its change's transaction ([`super::outbox`]); its deliveries
 //! here, by the dispatcher, so a cancel or a payment never waits on a row per endpoint. Each

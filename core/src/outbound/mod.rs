@@ -1,5 +1,5 @@
-//! Outbound webhooks: telling the host application of every change it cares about (README,
-//! "Webhooks to your application").
+//! Outbound webhooks: telling the host application of every change it cares about
+//! (docs/webhooks.md).
 //!
 //! - [`outbox`]: writes an event inside the transaction of the state change that causes it;
 //!   [`fan_out`] then writes its deliveries, one per endpoint that takes it, outside it.

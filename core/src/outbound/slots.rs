@@ -1,4 +1,5 @@
-//! Who may start a try now: the dispatcher's slots (README, "Delivery, retries and replay").
+//! Who may start a try now: the dispatcher's slots (docs/webhooks.md, "Delivery, retries and
+//! replay").
 //!
 //! A process has `total` tries in flight at most and an endpoint `cap`. Each registered
 //! endpoint also has `reserved` slots no other endpoint may take: an endpoint beyond its

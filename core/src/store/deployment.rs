@@ -1,6 +1,6 @@
 //! Facts the running deployment records about itself, one row per key, for the commands that
 //! work on the same database without running the intake: `paylink blast --out` builds pay URLs
-//! from the public base URL the intake runs with, not from its own environment (README,
+//! from the public base URL the intake runs with, not from its own environment (docs/api.md,
 //! "Billing blasts").
 
 use chrono::{DateTime, Utc};

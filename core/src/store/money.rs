@@ -1,4 +1,4 @@
-//! Where the money stands, per currency, for the organiser (README, "The operator dashboard"):
+//! Where the money stands, per currency, for the organiser (docs/dashboard.md):
 //! every order in exactly one of four groups, so the groups add up to the orders:
 //!
 //! - **paid**: what Stripe took (the payment's own amount and currency where known);

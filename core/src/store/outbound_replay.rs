@@ -1,5 +1,5 @@
-//! A replay of an endpoint's events (README, "Delivery, retries and replay"): the range it
-//! covers, fixed when it was asked for, and how far the background work has got. The request
+//! A replay of an endpoint's events (docs/webhooks.md, "Delivery, retries and replay"): the range
+//! it covers, fixed when it was asked for, and how far the background work has got. The request
 //! writes the row and answers at once; the dispatcher makes the events due in batches
 //! (core/src/outbound/replays.rs), each batch one transaction that moves `cursor` on only if
 //! nobody else moved it first.

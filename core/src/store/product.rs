@@ -112,7 +112,7 @@ pub enum Named {
 
 /// The product `reference` names: the one with that id, else the one with that name as
 /// [`name_key`] compares names (case and spacing aside), so an organiser's sheet may say
-/// `Monthly fee` rather than `prd_…` (README, "Billing blasts").
+/// `Monthly fee` rather than `prd_…` (docs/api.md, "Billing blasts").
 pub async fn find_by_id_or_name<C: ConnectionTrait>(
     db: &C,
     reference: &str,

@@ -1,4 +1,4 @@
-//! Where the host application wants paylink's events (README, "Webhooks to your application"):
+//! Where the host application wants paylink's events (docs/webhooks.md):
 //! a URL, the event types it takes (null for all) and the secret that signs what it receives,
 //! with the previous secret kept for an overlap after a rotation.
 

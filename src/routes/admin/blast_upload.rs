@@ -4,7 +4,7 @@
 //!
 //! The confirm form carries the uploaded file itself (base64, with its SHA-256 so a mangled copy
 //! is refused), never a summary: the server reads and checks it again before creating anything,
-//! exactly as `paylink blast` does (README, "Billing blasts").
+//! exactly as `paylink blast` does (docs/api.md, "Billing blasts").
 
 use std::path::Path;
 

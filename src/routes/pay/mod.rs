@@ -1,4 +1,4 @@
-//! `GET /pay/{token}`: the payer's stable URL. Re-checks the order on every click (README,
+//! `GET /pay/{token}`: the payer's stable URL. Re-checks the order on every click (docs/api.md,
 //! "How an order becomes a link") and, when the link is not minted yet, mints it now with the
 //! queued job's own idempotency key, so the click and the job can never create two links;
 //! clicks that arrive together share one mint ([`single_flight`]). The payer's return from
