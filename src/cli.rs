@@ -1,17 +1,19 @@
 //! The `paylink` command line. Exit codes: 0 success, 2 bad usage or configuration (with a
 //! message naming the setting), 1 any other failure.
 
-use std::io::Write as _;
-
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
+use crate::announce::announce;
 use crate::bad_input::BadInput;
 use crate::config::production::Role;
 use crate::config::{ConfigError, Settings};
-use crate::fake_stripe::{FakeConfig, FakeStripeServer};
+#[cfg(feature = "demo")]
+use crate::demo::args::{DemoArgs, FakeStripeArgs};
 use crate::startup::{Application, Engine};
+#[cfg(not(feature = "demo"))]
+use crate::without_demo::{DemoArgs, FakeStripeArgs};
 use paylink_core::WorkerPool;
 
 #[derive(Debug, Parser)]
@@ -73,51 +75,14 @@ pub enum Command {
     /// Everything in one process with nothing else running: the Stripe stand-in, the intake and
     /// the workers on a temporary SQLite file; a blast minted, a third of it paid, every
     /// promise checked. Exits 0 only if every promise held.
-    Demo {
-        /// Orders in the demo's blast.
-        #[arg(long, default_value_t = 300)]
-        orders: usize,
-        /// Share of Stripe requests the stand-in fails with a 500 (0 to below 1).
-        #[arg(long, default_value_t = 0.0)]
-        stripe_failure_rate: f64,
-        /// Share of Stripe's webhook deliveries that never arrive (0 to 1): the payments are
-        /// still recorded, by the payer's return page or the sweep of Stripe's events.
-        #[arg(long, default_value_t = 0.0)]
-        drop_webhooks: f64,
-        /// Keep serving after the summary, until Ctrl-C, to look around.
-        #[arg(long)]
-        keep: bool,
-    },
+    #[command(hide = !cfg!(feature = "demo"))]
+    Demo(DemoArgs),
     /// Print every setting: its environment variable, key, type, default and meaning, as a
     /// Markdown table (docs/settings.md is this output).
     Settings,
     /// The Stripe stand-in: Stripe's wire format, in memory.
-    FakeStripe {
-        /// Address to listen on (port 0 picks a free port; the chosen address is printed).
-        /// Only loopback addresses (127.0.0.0/8, ::1, localhost) unless --allow-remote.
-        #[arg(long, default_value = "127.0.0.1:12111")]
-        addr: String,
-        /// Listen on a non-loopback address: only inside a private network (a compose network),
-        /// never where anyone else can reach it.
-        #[arg(long)]
-        allow_remote: bool,
-        /// Requests per second per endpoint before 429, like Stripe (0 = no limit).
-        #[arg(long, default_value_t = 25)]
-        rate_limit_per_sec: u32,
-        /// Requests per second over all endpoints before 429, like Stripe in test mode (0 = no limit).
-        #[arg(long, default_value_t = 25)]
-        account_rate_limit_per_sec: u32,
-        /// Where to deliver signed events (e.g. http://127.0.0.1:8080/webhooks/stripe).
-        #[arg(long)]
-        webhook_url: Option<String>,
-        /// The base of the links' hosted pages (their `url`) instead of the listening address,
-        /// e.g. http://fake-stripe:12111 under docker compose, so 0.0.0.0 never reaches a link.
-        #[arg(long)]
-        public_url: Option<String>,
-        /// The `whsec_…` secret events are signed with (paylink's PAYLINK__STRIPE__WEBHOOK_SECRETS).
-        #[arg(long, env = "PAYLINK_FAKE_WEBHOOK_SECRET", hide_env_values = true)]
-        webhook_secret: Option<String>,
-    },
+    #[command(hide = !cfg!(feature = "demo"))]
+    FakeStripe(FakeStripeArgs),
 }
 
 /// Runs the parsed command and maps failures to exit codes.
@@ -139,66 +104,14 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::FakeStripe {
-        addr,
-        allow_remote,
-        rate_limit_per_sec,
-        account_rate_limit_per_sec,
-        webhook_url,
-        public_url,
-        webhook_secret,
-    } = cli.command
-    {
-        if let Some(url) = public_url.as_deref()
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(ConfigError(format!(
-                "--public-url must be an http(s) URL such as http://fake-stripe:12111, got {url:?}"
-            ))
-            .into());
+    match cli.command {
+        Command::FakeStripe(args) => return args.run().await,
+        Command::Demo(args) => return args.run().await,
+        Command::Settings => {
+            print!("{}", crate::config::catalog::render());
+            return Ok(());
         }
-        if !allow_remote && !crate::fake_stripe::is_loopback(&addr) {
-            return Err(ConfigError(format!(
-                "--addr {addr} is not a loopback address (127.0.0.0/8, ::1, localhost). The \
-                 Stripe stand-in must not be reachable from a network: its controls \
-                 (/_fake/...) need no credentials, and anyone who reaches it can pay any link \
-                 (sending paylink signed webhooks that mark orders paid) and read the pay URLs \
-                 and payer data it holds. Pass --allow-remote only inside a private network \
-                 such as docker compose's."
-            ))
-            .into());
-        }
-        crate::telemetry::init("text", "info");
-        let config = FakeConfig {
-            rate_limit_per_sec,
-            account_rate_limit_per_sec,
-            webhook_url,
-            webhook_secret,
-            ..FakeConfig::default()
-        };
-        let server = FakeStripeServer::bind_public(&addr, public_url.as_deref(), config).await?;
-        announce(&format!("fake-stripe listening on {}", server.base_url()));
-        return server.run().await;
-    }
-    if let Command::Settings = cli.command {
-        print!("{}", crate::config::catalog::render());
-        return Ok(());
-    }
-    if let Command::Demo {
-        orders,
-        stripe_failure_rate,
-        drop_webhooks,
-        keep,
-    } = cli.command
-    {
-        crate::telemetry::init("text", "error");
-        return crate::demo::run(crate::demo::DemoOptions {
-            orders,
-            stripe_failure_rate,
-            drop_webhooks,
-            keep,
-        })
-        .await;
+        _ => {}
     }
     let settings = Settings::load()?;
     crate::telemetry::init(&settings.log.format, &settings.log.level);
@@ -288,7 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             finish_within(workers, settings.workers.shutdown_grace_secs).await
         }
-        Command::FakeStripe { .. } | Command::Demo { .. } | Command::Settings => {
+        Command::FakeStripe(_) | Command::Demo(_) | Command::Settings => {
             unreachable!("handled above")
         }
     }
@@ -417,11 +330,4 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested");
-}
-
-/// A line for the person (or script) that started paylink, on stdout.
-fn announce(line: &str) {
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }

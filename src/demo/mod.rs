@@ -8,6 +8,7 @@
 //! every promise is checked against the stand-in's own records and the receiver's, and a
 //! summary is printed, with how each payment was learned. Exit 0 only if every promise held.
 
+pub mod args;
 mod promises;
 mod receiver;
 mod scenario;
