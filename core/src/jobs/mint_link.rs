@@ -170,7 +170,7 @@ pub fn link_request(policy: &Policy, public_base_url: &str, order: &LinkFor<'_>)
         single_payment: policy.deactivates_on_paid(order.category),
         redirect_url: format!(
             "{}/thanks?session_id={{CHECKOUT_SESSION_ID}}",
-            crate::context::pay_url(public_base_url, order.pay_token)
+            crate::views::pay_url(public_base_url, order.pay_token)
         ),
     }
 }
