@@ -8,8 +8,9 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{FieldError, OrderInput, same_order, text};
-use crate::store::{order, product};
+use crate::domain::{FieldError, OrderInput, ProductNamed, text};
+use crate::store::order::{self, same_order};
+use crate::store::product;
 
 /// The most orders one blast takes.
 pub const MAX_ORDERS: usize = 10_000;
@@ -114,7 +115,7 @@ pub(super) async fn check_rows(
     rows: &[OrderInput],
 ) -> Result<Checked, DbErr> {
     let products = load_products(db, rows).await?;
-    let missing = product::Named::Missing;
+    let missing = ProductNamed::Missing;
     let mut errors = Vec::new();
     let mut new_orders = Vec::with_capacity(rows.len());
     let mut seen = HashSet::new();
@@ -178,7 +179,7 @@ fn row_error(row: usize, error: FieldError) -> RowError {
 async fn load_products(
     db: &DatabaseConnection,
     rows: &[OrderInput],
-) -> Result<HashMap<String, product::Named>, DbErr> {
+) -> Result<HashMap<String, ProductNamed>, DbErr> {
     // One read of the products, whatever the number of rows and names.
     let all = product::all(db).await?;
     let references: HashSet<&str> = rows.iter().map(|r| r.product_id.as_str()).collect();

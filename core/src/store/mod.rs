@@ -130,12 +130,8 @@ pub(crate) fn older_than(
     }
 }
 
-/// Whether `key` could name a row: ids, tokens and refs are short and never hold NUL, which
-/// PostgreSQL refuses in text outright (a lookup with one fails instead of finding nothing).
-/// Finders answer "not found" for anything else without asking the database.
-pub fn could_be_key(key: &str) -> bool {
-    !key.is_empty() && key.len() <= 255 && !key.contains('\0')
-}
+/// Whether `key` could name a row (the finders ask before the database does).
+pub use crate::domain::could_be_key;
 
 /// A fresh identifier with a short prefix naming its kind (`ord_…`, `prd_…`, `bl_…`).
 /// Random, so ids never repeat across databases: they are part of Stripe idempotency keys.

@@ -4,13 +4,13 @@
 //! this caller won; callers never read-then-write.
 
 use super::order_change;
-use crate::domain::{AmountCents, Currency, Email, Move};
+use crate::domain::Move;
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
 
-pub use crate::domain::{LinkFailure, LinkState, Status};
+pub use crate::domain::{LinkFailure, LinkState, NewOrder, Status};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "orders")]
@@ -82,18 +82,6 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// What the caller supplies for a new order; the rest is generated.
-#[derive(Clone, Debug)]
-pub struct NewOrder {
-    pub external_ref: String,
-    pub product_id: String,
-    pub blast_id: Option<String>,
-    pub payer_email: Email,
-    pub payer_name: String,
-    pub amount_cents: AmountCents,
-    pub currency: Currency,
-}
-
 /// An update that makes the move `m` (see [`Move`]): it touches only rows in a state `m` may
 /// start from, and sets the status and link state `m` leads to. Every change of either column
 /// goes through here; callers narrow it further (the id, the generation, the stored link).
@@ -110,6 +98,15 @@ pub(crate) fn guarded(m: Move) -> sea_orm::UpdateMany<Entity> {
         update = update.col_expr(Column::LinkState, Expr::value(link.to_value()));
     }
     update
+}
+
+/// Whether a stored order is the one `new` describes (same caller key, same content): a retry,
+/// not a conflict.
+pub fn same_order(stored: &Model, new: &NewOrder) -> bool {
+    stored.amount_cents == new.amount_cents.get()
+        && stored.product_id == new.product_id
+        && stored.currency == new.currency.as_str()
+        && stored.payer_email == new.payer_email.as_str()
 }
 
 /// A new order's row: pending, waiting for its first link, with a fresh pay token.
