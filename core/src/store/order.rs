@@ -394,43 +394,49 @@ pub async fn insert_or_get<C: ConnectionTrait>(
         )
         .exec_without_returning(db)
         .await?;
-    let order = find_by_external_ref(db, &external_ref)
+    let order = find_by(db, By::ExternalRef(&external_ref))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("order {external_ref} after insert")))?;
     Ok((order, inserted == 1))
 }
 
+/// The ways an order is named: its id, the caller's key, the payer's pay URL and the Payment
+/// Link it holds now (a link of an older generation is found through
+/// [`super::payment_link::order_of`]).
+#[derive(Clone, Copy, Debug)]
+pub enum By<'a> {
+    Id(&'a str),
+    ExternalRef(&'a str),
+    PayToken(&'a str),
+    CurrentLink(&'a str),
+}
+
+/// The one order finder: the order `by` names, if any. A key that could name no row (see
+/// [`super::could_be_key`]) finds nothing without asking the database.
+pub async fn find_by<C: ConnectionTrait>(db: &C, by: By<'_>) -> Result<Option<Model>, DbErr> {
+    let (column, key) = match by {
+        By::Id(key) => (Column::Id, key),
+        By::ExternalRef(key) => (Column::ExternalRef, key),
+        By::PayToken(key) => (Column::PayToken, key),
+        By::CurrentLink(key) => (Column::StripePaymentLinkId, key),
+    };
+    if !super::could_be_key(key) {
+        return Ok(None);
+    }
+    Entity::find().filter(column.eq(key)).one(db).await
+}
+
+/// The order with this id ([`find_by`]).
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
-    if !super::could_be_key(id) {
-        return Ok(None);
-    }
-    Entity::find_by_id(id.to_owned()).one(db).await
+    find_by(db, By::Id(id)).await
 }
 
-pub(crate) async fn find_by_external_ref<C: ConnectionTrait>(
-    db: &C,
-    external_ref: &str,
-) -> Result<Option<Model>, DbErr> {
-    if !super::could_be_key(external_ref) {
-        return Ok(None);
-    }
-    Entity::find()
-        .filter(Column::ExternalRef.eq(external_ref))
-        .one(db)
-        .await
-}
-
+/// The order behind a pay URL ([`find_by`]).
 pub async fn find_by_pay_token<C: ConnectionTrait>(
     db: &C,
     token: &str,
 ) -> Result<Option<Model>, DbErr> {
-    if !super::could_be_key(token) {
-        return Ok(None);
-    }
-    Entity::find()
-        .filter(Column::PayToken.eq(token))
-        .one(db)
-        .await
+    find_by(db, By::PayToken(token)).await
 }
 
 /// Stores a minted link, and counts the Stripe request that made it as an attempt, only if the
@@ -643,21 +649,6 @@ pub(crate) async fn note_key_used<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// The order `link_id` was minted for, of any generation (the fallback when a session lacks
-/// our metadata).
-pub(crate) async fn find_by_payment_link<C: ConnectionTrait>(
-    db: &C,
-    link_id: &str,
-) -> Result<Option<Model>, DbErr> {
-    if let Some(link) = super::payment_link::find(db, link_id).await? {
-        return find(db, &link.order_id).await;
-    }
-    Entity::find()
-        .filter(Column::StripePaymentLinkId.eq(link_id))
-        .one(db)
-        .await
 }
 
 /// Records that the order's stored link `link_id` was switched off at Stripe. Only the link

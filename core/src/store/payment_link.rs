@@ -8,6 +8,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
 
+use super::order;
+
 /// Whether the link can take money at Stripe, as far as paylink knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
@@ -103,6 +105,18 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>,
     Entity::find_by_id(id.to_owned()).one(db).await
 }
 
+/// The order `link_id` was minted for, of any generation: by the link's row here, else (a link
+/// stored on an order before this table kept it) by the link the order holds.
+pub(crate) async fn order_of<C: ConnectionTrait>(
+    db: &C,
+    link_id: &str,
+) -> Result<Option<order::Model>, DbErr> {
+    match find(db, link_id).await? {
+        Some(link) => order::find_by(db, order::By::Id(&link.order_id)).await,
+        None => order::find_by(db, order::By::CurrentLink(link_id)).await,
+    }
+}
+
 /// Records that Stripe switched the link off (idempotent).
 pub(crate) async fn mark_deactivated<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
     Entity::update_many()
@@ -140,7 +154,6 @@ pub(crate) async fn claim_stray<C: ConnectionTrait>(
     limit: u64,
     stale_before: DateTime<Utc>,
 ) -> Result<Vec<Model>, DbErr> {
-    use super::order;
     use sea_orm::sea_query::{Condition, ExprTrait as _, Query};
     use sea_orm::{QueryOrder, QuerySelect};
     let current = Query::select()
