@@ -5,6 +5,7 @@ pub mod admin_session;
 pub mod blast;
 pub mod dashboard;
 pub mod deployment;
+mod enqueued;
 pub mod mint_lease;
 pub mod money;
 #[cfg(test)]
@@ -117,18 +118,6 @@ fn is_locked(error: &DbErr) -> bool {
 
 mod redact;
 pub use redact::{redact_url, redact_url_hiding};
-
-/// `column` older than `before`; with `None`, a condition no row meets (the claims' "and, given
-/// a staleness bound, what was enqueued before it").
-pub(crate) fn older_than(
-    column: impl sea_orm::ColumnTrait,
-    before: Option<chrono::DateTime<chrono::Utc>>,
-) -> sea_orm::sea_query::SimpleExpr {
-    match before {
-        Some(before) => column.lt(before),
-        None => sea_orm::sea_query::Expr::value(false),
-    }
-}
 
 /// Whether `key` could name a row (the finders ask before the database does).
 pub use crate::domain::could_be_key;

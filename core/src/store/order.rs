@@ -3,6 +3,7 @@
 //! Every transition here is a conditional `UPDATE … WHERE` whose affected-row count says whether
 //! this caller won; callers never read-then-write.
 
+use super::enqueued::{claim, not_enqueued_since};
 use super::order_change;
 use crate::domain::Move;
 use chrono::{DateTime, Utc};
@@ -220,11 +221,7 @@ pub(crate) fn waiting_for_job(
     Condition::all()
         .add(Column::LinkState.eq(LinkState::Minting))
         .add(Column::Status.eq(Status::Pending))
-        .add(
-            Condition::any()
-                .add(Column::EnqueuedAt.is_null())
-                .add(super::older_than(Column::EnqueuedAt, stale_before)),
-        )
+        .add(not_enqueued_since(Column::EnqueuedAt, stale_before))
 }
 
 /// Up to `limit` orders waiting for a mint job (see [`waiting_for_job`]), oldest first. The
@@ -270,54 +267,38 @@ pub(crate) async fn claim_unclosed<C: ConnectionTrait>(
     stale_before: DateTime<Utc>,
 ) -> Result<Vec<Model>, DbErr> {
     use sea_orm::sea_query::{Condition, Query};
-    use sea_orm::{QueryOrder, QuerySelect};
     let closing_products = Query::select()
         .column(super::product::Column::Id)
         .from(super::product::Entity)
         .and_where(super::product::Column::Category.is_in(categories.iter().cloned()))
         .to_owned();
-    let unclosed = || {
-        Condition::all()
-            .add(Column::LinkState.eq(LinkState::Active))
-            .add(Column::StripePaymentLinkId.is_not_null())
-            .add(
-                Condition::any()
-                    .add(
-                        Condition::all()
-                            .add(Column::Status.eq(Status::Paid))
-                            .add(Column::PaidAt.lt(stale_before))
-                            .add(Column::ProductId.in_subquery(closing_products.clone())),
-                    )
-                    .add(
-                        Condition::all()
-                            .add(Column::Status.eq(Status::Cancelled))
-                            .add(Column::CancelledAt.lt(stale_before)),
-                    ),
-            )
-            .add(
-                Condition::any()
-                    .add(Column::EnqueuedAt.is_null())
-                    .add(Column::EnqueuedAt.lt(stale_before)),
-            )
-    };
-    let found: Vec<String> = Entity::find()
-        .select_only()
-        .column(Column::Id)
-        .filter(unclosed())
-        .order_by_asc(Column::UpdatedAt)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
-    if found.is_empty() {
-        return Ok(Vec::new());
-    }
-    Entity::update_many()
-        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
-        .filter(Column::Id.is_in(found))
-        .filter(unclosed())
-        .exec_with_returning(db)
-        .await
+    let unclosed = Condition::all()
+        .add(Column::LinkState.eq(LinkState::Active))
+        .add(Column::StripePaymentLinkId.is_not_null())
+        .add(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(Column::Status.eq(Status::Paid))
+                        .add(Column::PaidAt.lt(stale_before))
+                        .add(Column::ProductId.in_subquery(closing_products)),
+                )
+                .add(
+                    Condition::all()
+                        .add(Column::Status.eq(Status::Cancelled))
+                        .add(Column::CancelledAt.lt(stale_before)),
+                ),
+        )
+        .add(not_enqueued_since(Column::EnqueuedAt, Some(stale_before)));
+    claim::<Entity, _>(
+        db,
+        Column::Id,
+        Column::EnqueuedAt,
+        Column::UpdatedAt,
+        unclosed,
+        limit,
+    )
+    .await
 }
 
 /// Returns the order to the backlog: its mint job could not be enqueued, so the feeder takes it.
