@@ -7,6 +7,8 @@ use sea_orm::DatabaseConnection;
 use crate::jobs::RunningJobs;
 use crate::policy::Policy;
 use crate::stripe::StripeApi;
+use crate::stripe_key::KeyPause;
+pub use crate::views::pay_url;
 
 /// How hard a mint tries before it gives up and leaves the order for an operator.
 #[derive(Clone, Debug)]
@@ -60,7 +62,7 @@ pub struct JobContext {
     /// Jobs this process is running now (for a clean stop, and the tests' drain).
     pub running: RunningJobs,
     /// Whether Stripe refuses paylink's API key, as this process last saw (crate::stripe_key).
-    pub key_pause: crate::stripe_key::KeyPause,
+    pub key_pause: KeyPause,
 }
 
 impl JobContext {
@@ -68,9 +70,4 @@ impl JobContext {
     pub fn pay_url(&self, pay_token: &str) -> String {
         pay_url(&self.public_base_url, pay_token)
     }
-}
-
-/// The payer's stable URL for an order's `pay_token` under `public_base_url`.
-pub fn pay_url(public_base_url: &str, pay_token: &str) -> String {
-    format!("{}/pay/{pay_token}", public_base_url.trim_end_matches('/'))
 }

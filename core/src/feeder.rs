@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 
 use sea_orm::DatabaseConnection;
 
-use crate::jobs::mint_link::MintLink;
-use crate::jobs::stripe_event::StripeEvent;
-use crate::queue::{Job, JobQueue};
+use crate::queue::JobQueue;
 use crate::reconcile::{self, ReconcileSettings};
 use crate::store::{order, stripe_event};
+use crate::top_up::{top_up_events, top_up_orders};
 
 /// How the feeder keeps the queue topped up.
 #[derive(Clone, Debug)]
@@ -92,7 +91,7 @@ pub(crate) async fn run_feeder(
                 }
                 if sweep_now {
                     last_sweep = Instant::now();
-                    match reconcile::sweep(db, &queue, &settings, minting_paused).await {
+                    match reconcile::sweep(db, &queue, settings.window, &settings.reconcile, minting_paused).await {
                         Ok(Some(report)) if !report.is_empty() => {
                             found_work = true;
                             tracing::warn!(?report, "reconciler re-enqueued lost work");
@@ -190,106 +189,4 @@ async fn feed_locked(
         queue_was_lost: generation.is_some_and(|g| g.began_now),
         busy: orders.busy() || events.busy(),
     })
-}
-
-/// What a top-up did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TopUp {
-    /// Jobs enqueued.
-    pub enqueued: usize,
-    /// The window was full: work may wait behind it.
-    pub full: bool,
-}
-
-impl TopUp {
-    fn busy(self) -> bool {
-        self.enqueued > 0 || self.full
-    }
-
-    fn full() -> Self {
-        Self {
-            enqueued: 0,
-            full: true,
-        }
-    }
-
-    fn enqueued(enqueued: usize) -> Self {
-        Self {
-            enqueued,
-            full: false,
-        }
-    }
-}
-
-/// Room left in the window for jobs of type `J`.
-async fn room<J: Job>(queue: &JobQueue, window: u64) -> anyhow::Result<u64> {
-    Ok(window.saturating_sub(queue.due::<J>().await?))
-}
-
-/// Enqueues mint jobs for orders waiting in the backlog (and, given `stale_before`, for orders
-/// whose job was enqueued before it and so counts as lost).
-pub(crate) async fn top_up_orders(
-    db: &DatabaseConnection,
-    queue: &JobQueue,
-    window: u64,
-    stale_before: Option<chrono::DateTime<chrono::Utc>>,
-    minting_paused: bool,
-) -> anyhow::Result<TopUp> {
-    if minting_paused {
-        // Every mint would meet the same refusal: the orders wait (crate::stripe_key).
-        return Ok(TopUp::default());
-    }
-    let room = room::<MintLink>(queue, window).await?;
-    if room == 0 {
-        return Ok(TopUp::full());
-    }
-    // Enqueue, then stamp: killed in between, the orders stay in the backlog for the next
-    // pass (a duplicate job is harmless); stamped first, they would be lost for `stale_after`.
-    let waiting = order::backlog(db, room, stale_before).await?;
-    let ids: Vec<String> = waiting.iter().map(|o| o.id.clone()).collect();
-    let jobs: Vec<MintLink> = waiting
-        .into_iter()
-        .map(|o| MintLink {
-            order_id: o.id.into(),
-            generation: o.link_generation,
-        })
-        .collect();
-    let count = jobs.len();
-    if count == 0 {
-        return Ok(TopUp::default());
-    }
-    queue.enqueue_many(jobs).await?;
-    order::stamp_enqueued(db, ids, stale_before).await?;
-    Ok(TopUp::enqueued(count))
-}
-
-/// Enqueues stored Stripe events waiting for room in the `stripe_event` queue (a burst of
-/// deliveries larger than the window), and, given `stale_before`, events whose job was lost.
-pub(crate) async fn top_up_events(
-    db: &DatabaseConnection,
-    queue: &JobQueue,
-    window: u64,
-    stale_before: Option<chrono::DateTime<chrono::Utc>>,
-) -> anyhow::Result<TopUp> {
-    let room = room::<StripeEvent>(queue, window).await?;
-    if room == 0 {
-        return Ok(TopUp::full());
-    }
-    // Enqueue, then stamp, as for orders.
-    let ids = stripe_event::backlog_ids(db, room, stale_before).await?;
-    let count = ids.len();
-    if count == 0 {
-        return Ok(TopUp::default());
-    }
-    queue
-        .enqueue_many(
-            ids.iter()
-                .map(|event_id| StripeEvent {
-                    event_id: event_id.as_str().into(),
-                })
-                .collect(),
-        )
-        .await?;
-    stripe_event::stamp_enqueued(db, &ids, stale_before).await?;
-    Ok(TopUp::enqueued(count))
 }

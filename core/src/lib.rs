@@ -37,6 +37,7 @@ pub mod stripe;
 pub mod stripe_key;
 pub mod stripe_sync;
 pub mod timeline;
+mod top_up;
 pub mod views;
 mod workers;
 

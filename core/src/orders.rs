@@ -4,7 +4,7 @@
 
 use sea_orm::{ActiveEnum as _, DatabaseConnection};
 
-use crate::domain::{AmountCents, FieldError, OrderId, OrderInput, same_order};
+use crate::domain::{AmountCents, FieldError, OrderId, OrderInput};
 use crate::jobs::deactivate_link;
 use crate::jobs::mint_link;
 use crate::outbound::{EventType, outbox};
@@ -43,7 +43,7 @@ pub async fn create(
     let new = input.validate(&product, None)?;
     let (stored, created) = order::insert_or_get(db, new.clone()).await?;
     if !created {
-        if !same_order(&stored, &new) {
+        if !order::same_order(&stored, &new) {
             return Err(CreateError::Conflict {
                 external_ref: new.external_ref,
                 existing: stored.id,

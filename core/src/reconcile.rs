@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
-use crate::feeder::{FeederSettings, top_up_events, top_up_orders};
 use crate::jobs::deactivate_link::DeactivateLink;
 use crate::queue::JobQueue;
 use crate::store::{order, payment_link};
+use crate::top_up::{top_up_events, top_up_orders};
 
 /// When work counts as lost, and how often to look.
 #[derive(Clone, Debug)]
@@ -60,18 +60,20 @@ impl Report {
     }
 }
 
-/// One sweep, if this process gets the lock (`None` when another process holds it). With
-/// `minting_paused` (Stripe refuses the key, crate::stripe_key), no mint job is enqueued.
+/// One sweep, if this process gets the lock (`None` when another process holds it), taking at
+/// most `window` (the feeder's) of each kind of lost work. With `minting_paused` (Stripe
+/// refuses the key, crate::stripe_key), no mint job is enqueued.
 pub async fn sweep(
     db: &DatabaseConnection,
     queue: &JobQueue,
-    settings: &FeederSettings,
+    window: u64,
+    settings: &ReconcileSettings,
     minting_paused: bool,
 ) -> anyhow::Result<Option<Report>> {
     let Some(lock) = queue.lock_feeder().await? else {
         return Ok(None);
     };
-    let result = sweep_locked(db, queue, settings, minting_paused).await;
+    let result = sweep_locked(db, queue, window, settings, minting_paused).await;
     lock.release().await;
     result.map(Some)
 }
@@ -79,10 +81,10 @@ pub async fn sweep(
 async fn sweep_locked(
     db: &DatabaseConnection,
     queue: &JobQueue,
-    settings: &FeederSettings,
+    window: u64,
+    reconcile: &ReconcileSettings,
     minting_paused: bool,
 ) -> anyhow::Result<Report> {
-    let reconcile = &settings.reconcile;
     let stale_before = chrono::Utc::now()
         - chrono::Duration::from_std(reconcile.stale_after).unwrap_or(chrono::Duration::MAX);
     // Whatever was enqueued before the queue's generation began is gone from Redis: lost now,
@@ -91,25 +93,14 @@ async fn sweep_locked(
         Some(generation) => stale_before.max(generation.started_at),
         None => stale_before,
     };
-    let mint_jobs = top_up_orders(
-        db,
-        queue,
-        settings.window,
-        Some(stale_before),
-        minting_paused,
-    )
-    .await?
-    .enqueued;
-    let event_jobs = top_up_events(db, queue, settings.window, Some(stale_before))
+    let mint_jobs = top_up_orders(db, queue, window, Some(stale_before), minting_paused)
         .await?
         .enqueued;
-    let unclosed = order::claim_unclosed(
-        db,
-        &reconcile.closing_categories,
-        settings.window,
-        stale_before,
-    )
-    .await?;
+    let event_jobs = top_up_events(db, queue, window, Some(stale_before))
+        .await?
+        .enqueued;
+    let unclosed =
+        order::claim_unclosed(db, &reconcile.closing_categories, window, stale_before).await?;
     let deactivations: Vec<DeactivateLink> = unclosed
         .into_iter()
         .filter_map(|o| {
@@ -121,7 +112,7 @@ async fn sweep_locked(
         .collect();
     // Links of every generation that must not take money (an old amount's link the intake
     // could not hand to the queue, an orphan whose job was lost).
-    let stray = payment_link::claim_stray(db, settings.window, stale_before).await?;
+    let stray = payment_link::claim_stray(db, window, stale_before).await?;
     let mut deactivations = deactivations;
     deactivations.extend(stray.into_iter().map(|l| DeactivateLink {
         order_id: l.order_id.into(),

@@ -12,7 +12,7 @@ use crate::jobs::deactivate_link;
 use crate::outbound::{EventType, outbox};
 use crate::queue::JobQueue;
 use crate::store::payment::{self, Issue, LearnedVia};
-use crate::store::{order, product};
+use crate::store::{order, payment_link, product};
 use crate::stripe::CheckoutSession;
 
 /// What settling a paid session came to.
@@ -41,7 +41,7 @@ pub async fn find_order(
         return Ok(Some(found));
     }
     match &session.payment_link {
-        Some(link) => Ok(order::find_by_payment_link(&ctx.db, link).await?),
+        Some(link) => Ok(payment_link::order_of(&ctx.db, link).await?),
         None => Ok(None),
     }
 }

@@ -370,16 +370,11 @@ async fn switch_off(
 ) -> anyhow::Result<()> {
     payment_link::record(
         &ctx.db,
-        payment_link::NewLink {
-            id: link.id.clone(),
-            order_id: owner.id.clone(),
-            generation: link.generation,
-            url: link.url,
-            amount_cents: None,
-            currency: None,
-            state: payment_link::State::Active,
-            origin: payment_link::Origin::Found,
-        },
+        owner,
+        payment_link::Origin::Found,
+        link.generation,
+        &link.id,
+        &link.url,
     )
     .await?;
     tracing::warn!(order_id = %owner.id, link_id = %link.id, "switching off a link the order does not keep");

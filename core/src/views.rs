@@ -9,6 +9,11 @@ use serde::Serialize;
 use crate::domain::Payer;
 use crate::store::{blast, order, webhook_endpoint};
 
+/// The payer's stable URL for an order's `pay_token` under `public_base_url`.
+pub fn pay_url(public_base_url: &str, pay_token: &str) -> String {
+    format!("{}/pay/{pay_token}", public_base_url.trim_end_matches('/'))
+}
+
 /// An order as the API shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct OrderView {
@@ -46,7 +51,7 @@ impl OrderView {
     /// `public_base_url`: where pay URLs live (the intake's `public_base_url`).
     pub fn new(public_base_url: &str, o: order::Model) -> Self {
         Self {
-            pay_url: crate::context::pay_url(public_base_url, &o.pay_token),
+            pay_url: pay_url(public_base_url, &o.pay_token),
             id: o.id,
             external_ref: o.external_ref,
             product_id: o.product_id,

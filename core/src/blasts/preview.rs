@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Checked;
+use super::check::Checked;
 use crate::domain::{format_money, minimum_charge, minor_digits};
 
 /// How many times above or below the median an amount may be before it is questioned.

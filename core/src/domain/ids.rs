@@ -4,6 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Whether `key` could name a row: ids, tokens and refs are short and never hold NUL, which
+/// PostgreSQL refuses in text outright (a lookup with one fails instead of finding nothing).
+/// Finders answer "not found" for anything else without asking the database.
+pub fn could_be_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 255 && !key.contains('\0')
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -15,7 +22,7 @@ macro_rules! id_type {
             /// `value` as an id, if it could name a stored row (not empty, at most 255 bytes,
             /// no NUL); anything else names nothing, and the caller answers "not found".
             pub fn parse(value: &str) -> Option<Self> {
-                crate::store::could_be_key(value).then(|| Self(value.to_owned()))
+                could_be_key(value).then(|| Self(value.to_owned()))
             }
 
             pub fn as_str(&self) -> &str {

@@ -13,9 +13,9 @@ mod page;
 mod values;
 
 pub use field_error::FieldError;
-pub use ids::{EventId, OrderId, PaymentLinkId};
+pub use ids::{EventId, OrderId, PaymentLinkId, could_be_key};
 pub use lifecycle::{LinkFailure, LinkState, Move, StartsFrom, Status};
 pub use money::{format_money, minimum_charge, minor_digits, plain_amount};
-pub use order_input::{OrderInput, Payer, same_order};
+pub use order_input::{NewOrder, OrderInput, Payer, ProductNamed};
 pub use page::{MAX_PAGE, PageRequest, whole_number};
 pub use values::{AmountCents, Currency, Email, MAX_AMOUNT_CENTS, text};

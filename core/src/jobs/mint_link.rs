@@ -170,7 +170,7 @@ pub fn link_request(policy: &Policy, public_base_url: &str, order: &LinkFor<'_>)
         single_payment: policy.deactivates_on_paid(order.category),
         redirect_url: format!(
             "{}/thanks?session_id={{CHECKOUT_SESSION_ID}}",
-            crate::context::pay_url(public_base_url, order.pay_token)
+            crate::views::pay_url(public_base_url, order.pay_token)
         ),
     }
 }
@@ -379,16 +379,11 @@ async fn store(
     // must not hold the order's row lock and stall every other worker that reaches it.
     payment_link::record(
         &ctx.db,
-        payment_link::NewLink {
-            id: link.id.clone(),
-            order_id: order_id.into(),
-            generation: Some(generation),
-            url: link.url.clone(),
-            amount_cents: Some(current.amount_cents),
-            currency: Some(current.currency.clone()),
-            state: payment_link::State::Active,
-            origin: payment_link::Origin::Minted,
-        },
+        current,
+        payment_link::Origin::Minted,
+        Some(generation),
+        &link.id,
+        &link.url,
     )
     .await?;
     // The link and its `order.link_ready` event commit together, or neither does.

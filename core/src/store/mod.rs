@@ -5,6 +5,7 @@ pub mod admin_session;
 pub mod blast;
 pub mod dashboard;
 pub mod deployment;
+mod enqueued;
 pub mod mint_lease;
 pub mod money;
 #[cfg(test)]
@@ -118,24 +119,8 @@ fn is_locked(error: &DbErr) -> bool {
 mod redact;
 pub use redact::{redact_url, redact_url_hiding};
 
-/// `column` older than `before`; with `None`, a condition no row meets (the claims' "and, given
-/// a staleness bound, what was enqueued before it").
-pub(crate) fn older_than(
-    column: impl sea_orm::ColumnTrait,
-    before: Option<chrono::DateTime<chrono::Utc>>,
-) -> sea_orm::sea_query::SimpleExpr {
-    match before {
-        Some(before) => column.lt(before),
-        None => sea_orm::sea_query::Expr::value(false),
-    }
-}
-
-/// Whether `key` could name a row: ids, tokens and refs are short and never hold NUL, which
-/// PostgreSQL refuses in text outright (a lookup with one fails instead of finding nothing).
-/// Finders answer "not found" for anything else without asking the database.
-pub fn could_be_key(key: &str) -> bool {
-    !key.is_empty() && key.len() <= 255 && !key.contains('\0')
-}
+/// Whether `key` could name a row (the finders ask before the database does).
+pub use crate::domain::could_be_key;
 
 /// A fresh identifier with a short prefix naming its kind (`ord_…`, `prd_…`, `bl_…`).
 /// Random, so ids never repeat across databases: they are part of Stripe idempotency keys.

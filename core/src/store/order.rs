@@ -3,14 +3,15 @@
 //! Every transition here is a conditional `UPDATE … WHERE` whose affected-row count says whether
 //! this caller won; callers never read-then-write.
 
+use super::enqueued::{claim, not_enqueued_since};
 use super::order_change;
-use crate::domain::{AmountCents, Currency, Email, Move};
+use crate::domain::Move;
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
 
-pub use crate::domain::{LinkFailure, LinkState, Status};
+pub use crate::domain::{LinkFailure, LinkState, NewOrder, Status};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "orders")]
@@ -82,18 +83,6 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// What the caller supplies for a new order; the rest is generated.
-#[derive(Clone, Debug)]
-pub struct NewOrder {
-    pub external_ref: String,
-    pub product_id: String,
-    pub blast_id: Option<String>,
-    pub payer_email: Email,
-    pub payer_name: String,
-    pub amount_cents: AmountCents,
-    pub currency: Currency,
-}
-
 /// An update that makes the move `m` (see [`Move`]): it touches only rows in a state `m` may
 /// start from, and sets the status and link state `m` leads to. Every change of either column
 /// goes through here; callers narrow it further (the id, the generation, the stored link).
@@ -110,6 +99,15 @@ pub(crate) fn guarded(m: Move) -> sea_orm::UpdateMany<Entity> {
         update = update.col_expr(Column::LinkState, Expr::value(link.to_value()));
     }
     update
+}
+
+/// Whether a stored order is the one `new` describes (same caller key, same content): a retry,
+/// not a conflict.
+pub fn same_order(stored: &Model, new: &NewOrder) -> bool {
+    stored.amount_cents == new.amount_cents.get()
+        && stored.product_id == new.product_id
+        && stored.currency == new.currency.as_str()
+        && stored.payer_email == new.payer_email.as_str()
 }
 
 /// A new order's row: pending, waiting for its first link, with a fresh pay token.
@@ -223,11 +221,7 @@ pub(crate) fn waiting_for_job(
     Condition::all()
         .add(Column::LinkState.eq(LinkState::Minting))
         .add(Column::Status.eq(Status::Pending))
-        .add(
-            Condition::any()
-                .add(Column::EnqueuedAt.is_null())
-                .add(super::older_than(Column::EnqueuedAt, stale_before)),
-        )
+        .add(not_enqueued_since(Column::EnqueuedAt, stale_before))
 }
 
 /// Up to `limit` orders waiting for a mint job (see [`waiting_for_job`]), oldest first. The
@@ -273,54 +267,38 @@ pub(crate) async fn claim_unclosed<C: ConnectionTrait>(
     stale_before: DateTime<Utc>,
 ) -> Result<Vec<Model>, DbErr> {
     use sea_orm::sea_query::{Condition, Query};
-    use sea_orm::{QueryOrder, QuerySelect};
     let closing_products = Query::select()
         .column(super::product::Column::Id)
         .from(super::product::Entity)
         .and_where(super::product::Column::Category.is_in(categories.iter().cloned()))
         .to_owned();
-    let unclosed = || {
-        Condition::all()
-            .add(Column::LinkState.eq(LinkState::Active))
-            .add(Column::StripePaymentLinkId.is_not_null())
-            .add(
-                Condition::any()
-                    .add(
-                        Condition::all()
-                            .add(Column::Status.eq(Status::Paid))
-                            .add(Column::PaidAt.lt(stale_before))
-                            .add(Column::ProductId.in_subquery(closing_products.clone())),
-                    )
-                    .add(
-                        Condition::all()
-                            .add(Column::Status.eq(Status::Cancelled))
-                            .add(Column::CancelledAt.lt(stale_before)),
-                    ),
-            )
-            .add(
-                Condition::any()
-                    .add(Column::EnqueuedAt.is_null())
-                    .add(Column::EnqueuedAt.lt(stale_before)),
-            )
-    };
-    let found: Vec<String> = Entity::find()
-        .select_only()
-        .column(Column::Id)
-        .filter(unclosed())
-        .order_by_asc(Column::UpdatedAt)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
-    if found.is_empty() {
-        return Ok(Vec::new());
-    }
-    Entity::update_many()
-        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
-        .filter(Column::Id.is_in(found))
-        .filter(unclosed())
-        .exec_with_returning(db)
-        .await
+    let unclosed = Condition::all()
+        .add(Column::LinkState.eq(LinkState::Active))
+        .add(Column::StripePaymentLinkId.is_not_null())
+        .add(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(Column::Status.eq(Status::Paid))
+                        .add(Column::PaidAt.lt(stale_before))
+                        .add(Column::ProductId.in_subquery(closing_products)),
+                )
+                .add(
+                    Condition::all()
+                        .add(Column::Status.eq(Status::Cancelled))
+                        .add(Column::CancelledAt.lt(stale_before)),
+                ),
+        )
+        .add(not_enqueued_since(Column::EnqueuedAt, Some(stale_before)));
+    claim::<Entity, _>(
+        db,
+        Column::Id,
+        Column::EnqueuedAt,
+        Column::UpdatedAt,
+        unclosed,
+        limit,
+    )
+    .await
 }
 
 /// Returns the order to the backlog: its mint job could not be enqueued, so the feeder takes it.
@@ -397,43 +375,49 @@ pub async fn insert_or_get<C: ConnectionTrait>(
         )
         .exec_without_returning(db)
         .await?;
-    let order = find_by_external_ref(db, &external_ref)
+    let order = find_by(db, By::ExternalRef(&external_ref))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("order {external_ref} after insert")))?;
     Ok((order, inserted == 1))
 }
 
+/// The ways an order is named: its id, the caller's key, the payer's pay URL and the Payment
+/// Link it holds now (a link of an older generation is found through
+/// [`super::payment_link::order_of`]).
+#[derive(Clone, Copy, Debug)]
+pub enum By<'a> {
+    Id(&'a str),
+    ExternalRef(&'a str),
+    PayToken(&'a str),
+    CurrentLink(&'a str),
+}
+
+/// The one order finder: the order `by` names, if any. A key that could name no row (see
+/// [`super::could_be_key`]) finds nothing without asking the database.
+pub async fn find_by<C: ConnectionTrait>(db: &C, by: By<'_>) -> Result<Option<Model>, DbErr> {
+    let (column, key) = match by {
+        By::Id(key) => (Column::Id, key),
+        By::ExternalRef(key) => (Column::ExternalRef, key),
+        By::PayToken(key) => (Column::PayToken, key),
+        By::CurrentLink(key) => (Column::StripePaymentLinkId, key),
+    };
+    if !super::could_be_key(key) {
+        return Ok(None);
+    }
+    Entity::find().filter(column.eq(key)).one(db).await
+}
+
+/// The order with this id ([`find_by`]).
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
-    if !super::could_be_key(id) {
-        return Ok(None);
-    }
-    Entity::find_by_id(id.to_owned()).one(db).await
+    find_by(db, By::Id(id)).await
 }
 
-pub(crate) async fn find_by_external_ref<C: ConnectionTrait>(
-    db: &C,
-    external_ref: &str,
-) -> Result<Option<Model>, DbErr> {
-    if !super::could_be_key(external_ref) {
-        return Ok(None);
-    }
-    Entity::find()
-        .filter(Column::ExternalRef.eq(external_ref))
-        .one(db)
-        .await
-}
-
+/// The order behind a pay URL ([`find_by`]).
 pub async fn find_by_pay_token<C: ConnectionTrait>(
     db: &C,
     token: &str,
 ) -> Result<Option<Model>, DbErr> {
-    if !super::could_be_key(token) {
-        return Ok(None);
-    }
-    Entity::find()
-        .filter(Column::PayToken.eq(token))
-        .one(db)
-        .await
+    find_by(db, By::PayToken(token)).await
 }
 
 /// Stores a minted link, and counts the Stripe request that made it as an attempt, only if the
@@ -646,21 +630,6 @@ pub(crate) async fn note_key_used<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// The order `link_id` was minted for, of any generation (the fallback when a session lacks
-/// our metadata).
-pub(crate) async fn find_by_payment_link<C: ConnectionTrait>(
-    db: &C,
-    link_id: &str,
-) -> Result<Option<Model>, DbErr> {
-    if let Some(link) = super::payment_link::find(db, link_id).await? {
-        return find(db, &link.order_id).await;
-    }
-    Entity::find()
-        .filter(Column::StripePaymentLinkId.eq(link_id))
-        .one(db)
-        .await
 }
 
 /// Records that the order's stored link `link_id` was switched off at Stripe. Only the link

@@ -8,6 +8,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryFilter};
 
+use super::enqueued::{claim, not_enqueued_since};
+use super::order;
+
 /// Whether the link can take money at Stripe, as far as paylink knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
@@ -56,34 +59,30 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// A link to remember.
-#[derive(Clone, Debug)]
-pub struct NewLink {
-    pub id: String,
-    pub order_id: String,
-    pub generation: Option<i32>,
-    pub url: String,
-    pub amount_cents: Option<i64>,
-    pub currency: Option<String>,
-    pub state: State,
-    pub origin: Origin,
-}
-
-/// Remembers a link; a link already known keeps its row (the first record wins).
-pub async fn record<C: ConnectionTrait>(db: &C, link: NewLink) -> Result<(), DbErr> {
-    let now = Utc::now();
-    let deactivated = link.state == State::Deactivated;
+/// Remembers a link made for `order` (of `generation`, where known), active at Stripe; a link
+/// already known keeps its row (the first record wins). A link paylink minted charges the
+/// order's amount; one found at Stripe is kept without an amount (it may be an older
+/// generation's).
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    order: &order::Model,
+    origin: Origin,
+    generation: Option<i32>,
+    id: &str,
+    url: &str,
+) -> Result<(), DbErr> {
+    let minted = origin == Origin::Minted;
     let row = ActiveModel {
-        id: Set(link.id),
-        order_id: Set(link.order_id),
-        generation: Set(link.generation),
-        url: Set(link.url),
-        amount_cents: Set(link.amount_cents),
-        currency: Set(link.currency),
-        state: Set(link.state),
-        origin: Set(link.origin),
-        created_at: Set(now),
-        deactivated_at: Set(deactivated.then_some(now)),
+        id: Set(id.to_owned()),
+        order_id: Set(order.id.clone()),
+        generation: Set(generation),
+        url: Set(url.to_owned()),
+        amount_cents: Set(minted.then_some(order.amount_cents)),
+        currency: Set(minted.then(|| order.currency.clone())),
+        state: Set(State::Active),
+        origin: Set(origin),
+        created_at: Set(Utc::now()),
+        deactivated_at: Set(None),
         enqueued_at: Set(None),
     };
     match Entity::insert(row)
@@ -101,6 +100,18 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>,
         return Ok(None);
     }
     Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// The order `link_id` was minted for, of any generation: by the link's row here, else (a link
+/// stored on an order before this table kept it) by the link the order holds.
+pub(crate) async fn order_of<C: ConnectionTrait>(
+    db: &C,
+    link_id: &str,
+) -> Result<Option<order::Model>, DbErr> {
+    match find(db, link_id).await? {
+        Some(link) => order::find_by(db, order::By::Id(&link.order_id)).await,
+        None => order::find_by(db, order::By::CurrentLink(link_id)).await,
+    }
 }
 
 /// Records that Stripe switched the link off (idempotent).
@@ -140,9 +151,7 @@ pub(crate) async fn claim_stray<C: ConnectionTrait>(
     limit: u64,
     stale_before: DateTime<Utc>,
 ) -> Result<Vec<Model>, DbErr> {
-    use super::order;
     use sea_orm::sea_query::{Condition, ExprTrait as _, Query};
-    use sea_orm::{QueryOrder, QuerySelect};
     let current = Query::select()
         .column(order::Column::StripePaymentLinkId)
         .from(order::Entity)
@@ -170,33 +179,18 @@ pub(crate) async fn claim_stray<C: ConnectionTrait>(
                 .equals((Entity, Column::Generation)),
         )
         .to_owned();
-    let stray = || {
-        Condition::all()
-            .add(Column::State.eq(State::Active))
-            .add(Column::Id.not_in_subquery(current.clone()))
-            .add(Column::Id.not_in_subquery(maybe_storing.clone()))
-            .add(
-                Condition::any()
-                    .add(Column::EnqueuedAt.is_null())
-                    .add(Column::EnqueuedAt.lt(stale_before)),
-            )
-    };
-    let ids: Vec<String> = Entity::find()
-        .select_only()
-        .column(Column::Id)
-        .filter(stray())
-        .order_by_asc(Column::CreatedAt)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Entity::update_many()
-        .col_expr(Column::EnqueuedAt, Expr::value(Utc::now()))
-        .filter(Column::Id.is_in(ids))
-        .filter(stray())
-        .exec_with_returning(db)
-        .await
+    let stray = Condition::all()
+        .add(Column::State.eq(State::Active))
+        .add(Column::Id.not_in_subquery(current))
+        .add(Column::Id.not_in_subquery(maybe_storing))
+        .add(not_enqueued_since(Column::EnqueuedAt, Some(stale_before)));
+    claim::<Entity, _>(
+        db,
+        Column::Id,
+        Column::EnqueuedAt,
+        Column::CreatedAt,
+        stray,
+        limit,
+    )
+    .await
 }

@@ -5,6 +5,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use serde::Serialize;
 
+use crate::domain::ProductNamed;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "products")]
 pub struct Model {
@@ -21,6 +23,16 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The product as an order's checks take it.
+    fn named(&self) -> ProductNamed {
+        ProductNamed::Found {
+            id: self.id.clone(),
+            currency: self.currency.clone(),
+        }
+    }
+}
 
 /// The product categories paylink knows. Policy settings name these.
 pub const CATEGORIES: [&str; 5] = ["monthly", "tournament", "jersey", "tryout", "generic"];
@@ -101,24 +113,15 @@ pub async fn newest_currency<C: ConnectionTrait>(db: &C) -> Result<Option<String
         .await
 }
 
-/// How a row's product reference (an id, or a product's name) resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Named {
-    Found(Model),
-    /// The name is that of more than one product: their ids.
-    Ambiguous(Vec<String>),
-    Missing,
-}
-
 /// The product `reference` names: the one with that id, else the one with that name as
 /// [`name_key`] compares names (case and spacing aside), so an organiser's sheet may say
 /// `Monthly fee` rather than `prd_…` (docs/api.md, "Billing blasts").
 pub async fn find_by_id_or_name<C: ConnectionTrait>(
     db: &C,
     reference: &str,
-) -> Result<Named, DbErr> {
+) -> Result<ProductNamed, DbErr> {
     if let Some(found) = find(db, reference).await? {
-        return Ok(Named::Found(found));
+        return Ok(found.named());
     }
     Ok(resolve(&all(db).await?, reference))
 }
@@ -132,22 +135,22 @@ pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<Model>, DbErr> {
 /// What `reference` names among `products` (read by [`all`]): the product with that id, else
 /// those with that name by [`name_key`]. Compared here rather than in SQL: SQLite's `LOWER`
 /// folds ASCII only, so `Équipe` would be found on PostgreSQL alone.
-pub fn resolve(products: &[Model], reference: &str) -> Named {
+pub fn resolve(products: &[Model], reference: &str) -> ProductNamed {
     if let Some(found) = products.iter().find(|p| p.id == reference) {
-        return Named::Found(found.clone());
+        return found.named();
     }
     let key = name_key(reference);
     if !super::could_be_key(&key) {
-        return Named::Missing;
+        return ProductNamed::Missing;
     }
     let mut named: Vec<&Model> = products
         .iter()
         .filter(|p| name_key(&p.name) == key)
         .collect();
     match named.len() {
-        0 => Named::Missing,
-        1 => Named::Found(named.remove(0).clone()),
-        _ => Named::Ambiguous(named.into_iter().map(|p| p.id.clone()).collect()),
+        0 => ProductNamed::Missing,
+        1 => named.remove(0).named(),
+        _ => ProductNamed::Ambiguous(named.into_iter().map(|p| p.id.clone()).collect()),
     }
 }
 

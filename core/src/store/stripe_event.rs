@@ -205,11 +205,12 @@ pub async fn clear_enqueued<C: ConnectionTrait>(db: &C, ids: &[String]) -> Resul
 /// enqueued before it, so the queue lost their job.
 fn waiting_for_job(stale_before: Option<DateTime<Utc>>) -> sea_orm::sea_query::Condition {
     use sea_orm::sea_query::Condition;
-    Condition::all().add(Column::ProcessedAt.is_null()).add(
-        Condition::any()
-            .add(Column::EnqueuedAt.is_null())
-            .add(super::older_than(Column::EnqueuedAt, stale_before)),
-    )
+    Condition::all()
+        .add(Column::ProcessedAt.is_null())
+        .add(super::enqueued::not_enqueued_since(
+            Column::EnqueuedAt,
+            stale_before,
+        ))
 }
 
 /// The ids of up to `limit` events waiting for a job, oldest first. The feeder enqueues them,
