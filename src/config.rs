@@ -45,6 +45,7 @@ pub struct Settings {
     pub workers: WorkersConfig,
     pub reconcile: ReconcileConfig,
     pub outbound: OutboundConfig,
+    pub email: EmailConfig,
     pub log: LogSettings,
 }
 
@@ -176,6 +177,25 @@ pub struct OutboundConfig {
     pub allow_private_networks: bool,
 }
 
+/// Mail to payers (docs/email.md). No `smtp_url`: sending is off.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EmailConfig {
+    /// `smtp://user:pass@host:587` (STARTTLS unless the host is loopback) or `smtps://…`: a
+    /// secret, for the password in it.
+    #[serde(default, deserialize_with = "secret::optional")]
+    pub smtp_url: Option<SecretString>,
+    /// The sender, `"Riverside League <billing@example.org>"`; required with `smtp_url`.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Mails per second, every worker process together.
+    pub rate_per_sec: u32,
+    /// A folder whose files override the built-in mail templates.
+    #[serde(default)]
+    pub templates_dir: Option<std::path::PathBuf>,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct LogSettings {
     /// `text` or `json`.
@@ -215,7 +235,12 @@ fn parse_environment(value: &str) -> Result<String, ConfigError> {
 pub const CONFIG_FILE_VAR: &str = "PAYLINK_CONFIG";
 
 /// Settings that must never come from a file in the repository.
-const SECRET_KEYS: [&str; 3] = ["stripe.secret_key", "stripe.webhook_secrets", "admin.token"];
+const SECRET_KEYS: [&str; 4] = [
+    "stripe.secret_key",
+    "stripe.webhook_secrets",
+    "admin.token",
+    "email.smtp_url",
+];
 
 impl Settings {
     /// The layered sources for `PAYLINK_ENV` (default `development`), before extraction.
@@ -490,6 +515,26 @@ impl Settings {
             },
             outbound: self.outbound_settings(),
         }
+    }
+
+    /// What the workers send mail with; `None` when `email.smtp_url` is unset (sending is off).
+    pub fn mail_settings(&self) -> Result<Option<paylink_core::mailer::MailSettings>, ConfigError> {
+        let Some(url) = self.email.smtp_url.clone() else {
+            return Ok(None);
+        };
+        let from = non_blank(self.email.from.as_deref()).ok_or_else(|| {
+            ConfigError(
+                "PAYLINK__EMAIL__FROM is required with PAYLINK__EMAIL__SMTP_URL: the sender, \
+                 such as \"Riverside League <billing@example.org>\""
+                    .into(),
+            )
+        })?;
+        Ok(Some(paylink_core::mailer::MailSettings {
+            smtp: paylink_core::mailer::SmtpSettings { url },
+            from: from.to_owned(),
+            reply_to: non_blank(self.email.reply_to.as_deref()).map(str::to_owned),
+            templates_dir: self.email.templates_dir.clone(),
+        }))
     }
 
     pub fn outbound_settings(&self) -> paylink_core::outbound::OutboundSettings {

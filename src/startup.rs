@@ -46,6 +46,16 @@ impl Engine {
             retry: settings.retry(),
             running: Default::default(),
             key_pause: Default::default(),
+            mail: settings
+                .mail_settings()?
+                .map(|mail| {
+                    paylink_core::mailer::Mailer::new(
+                        &mail,
+                        queue.mail_rate_limiter(settings.email.rate_per_sec.max(1)),
+                    )
+                })
+                .transpose()?
+                .map(Arc::new),
         });
         jobs.stripe.tally().spawn_flusher(db.clone());
         Ok(Self { db, queue, jobs })

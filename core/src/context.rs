@@ -63,6 +63,8 @@ pub struct JobContext {
     pub running: RunningJobs,
     /// Whether Stripe refuses paylink's API key, as this process last saw (crate::stripe_key).
     pub key_pause: KeyPause,
+    /// Mail to payers; `None` when `email.smtp_url` is unset (sending is off).
+    pub mail: Option<std::sync::Arc<crate::mailer::Mailer>>,
 }
 
 impl JobContext {

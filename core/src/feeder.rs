@@ -18,8 +18,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::queue::JobQueue;
 use crate::reconcile::{self, ReconcileSettings};
-use crate::store::{order, stripe_event};
-use crate::top_up::{top_up_events, top_up_orders};
+use crate::store::{email, order, stripe_event};
+use crate::top_up::{top_up_emails, top_up_events, top_up_orders};
 
 /// How the feeder keeps the queue topped up.
 #[derive(Clone, Debug)]
@@ -80,7 +80,7 @@ pub(crate) async fn run_feeder(
                 }
                 // As refreshed just above (or, if that read failed, as last known).
                 let minting_paused = ctx.key_pause.is_paused();
-                match feed_once(db, &queue, &settings, minting_paused).await {
+                match feed_once(db, &queue, &settings, minting_paused, ctx.mail.as_deref()).await {
                     // Deactivations lost with the queue are the sweep's to find: now, not at
                     // the next interval.
                     Ok(pass) => {
@@ -91,7 +91,7 @@ pub(crate) async fn run_feeder(
                 }
                 if sweep_now {
                     last_sweep = Instant::now();
-                    match reconcile::sweep(db, &queue, settings.window, &settings.reconcile, minting_paused).await {
+                    match reconcile::sweep(db, &queue, settings.window, &settings.reconcile, minting_paused, ctx.mail.as_deref()).await {
                         Ok(Some(report)) if !report.is_empty() => {
                             found_work = true;
                             tracing::warn!(?report, "reconciler re-enqueued lost work");
@@ -142,7 +142,9 @@ async fn try_key_again(
 /// job was enqueued for yet. With nothing due or running in the queue, zero means all work is
 /// done (the tests' drain waits for that).
 pub async fn waiting(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
-    Ok(crate::store::dashboard::backlog(db).await? + stripe_event::backlog(db).await?)
+    Ok(crate::store::dashboard::backlog(db).await?
+        + stripe_event::backlog(db).await?
+        + email::backlog_count(db).await?)
 }
 
 /// What one feeder pass found.
@@ -163,11 +165,12 @@ pub(crate) async fn feed_once(
     queue: &JobQueue,
     settings: &FeederSettings,
     minting_paused: bool,
+    mailer: Option<&crate::mailer::Mailer>,
 ) -> anyhow::Result<FeedPass> {
     let Some(lock) = queue.lock_feeder().await? else {
         return Ok(FeedPass::default());
     };
-    let fed = feed_locked(db, queue, settings, minting_paused).await;
+    let fed = feed_locked(db, queue, settings, minting_paused, mailer).await;
     lock.release().await;
     if let Err(e) = queue.tidy().await {
         tracing::warn!(error = %format!("{e:#}"), "queue housekeeping failed");
@@ -180,13 +183,15 @@ async fn feed_locked(
     queue: &JobQueue,
     settings: &FeederSettings,
     minting_paused: bool,
+    mailer: Option<&crate::mailer::Mailer>,
 ) -> anyhow::Result<FeedPass> {
     let generation = queue.generation().await?;
     let lost_before = generation.map(|g| g.started_at);
     let orders = top_up_orders(db, queue, settings.window, lost_before, minting_paused).await?;
     let events = top_up_events(db, queue, settings.window, lost_before).await?;
+    let mails = top_up_emails(db, queue, settings.window, lost_before, mailer).await?;
     Ok(FeedPass {
         queue_was_lost: generation.is_some_and(|g| g.began_now),
-        busy: orders.busy() || events.busy(),
+        busy: orders.busy() || events.busy() || mails.busy(),
     })
 }

@@ -20,10 +20,13 @@
 pub mod blasts;
 pub mod context;
 pub mod domain;
+pub mod emails;
 pub mod event_intake;
 pub mod feeder;
 pub mod idle;
 pub mod jobs;
+pub mod mail;
+pub mod mailer;
 pub mod orders;
 pub mod outbound;
 pub mod policy;

@@ -23,7 +23,7 @@ use sea_orm::DatabaseConnection;
 use crate::jobs::deactivate_link::DeactivateLink;
 use crate::queue::JobQueue;
 use crate::store::{order, payment_link};
-use crate::top_up::{top_up_events, top_up_orders};
+use crate::top_up::{top_up_emails, top_up_events, top_up_orders};
 
 /// When work counts as lost, and how often to look.
 #[derive(Clone, Debug)]
@@ -52,6 +52,8 @@ pub struct Report {
     pub mint_jobs: usize,
     pub event_jobs: usize,
     pub deactivate_jobs: usize,
+    /// Mails whose `send_email` job was lost.
+    pub mail_jobs: usize,
 }
 
 impl Report {
@@ -69,11 +71,12 @@ pub async fn sweep(
     window: u64,
     settings: &ReconcileSettings,
     minting_paused: bool,
+    mailer: Option<&crate::mailer::Mailer>,
 ) -> anyhow::Result<Option<Report>> {
     let Some(lock) = queue.lock_feeder().await? else {
         return Ok(None);
     };
-    let result = sweep_locked(db, queue, window, settings, minting_paused).await;
+    let result = sweep_locked(db, queue, window, settings, minting_paused, mailer).await;
     lock.release().await;
     result.map(Some)
 }
@@ -84,6 +87,7 @@ async fn sweep_locked(
     window: u64,
     reconcile: &ReconcileSettings,
     minting_paused: bool,
+    mailer: Option<&crate::mailer::Mailer>,
 ) -> anyhow::Result<Report> {
     let stale_before = chrono::Utc::now()
         - chrono::Duration::from_std(reconcile.stale_after).unwrap_or(chrono::Duration::MAX);
@@ -97,6 +101,9 @@ async fn sweep_locked(
         .await?
         .enqueued;
     let event_jobs = top_up_events(db, queue, window, Some(stale_before))
+        .await?
+        .enqueued;
+    let mail_jobs = top_up_emails(db, queue, window, Some(stale_before), mailer)
         .await?
         .enqueued;
     let unclosed =
@@ -124,5 +131,6 @@ async fn sweep_locked(
         mint_jobs,
         event_jobs,
         deactivate_jobs,
+        mail_jobs,
     })
 }

@@ -5,9 +5,11 @@
 use sea_orm::DatabaseConnection;
 
 use crate::jobs::mint_link::MintLink;
+use crate::jobs::send_email::SendEmail;
+use crate::mailer::Mailer;
 use crate::jobs::stripe_event::StripeEvent;
 use crate::queue::{Job, JobQueue};
-use crate::store::{order, stripe_event};
+use crate::store::{email, order, stripe_event};
 
 /// What a top-up did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,5 +110,45 @@ pub(crate) async fn top_up_events(
         )
         .await?;
     stripe_event::stamp_enqueued(db, &ids, stale_before).await?;
+    Ok(TopUp::enqueued(count))
+}
+
+/// Writes the pay-link mails now due (orders that asked for one whose link is active) and
+/// enqueues mails waiting for a job: queued, deferred past their wait, and (given
+/// `stale_before`) mails whose job was lost. Nothing while sending is off.
+pub(crate) async fn top_up_emails(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    window: u64,
+    stale_before: Option<chrono::DateTime<chrono::Utc>>,
+    mailer: Option<&Mailer>,
+) -> anyhow::Result<TopUp> {
+    let Some(mailer) = mailer else {
+        return Ok(TopUp::default());
+    };
+    let written = email::claim_due_pay_link_mails(db, window, || mailer.message_id()).await?;
+    let room = room::<SendEmail>(queue, window).await?;
+    if room == 0 {
+        return Ok(TopUp::full());
+    }
+    // Enqueue, then stamp, as for orders.
+    let ids = email::backlog(db, room, stale_before).await?;
+    let count = ids.len();
+    if count == 0 {
+        return Ok(TopUp {
+            enqueued: 0,
+            full: written > 0,
+        });
+    }
+    queue
+        .enqueue_many(
+            ids.iter()
+                .map(|email_id| SendEmail {
+                    email_id: email_id.clone(),
+                })
+                .collect(),
+        )
+        .await?;
+    email::stamp_enqueued(db, &ids, stale_before).await?;
     Ok(TopUp::enqueued(count))
 }

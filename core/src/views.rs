@@ -90,9 +90,17 @@ pub struct BlastView {
     name: String,
     size: i32,
     created_at: DateTime<Utc>,
-    counts: blast::Counts,
+    counts: BlastCounts,
     /// The orders in plain buckets that add up to `size` (`blast::Progress`).
     progress: blast::Progress,
+}
+
+/// A blast's counts: its orders by state, and its mails by state.
+#[derive(Clone, Debug, Serialize)]
+pub struct BlastCounts {
+    #[serde(flatten)]
+    orders: blast::Counts,
+    emails: crate::store::email::MailCounts,
 }
 
 impl BlastView {
@@ -102,13 +110,17 @@ impl BlastView {
             return Ok(None);
         };
         let counts = blast::counts(db, id).await?;
+        let emails = crate::store::email::counts_for_blast(db, id).await?;
         Ok(Some(Self {
             id: found.id,
             name: found.name,
             size: found.size,
             created_at: found.created_at,
             progress: counts.progress.clone(),
-            counts,
+            counts: BlastCounts {
+                orders: counts,
+                emails,
+            },
         }))
     }
 }

@@ -21,6 +21,7 @@ mod m20261201_000015_outbound_deliveries_by_event;
 mod m20261204_000016_key_refusals_retryable;
 mod m20261205_000017_admin_session_token;
 mod m20261205_000018_outbound_fan_out_and_replays;
+mod m20261205_000019_create_emails;
 
 /// Applies paylink's migrations in order.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_key_refusals_retryable::Migration),
             Box::new(m20261205_000017_admin_session_token::Migration),
             Box::new(m20261205_000018_outbound_fan_out_and_replays::Migration),
+            Box::new(m20261205_000019_create_emails::Migration),
         ]
     }
 }

@@ -226,6 +226,34 @@ pub const ENTRIES: &[Entry] = &[
         "outbound.allow_private_networks",
         "let webhook endpoints be on loopback, private, link-local, unique-local and other non-public addresses (the demo and the tests set it; set it for a host application on your own network). Off, such URLs are refused at registration and on every connection (docs/security.md, \"Outbound webhooks\")",
     ),
+    unset(
+        "email.smtp_url",
+        "secret",
+        "no mail is sent, and asking for it (`send_email`) is a 422 naming this setting",
+        "the mail server: `smtp://user:pass@host:587` (STARTTLS, required unless the host is loopback) or `smtps://user:pass@host:465` (TLS); from the environment only (docs/email.md)",
+    ),
+    unset(
+        "email.from",
+        "string",
+        "required with `email.smtp_url`",
+        "the sender, `\"Riverside League <billing@example.org>\"`; its name is the mails' organisation",
+    ),
+    unset(
+        "email.reply_to",
+        "string",
+        "replies go to `email.from`",
+        "where payers' replies go",
+    ),
+    set(
+        "email.rate_per_sec",
+        "mails per second, every worker process together (shared through Redis; in-process with the embedded queue); keep it under your mail provider's limit",
+    ),
+    unset(
+        "email.templates_dir",
+        "path",
+        "the built-in templates",
+        "a folder whose `pay_link.subject.txt`, `pay_link.txt` and `pay_link.html` override the built-in mail templates; a template that does not render stops start-up, naming its file and line (docs/operations.md, \"Mail templates\")",
+    ),
     set("log.format", "`text` or `json`"),
     set("log.level", "a tracing filter (`RUST_LOG` wins)"),
 ];

@@ -12,7 +12,11 @@ use super::error::ConfigError;
 const PREFIX: &str = "PAYLINK__";
 
 /// Settings unset by default, so absent from `config/default.toml` (which holds every other).
-const UNSET_BY_DEFAULT: [&str; 7] = [
+const UNSET_BY_DEFAULT: [&str; 11] = [
+    "email.smtp_url",
+    "email.from",
+    "email.reply_to",
+    "email.templates_dir",
     "http.metrics_addr",
     "http.client_ip_header",
     "queue.url",

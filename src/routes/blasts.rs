@@ -26,6 +26,12 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub struct BlastRequest {
     name: String,
     orders: Vec<OrderInput>,
+    /// Mail every payer their pay link once it is active.
+    #[serde(default)]
+    send_email: bool,
+    /// The organiser's own text above the mail's button (at most 2,000 characters).
+    #[serde(default)]
+    email_message: Option<String>,
 }
 
 /// `?dry_run=true` creates nothing.
@@ -52,11 +58,21 @@ pub async fn create(
             ));
         }
     };
+    let message = paylink_core::emails::checked_message(body.email_message.as_deref())?;
+    if body.send_email {
+        paylink_core::emails::require(state.jobs.mail.as_deref())?;
+    }
     if dry_run {
         let preview = blasts::preview(&state.db, &body.name, &body.orders).await?;
         return Ok(Json(preview).into_response());
     }
     let created = blasts::create(&state.db, &body.name, body.orders).await?;
+    if body.send_email {
+        // Also when nothing was created (the same blast again): a client retrying a create that
+        // failed after the orders were stored still gets the mails asked for.
+        paylink_core::store::email::request_for_blast(&state.db, &created.id, message.as_deref())
+            .await?;
+    }
     let status = if created.created {
         StatusCode::ACCEPTED
     } else {

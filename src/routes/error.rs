@@ -8,6 +8,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use paylink_core::emails::MailError;
 use paylink_core::blasts::BlastError;
 use paylink_core::domain::FieldError;
 use paylink_core::event_intake;
@@ -150,6 +151,18 @@ impl From<CreateError> for ApiError {
             CreateError::Invalid(field) => field.into(),
             CreateError::Conflict { .. } => Self::Conflict(e.to_string()),
             CreateError::Database(db) => db.into(),
+        }
+    }
+}
+
+impl From<MailError> for ApiError {
+    fn from(e: MailError) -> Self {
+        match e {
+            MailError::Off => Self::validation("send_email", e.to_string()),
+            MailError::NotFound(_) => Self::NotFound(e.to_string()),
+            MailError::NotPending(..) => Self::Conflict(e.to_string()),
+            MailError::Invalid(field) => field.into(),
+            MailError::Database(db) => db.into(),
         }
     }
 }

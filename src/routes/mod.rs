@@ -51,6 +51,7 @@ pub fn router(state: AppState, metrics: PublicMetrics) -> Router {
         .route("/v1/orders", post(orders::create))
         .route("/v1/orders/{id}", get(orders::show).patch(orders::update))
         .route("/v1/orders/{id}/cancel", post(orders::cancel))
+        .route("/v1/orders/{id}/send_email", post(orders::send_email))
         .route(
             "/v1/blasts",
             post(blasts::create).layer(DefaultBodyLimit::max(blasts::MAX_BODY_BYTES)),

@@ -7,6 +7,7 @@
 mod field_error;
 mod ids;
 mod lifecycle;
+mod mail_state;
 mod money;
 mod order_input;
 mod page;
@@ -15,6 +16,7 @@ mod values;
 pub use field_error::FieldError;
 pub use ids::{EventId, OrderId, PaymentLinkId, could_be_key};
 pub use lifecycle::{LinkFailure, LinkState, Move, StartsFrom, Status};
+pub use mail_state::{MailState, MailTry, after_try};
 pub use money::{format_money, minimum_charge, minor_digits, plain_amount};
 pub use order_input::{NewOrder, OrderInput, Payer, ProductNamed};
 pub use page::{MAX_PAGE, PageRequest, whole_number};

@@ -1,17 +1,20 @@
-//! A `mint_link` job's hold on its order (see [`crate::store::mint_lease`]): taken before the
-//! first Stripe request, renewed by a task of its own while the job runs, given up at the end.
-//! A job whose worker is killed or frozen stops renewing, so its order is free for another job
-//! [`LEASE_TTL`] after the last renewal.
+//! A job's hold on the row it works on: a `mint_link` job's on its order
+//! ([`crate::store::mint_lease`]), a `send_email` job's on its mail ([`crate::store::email`]).
+//! Taken before the first outside request (Stripe, the mail server), renewed by a task of its
+//! own while the job runs, given up at the end. A job whose worker is killed or frozen stops
+//! renewing, so its row is free for another job [`LEASE_TTL`] after the last renewal.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sea_orm::DatabaseConnection;
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::store::{mint_lease, order};
+use crate::store::{email, mint_lease, order};
 
-/// How long a lease lasts unless renewed: how soon a killed or frozen worker's order is free.
+/// How long a lease lasts unless renewed: how soon a killed or frozen worker's row is free.
 /// About the time apalis-redis takes to hand a dead worker's jobs to another (heartbeat 2 s ×
 /// 3), so the lease adds little to that recovery. Three renewals fit in it, so one delayed by a
 /// slow database does not lose it. Clocks of the machines running workers should agree to well
@@ -22,98 +25,213 @@ const RENEW_EVERY: Duration = Duration::from_secs(2);
 /// How often a job waiting for another job's lease looks again.
 const WAIT_STEP: Duration = Duration::from_millis(500);
 
-/// The lease, held until [`MintLease::release`]; dropping it stops the renewals, so it runs out.
-pub struct MintLease {
+/// The rows of a table that a job can hold: taken (or renewed by their holder) with a
+/// conditional update, renewed, released.
+pub trait Rows: Copy + Send + Sync + 'static {
+    /// What a job holding a row does, for the logs.
+    const WORK: &'static str;
+    fn take(
+        self,
+        db: &DatabaseConnection,
+        id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, DbErr>> + Send;
+    fn renew(
+        self,
+        db: &DatabaseConnection,
+        id: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, DbErr>> + Send;
+    fn release(
+        self,
+        db: &DatabaseConnection,
+        id: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), DbErr>> + Send;
+}
+
+/// Orders, held by the job minting their link.
+#[derive(Clone, Copy, Debug)]
+pub struct Orders;
+
+impl Rows for Orders {
+    const WORK: &'static str = "minting this order";
+    async fn take(
+        self,
+        db: &DatabaseConnection,
+        id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, DbErr> {
+        mint_lease::take(db, id, owner, now, until).await
+    }
+    async fn renew(
+        self,
+        db: &DatabaseConnection,
+        id: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, DbErr> {
+        mint_lease::renew(db, id, owner, until).await
+    }
+    async fn release(self, db: &DatabaseConnection, id: &str, owner: &str) -> Result<(), DbErr> {
+        mint_lease::release(db, id, owner).await
+    }
+}
+
+/// Mails, held by the job sending them.
+#[derive(Clone, Copy, Debug)]
+pub struct Mails;
+
+impl Rows for Mails {
+    const WORK: &'static str = "sending this mail";
+    async fn take(
+        self,
+        db: &DatabaseConnection,
+        id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, DbErr> {
+        email::take_lease(db, id, owner, now, until).await
+    }
+    async fn renew(
+        self,
+        db: &DatabaseConnection,
+        id: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, DbErr> {
+        email::renew_lease(db, id, owner, until).await
+    }
+    async fn release(self, db: &DatabaseConnection, id: &str, owner: &str) -> Result<(), DbErr> {
+        email::release_lease(db, id, owner).await
+    }
+}
+
+/// The lease, held until [`Lease::release`]; dropping it stops the renewals, so it runs out.
+pub struct Lease<R: Rows> {
     db: DatabaseConnection,
-    order_id: String,
+    rows: R,
+    id: String,
     owner: String,
     lost: Arc<AtomicBool>,
     keeper: tokio::task::JoinHandle<()>,
 }
 
-fn until() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now() + chrono::Duration::from_std(LEASE_TTL).unwrap_or(chrono::Duration::MAX)
+/// A `mint_link` job's lease on its order.
+pub type MintLease = Lease<Orders>;
+
+fn until() -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(LEASE_TTL).unwrap_or(chrono::Duration::MAX)
 }
 
 impl MintLease {
-    /// Takes the order's lease, waiting while another live job holds it (that job renews it;
-    /// one that died stops, and its lease runs out). Returns `None` when, while waiting, the
-    /// order stops needing this job (`needed` says no: the other job minted it, say).
+    /// Takes the order's lease, waiting while another live job holds it. Returns `None` when,
+    /// while waiting, the order stops needing this job (`needed` says no: the other job minted
+    /// it, say).
     pub async fn take(
         db: &DatabaseConnection,
         order_id: &str,
         needed: impl Fn(&order::Model) -> bool,
     ) -> anyhow::Result<Option<Self>> {
+        Self::take_row(db, Orders, order_id, || async {
+            Ok(order::find(db, order_id).await?.is_some_and(|o| needed(&o)))
+        })
+        .await
+    }
+}
+
+impl<R: Rows> Lease<R> {
+    /// Takes the row's lease, waiting while another live job holds it (that job renews it; one
+    /// that died stops, and its lease runs out). Returns `None` when, while waiting, `needed`
+    /// says the row no longer needs this job.
+    pub async fn take_row<F, Fut>(
+        db: &DatabaseConnection,
+        rows: R,
+        id: &str,
+        needed: F,
+    ) -> anyhow::Result<Option<Self>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<bool, DbErr>>,
+    {
         let owner = uuid::Uuid::new_v4().simple().to_string();
         let mut waited = false;
         loop {
-            if mint_lease::take(db, order_id, &owner, chrono::Utc::now(), until()).await? {
+            if rows.take(db, id, &owner, Utc::now(), until()).await? {
                 if waited {
-                    tracing::info!(%order_id, "took over the mint lease of another job");
+                    tracing::info!(%id, "took over the lease of another job {}", R::WORK);
                 }
-                return Ok(Some(Self::keep(db.clone(), order_id.to_owned(), owner)));
+                return Ok(Some(Self::keep(db.clone(), rows, id.to_owned(), owner)));
             }
-            match order::find(db, order_id).await? {
-                Some(current) if needed(&current) => {}
-                _ => return Ok(None),
+            if !needed().await? {
+                return Ok(None);
             }
             if !waited {
-                tracing::info!(%order_id, "another job is minting this order; waiting for it");
+                tracing::info!(%id, "another job is {}; waiting for it", R::WORK);
                 waited = true;
             }
             tokio::time::sleep(WAIT_STEP).await;
         }
     }
 
-    fn keep(db: DatabaseConnection, order_id: String, owner: String) -> Self {
+    fn keep(db: DatabaseConnection, rows: R, id: String, owner: String) -> Self {
         let lost = Arc::new(AtomicBool::new(false));
         let keeper = tokio::spawn({
-            let (db, order_id, owner, lost) =
-                (db.clone(), order_id.clone(), owner.clone(), lost.clone());
+            let (db, id, owner, lost) = (db.clone(), id.clone(), owner.clone(), lost.clone());
             async move {
                 let mut tick = tokio::time::interval(RENEW_EVERY);
                 tick.tick().await; // the first tick is now: just taken
                 loop {
                     tick.tick().await;
-                    match mint_lease::renew(&db, &order_id, &owner, until()).await {
+                    match rows.renew(&db, &id, &owner, until()).await {
                         Ok(true) => {}
                         Ok(false) => {
-                            tracing::info!(%order_id, "the mint lease is no longer this job's: the order was minted, or the lease ran out and another job took it");
+                            tracing::info!(%id, "the lease is no longer this job's: the work was done, or the lease ran out and another job took it");
                             lost.store(true, Ordering::SeqCst);
                             return;
                         }
                         // The database may be back before the lease runs out: keep trying.
-                        Err(e) => {
-                            tracing::warn!(%order_id, error = %e, "failed to renew the mint lease")
-                        }
+                        Err(e) => tracing::warn!(%id, error = %e, "failed to renew the lease"),
                     }
                 }
             }
         });
         Self {
             db,
-            order_id,
+            rows,
+            id,
             owner,
             lost,
             keeper,
         }
     }
 
-    /// Whether another job has taken the order over (this one was frozen past its lease).
+    /// The holder's name, as the row records it.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Whether another job has taken the row over (this one was frozen past its lease).
     pub fn lost(&self) -> bool {
         self.lost.load(Ordering::SeqCst)
     }
 
-    /// Stops renewing and frees the order for the next job at once.
+    /// Stops renewing and frees the row for the next job at once.
     pub async fn release(self) {
         self.keeper.abort();
-        if let Err(e) = mint_lease::release(&self.db, &self.order_id, &self.owner).await {
-            tracing::warn!(order_id = %self.order_id, error = %e, "failed to release the mint lease; it runs out by itself");
+        if let Err(e) = self.rows.release(&self.db, &self.id, &self.owner).await {
+            tracing::warn!(id = %self.id, error = %e, "failed to release the lease; it runs out by itself");
         }
     }
 }
 
-impl Drop for MintLease {
+impl<R: Rows> Drop for Lease<R> {
     fn drop(&mut self) {
         self.keeper.abort();
     }

@@ -11,7 +11,8 @@ macro_rules! every_job {
             $($arg),* ;
             $crate::jobs::mint_link::MintLink,
             $crate::jobs::stripe_event::StripeEvent,
-            $crate::jobs::deactivate_link::DeactivateLink
+            $crate::jobs::deactivate_link::DeactivateLink,
+            $crate::jobs::send_email::SendEmail
         )
     };
 }

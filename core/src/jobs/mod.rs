@@ -14,6 +14,7 @@ mod lease;
 mod list;
 pub mod mint_link;
 mod running;
+pub mod send_email;
 pub mod stripe_event;
 
 pub use background_job::BackgroundJob;

@@ -13,16 +13,20 @@ pub enum EventType {
     PaymentIssue,
     /// No order of the blast is waiting for its link any more.
     BlastCompleted,
+    /// The mail server refused the payer's address for good (a 5xx): the payer did not get
+    /// their pay link by mail; the address needs fixing.
+    EmailRejected,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::LinkReady,
         EventType::Paid,
         EventType::Failed,
         EventType::Cancelled,
         EventType::PaymentIssue,
         EventType::BlastCompleted,
+        EventType::EmailRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +37,7 @@ impl EventType {
             EventType::Cancelled => "order.cancelled",
             EventType::PaymentIssue => "order.payment_issue",
             EventType::BlastCompleted => "blast.completed",
+            EventType::EmailRejected => "order.email_rejected",
         }
     }
 

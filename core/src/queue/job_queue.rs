@@ -102,6 +102,14 @@ impl JobQueue {
         }
     }
 
+    /// The mail server's limit (`email.rate_per_sec`), shared the same way as Stripe's.
+    pub fn mail_rate_limiter(&self, per_second: u32) -> RateLimiter {
+        match self {
+            Self::Redis(q) => RateLimiter::fleet_named(q.connection(), q.namespace(), "mail", per_second),
+            Self::Embedded(_) => RateLimiter::local(per_second),
+        }
+    }
+
     /// A second limit for background reads (the sweeps of Stripe), taken on top of the shared
     /// one, so that they never use more than `per_second` of it.
     pub fn background_rate_limiter(&self, per_second: u32) -> RateLimiter {

@@ -5,6 +5,7 @@ pub mod admin_session;
 pub mod blast;
 pub mod dashboard;
 pub mod deployment;
+pub mod email;
 mod enqueued;
 pub mod mint_lease;
 pub mod money;

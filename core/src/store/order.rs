@@ -74,6 +74,10 @@ pub struct Model {
     /// The order's zero-based row in its blast, so the blast's result lists its orders as they
     /// were submitted (they share one `created_at`); NULL outside a blast.
     pub blast_row: Option<i32>,
+    /// Whether the payer is mailed their pay link once it is active (store::email).
+    pub send_email: bool,
+    /// The organiser's own text above the mail's button.
+    pub email_message: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -148,6 +152,8 @@ fn new_active(new: NewOrder, now: DateTime<Utc>) -> ActiveModel {
         key_first_used_at: Set(None),
         link_failure: Set(None),
         blast_row: Set(None),
+        send_email: Set(false),
+        email_message: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

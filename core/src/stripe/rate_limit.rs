@@ -41,7 +41,17 @@ pub enum RateLimiter {
 impl RateLimiter {
     /// `per_second` requests per second across every process sharing `namespace` in Redis.
     pub fn fleet(conn: ConnectionManager, namespace: &str, per_second: u32) -> Self {
-        Self::Fleet(FleetLimiter::new(conn, namespace, per_second))
+        Self::fleet_named(conn, namespace, "stripe", per_second)
+    }
+
+    /// A limit of its own (`name`) shared the same way: the mail server's (`email.rate_per_sec`).
+    pub fn fleet_named(
+        conn: ConnectionManager,
+        namespace: &str,
+        name: &str,
+        per_second: u32,
+    ) -> Self {
+        Self::Fleet(FleetLimiter::new(conn, &format!("{namespace}:{name}"), per_second))
     }
 
     /// `per_second` requests per second in this process.
@@ -152,12 +162,13 @@ impl std::fmt::Debug for FleetLimiter {
 }
 
 impl FleetLimiter {
-    fn new(conn: ConnectionManager, namespace: &str, per_second: u32) -> Self {
+    /// Keys `{prefix}:rate` and `{prefix}:pause` (`paylink:stripe:rate`).
+    fn new(conn: ConnectionManager, prefix: &str, per_second: u32) -> Self {
         Self {
             conn,
             script: std::sync::Arc::new(redis::Script::new(GCRA)),
-            tat_key: format!("{namespace}:stripe:rate"),
-            pause_key: format!("{namespace}:stripe:pause"),
+            tat_key: format!("{prefix}:rate"),
+            pause_key: format!("{prefix}:pause"),
             interval_us: 1_000_000 / u64::from(per_second.max(1)),
         }
     }
