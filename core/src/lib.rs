@@ -12,6 +12,7 @@
 //!   create a blast, cancel or re-price an order, create a product, store a webhook's event.
 //! - [`feeder`], [`reconcile`], [`stripe_sync`], [`settle`]: the work beside the jobs (the
 //!   backlog into the queue, lost work found again, Stripe read back, a payment recorded once).
+//! - [`mail`]: the mail that brings a payer their pay link: its templates and its message.
 //! - [`pool::WorkerPool`]: the handle that runs all of it in a worker process.
 //!
 //! Depends on `migration` (the schema) only; never on the intake. `docs/architecture.md` draws

@@ -10,9 +10,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -68,8 +68,8 @@ impl Smtp {
             .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
             .filter(|h| !h.is_empty())
             .ok_or_else(|| SmtpUrlError("PAYLINK__EMAIL__SMTP_URL names no host".into()))?;
-        let loopback = host == "localhost"
-            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let loopback =
+            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let tls_for = |host: &str| {
             TlsParameters::new(host.to_owned()).map_err(|e| {
                 SmtpUrlError(format!("cannot set up TLS for the mail server {host}: {e}"))
@@ -251,10 +251,19 @@ mod tests {
 
     #[test]
     fn plain_smtp_is_for_loopback_only_and_the_scheme_and_host_are_checked() {
-        assert_eq!(smtp("smtp://127.0.0.1:2525").unwrap().server, "127.0.0.1:2525");
+        assert_eq!(
+            smtp("smtp://127.0.0.1:2525").unwrap().server,
+            "127.0.0.1:2525"
+        );
         assert_eq!(smtp("smtp://[::1]:2525").unwrap().server, "::1:2525");
-        assert_eq!(smtp("smtp://u:p@mail.example.org").unwrap().server, "mail.example.org:587");
-        assert_eq!(smtp("smtps://mail.example.org").unwrap().server, "mail.example.org:465");
+        assert_eq!(
+            smtp("smtp://u:p@mail.example.org").unwrap().server,
+            "mail.example.org:587"
+        );
+        assert_eq!(
+            smtp("smtps://mail.example.org").unwrap().server,
+            "mail.example.org:465"
+        );
         let e = smtp("http://mail.example.org").unwrap_err().0;
         assert!(e.contains("scheme http://"), "{e}");
         let e = smtp("not a url").unwrap_err().0;

@@ -6,8 +6,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::jobs::mint_link::MintLink;
 use crate::jobs::send_email::SendEmail;
-use crate::mailer::Mailer;
 use crate::jobs::stripe_event::StripeEvent;
+use crate::mailer::Mailer;
 use crate::queue::{Job, JobQueue};
 use crate::store::{email, order, stripe_event};
 

@@ -40,7 +40,9 @@ impl super::BackgroundJob for SendEmail {
         let db = &ctx.db;
         let id = self.email_id.as_str();
         let Some(lease) = Lease::take_row(db, Mails, id, || async {
-            Ok(email::find(db, id).await?.is_some_and(|m| !m.state.is_final()))
+            Ok(email::find(db, id)
+                .await?
+                .is_some_and(|m| !m.state.is_final()))
         })
         .await?
         else {
@@ -62,7 +64,9 @@ enum Hold {
 /// Whether the order, as it stands now, lets this mail go.
 fn hold(mail: &email::Model, found: &order::Model, rejected_before: bool) -> Option<Hold> {
     if found.status != Status::Pending {
-        return Some(Hold::Suppress("not sent: the order no longer owes anything"));
+        return Some(Hold::Suppress(
+            "not sent: the order no longer owes anything",
+        ));
     }
     if !found.payer_email.eq_ignore_ascii_case(&mail.recipient) {
         return Some(Hold::Suppress("not sent: the order's address changed"));

@@ -105,7 +105,9 @@ impl JobQueue {
     /// The mail server's limit (`email.rate_per_sec`), shared the same way as Stripe's.
     pub fn mail_rate_limiter(&self, per_second: u32) -> RateLimiter {
         match self {
-            Self::Redis(q) => RateLimiter::fleet_named(q.connection(), q.namespace(), "mail", per_second),
+            Self::Redis(q) => {
+                RateLimiter::fleet_named(q.connection(), q.namespace(), "mail", per_second)
+            }
             Self::Embedded(_) => RateLimiter::local(per_second),
         }
     }

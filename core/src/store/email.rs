@@ -92,9 +92,7 @@ pub async fn claim_due_pay_link_mails<C: ConnectionTrait>(
     let mailed = Query::select()
         .expr(Expr::val(1))
         .from(Entity)
-        .and_where(
-            Expr::col((Entity, Column::OrderId)).equals((order::Entity, order::Column::Id)),
-        )
+        .and_where(Expr::col((Entity, Column::OrderId)).equals((order::Entity, order::Column::Id)))
         .and_where(Expr::col((Entity, Column::Kind)).eq(PAY_LINK))
         .and_where(
             Expr::col((Entity, Column::Recipient))
@@ -120,7 +118,12 @@ pub async fn claim_due_pay_link_mails<C: ConnectionTrait>(
     let rows: Vec<ActiveModel> = due
         .iter()
         .map(|(order_id, recipient)| {
-            new_row(order_id, pay_link_purpose(recipient), recipient, message_id())
+            new_row(
+                order_id,
+                pay_link_purpose(recipient),
+                recipient,
+                message_id(),
+            )
         })
         .collect();
     let written = Entity::insert_many(rows)
@@ -250,11 +253,7 @@ pub async fn renew_lease<C: ConnectionTrait>(
 }
 
 /// Gives the lease up, if `owner` still holds it.
-pub async fn release_lease<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-    owner: &str,
-) -> Result<(), DbErr> {
+pub async fn release_lease<C: ConnectionTrait>(db: &C, id: &str, owner: &str) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(

@@ -51,7 +51,11 @@ impl RateLimiter {
         name: &str,
         per_second: u32,
     ) -> Self {
-        Self::Fleet(FleetLimiter::new(conn, &format!("{namespace}:{name}"), per_second))
+        Self::Fleet(FleetLimiter::new(
+            conn,
+            &format!("{namespace}:{name}"),
+            per_second,
+        ))
     }
 
     /// `per_second` requests per second in this process.
