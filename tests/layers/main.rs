@@ -4,10 +4,11 @@
 )]
 
 //! The dependency rule, checked: the crates depend downward only (intake → core → migrations;
-//! the stand-in on none of paylink's crates; the test kit a dev-dependency only), nothing below
-//! the HTTP layer names axum or the intake's types, the files of `src/` and of `core/src/` form
-//! no circle (counting every path written out, not only `use` lines: `graph.rs`), the domain
-//! sits under the store, and no file cites a document that is not in the repository.
+//! the stand-in and the mail sink on none of paylink's crates; the test kit a dev-dependency
+//! only), nothing below the HTTP layer names axum or the intake's types, the files of `src/` and
+//! of `core/src/` form no circle (counting every path written out, not only `use` lines:
+//! `graph.rs`), the domain sits under the store, and no file cites a document that is not in the
+//! repository.
 //! `docs/architecture.md` draws the rule.
 
 mod graph;
@@ -32,11 +33,12 @@ fn dependencies(manifest: &str, section: &str) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-const PAYLINK_CRATES: [&str; 5] = [
+const PAYLINK_CRATES: [&str; 6] = [
     "paylink",
     "paylink-core",
     "migration",
     "fake-stripe",
+    "mail-sink",
     "paylink-testkit",
 ];
 
@@ -73,6 +75,11 @@ fn the_crates_depend_downward_only() {
         "the stand-in shares no code with paylink"
     );
     assert_eq!(
+        paylink_dependencies("mail-sink/Cargo.toml", "dependencies"),
+        set(&[]),
+        "the mail sink shares no code with paylink"
+    );
+    assert_eq!(
         paylink_dependencies("Cargo.toml", "dev-dependencies"),
         set(&["paylink-testkit"]),
         "the test kit is a dev-dependency"
@@ -80,6 +87,7 @@ fn the_crates_depend_downward_only() {
     for (manifest, section) in [
         ("core/Cargo.toml", "dev-dependencies"),
         ("fake-stripe/Cargo.toml", "dev-dependencies"),
+        ("mail-sink/Cargo.toml", "dev-dependencies"),
     ] {
         assert!(
             !paylink_dependencies(manifest, section).contains("paylink"),
