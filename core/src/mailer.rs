@@ -22,7 +22,8 @@ use crate::domain::MailTry;
 use crate::mail::{MailTemplates, new_message_id, parse_mailbox};
 use crate::stripe::RateLimiter;
 
-/// Seconds an SMTP command may take before the try counts as a lost connection.
+/// How long connecting may take, and then the whole of one mail's conversation, before the try
+/// counts as a lost connection. lettre's own timeout bounds only the connecting.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where and how to send, as the settings give it.
@@ -38,9 +39,12 @@ pub struct SmtpSettings {
 pub struct SmtpUrlError(pub String);
 
 /// The SMTP connection(s) and the fleet's pace.
-#[derive(Clone)]
 pub struct Smtp {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// The pooled connections. Replaced after a send that timed out: lettre would put the
+    /// cancelled send's connection back in its pool as healthy, out of step with the server
+    /// (docs/mail-sink.md, "What it shows of lettre").
+    transport: std::sync::Mutex<AsyncSmtpTransport<Tokio1Executor>>,
+    builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
     limiter: RateLimiter,
     /// `host:port`, for messages (no credentials).
     pub server: String,
@@ -106,7 +110,8 @@ impl Smtp {
             builder = builder.credentials(Credentials::new(user, password));
         }
         Ok(Self {
-            transport: builder.build(),
+            transport: std::sync::Mutex::new(builder.clone().build()),
+            builder,
             limiter,
             server: format!("{host}:{port}"),
         })
@@ -116,23 +121,52 @@ impl Smtp {
     /// one) said, classified.
     pub async fn send(&self, message: lettre::Message) -> MailTry {
         self.limiter.acquire().await;
-        match self.transport.send(message).await {
-            Ok(response) => MailTry::Accepted(format!(
+        let transport = self.transport();
+        match tokio::time::timeout(SMTP_TIMEOUT, transport.send(message)).await {
+            Ok(Ok(response)) => MailTry::Accepted(format!(
                 "{} {}",
                 response.code(),
                 response.message().collect::<Vec<_>>().join(" ")
             )),
-            Err(e) if e.is_permanent() => MailTry::Permanent(describe(&e)),
-            Err(e) => MailTry::Temporary(describe(&e)),
+            Ok(Err(e)) if e.is_permanent() => MailTry::Permanent(describe(&e)),
+            Ok(Err(e)) => MailTry::Temporary(describe(&e)),
+            Err(_) => {
+                self.replace_transport();
+                MailTry::Temporary(format!(
+                    "{} did not finish the mail within {} s",
+                    self.server,
+                    SMTP_TIMEOUT.as_secs()
+                ))
+            }
+        }
+    }
+
+    fn transport(&self) -> AsyncSmtpTransport<Tokio1Executor> {
+        match self.transport.lock() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace_transport(&self) {
+        let fresh = self.builder.clone().build();
+        match self.transport.lock() {
+            Ok(mut t) => *t = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
         }
     }
 
     /// Connects, greets, starts TLS and authenticates, without sending (`paylink doctor`).
     pub async fn check(&self) -> Result<(), String> {
-        match self.transport.test_connection().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(format!("{} did not answer NOOP", self.server)),
-            Err(e) => Err(describe(&e)),
+        match tokio::time::timeout(SMTP_TIMEOUT, self.transport().test_connection()).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(format!("{} did not answer NOOP", self.server)),
+            Ok(Err(e)) => Err(describe(&e)),
+            Err(_) => Err(format!(
+                "{} did not answer within {} s",
+                self.server,
+                SMTP_TIMEOUT.as_secs()
+            )),
         }
     }
 }

@@ -18,6 +18,7 @@ mod connections;
 mod contention;
 mod dashboard;
 mod doctor;
+mod email;
 mod exports;
 mod fake_stripe;
 mod faults;

@@ -81,8 +81,8 @@ fn the_crates_depend_downward_only() {
     );
     assert_eq!(
         paylink_dependencies("Cargo.toml", "dev-dependencies"),
-        set(&["paylink-testkit"]),
-        "the test kit is a dev-dependency"
+        set(&["paylink-testkit", "mail-sink"]),
+        "the test kit and the mail sink are dev-dependencies"
     );
     for (manifest, section) in [
         ("core/Cargo.toml", "dev-dependencies"),

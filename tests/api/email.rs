@@ -1,0 +1,322 @@
+//! Mail to payers (docs/email.md), against a real SMTP server over TCP: the project's mail
+//! sink (mail-sink/), which can refuse a recipient with 550, answer 421, or drop the connection
+//! after DATA. Each payer gets one mail with their own pay URL; a refused address is rejected
+//! with the server's reply and not mailed again; a 421 or a dropped connection is tried again
+//! with the same Message-ID; a paid order gets nothing.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use mail_sink::{MailSink, SinkConfig};
+use serde_json::{Value, json};
+
+use paylink_testkit::{AppOptions, TestApp, eventually, spawn_app_with};
+
+const FROM: &str = "Riverside League <billing@riverside.example.org>";
+
+async fn sink() -> MailSink {
+    MailSink::start(SinkConfig::default()).await.unwrap()
+}
+
+/// An app that mails through `sink`, at `rate` mails a second.
+async fn app_mailing(sink: &MailSink, rate: u32) -> TestApp {
+    spawn_app_with(AppOptions {
+        settings: vec![
+            ("email.smtp_url", json!(sink.smtp_url())),
+            ("email.from", json!(FROM)),
+            ("email.rate_per_sec", json!(rate)),
+        ],
+        ..AppOptions::default()
+    })
+    .await
+}
+
+fn order(product: &str, external_ref: &str, email: &str, name: &str) -> Value {
+    json!({
+        "external_ref": external_ref,
+        "product_id": product,
+        "amount_cents": 4500,
+        "payer": {"email": email, "name": name},
+        "send_email": true,
+    })
+}
+
+/// The order's mails once one of them is in `state`.
+async fn mail_in_state(app: &TestApp, order_id: &str, state: &str, within: Duration) -> Value {
+    eventually(within, || async {
+        let found = app.get_order(order_id).await;
+        let emails = found["emails"].as_array()?.clone();
+        emails
+            .iter()
+            .any(|m| m["state"] == state)
+            .then_some(Value::Array(emails))
+    })
+    .await
+    .unwrap_or_else(|| panic!("no mail of order {order_id} became {state} within {within:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blast_with_send_email_mails_every_payer_their_own_pay_url_once() {
+    let sink = sink().await;
+    let app = app_mailing(&sink, 100).await;
+    let product = app.create_named_product("April dues", "monthly").await;
+    let orders: Vec<Value> = (0..300)
+        .map(|i| {
+            let mut o = order(
+                &product,
+                &format!("mail-{i}"),
+                &format!("parent{i}@example.com"),
+                &format!("Parent {i}"),
+            );
+            o.as_object_mut().unwrap().remove("send_email");
+            o
+        })
+        .collect();
+    let response = app
+        .post_json(
+            "/v1/blasts",
+            &json!({"name": "April", "orders": orders, "send_email": true,
+                    "email_message": "Dues are due by the 10th."}),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let created: Value = response.json().await.unwrap();
+    let blast_id = created["id"].as_str().unwrap().to_owned();
+
+    sink.wait_for(300, Duration::from_secs(120)).await.unwrap();
+    app.drain_jobs().await;
+    let received = sink.messages();
+    assert_eq!(received.len(), 300, "one mail per payer, no more");
+
+    // Each payer's mail holds their own pay URL, in both parts, and the organiser's message.
+    let page: Value = app
+        .get_json(&format!("/v1/blasts/{blast_id}/orders?per_page=1000"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pay_urls: HashMap<String, String> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["payer_email"].as_str().unwrap().to_owned(),
+                o["pay_url"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(pay_urls.len(), 300);
+    for (address, pay_url) in &pay_urls {
+        let mails = sink.messages_to(address);
+        assert_eq!(mails.len(), 1, "{address}");
+        let parsed = &mails[0].parsed;
+        let text = parsed.text.as_deref().unwrap_or_default();
+        let html = parsed.html.as_deref().unwrap_or_default();
+        assert!(text.contains(pay_url.as_str()), "{address}: {text}");
+        assert!(html.contains(pay_url.as_str()), "{address}: {html}");
+        assert!(text.contains("Dues are due by the 10th."), "{text}");
+        assert!(
+            text.contains("$45.00") || text.contains("April dues"),
+            "{text}"
+        );
+        // The message the API shows is the one that arrived.
+        let order = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["payer_email"] == address.as_str())
+            .unwrap();
+        let shown = app.get_order(order["id"].as_str().unwrap()).await;
+        let emails = shown["emails"].as_array().unwrap();
+        assert_eq!(emails.len(), 1, "{shown}");
+        assert_eq!(emails[0]["state"], "sent");
+        assert_eq!(emails[0]["to"], address.as_str());
+        assert_eq!(
+            parsed.message_id.as_deref().map(|id| format!("<{id}>")),
+            emails[0]["message_id"].as_str().map(str::to_owned),
+            "{:?}",
+            parsed.headers
+        );
+    }
+    let blast = app.get_blast(&blast_id).await;
+    assert_eq!(blast["counts"]["emails"]["sent"], 300, "{blast}");
+    assert_eq!(blast["counts"]["emails"]["rejected"], 0, "{blast}");
+    assert!(
+        received
+            .iter()
+            .all(|m| m.mail_from == "billing@riverside.example.org")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_address_is_rejected_with_the_reply_and_never_mailed_again() {
+    let sink = sink().await;
+    sink.refuse_recipient("gone@example.com");
+    let app = app_mailing(&sink, 10).await;
+    let product = app.create_product("monthly").await;
+    let created: Value = app
+        .post_json(
+            "/v1/orders",
+            &order(&product, "r-1", "gone@example.com", "Gone"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let emails = mail_in_state(&app, &id, "rejected", Duration::from_secs(30)).await;
+    assert!(
+        emails[0]["reply"].as_str().unwrap().contains("550"),
+        "the server's reply is kept: {emails}"
+    );
+    assert_eq!(sink.count(), 0);
+    assert_eq!(sink.refusals().len(), 1);
+
+    // Asked again, the rejected address is not tried again.
+    let again = app
+        .post_json(&format!("/v1/orders/{id}/send_email"), &json!({}))
+        .await;
+    assert_eq!(again.status(), 202);
+    let emails = mail_in_state(&app, &id, "suppressed", Duration::from_secs(30)).await;
+    assert_eq!(emails.as_array().unwrap().len(), 2);
+    assert_eq!(sink.refusals().len(), 1, "no second try at the server");
+    let blast_less = app.get_order(&id).await;
+    assert_eq!(blast_less["status"], "pending");
+    // The host application is told.
+    assert_eq!(
+        app.count_rows("outbound_events WHERE event_type = 'order.email_rejected'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_421_is_tried_again_and_then_sent() {
+    let sink = sink().await;
+    sink.defer_next(1);
+    let app = app_mailing(&sink, 10).await;
+    let product = app.create_product("monthly").await;
+    let created: Value = app
+        .post_json(
+            "/v1/orders",
+            &order(&product, "d-1", "later@example.com", "Later"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let deferred = mail_in_state(&app, id, "deferred", Duration::from_secs(30)).await;
+    assert!(
+        deferred[0]["reply"].as_str().unwrap().contains("421"),
+        "{deferred}"
+    );
+    // The shipped backoff: 10 s before the second try.
+    let sent = mail_in_state(&app, id, "sent", Duration::from_secs(40)).await;
+    assert_eq!(sent[0]["attempts"], Value::Null, "attempts are not shown");
+    assert_eq!(sink.deferrals().len(), 1);
+    assert_eq!(sink.messages_to("later@example.com").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_after_data_is_tried_again_with_the_same_message_id() {
+    let sink = sink().await;
+    sink.drop_after_data_next(1);
+    let app = app_mailing(&sink, 10).await;
+    let product = app.create_product("monthly").await;
+    let created: Value = app
+        .post_json(
+            "/v1/orders",
+            &order(&product, "x-1", "flaky@example.com", "Flaky"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let sent = mail_in_state(&app, id, "sent", Duration::from_secs(45)).await;
+    let arrived = sink.messages_to("flaky@example.com");
+    assert_eq!(arrived.len(), 2, "the lost reply's message, then the retry");
+    assert!(arrived[0].reply_lost && !arrived[1].reply_lost);
+    assert_eq!(arrived[0].parsed.message_id, arrived[1].parsed.message_id);
+    assert_eq!(
+        arrived[1]
+            .parsed
+            .message_id
+            .as_deref()
+            .map(|id| format!("<{id}>")),
+        sent[0]["message_id"].as_str().map(str::to_owned)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_order_is_mailed_nothing_and_send_email_is_409() {
+    let sink = sink().await;
+    let app = app_mailing(&sink, 10).await;
+    let paid = app.minted_order("monthly", 4500).await;
+    let id = paid["id"].as_str().unwrap();
+    app.complete_checkout(paid["stripe_payment_link_id"].as_str().unwrap(), "paid")
+        .await;
+    eventually(Duration::from_secs(20), || async {
+        (app.get_order(id).await["status"] == "paid").then_some(())
+    })
+    .await
+    .expect("paid");
+    let response = app
+        .post_json(&format!("/v1/orders/{id}/send_email"), &json!({}))
+        .await;
+    assert_eq!(response.status(), 409);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains("paid"),
+        "{error}"
+    );
+    app.drain_jobs().await;
+    assert_eq!(sink.count(), 0);
+    assert_eq!(app.get_order(id).await["emails"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_mail_while_sending_is_off_is_422_naming_the_setting() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    let product = app.create_product("monthly").await;
+    let response = app
+        .post_json(
+            "/v1/orders",
+            &order(&product, "off-1", "a@example.com", "A"),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("PAYLINK__EMAIL__SMTP_URL"),
+        "{error}"
+    );
+    assert_eq!(app.count_orders().await, 0, "nothing was stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_named_with_markup_appears_escaped_in_the_html_part() {
+    let sink = sink().await;
+    let app = app_mailing(&sink, 10).await;
+    let product = app.create_product("monthly").await;
+    app.post_json(
+        "/v1/orders",
+        &order(&product, "m-1", "bob@example.com", "<b>Bob</b> & Co"),
+    )
+    .await;
+    let mail = sink.wait_for(1, Duration::from_secs(30)).await.unwrap();
+    let html = mail[0].parsed.html.as_deref().unwrap_or_default();
+    let text = mail[0].parsed.text.as_deref().unwrap_or_default();
+    assert!(html.contains("&lt;b&gt;Bob&lt;/b&gt; &amp; Co"), "{html}");
+    assert!(!html.contains("<b>Bob</b>"), "{html}");
+    assert!(
+        text.contains("<b>Bob</b> & Co"),
+        "the text part as typed: {text}"
+    );
+}
