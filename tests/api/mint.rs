@@ -237,7 +237,8 @@ async fn a_job_takes_over_an_order_whose_lease_holder_died() {
     let now = chrono::Utc::now();
     let runs_out = now + chrono::Duration::seconds(2);
     assert!(
-        paylink_core::store::mint_lease::take(&app.db, &id, "killed-worker", now, runs_out)
+        paylink_core::store::lease::Leased::Order
+            .take(&app.db, &id, "killed-worker", now, runs_out)
             .await
             .unwrap()
     );

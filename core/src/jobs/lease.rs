@@ -1,5 +1,5 @@
-//! A job's hold on the row it works on: a `mint_link` job's on its order
-//! ([`crate::store::mint_lease`]), a `send_email` job's on its mail ([`crate::store::email`]).
+//! A job's hold on the row it works on ([`crate::store::lease`]): a `mint_link` job's on its
+//! order, a `send_email` job's on its mail.
 //! Taken before the first outside request (Stripe, the mail server), renewed by a task of its
 //! own while the job runs, given up at the end. A job whose worker is killed or frozen stops
 //! renewing, so its row is free for another job [`LEASE_TTL`] after the last renewal.
@@ -12,7 +12,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::store::{email, mint_lease, order};
+pub use crate::store::lease::Leased;
+use crate::store::order;
 
 /// How long a lease lasts unless renewed: how soon a killed or frozen worker's row is free.
 /// About the time apalis-redis takes to hand a dead worker's jobs to another (heartbeat 2 s ×
@@ -25,98 +26,10 @@ const RENEW_EVERY: Duration = Duration::from_secs(2);
 /// How often a job waiting for another job's lease looks again.
 const WAIT_STEP: Duration = Duration::from_millis(500);
 
-/// The rows of a table that a job can hold: taken (or renewed by their holder) with a
-/// conditional update, renewed, released.
-pub trait Rows: Copy + Send + Sync + 'static {
-    /// What a job holding a row does, for the logs.
-    const WORK: &'static str;
-    fn take(
-        self,
-        db: &DatabaseConnection,
-        id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, DbErr>> + Send;
-    fn renew(
-        self,
-        db: &DatabaseConnection,
-        id: &str,
-        owner: &str,
-        until: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, DbErr>> + Send;
-    fn release(
-        self,
-        db: &DatabaseConnection,
-        id: &str,
-        owner: &str,
-    ) -> impl Future<Output = Result<(), DbErr>> + Send;
-}
-
-/// Orders, held by the job minting their link.
-#[derive(Clone, Copy, Debug)]
-pub struct Orders;
-
-impl Rows for Orders {
-    const WORK: &'static str = "minting this order";
-    async fn take(
-        self,
-        db: &DatabaseConnection,
-        id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, DbErr> {
-        mint_lease::take(db, id, owner, now, until).await
-    }
-    async fn renew(
-        self,
-        db: &DatabaseConnection,
-        id: &str,
-        owner: &str,
-        until: DateTime<Utc>,
-    ) -> Result<bool, DbErr> {
-        mint_lease::renew(db, id, owner, until).await
-    }
-    async fn release(self, db: &DatabaseConnection, id: &str, owner: &str) -> Result<(), DbErr> {
-        mint_lease::release(db, id, owner).await
-    }
-}
-
-/// Mails, held by the job sending them.
-#[derive(Clone, Copy, Debug)]
-pub struct Mails;
-
-impl Rows for Mails {
-    const WORK: &'static str = "sending this mail";
-    async fn take(
-        self,
-        db: &DatabaseConnection,
-        id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, DbErr> {
-        email::take_lease(db, id, owner, now, until).await
-    }
-    async fn renew(
-        self,
-        db: &DatabaseConnection,
-        id: &str,
-        owner: &str,
-        until: DateTime<Utc>,
-    ) -> Result<bool, DbErr> {
-        email::renew_lease(db, id, owner, until).await
-    }
-    async fn release(self, db: &DatabaseConnection, id: &str, owner: &str) -> Result<(), DbErr> {
-        email::release_lease(db, id, owner).await
-    }
-}
-
 /// The lease, held until [`Lease::release`]; dropping it stops the renewals, so it runs out.
-pub struct Lease<R: Rows> {
+pub struct Lease {
     db: DatabaseConnection,
-    rows: R,
+    rows: Leased,
     id: String,
     owner: String,
     lost: Arc<AtomicBool>,
@@ -124,13 +37,13 @@ pub struct Lease<R: Rows> {
 }
 
 /// A `mint_link` job's lease on its order.
-pub type MintLease = Lease<Orders>;
+pub type MintLease = Lease;
 
 fn until() -> DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(LEASE_TTL).unwrap_or(chrono::Duration::MAX)
 }
 
-impl MintLease {
+impl Lease {
     /// Takes the order's lease, waiting while another live job holds it. Returns `None` when,
     /// while waiting, the order stops needing this job (`needed` says no: the other job minted
     /// it, say).
@@ -139,20 +52,18 @@ impl MintLease {
         order_id: &str,
         needed: impl Fn(&order::Model) -> bool,
     ) -> anyhow::Result<Option<Self>> {
-        Self::take_row(db, Orders, order_id, || async {
+        Self::take_row(db, Leased::Order, order_id, || async {
             Ok(order::find(db, order_id).await?.is_some_and(|o| needed(&o)))
         })
         .await
     }
-}
 
-impl<R: Rows> Lease<R> {
     /// Takes the row's lease, waiting while another live job holds it (that job renews it; one
     /// that died stops, and its lease runs out). Returns `None` when, while waiting, `needed`
     /// says the row no longer needs this job.
     pub async fn take_row<F, Fut>(
         db: &DatabaseConnection,
-        rows: R,
+        rows: Leased,
         id: &str,
         needed: F,
     ) -> anyhow::Result<Option<Self>>
@@ -165,7 +76,7 @@ impl<R: Rows> Lease<R> {
         loop {
             if rows.take(db, id, &owner, Utc::now(), until()).await? {
                 if waited {
-                    tracing::info!(%id, "took over the lease of another job {}", R::WORK);
+                    tracing::info!(%id, "took over the lease of another job {}", rows.work());
                 }
                 return Ok(Some(Self::keep(db.clone(), rows, id.to_owned(), owner)));
             }
@@ -173,14 +84,14 @@ impl<R: Rows> Lease<R> {
                 return Ok(None);
             }
             if !waited {
-                tracing::info!(%id, "another job is {}; waiting for it", R::WORK);
+                tracing::info!(%id, "another job is {}; waiting for it", rows.work());
                 waited = true;
             }
             tokio::time::sleep(WAIT_STEP).await;
         }
     }
 
-    fn keep(db: DatabaseConnection, rows: R, id: String, owner: String) -> Self {
+    fn keep(db: DatabaseConnection, rows: Leased, id: String, owner: String) -> Self {
         let lost = Arc::new(AtomicBool::new(false));
         let keeper = tokio::spawn({
             let (db, id, owner, lost) = (db.clone(), id.clone(), owner.clone(), lost.clone());
@@ -231,7 +142,7 @@ impl<R: Rows> Lease<R> {
     }
 }
 
-impl<R: Rows> Drop for Lease<R> {
+impl Drop for Lease {
     fn drop(&mut self) {
         self.keeper.abort();
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::JobContext;
 use crate::domain::{LinkState, MailState, MailTry, Status, after_try, format_money};
-use crate::jobs::lease::{Lease, Mails};
+use crate::jobs::lease::{Lease, Leased};
 use crate::mail::{PayLinkMail, pay_link_message};
 use crate::mailer::Mailer;
 use crate::outbound::{EventType, outbox};
@@ -39,7 +39,7 @@ impl super::BackgroundJob for SendEmail {
         };
         let db = &ctx.db;
         let id = self.email_id.as_str();
-        let Some(lease) = Lease::take_row(db, Mails, id, || async {
+        let Some(lease) = Lease::take_row(db, Leased::Email, id, || async {
             Ok(email::find(db, id)
                 .await?
                 .is_some_and(|m| !m.state.is_final()))

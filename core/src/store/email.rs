@@ -2,7 +2,7 @@
 //! is claimed once per order and address (`purpose` is unique with the order), in the pass that
 //! finds the order's link active; its Message-ID is fixed when the row is written. Rows wait
 //! for a `send_email` job as orders wait for a mint (`enqueued_at`), and one job at a time
-//! holds a row (`lease_owner`, `lease_until`).
+//! holds a row (`lease_owner`, `lease_until`: [`super::lease`]).
 
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
@@ -210,61 +210,6 @@ pub async fn backlog_count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(id).one(db).await
-}
-
-/// Takes the mail's lease for `owner` until `until` (or renews it); false while another job
-/// holds a lease that has not run out.
-pub async fn take_lease<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-    owner: &str,
-    now: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let result = Entity::update_many()
-        .col_expr(Column::LeaseOwner, Expr::value(owner))
-        .col_expr(Column::LeaseUntil, Expr::value(until))
-        .filter(Column::Id.eq(id))
-        .filter(
-            Condition::any()
-                .add(Column::LeaseUntil.is_null())
-                .add(Column::LeaseUntil.lt(now))
-                .add(Column::LeaseOwner.eq(owner)),
-        )
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-/// Keeps the lease until `until`; false when `owner` no longer holds it.
-pub async fn renew_lease<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-    owner: &str,
-    until: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let result = Entity::update_many()
-        .col_expr(Column::LeaseUntil, Expr::value(until))
-        .filter(Column::Id.eq(id))
-        .filter(Column::LeaseOwner.eq(owner))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-/// Gives the lease up, if `owner` still holds it.
-pub async fn release_lease<C: ConnectionTrait>(db: &C, id: &str, owner: &str) -> Result<(), DbErr> {
-    Entity::update_many()
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(Column::Id.eq(id))
-        .filter(Column::LeaseOwner.eq(owner))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// Marks the mail as being sent by `owner` (one more try), if it still waits to be: the row as

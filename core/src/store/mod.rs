@@ -7,7 +7,7 @@ pub mod dashboard;
 pub mod deployment;
 pub mod email;
 mod enqueued;
-pub mod mint_lease;
+pub mod lease;
 pub mod money;
 #[cfg(test)]
 mod moves_test;

@@ -56,7 +56,7 @@ pub struct Model {
     pub deactivated_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     /// The `mint_link` job minting the link now, and until when it may (see
-    /// [`super::mint_lease`]).
+    /// [`super::lease`]).
     pub mint_lease_owner: Option<String>,
     pub mint_lease_until: Option<DateTime<Utc>>,
     /// What the payment that settled the order paid (Stripe's `amount_total` and `currency`).
