@@ -9,7 +9,7 @@ use paylink_core::{JobContext, JobQueue};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use paylink_core::event_intake::EventIntake;
 
 use crate::routes::state::{AppState, WebhookSettings};
@@ -49,10 +49,12 @@ impl Engine {
             mail: settings
                 .mail_settings()?
                 .map(|mail| {
+                    // A bad sender, server URL or template is a setting to fix: exit 2.
                     paylink_core::mailer::Mailer::new(
                         &mail,
                         queue.mail_rate_limiter(settings.email.rate_per_sec.max(1)),
                     )
+                    .map_err(|e| ConfigError(format!("{e:#}")))
                 })
                 .transpose()?
                 .map(Arc::new),

@@ -320,3 +320,43 @@ async fn a_payer_named_with_markup_appears_escaped_in_the_html_part() {
         "the text part as typed: {text}"
     );
 }
+
+/// A template that does not render stops `paylink work` at start-up, exit 2, naming its file
+/// and line: never a failure at send time.
+#[test]
+fn a_broken_template_stops_start_up_naming_its_file_and_line() {
+    let dir = tempfile_dir("paylink-broken-template");
+    let data = tempfile_dir("paylink-broken-template-db");
+    std::fs::write(
+        dir.join("pay_link.txt"),
+        "Hello {{ payer_name }},\n\nPay here: {{ pay_url }}\nFrom {{ organisaton }}\n",
+    )
+    .unwrap();
+    let output = crate::cli::paylink()
+        .arg("work")
+        .env(
+            "PAYLINK__DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", data.join("paylink.db").display()),
+        )
+        .env("PAYLINK__STRIPE__API_BASE", "http://127.0.0.1:9/")
+        .env("PAYLINK__EMAIL__SMTP_URL", "smtp://127.0.0.1:9")
+        .env("PAYLINK__EMAIL__FROM", FROM)
+        .env("PAYLINK__EMAIL__TEMPLATES_DIR", &dir)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let file = dir.join("pay_link.txt");
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    assert!(stderr.contains("line 4"), "{stderr}");
+    assert!(stderr.contains("organisaton"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+fn tempfile_dir(prefix: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
