@@ -17,6 +17,10 @@ pub struct OrderFact {
     pub link_state: String,
     pub link_id: Option<String>,
     pub last_error: Option<String>,
+    /// Mails that reached the demo's mail sink for this order's payer, and how many of them
+    /// hold the order's own pay URL in both their text and HTML parts.
+    pub mails: usize,
+    pub mails_with_own_pay_url: usize,
 }
 
 /// One Payment Link as the stand-in holds it.
@@ -189,6 +193,19 @@ pub fn judge(facts: &Facts) -> Vec<Check> {
             "every paid order was announced by order.paid exactly once (by webhook-id), every announcement verified, and no unpaid order was announced paid",
             announcement_breaches(facts),
         ),
+        check(
+            "every payer got exactly one mail, holding their own pay URL",
+            facts
+                .orders
+                .iter()
+                .filter(|o| o.mails != 1 || o.mails_with_own_pay_url != 1)
+                .map(|o| {
+                    format!(
+                        "{} got {} mail(s), {} with its pay URL",
+                        o.id, o.mails, o.mails_with_own_pay_url
+                    )
+                }),
+        ),
     ]
 }
 
@@ -277,6 +294,8 @@ mod tests {
             link_state: state.into(),
             link_id: Some(format!("plink_{id}")),
             last_error: None,
+            mails: 1,
+            mails_with_own_pay_url: 1,
         };
         let link = |id: &str, active: bool| LinkFact {
             id: format!("plink_{id}"),
@@ -341,7 +360,11 @@ mod tests {
             .announcements
             .push(announced("msg_5", "order.paid", "b"));
         assert_eq!(broken(&facts), [ANNOUNCED]);
-        let detail = judge(&facts).pop().unwrap().detail;
+        let detail = judge(&facts)
+            .into_iter()
+            .find(|c| c.promise == ANNOUNCED)
+            .unwrap()
+            .detail;
         assert_eq!(detail, "b was announced paid but is not");
     }
 
@@ -356,6 +379,21 @@ mod tests {
     #[test]
     fn a_clean_run_keeps_every_promise() {
         assert!(broken(&good()).is_empty(), "{:?}", judge(&good()));
+    }
+
+    #[test]
+    fn a_payer_mailed_twice_none_or_without_their_url_breaks_the_mail_promise() {
+        const MAILED: &str = "every payer got exactly one mail, holding their own pay URL";
+        for (mails, with_url) in [(2, 2), (0, 0), (1, 0)] {
+            let mut facts = good();
+            facts.orders[0].mails = mails;
+            facts.orders[0].mails_with_own_pay_url = with_url;
+            assert_eq!(
+                broken(&facts),
+                [MAILED],
+                "{mails} mails, {with_url} with the URL"
+            );
+        }
     }
 
     #[test]

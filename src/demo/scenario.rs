@@ -48,6 +48,8 @@ pub struct Scenario {
     pub http_no_redirect: reqwest::Client,
     /// The demo's own endpoint for paylink's webhooks, registered before the orders are made.
     pub receiver: Receiver,
+    /// The demo's mail server: the payers' inboxes.
+    pub mail: mail_sink::SinkControl,
 }
 
 /// What the demo saw, for the summary and the promises.
@@ -86,6 +88,15 @@ impl Scenario {
             println!("links still being made after {} s", mint_budget.as_secs());
         }
         let minted = self.orders(&blast_id).await?;
+        // The payers pay from their mail: wait for it to arrive.
+        let mail_budget = Duration::from_secs(30 + orders as u64 / 10);
+        if self.mail.wait_for(orders, mail_budget).await.is_err() {
+            println!(
+                "{} of {orders} mails arrived within {} s",
+                self.mail.count(),
+                mail_budget.as_secs()
+            );
+        }
         let payers: Vec<&order::Model> = minted
             .iter()
             .enumerate()
@@ -133,6 +144,18 @@ impl Scenario {
             orders: orders
                 .into_iter()
                 .map(|o| OrderFact {
+                    mails: self.mail.messages_to(&o.payer_email).len(),
+                    mails_with_own_pay_url: {
+                        let own = format!("{}/pay/{}", self.base_url, o.pay_token);
+                        self.mail
+                            .messages_to(&o.payer_email)
+                            .iter()
+                            .filter(|m| {
+                                m.parsed.text.as_deref().is_some_and(|t| t.contains(&own))
+                                    && m.parsed.html.as_deref().is_some_and(|h| h.contains(&own))
+                            })
+                            .count()
+                    },
                     category: products.get(&o.product_id).cloned().unwrap_or_default(),
                     paid_by_demo: paid_ids.contains(&o.id),
                     paid: o.status == order::Status::Paid,
@@ -207,14 +230,19 @@ impl Scenario {
                     "external_ref": format!("demo-{i:05}"),
                     "product_id": by_category.get(category),
                     "amount_cents": base + (i % 7) as i64 * 100,
-                    "payer": {"email": format!("payer{i}@example.com"), "name": format!("Payer {i}")}
+                    "payer": {"email": payer_email(i), "name": format!("Payer {i}")}
                 })
             })
             .collect();
         let blast = self
             .api_post(
                 "/v1/blasts",
-                &json!({"name": format!("demo {}", chrono::Utc::now().to_rfc3339()), "orders": rows}),
+                &json!({
+                    "name": format!("demo {}", chrono::Utc::now().to_rfc3339()),
+                    "orders": rows,
+                    "send_email": true,
+                    "email_message": "This month's dues for the Riverside Youth League.",
+                }),
             )
             .await?;
         Ok(blast["id"]
@@ -244,7 +272,13 @@ impl Scenario {
         let progress = &bar;
         let failures: Vec<String> = futures::stream::iter(payers.iter().enumerate())
             .map(|(i, o)| async move {
-                let result = self.pay_one(&o.pay_token, i % 2 == 0).await;
+                let result = match self.pay_url_in_mail(&o.payer_email) {
+                    Some(url) => self.pay_one(&url, i % 2 == 0).await,
+                    None => Err(anyhow::anyhow!(
+                        "no mail with a pay URL reached {}",
+                        o.payer_email
+                    )),
+                };
                 progress.inc(1);
                 result.err().map(|e| format!("{}: {e:#}", o.id))
             })
@@ -258,13 +292,23 @@ impl Scenario {
         }
     }
 
-    async fn pay_one(&self, pay_token: &str, comes_back: bool) -> anyhow::Result<()> {
-        let page = self
-            .http
-            .get(format!("{}/pay/{pay_token}", self.base_url))
-            .send()
-            .await?
-            .error_for_status()?;
+    /// The pay URL in the mail that reached `address`, as the payer would click it: the first
+    /// link to paylink's `/pay/` in the text part.
+    fn pay_url_in_mail(&self, address: &str) -> Option<String> {
+        let prefix = format!("{}/pay/", self.base_url);
+        self.mail.messages_to(address).iter().find_map(|mail| {
+            let text = mail.parsed.text.as_deref()?;
+            let start = text.find(&prefix)?;
+            let url: String = text[start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '>' && *c != ')')
+                .collect();
+            Some(url)
+        })
+    }
+
+    async fn pay_one(&self, pay_url: &str, comes_back: bool) -> anyhow::Result<()> {
+        let page = self.http.get(pay_url).send().await?.error_for_status()?;
         let hosted = page.url().clone();
         anyhow::ensure!(
             hosted.as_str().starts_with(&self.fake_url) && hosted.path().starts_with("/b/"),
@@ -432,7 +476,7 @@ impl Observed {
                 .map_or(0, |(_, n)| *n)
         };
         format!(
-            "blast {}: {} orders in {:.1} s\n  links made    {minted}\n  paid          {paid} ({} learned by webhook, {} by the sweep of Stripe's events, {} by the payer's return page; {} webhooks never delivered)\n  switched off  {deactivated} (paid links that must not be paid twice)\n  still on      {still_active}\n  not made      {failed}\n  webhooks out  {} deliveries to the demo's receiver ({announced}); {refused} refused\n  Stripe        {requests} requests ({by_endpoint}); {} answered 429; {} failed on purpose",
+            "blast {}: {} orders in {:.1} s\n  links made    {minted}\n  paid          {paid} ({} learned by webhook, {} by the sweep of Stripe's events, {} by the payer's return page; {} webhooks never delivered)\n  switched off  {deactivated} (paid links that must not be paid twice)\n  still on      {still_active}\n  not made      {failed}\n  mails         {} to the demo's mail sink ({} payers mailed)\n  webhooks out  {} deliveries to the demo's receiver ({announced}); {refused} refused\n  Stripe        {requests} requests ({by_endpoint}); {} answered 429; {} failed on purpose",
             self.blast_id,
             orders.len(),
             elapsed.as_secs_f64(),
@@ -440,11 +484,18 @@ impl Observed {
             learned(payment::LearnedVia::EventSweep),
             learned(payment::LearnedVia::ReturnPage),
             self.facts.dropped_webhooks,
+            orders.iter().map(|o| o.mails).sum::<usize>(),
+            orders.iter().filter(|o| o.mails > 0).count(),
             self.facts.announcements.len(),
             self.facts.rate_limited,
             self.facts.injected_failures,
         )
     }
+}
+
+/// The demo's `i`-th payer's address.
+fn payer_email(i: usize) -> String {
+    format!("payer{i}@example.com")
 }
 
 fn bar(len: usize, what: &str) -> ProgressBar {
