@@ -4,7 +4,7 @@
 
 use sea_orm::{ActiveEnum as _, DatabaseConnection};
 
-use crate::domain::{AmountCents, FieldError, OrderId, OrderInput};
+use crate::domain::{AmountCents, Email, FieldError, OrderId, OrderInput};
 use crate::jobs::deactivate_link;
 use crate::jobs::mint_link;
 use crate::outbound::{EventType, outbox};
@@ -109,12 +109,7 @@ pub async fn change_amount(
     amount: AmountCents,
     by: ChangedBy,
 ) -> Result<order::Model, ChangeError> {
-    let found = order::find(db, id)
-        .await?
-        .ok_or_else(|| ChangeError::NotFound(id.clone()))?;
-    if found.status != order::Status::Pending {
-        return Err(ChangeError::NotPending(found.id, found.status.to_value()));
-    }
+    let found = pending(db, id).await?;
     let amount_cents = amount.get();
     if found.amount_cents == amount_cents {
         return Ok(found);
@@ -141,6 +136,31 @@ pub async fn change_amount(
     current(db, id).await
 }
 
+/// Changes a pending order's payer address (`PATCH /v1/orders/{id} {payer: {email}}`). The
+/// link and the pay URL stay; when the order asked for its pay-link mail, the new address gets
+/// it once (the feeder writes it: one per order and address), and a mail still waiting for the
+/// old one is not sent. The same address again changes nothing.
+pub async fn change_payer_email(
+    db: &DatabaseConnection,
+    id: &OrderId,
+    email: Email,
+    by: ChangedBy,
+) -> Result<order::Model, ChangeError> {
+    let found = pending(db, id).await?;
+    if found.payer_email.eq_ignore_ascii_case(email.as_str()) {
+        return Ok(found);
+    }
+    let txn = crate::store::begin_write(db).await?;
+    if !order::change_payer_email(&txn, id, &found.payer_email, email.as_str()).await? {
+        return Err(ChangeError::Raced(id.clone()));
+    }
+    let detail = format!("{} → {}", found.payer_email, email.as_str());
+    order_change::record(&txn, id, Change::PayerEmail, by, None, Some(&detail)).await?;
+    txn.commit().await?;
+    tracing::info!(order_id = %id, "payer's address changed");
+    current(db, id).await
+}
+
 /// Switches `link_id` off through the queue. The intake makes no Stripe call of its own: when
 /// the queue is down, the link stays in `payment_links` as active, and the reconciler finds it
 /// (an old amount's link at its next sweep; a cancelled order's once `stale_after` has passed).
@@ -153,6 +173,15 @@ async fn switch_off(db: &DatabaseConnection, queue: &JobQueue, order_id: &str, l
     if let Err(e) = noted {
         tracing::warn!(order_id, error = %e, "deactivate_link enqueued but not noted");
     }
+}
+
+/// The order, when it is pending: only a pending order changes.
+async fn pending(db: &DatabaseConnection, id: &OrderId) -> Result<order::Model, ChangeError> {
+    let found = current(db, id).await?;
+    if found.status != order::Status::Pending {
+        return Err(ChangeError::NotPending(found.id, found.status.to_value()));
+    }
+    Ok(found)
 }
 
 async fn current(db: &DatabaseConnection, id: &OrderId) -> Result<order::Model, ChangeError> {

@@ -78,6 +78,10 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
             ),
             (Change::Amount, _, _) => "Amount changed".into(),
             (Change::Cancel, _, _) => "Order cancelled".into(),
+            (Change::PayerEmail, _, _) => format!(
+                "Payer's address changed: {}",
+                change.detail.as_deref().unwrap_or("no detail recorded")
+            ),
             (Change::LinkFailed, _, _) => format!(
                 "No pay link could be made: {}",
                 change.detail.as_deref().unwrap_or("no reason recorded")

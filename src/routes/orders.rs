@@ -1,4 +1,5 @@
-//! `POST /v1/orders`, `GET /v1/orders/{id}`, `PATCH /v1/orders/{id}` (a new amount),
+//! `POST /v1/orders`, `GET /v1/orders/{id}`, `PATCH /v1/orders/{id}` (a new amount, a new
+//! payer address),
 //! `POST /v1/orders/{id}/cancel` and `POST /v1/orders/{id}/send_email`.
 
 use axum::Json;
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiError;
 use super::extract::JsonBody;
 use crate::routes::state::AppState;
-use paylink_core::domain::{AmountCents, OrderId, OrderInput};
+use paylink_core::domain::{AmountCents, Email, OrderId, OrderInput};
 use paylink_core::orders;
 use paylink_core::views::OrderView;
 
@@ -129,21 +130,54 @@ pub async fn send_email(
     ))
 }
 
+/// What `PATCH /v1/orders/{id}` may change: the amount, the payer's address, or both.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AmountChange {
-    amount_cents: i64,
+pub struct OrderChange {
+    amount_cents: Option<i64>,
+    payer: Option<PayerChange>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayerChange {
+    email: String,
+}
+
+/// A new amount (a new link, the same pay URL) and/or a new payer address (the pay-link mail
+/// goes once to it, when the order asked for mail). Both are checked before either is made.
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<OrderId>,
-    JsonBody(body): JsonBody<AmountChange>,
-) -> Result<Json<OrderView>, ApiError> {
-    let amount = AmountCents::parse("amount_cents", body.amount_cents)?;
-    let changed =
-        orders::change_amount(&state.db, &state.queue, &id, amount, orders::ChangedBy::Api).await?;
-    Ok(Json(OrderView::new(&state.jobs.public_base_url, changed)))
+    JsonBody(body): JsonBody<OrderChange>,
+) -> Result<Json<OrderWithMail>, ApiError> {
+    let amount = body
+        .amount_cents
+        .map(|cents| AmountCents::parse("amount_cents", cents))
+        .transpose()?;
+    let email = body
+        .payer
+        .map(|p| Email::parse("payer.email", &p.email))
+        .transpose()?;
+    if amount.is_none() && email.is_none() {
+        return Err(ApiError::validation(
+            "body",
+            "nothing to change: give amount_cents, payer.email or both",
+        ));
+    }
+    let mut changed = None;
+    if let Some(email) = email {
+        changed =
+            Some(orders::change_payer_email(&state.db, &id, email, orders::ChangedBy::Api).await?);
+    }
+    if let Some(amount) = amount {
+        changed = Some(
+            orders::change_amount(&state.db, &state.queue, &id, amount, orders::ChangedBy::Api)
+                .await?,
+        );
+    }
+    let changed = changed.ok_or_else(|| ApiError::NotFound(format!("no order {id:?}")))?;
+    Ok(Json(with_mail(&state, changed).await?))
 }
 
 pub async fn cancel(

@@ -360,3 +360,154 @@ fn tempfile_dir(prefix: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// An SMTP server that is not the project's own: Debian's aiosmtpd (python3-aiosmtpd, which
+/// `.ci/run` installs), writing what it takes to a Maildir. Each payer's mail holds their own
+/// pay URL in both parts, as Python's `email` package reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payers_are_mailed_through_aiosmtpd_too() {
+    const PYTHON: &str = "/usr/bin/python3";
+    let scratch = tempfile_dir("paylink-aiosmtpd");
+    // aiosmtpd's Mailbox makes the Maildir (with its new/, cur/, tmp/) only when it is absent.
+    let maildir = scratch.join("maildir");
+    let port = paylink_testkit::free_port();
+    let mut server = std::process::Command::new(PYTHON)
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(&maildir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("Debian's python3-aiosmtpd is installed (.ci/run installs it)");
+    let listening = eventually(Duration::from_secs(20), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+    })
+    .await;
+    assert!(listening.is_some(), "aiosmtpd did not listen on {port}");
+    let app = spawn_app_with(AppOptions {
+        settings: vec![
+            ("email.smtp_url", json!(format!("smtp://127.0.0.1:{port}"))),
+            ("email.from", json!(FROM)),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    let product = app.create_product("monthly").await;
+    let mut pay_urls = HashMap::new();
+    for i in 0..5 {
+        let address = format!("family{i}@example.com");
+        let created: Value = app
+            .post_json(
+                "/v1/orders",
+                &order(
+                    &product,
+                    &format!("aio-{i}"),
+                    &address,
+                    &format!("Family {i}"),
+                ),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        pay_urls.insert(address, created["pay_url"].as_str().unwrap().to_owned());
+    }
+    let new = maildir.join("new");
+    let arrived = eventually(Duration::from_secs(60), || async {
+        let n = std::fs::read_dir(&new).map(|d| d.count()).unwrap_or(0);
+        (n >= 5).then_some(n)
+    })
+    .await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(arrived, Some(5), "five mails in {}", new.display());
+    // Each message as Python's email package reads it: To, Message-ID, text and HTML.
+    let script = r#"
+import email, email.policy, json, pathlib, sys
+out = []
+for path in sorted(pathlib.Path(sys.argv[1]).iterdir()):
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = msg.get_body(preferencelist=("plain",))
+    html = msg.get_body(preferencelist=("html",))
+    out.append({"to": msg["To"].addresses[0].addr_spec, "message_id": msg["Message-ID"],
+                "text": text.get_content() if text else "", "html": html.get_content() if html else ""})
+print(json.dumps(out))
+"#;
+    let parsed = std::process::Command::new(PYTHON)
+        .args(["-c", script])
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let mails: Vec<Value> = serde_json::from_slice(&parsed.stdout).unwrap();
+    assert_eq!(mails.len(), 5);
+    for mail in &mails {
+        let to = mail["to"].as_str().unwrap();
+        let pay_url = &pay_urls[to];
+        assert!(
+            mail["text"].as_str().unwrap().contains(pay_url.as_str()),
+            "{mail}"
+        );
+        assert!(
+            mail["html"].as_str().unwrap().contains(pay_url.as_str()),
+            "{mail}"
+        );
+    }
+    let mut addresses: Vec<&str> = mails.iter().map(|m| m["to"].as_str().unwrap()).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 5, "one mail per payer");
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// A rejected address fixed by the host application gets exactly one mail at the new one;
+/// the same address again sends nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_address_gets_exactly_one_mail() {
+    let sink = sink().await;
+    sink.refuse_recipient("typo@exampel.com");
+    let app = app_mailing(&sink, 10).await;
+    let product = app.create_product("monthly").await;
+    let created: Value = app
+        .post_json(
+            "/v1/orders",
+            &order(&product, "f-1", "typo@exampel.com", "Fixed"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    mail_in_state(&app, &id, "rejected", Duration::from_secs(30)).await;
+
+    let fix = json!({"payer": {"email": "right@example.com"}});
+    let response = app.patch_order(&id, &fix).await;
+    assert_eq!(response.status(), 200);
+    let changed: Value = response.json().await.unwrap();
+    assert_eq!(changed["payer"]["email"], "right@example.com");
+    assert_eq!(changed["pay_url"], created["pay_url"], "the pay URL stays");
+    let emails = mail_in_state(&app, &id, "sent", Duration::from_secs(30)).await;
+    assert_eq!(emails.as_array().unwrap().len(), 2, "{emails}");
+
+    // The same address again, and then nothing new: still one mail to it.
+    assert_eq!(app.patch_order(&id, &fix).await.status(), 200);
+    app.drain_jobs().await;
+    assert_eq!(sink.messages_to("right@example.com").len(), 1);
+    assert_eq!(
+        app.get_order(&id).await["emails"].as_array().unwrap().len(),
+        2
+    );
+    let bad = app
+        .patch_order(&id, &json!({"payer": {"email": "nobody"}}))
+        .await;
+    assert_eq!(bad.status(), 422);
+    let nothing = app.patch_order(&id, &json!({})).await;
+    assert_eq!(nothing.status(), 422);
+}

@@ -254,7 +254,8 @@ async fn a_cancelled_failed_order_is_no_longer_a_failure_anywhere() {
     let shown: Value = app.get_blast(&blast_id).await;
     assert_eq!(
         shown["counts"],
-        json!({"minting": 0, "active": 1, "failed": 0, "deactivated": 0, "paid": 0, "cancelled": 1}),
+        json!({"minting": 0, "active": 1, "failed": 0, "deactivated": 0, "paid": 0, "cancelled": 1,
+               "emails": {"queued": 0, "sent": 0, "deferred": 0, "rejected": 0, "failed": 0}}),
         "{shown}"
     );
     let still_failed = operator::failures(&app.db, &failures_of(&blast_id), 10)

@@ -720,6 +720,25 @@ pub(crate) async fn earliest_created<C: ConnectionTrait>(
         .await
 }
 
+/// Changes a pending order's payer address from `from` to `to`; false when the order is no
+/// longer pending or its address is no longer `from` (another change got there first).
+pub async fn change_payer_email<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    from: &str,
+    to: &str,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::PayerEmail, Expr::value(to))
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(Status::Pending))
+        .filter(Column::PayerEmail.eq(from))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// Records the payer's first click on the pay URL (later clicks change nothing).
 pub async fn note_click<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
     Entity::update_many()

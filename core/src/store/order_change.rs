@@ -14,6 +14,9 @@ pub enum Change {
     Amount,
     #[sea_orm(string_value = "cancel")]
     Cancel,
+    /// The payer's address changed (`detail`: the old and the new).
+    #[sea_orm(string_value = "payer_email")]
+    PayerEmail,
     /// No link could be made (`detail` says why).
     #[sea_orm(string_value = "link_failed")]
     LinkFailed,
