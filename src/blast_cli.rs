@@ -32,6 +32,14 @@ pub struct Options {
     pub dry_run: bool,
     /// Do not ask, even at a terminal.
     pub yes: bool,
+    /// `--send-email`: mail every payer their pay link.
+    pub mail: Option<Mail>,
+}
+
+/// `--send-email [--email-message TEXT]`.
+#[derive(Debug)]
+pub struct Mail {
+    pub message: Option<String>,
 }
 
 pub async fn run(settings: &Settings, file: PathBuf, options: Options) -> anyhow::Result<()> {
@@ -41,7 +49,23 @@ pub async fn run(settings: &Settings, file: PathBuf, options: Options) -> anyhow
         no_wait,
         dry_run,
         yes,
+        mail,
     } = options;
+    // Asked for mail: sending must be on, and the message fit, before anything is created.
+    let mail_message = match &mail {
+        Some(mail) => {
+            if settings.email.smtp_url.is_none() {
+                return Err(BadInput(
+                    "--send-email: sending is off; set PAYLINK__EMAIL__SMTP_URL (docs/email.md)"
+                        .into(),
+                )
+                .into());
+            }
+            paylink_core::emails::checked_message(mail.message.as_deref())
+                .map_err(|e| BadInput(format!("--email-message: {}", e.message)))?
+        }
+        None => None,
+    };
     let parsed = blast_csv::read(&file)?;
     if !parsed.ignored.is_empty() {
         println!("ignoring the column(s) {}", parsed.ignored.join(", "));
@@ -89,6 +113,11 @@ pub async fn run(settings: &Settings, file: PathBuf, options: Options) -> anyhow
     let created = blasts::create(&db, &name, parsed.orders.clone())
         .await
         .map_err(|e| refusal(&file, &parsed, e))?;
+    if mail.is_some() {
+        paylink_core::store::email::request_for_blast(&db, &created.id, mail_message.as_deref())
+            .await?;
+        println!("each payer is mailed their pay link once it is made");
+    }
     println!("{}", blast_preview::outcome(&created, &preview.id));
     finish(&db, &created, no_wait, out, &base).await
 }

@@ -59,6 +59,13 @@ pub enum Command {
         /// Create without asking, even at a terminal.
         #[arg(long)]
         yes: bool,
+        /// Mail every payer their pay link once it is active (the workers send it; needs
+        /// PAYLINK__EMAIL__SMTP_URL, docs/email.md).
+        #[arg(long)]
+        send_email: bool,
+        /// With --send-email: the organiser's own text above the mail's button.
+        #[arg(long, requires = "send_email")]
+        email_message: Option<String>,
     },
     /// Check the deployment before a blast: database, queue, the public base URL, the Stripe
     /// key, the webhook endpoint at Stripe, the rate limit. One line per check; exit 0 only
@@ -141,6 +148,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             no_wait,
             dry_run,
             yes,
+            send_email,
+            email_message,
         } => {
             let options = crate::blast_cli::Options {
                 name,
@@ -148,6 +157,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 no_wait,
                 dry_run,
                 yes,
+                mail: send_email.then_some(crate::blast_cli::Mail {
+                    message: email_message,
+                }),
             };
             crate::blast_cli::run(&settings, file, options).await
         }

@@ -326,7 +326,7 @@ fn migrate_names_its_database_and_says_when_the_file_is_new() {
 }
 
 /// `paylink blast` against an app's database, with the app's in-process workers minting.
-fn blast_command(app: &paylink_testkit::TestApp) -> Command {
+pub(crate) fn blast_command(app: &paylink_testkit::TestApp) -> Command {
     let mut command = paylink();
     command
         .arg("blast")

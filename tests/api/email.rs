@@ -511,3 +511,61 @@ async fn a_fixed_address_gets_exactly_one_mail() {
     let nothing = app.patch_order(&id, &json!({})).await;
     assert_eq!(nothing.status(), 422);
 }
+
+/// `paylink blast FILE --send-email --email-message …`: the workers mail each payer; without
+/// PAYLINK__EMAIL__SMTP_URL in the command's own settings it creates nothing and exits 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paylink_blast_send_email_mails_every_payer_and_refuses_while_sending_is_off() {
+    let sink = sink().await;
+    let app = app_mailing(&sink, 50).await;
+    let product = app.create_product("monthly").await;
+    let dir = tempfile_dir("paylink-blast-mail");
+    let file = dir.join("may.csv");
+    let mut csv = String::from("external_ref,payer_email,payer_name,product_id,amount_cents\n");
+    for i in 0..10 {
+        csv.push_str(&format!(
+            "may-{i},p{i}@example.com,Payer {i},{product},4500\n"
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+
+    let off = tokio::task::spawn_blocking({
+        let mut command = crate::cli::blast_command(&app);
+        command.arg(&file).args(["--send-email", "--yes"]);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(off.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&off.stderr).contains("PAYLINK__EMAIL__SMTP_URL"),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    assert_eq!(app.count_orders().await, 0, "nothing was created");
+
+    let on = tokio::task::spawn_blocking({
+        let mut command = crate::cli::blast_command(&app);
+        command
+            .arg(&file)
+            .args([
+                "--send-email",
+                "--yes",
+                "--email-message",
+                "See you at practice.",
+            ])
+            .env("PAYLINK__EMAIL__SMTP_URL", sink.smtp_url())
+            .env("PAYLINK__EMAIL__FROM", FROM);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    crate::cli::assert_exited_0(&on);
+    let mails = sink.wait_for(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(mails.len(), 10);
+    for mail in &mails {
+        let text = mail.parsed.text.as_deref().unwrap_or_default();
+        assert!(text.contains("See you at practice."), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
