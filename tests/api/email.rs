@@ -20,7 +20,13 @@ async fn sink() -> MailSink {
 
 /// An app that mails through `sink`, at `rate` mails a second.
 async fn app_mailing(sink: &MailSink, rate: u32) -> TestApp {
+    app_mailing_with(sink, rate, true).await
+}
+
+/// As [`app_mailing`]; without `workers`, the mails wait for `paylink work` processes.
+async fn app_mailing_with(sink: &MailSink, rate: u32, workers: bool) -> TestApp {
     spawn_app_with(AppOptions {
+        workers,
         settings: vec![
             ("email.smtp_url", json!(sink.smtp_url())),
             ("email.from", json!(FROM)),
@@ -29,6 +35,43 @@ async fn app_mailing(sink: &MailSink, rate: u32) -> TestApp {
         ..AppOptions::default()
     })
     .await
+}
+
+/// `paylink work` processes' mail settings (secrets come from the environment only).
+fn worker_mail_env(sink: &MailSink, rate: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("PAYLINK__EMAIL__SMTP_URL", sink.smtp_url()),
+        ("PAYLINK__EMAIL__FROM", FROM.to_owned()),
+        ("PAYLINK__EMAIL__RATE_PER_SEC", rate.to_string()),
+    ]
+}
+
+fn spawn_mailing_worker(app: &TestApp, env: &[(&'static str, String)]) -> paylink_testkit::Running {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    app.spawn_worker_process_with(&env)
+}
+
+/// A blast of `n` orders whose payers are mailed; returns its id.
+async fn mailed_blast(app: &TestApp, product: &str, n: usize, tag: &str) -> String {
+    let orders: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "external_ref": format!("{tag}-{i}"),
+                "product_id": product,
+                "amount_cents": 4500,
+                "payer": {"email": format!("{tag}{i}@example.com"), "name": format!("Payer {i}")},
+            })
+        })
+        .collect();
+    let response = app
+        .post_json(
+            "/v1/blasts",
+            &json!({"name": tag, "orders": orders, "send_email": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let created: Value = response.json().await.unwrap();
+    created["id"].as_str().unwrap().to_owned()
 }
 
 fn order(product: &str, external_ref: &str, email: &str, name: &str) -> Value {
@@ -568,4 +611,98 @@ async fn paylink_blast_send_email_mails_every_payer_and_refuses_while_sending_is
         assert!(text.contains("See you at practice."), "{text}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `email.rate_per_sec` is one limit for the whole fleet: two `paylink work` processes at 20/s
+/// together send 200 mails in no less than 9 s (each alone would do it in 5 s at 40/s), about
+/// 20 in any one second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_together_keep_to_the_mail_rate() {
+    let sink = sink().await;
+    let app = app_mailing_with(&sink, 20, false).await;
+    let product = app.create_product("monthly").await;
+    let env = worker_mail_env(&sink, 20);
+    let _workers = [
+        spawn_mailing_worker(&app, &env),
+        spawn_mailing_worker(&app, &env),
+    ];
+    mailed_blast(&app, &product, 200, "rate").await;
+    let mails = sink.wait_for(200, Duration::from_secs(120)).await.unwrap();
+    let mut at: Vec<chrono::DateTime<chrono::Utc>> = mails.iter().map(|m| m.received_at).collect();
+    at.sort_unstable();
+    let spread = (at[199] - at[0]).num_milliseconds();
+    assert!(spread >= 9_000, "200 mails at 20/s took {spread} ms");
+    let busiest = at
+        .iter()
+        .map(|start| {
+            at.iter()
+                .filter(|t| **t >= *start && (**t - *start).num_milliseconds() < 1000)
+                .count()
+        })
+        .max()
+        .unwrap();
+    // The limit paces the sends; arrival times add each send's own latency, so a second may hold
+    // a few more. A limit per process would give about 40.
+    assert!(busiest <= 26, "{busiest} mails in one second at 20/s");
+}
+
+/// A worker SIGKILLed while it sends costs seconds, not minutes: another worker finishes the
+/// blast's mails, each payer has their mail, and a mail that went twice (the server took it, the
+/// record did not) is the same message, Message-ID and all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_send_costs_seconds_and_a_repeat_is_the_same_message() {
+    let sink = sink().await;
+    // Each mail takes the server 200 ms: a kill lands mid-send.
+    sink.set_delay(Duration::from_millis(200));
+    let app = app_mailing_with(&sink, 50, false).await;
+    let product = app.create_product("monthly").await;
+    let env = worker_mail_env(&sink, 50);
+    let mut victim = spawn_mailing_worker(&app, &env);
+    mailed_blast(&app, &product, 60, "kill").await;
+    sink.wait_for(10, Duration::from_secs(60)).await.unwrap();
+    victim.0.kill().unwrap();
+    victim.0.wait().unwrap();
+    let killed_at = std::time::Instant::now();
+    let before = sink.count();
+    let _replacement = spawn_mailing_worker(&app, &env);
+    sink.wait_for(before + 1, Duration::from_secs(30))
+        .await
+        .expect("the replacement sends within seconds");
+    let resumed_after = killed_at.elapsed();
+    assert!(
+        resumed_after < Duration::from_secs(20),
+        "mail resumed {resumed_after:?} after the kill"
+    );
+    let everyone = eventually(Duration::from_secs(90), || async {
+        let mut to: Vec<String> = sink
+            .messages()
+            .iter()
+            .flat_map(|m| m.rcpt_to.clone())
+            .collect();
+        to.sort_unstable();
+        to.dedup();
+        (to.len() == 60).then_some(to)
+    })
+    .await;
+    assert!(everyone.is_some(), "every payer mailed after the kill");
+    let mut by_payer: HashMap<String, Vec<Option<String>>> = HashMap::new();
+    for mail in sink.messages() {
+        for to in &mail.rcpt_to {
+            by_payer
+                .entry(to.clone())
+                .or_default()
+                .push(mail.parsed.message_id.clone());
+        }
+    }
+    for (payer, ids) in &by_payer {
+        assert!(
+            ids.iter().all(|id| id == &ids[0]),
+            "{payer} got different messages: {ids:?}"
+        );
+    }
+    eprintln!(
+        "mail resumed {:.1} s after the kill; {} payers mailed twice with the same Message-ID",
+        resumed_after.as_secs_f64(),
+        by_payer.values().filter(|ids| ids.len() > 1).count()
+    );
 }
