@@ -706,3 +706,55 @@ async fn a_worker_killed_mid_send_costs_seconds_and_a_repeat_is_the_same_message
         by_payer.values().filter(|ids| ids.len() > 1).count()
     );
 }
+
+/// The dashboard: the order's page lists its mails with the server's reply, and "Send again"
+/// mails the payer again; the blast's page counts its mails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_each_mail_and_sends_again() {
+    let sink = sink().await;
+    sink.refuse_recipient("bounced@example.com");
+    let app = app_mailing(&sink, 20).await;
+    let product = app.create_product("monthly").await;
+    let blast_id = mailed_blast(&app, &product, 3, "dash").await;
+    let created: Value = app
+        .post_json(
+            "/v1/orders",
+            &order(&product, "dash-x", "bounced@example.com", "B"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    sink.wait_for(3, Duration::from_secs(30)).await.unwrap();
+    let bounced = created["id"].as_str().unwrap();
+    mail_in_state(&app, bounced, "rejected", Duration::from_secs(30)).await;
+    app.drain_jobs().await;
+
+    let blast_page = app.admin_page(&format!("/admin/blasts/{blast_id}")).await;
+    assert!(blast_page.contains("3 sent"), "{blast_page}");
+
+    let page: Value = app
+        .get_json(&format!("/v1/blasts/{blast_id}/orders"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = page["data"][0]["id"].as_str().unwrap().to_owned();
+    let order_page = app.admin_page(&format!("/admin/orders/{first}")).await;
+    assert!(order_page.contains("id=\"mails\""), "{order_page}");
+    assert!(order_page.contains("<b>sent</b>"), "{order_page}");
+    let rejected_page = app.admin_page(&format!("/admin/orders/{bounced}")).await;
+    assert!(rejected_page.contains("<b>rejected</b>"), "{rejected_page}");
+    assert!(
+        rejected_page.contains("550"),
+        "the server's reply: {rejected_page}"
+    );
+
+    let to = app
+        .admin_press(&format!("/admin/orders/{first}/send_email"), &[])
+        .await;
+    assert!(to.ends_with("notice=mail_queued"), "{to}");
+    sink.wait_for(4, Duration::from_secs(30)).await.unwrap();
+    let again = app.admin_page(&format!("/admin/orders/{first}")).await;
+    assert_eq!(again.matches("<b>sent</b>").count(), 2, "{again}");
+}

@@ -55,6 +55,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/orders/{id}/amount", post(order_page::change_amount))
         .route("/admin/orders/{id}/retry", post(failures::retry_one))
         .route("/admin/orders/{id}/cancel", post(failures::cancel))
+        .route(
+            "/admin/orders/{id}/send_email",
+            post(order_page::send_email),
+        )
         .route("/admin/events/{id}/replay", post(failures::replay))
         .route("/admin/webhooks", get(webhooks::page))
         .route(

@@ -38,10 +38,16 @@ pub enum Notice {
     EndpointUnknown,
     /// Replay was given a time it cannot read.
     ReplayBadTime,
+    /// "Send again": the pay-link mail is queued (or goes once the link is active).
+    MailQueued,
+    /// "Send again" found the order paid or cancelled.
+    MailNotPending,
+    /// "Send again" while sending is off.
+    MailOff,
 }
 
 impl Notice {
-    const ALL: [Self; 17] = [
+    const ALL: [Self; 20] = [
         Self::RetriedMatching,
         Self::Retried,
         Self::NotFailed,
@@ -59,6 +65,9 @@ impl Notice {
         Self::EndpointReplayed,
         Self::EndpointUnknown,
         Self::ReplayBadTime,
+        Self::MailQueued,
+        Self::MailNotPending,
+        Self::MailOff,
     ];
 
     pub fn code(self) -> &'static str {
@@ -80,6 +89,9 @@ impl Notice {
             Self::EndpointReplayed => "endpoint_replayed",
             Self::EndpointUnknown => "endpoint_unknown",
             Self::ReplayBadTime => "replay_bad_time",
+            Self::MailQueued => "mail_queued",
+            Self::MailNotPending => "mail_not_pending",
+            Self::MailOff => "mail_off",
         }
     }
 
@@ -129,6 +141,16 @@ impl Notice {
             Self::EndpointUnknown => "No such webhook endpoint; nothing was replayed.".into(),
             Self::ReplayBadTime => {
                 "That time could not be read (use the date and time picker, in UTC); nothing was replayed."
+                    .into()
+            }
+            Self::MailQueued => {
+                "The pay-link mail will be sent to the payer again (once the link is active).".into()
+            }
+            Self::MailNotPending => {
+                "The order is paid or cancelled already; it is mailed nothing.".into()
+            }
+            Self::MailOff => {
+                "Sending is off: set PAYLINK__EMAIL__SMTP_URL (docs/email.md); nothing was sent."
                     .into()
             }
         }

@@ -4,12 +4,13 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect};
 use paylink_core::domain::{AmountCents, OrderId};
+use paylink_core::emails::{self, MailError};
 use paylink_core::orders::ChangeError;
-use paylink_core::store::{order, product};
+use paylink_core::store::{email, order, product};
 use paylink_core::timeline;
 use serde::Deserialize;
 
-use super::csrf::{Checked, Form};
+use super::csrf::{Button, Checked, Form};
 use super::notice::Notice;
 use super::page::{Page, html, not_found, param, unprocessable};
 use super::session::Csrf;
@@ -27,6 +28,7 @@ pub(super) async fn page(
     };
     let product = product::find(&state.db, &found.product_id).await?;
     let steps = timeline::of_order(&state.db, &found).await?;
+    let mails = email::for_order(&state.db, &found.id).await?;
     let notice = param(query.as_deref(), "notice")
         .and_then(|code| Notice::from_code(&code))
         .map(|n| format!("Order {}: {}", found.external_ref, n.message(None)));
@@ -39,8 +41,36 @@ pub(super) async fn page(
             pay_url: &state.jobs.pay_url(&found.pay_token),
             dashboard: state.stripe_dashboard.as_deref(),
             notice: notice.as_deref(),
+            mails: &mails,
+            mail_on: state.jobs.mail.is_some(),
         },
     )))
+}
+
+/// "Send again": the pay-link mail to the payer's address, now (the same as
+/// `POST /v1/orders/{id}/send_email`).
+pub(super) async fn send_email(
+    State(state): State<AppState>,
+    Path(id): Path<OrderId>,
+    _: Checked<Form<Button>>,
+) -> Page {
+    let notice = match emails::send_again(&state.db, state.jobs.mail.as_deref(), &id).await {
+        Ok(_) => {
+            tracing::info!(order_id = %id, "operator sent the pay-link mail again");
+            Notice::MailQueued
+        }
+        Err(MailError::NotFound(_)) => return Ok(not_found("order")),
+        Err(MailError::NotPending(..)) => Notice::MailNotPending,
+        Err(MailError::Off) => Notice::MailOff,
+        Err(MailError::Invalid(e)) => return Ok(unprocessable(&e.message)),
+        Err(MailError::Database(e)) => return Err(e.into()),
+    };
+    Ok(Redirect::to(&format!(
+        "/admin/orders/{}?notice={}",
+        views::path_segment(id.as_str()),
+        notice.code()
+    ))
+    .into_response())
 }
 
 #[derive(Deserialize)]

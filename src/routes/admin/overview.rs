@@ -4,7 +4,7 @@
 use axum::extract::{Path, RawQuery, State};
 use chrono::Utc;
 use paylink_core::jobs;
-use paylink_core::store::{blast, dashboard, money, order, stripe_minute};
+use paylink_core::store::{blast, dashboard, email, money, order, stripe_minute};
 
 use super::page::{Page, html, not_found, page_of};
 use super::session::Csrf;
@@ -109,6 +109,7 @@ pub(super) async fn blast_page(
         return Ok(not_found("blast"));
     };
     let counts = blast::counts(&state.db, &id).await?;
+    let mails = email::counts_for_blast(&state.db, &id).await?;
     let standing = money::standing(&state.db, Some(&id)).await?;
     let (orders, has_more) =
         page.split(order::list_for_blast(&state.db, &id, page.offset(), page.fetch()).await?);
@@ -116,6 +117,7 @@ pub(super) async fn blast_page(
         csrf.token(),
         &found,
         &counts,
+        &mails,
         &standing,
         views::OrdersPage {
             orders: &orders,

@@ -2,7 +2,7 @@
 
 use maud::{Markup, html};
 use paylink_core::domain::PageRequest;
-use paylink_core::store::{blast, money, order};
+use paylink_core::store::{blast, email, money, order};
 
 use super::orders::PayUrl;
 use super::{layout, order_table, path_segment, query_pair, standing};
@@ -73,6 +73,7 @@ pub fn blast_page(
     csrf: &str,
     b: &blast::Model,
     counts: &blast::Counts,
+    mails: &email::MailCounts,
     standing: &money::Money,
     orders: OrdersPage<'_>,
     pay_url: PayUrl<'_>,
@@ -93,6 +94,13 @@ pub fn blast_page(
             p.muted { (b.size) " orders · "
                 a href=(format!("/admin/orders?{}", query_pair("blast", &b.id))) { "search them" } " · "
                 a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { "its failures" } }
+            @if *mails != email::MailCounts::default() {
+                p id="mails" { "Mails: " b { (mails.sent) " sent" } " · " (mails.queued + mails.deferred) " waiting · "
+                    @if mails.rejected > 0 {
+                        a href=(format!("/admin/failures?{}", query_pair("blast", &b.id))) { (mails.rejected) " rejected" }
+                    } @else { "0 rejected" }
+                    @if mails.failed > 0 { " · " (mails.failed) " failed" } }
+            }
             p { a.button.primary id="links-file" href=(format!("{here}/links.csv")) { "Download links file" }
                 span.muted { " every order with its pay URL, as CSV" } }
             (standing::standing(standing, Some(&b.id)))

@@ -3,7 +3,7 @@
 //! Stripe refused, Cancel.
 
 use maud::{Markup, html};
-use paylink_core::store::order;
+use paylink_core::store::{email, order};
 use paylink_core::timeline::{Step, StripeObject};
 
 use super::{copyable, format_money, layout, path_segment, state_words, when};
@@ -17,6 +17,10 @@ pub struct OrderView<'a> {
     /// The Stripe dashboard's base URL when the key is live (ids become links).
     pub dashboard: Option<&'a str>,
     pub notice: Option<&'a str>,
+    /// The mails to the payer, oldest first.
+    pub mails: &'a [email::Model],
+    /// Whether sending is on (the "Send again" button needs it).
+    pub mail_on: bool,
 }
 
 /// The order's amount as a person would type it into "New amount" (`45.00`, `4500` for yen).
@@ -90,6 +94,30 @@ pub fn order_page(csrf: &str, v: &OrderView<'_>) -> Markup {
                     form.inline method="post" action=(format!("/admin/orders/{}/cancel", path_segment(&o.id))) {
                         input type="hidden" name="csrf" value=(csrf);
                         button type="submit" { "Cancel order" }
+                    }
+                    @if v.mail_on {
+                        " "
+                        form.inline method="post" action=(format!("/admin/orders/{}/send_email", path_segment(&o.id))) {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Send again" }
+                        }
+                    }
+                }
+            }
+            @if !v.mails.is_empty() {
+                h2 { "Mails" }
+                div.scroll {
+                    table id="mails" {
+                        tr { th { "queued" } th { "to" } th { "state" } th { "server's reply" } th { "sent" } }
+                        @for mail in v.mails {
+                            tr {
+                                td.when { (when(Some(mail.created_at))) }
+                                td { (mail.recipient) }
+                                td { b { (mail.state.as_str()) } }
+                                td { (mail.reply.as_deref().unwrap_or("")) }
+                                td.when { (when(mail.sent_at)) }
+                            }
+                        }
                     }
                 }
             }
