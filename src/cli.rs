@@ -78,6 +78,9 @@ pub enum Command {
         /// With --create-test-link: leave the links on, to pay one with a test card.
         #[arg(long, requires = "create_test_link")]
         keep_test_links: bool,
+        /// Also send one pay-link mail with sample content to ADDRESS, as the workers would.
+        #[arg(long, value_name = "ADDRESS")]
+        send_test_email: Option<String>,
     },
     /// Everything in one process with nothing else running: the Stripe stand-in, the intake and
     /// the workers on a temporary SQLite file; a blast minted, a third of it paid, every
@@ -166,13 +169,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor {
             create_test_link,
             keep_test_links,
+            send_test_email,
         } => {
             let keep = if keep_test_links {
                 crate::doctor::Keep::KeepOn
             } else {
                 crate::doctor::Keep::SwitchOff
             };
-            crate::doctor::run(&settings, create_test_link, keep).await
+            crate::doctor::run(
+                &settings,
+                create_test_link,
+                keep,
+                send_test_email.as_deref(),
+            )
+            .await
         }
         Command::Serve => serve(&settings, false).await,
         Command::Run => serve(&settings, true).await,

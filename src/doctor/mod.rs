@@ -6,6 +6,7 @@
 //! an empty one), and every URL printed goes through `redact_url` first.
 
 mod deployment;
+mod mail;
 mod report;
 mod stripe_setup;
 mod test_links;
@@ -20,7 +21,12 @@ use crate::config::Settings;
 #[error("{0} check(s) failed; fix what the FAIL lines say, then run `paylink doctor` again")]
 pub struct Failed(pub usize);
 
-pub async fn run(settings: &Settings, create_test_link: bool, keep: Keep) -> anyhow::Result<()> {
+pub async fn run(
+    settings: &Settings,
+    create_test_link: bool,
+    keep: Keep,
+    send_test_email: Option<&str>,
+) -> anyhow::Result<()> {
     let mut report = Report::default();
     println!(
         "paylink doctor: PAYLINK_ENV={}, Stripe at {}",
@@ -41,6 +47,7 @@ pub async fn run(settings: &Settings, create_test_link: bool, keep: Keep) -> any
     }
     let db = deployment::check(settings, &mut report).await;
     let accepted = stripe_setup::check(settings, db.as_ref(), &mut report).await;
+    mail::check(settings, send_test_email, &mut report).await;
     if create_test_link {
         let currency = match &db {
             Some(db) => paylink_core::store::product::newest_currency(db)

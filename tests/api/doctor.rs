@@ -460,3 +460,51 @@ async fn the_doctor_warns_about_a_proxy_paylink_was_not_told_about() {
     let metrics = line(&out, "ok", "metrics").expect(&out);
     assert!(metrics.contains("admin token"), "{metrics}");
 }
+
+/// The mail check: the doctor reaches the mail server (greeting, EHLO, login) without sending,
+/// and `--send-test-email ADDRESS` sends one sample pay-link mail there; a server that does not
+/// answer fails the check, naming it and the setting to fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mail_check_reaches_the_server_and_sends_a_test_mail() {
+    let app = spawn_app().await;
+    let sink = mail_sink::MailSink::start(mail_sink::SinkConfig::default())
+        .await
+        .unwrap();
+    let smtp_url = sink.smtp_url();
+    let from = "Riverside League <billing@riverside.example.org>";
+    let mail_env = [
+        ("PAYLINK__EMAIL__SMTP_URL", smtp_url.as_str()),
+        ("PAYLINK__EMAIL__FROM", from),
+    ];
+    let command = doctor(
+        &app,
+        &["--send-test-email", "treasurer@example.org"],
+        &mail_env,
+    );
+    let (_, out) = tokio::task::spawn_blocking(move || run(command))
+        .await
+        .unwrap();
+    assert!(line(&out, "ok", "mail").is_some(), "{out}");
+    assert!(line(&out, "ok", "test mail").is_some(), "{out}");
+    let mails = sink.messages_to("treasurer@example.org");
+    assert_eq!(mails.len(), 1, "{out}");
+    let text = mails[0].parsed.text.as_deref().unwrap_or_default();
+    assert!(text.contains("/pay/test-from-paylink-doctor"), "{text}");
+
+    let closed = format!("smtp://127.0.0.1:{}", paylink_testkit::free_port());
+    let command = doctor(
+        &app,
+        &[],
+        &[
+            ("PAYLINK__EMAIL__SMTP_URL", closed.as_str()),
+            ("PAYLINK__EMAIL__FROM", from),
+        ],
+    );
+    let (code, out) = tokio::task::spawn_blocking(move || run(command))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "{out}");
+    let failed = line(&out, "FAIL", "mail").unwrap_or_else(|| panic!("{out}"));
+    assert!(failed.contains("PAYLINK__EMAIL__SMTP_URL"), "{failed}");
+    assert_eq!(sink.count(), 1, "the check sends nothing");
+}
