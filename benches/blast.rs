@@ -8,39 +8,18 @@
 //! `--stand-in-rate 0` lifts the stand-in's limit (then give `--paylink-rate` a high value).
 
 mod common;
+#[path = "common/processes.rs"]
+mod processes;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use paylink_core::domain::{OrderInput, Payer};
 use sea_orm::{ConnectionTrait, Statement};
 
 use common::{Scratch, arg, percentile};
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Peak resident memory of a process, in MB (VmHWM).
-fn peak_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
+use processes::{Killed, peak_mb, stand_in};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -56,27 +35,7 @@ async fn main() -> anyhow::Result<()> {
         scratch.redis_url.clone(),
     );
 
-    let mut fake = Killed(
-        Command::new(bin)
-            .args([
-                "fake-stripe",
-                "--addr",
-                "127.0.0.1:0",
-                "--rate-limit-per-sec",
-                &stand_in_rate.to_string(),
-                "--account-rate-limit-per-sec=0",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    let mut lines = BufReader::new(fake.0.stdout.take().expect("piped")).lines();
-    let fake_url = loop {
-        let line = lines.next().expect("the stand-in printed its address")?;
-        if line.contains("listening on") {
-            break line.rsplit(' ').next().unwrap_or_default().to_owned();
-        }
-    };
+    let (_fake, fake_url) = stand_in(bin, stand_in_rate)?;
 
     // Schema, a product and the blast, stored the way `paylink blast` stores them.
     let settings = paylink::config::Settings::from_figment(
