@@ -758,3 +758,45 @@ async fn the_dashboard_shows_each_mail_and_sends_again() {
     let again = app.admin_page(&format!("/admin/orders/{first}")).await;
     assert_eq!(again.matches("<b>sent</b>").count(), 2, "{again}");
 }
+
+/// "Needs attention": the failures page lists an address the server refused, with the server's
+/// reply; "Fix and resend" changes it, the new address gets the mail, and the list is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_address_is_listed_and_fixed_from_the_failures_page() {
+    let sink = sink().await;
+    sink.refuse_recipient("wrong@exampel.org");
+    let app = app_mailing(&sink, 20).await;
+    let product = app.create_product("monthly").await;
+    let created: Value = app
+        .post_json(
+            "/v1/orders",
+            &order(&product, "fix-1", "wrong@exampel.org", "Wren"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    mail_in_state(&app, &id, "rejected", Duration::from_secs(30)).await;
+
+    let failures = app.admin_page("/admin/failures").await;
+    assert!(failures.contains("id=\"rejected-mail\""), "{failures}");
+    assert!(failures.contains("wrong@exampel.org"), "{failures}");
+    assert!(failures.contains("550"), "{failures}");
+
+    let to = app
+        .admin_press(
+            &format!("/admin/orders/{id}/payer_email"),
+            &[("email", "wren@example.org")],
+        )
+        .await;
+    assert!(to.ends_with("notice=address_changed"), "{to}");
+    let mails = sink.wait_for(1, Duration::from_secs(30)).await.unwrap();
+    assert!(mails[0].is_to("wren@example.org"));
+    let failures = app.admin_page("/admin/failures").await;
+    assert!(!failures.contains("wrong@exampel.org"), "{failures}");
+    assert_eq!(
+        app.get_order(&id).await["payer"]["email"],
+        "wren@example.org"
+    );
+}

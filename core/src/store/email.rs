@@ -368,3 +368,36 @@ pub async fn request_for_blast<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Rejected mails whose order still owes and still has the rejected address: the addresses an
+/// operator should fix (newest first), each with its order.
+pub async fn rejected_unfixed<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> Result<Vec<(Model, order::Model)>, DbErr> {
+    let rejected = Entity::find()
+        .filter(Column::State.eq(MailState::Rejected))
+        .order_by_desc(Column::UpdatedAt)
+        .limit(limit.saturating_mul(4))
+        .all(db)
+        .await?;
+    let mut unfixed = Vec::new();
+    for mail in rejected {
+        if unfixed.len() as u64 >= limit {
+            break;
+        }
+        if unfixed
+            .iter()
+            .any(|(m, _): &(Model, order::Model)| m.order_id == mail.order_id)
+        {
+            continue;
+        }
+        if let Some(found) = order::find(db, &mail.order_id).await?
+            && found.status == Status::Pending
+            && found.payer_email.eq_ignore_ascii_case(&mail.recipient)
+        {
+            unfixed.push((mail, found));
+        }
+    }
+    Ok(unfixed)
+}

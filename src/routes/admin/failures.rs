@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use paylink_core::store::operator::{self, FailureFilter};
-use paylink_core::store::{order, payment};
+use paylink_core::store::{email, order, payment};
 use serde::Deserialize;
 
 use super::csrf::{Button, Checked, Form};
@@ -44,6 +44,7 @@ pub(super) async fn failures(
     let orders = operator::failures(&state.db, &failure_filter(&query.filter), 500).await?;
     let events = operator::failed_events(&state.db, 200).await?;
     let payments = payment::needing_attention(&state.db, 200).await?;
+    let rejected_mail = email::rejected_unfixed(&state.db, 200).await?;
     let notice = Notice::from_code(&query.notice).map(|n| n.message(query.count.as_deref()));
     // The order an action was about, named by its external ref as stored (never by the link).
     let subject = match query.order.as_deref() {
@@ -61,6 +62,7 @@ pub(super) async fn failures(
             orders: &orders,
             events: &events,
             payments: &payments,
+            rejected_mail: &rejected_mail,
         },
         notice.as_deref(),
     )))

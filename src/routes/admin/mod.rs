@@ -59,6 +59,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/orders/{id}/send_email",
             post(order_page::send_email),
         )
+        .route(
+            "/admin/orders/{id}/payer_email",
+            post(order_page::change_payer_email),
+        )
         .route("/admin/events/{id}/replay", post(failures::replay))
         .route("/admin/webhooks", get(webhooks::page))
         .route(

@@ -44,10 +44,14 @@ pub enum Notice {
     MailNotPending,
     /// "Send again" while sending is off.
     MailOff,
+    /// "Fix and resend": the payer's address changed.
+    AddressChanged,
+    /// "Fix and resend" lost a race with another change (or a payment).
+    AddressRaced,
 }
 
 impl Notice {
-    const ALL: [Self; 20] = [
+    const ALL: [Self; 22] = [
         Self::RetriedMatching,
         Self::Retried,
         Self::NotFailed,
@@ -68,6 +72,8 @@ impl Notice {
         Self::MailQueued,
         Self::MailNotPending,
         Self::MailOff,
+        Self::AddressChanged,
+        Self::AddressRaced,
     ];
 
     pub fn code(self) -> &'static str {
@@ -92,6 +98,8 @@ impl Notice {
             Self::MailQueued => "mail_queued",
             Self::MailNotPending => "mail_not_pending",
             Self::MailOff => "mail_off",
+            Self::AddressChanged => "address_changed",
+            Self::AddressRaced => "address_raced",
         }
     }
 
@@ -148,6 +156,13 @@ impl Notice {
             }
             Self::MailNotPending => {
                 "The order is paid or cancelled already; it is mailed nothing.".into()
+            }
+            Self::AddressChanged => {
+                "The payer's address was changed; when the order asked for mail, the pay link goes to the new address.".into()
+            }
+            Self::AddressRaced => {
+                "The order changed meanwhile (another change or a payment); the address was not changed."
+                    .into()
             }
             Self::MailOff => {
                 "Sending is off: set PAYLINK__EMAIL__SMTP_URL (docs/email.md); nothing was sent."

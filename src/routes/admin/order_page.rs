@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect};
-use paylink_core::domain::{AmountCents, OrderId};
+use paylink_core::domain::{AmountCents, Email, OrderId};
 use paylink_core::emails::{self, MailError};
 use paylink_core::orders::ChangeError;
 use paylink_core::store::{email, order, product};
@@ -45,6 +45,50 @@ pub(super) async fn page(
             mail_on: state.jobs.mail.is_some(),
         },
     )))
+}
+
+#[derive(Deserialize)]
+pub(super) struct AddressForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// "Fix and resend" (the failures page): the payer's new address, as
+/// `PATCH /v1/orders/{id} {payer: {email}}` changes it; the new address gets the pay-link mail.
+pub(super) async fn change_payer_email(
+    State(state): State<AppState>,
+    Path(id): Path<OrderId>,
+    Checked {
+        form: Form(form), ..
+    }: Checked<Form<AddressForm>>,
+) -> Page {
+    let email = match Email::parse("email", &form.email) {
+        Ok(email) => email,
+        Err(e) => return Ok(unprocessable(&e.message)),
+    };
+    let notice = match paylink_core::orders::change_payer_email(
+        &state.db,
+        &id,
+        email,
+        paylink_core::orders::ChangedBy::Dashboard,
+    )
+    .await
+    {
+        Ok(_) => {
+            tracing::info!(order_id = %id, "operator fixed a payer's address");
+            Notice::AddressChanged
+        }
+        Err(ChangeError::NotFound(_)) => return Ok(not_found("order")),
+        Err(ChangeError::NotPending(..)) => Notice::MailNotPending,
+        Err(ChangeError::Raced(_)) => Notice::AddressRaced,
+        Err(ChangeError::Database(e)) => return Err(e.into()),
+    };
+    Ok(Redirect::to(&format!(
+        "/admin/orders/{}?notice={}",
+        views::path_segment(id.as_str()),
+        notice.code()
+    ))
+    .into_response())
 }
 
 /// "Send again": the pay-link mail to the payer's address, now (the same as

@@ -1,7 +1,7 @@
 //! The failures page: failed orders, payments needing attention, failed Stripe events.
 
 use maud::{Markup, html};
-use paylink_core::store::{order, payment, stripe_event};
+use paylink_core::store::{email, order, payment, stripe_event};
 use sea_orm::ActiveEnum as _;
 
 use super::{format_money, layout, path_segment, when};
@@ -21,6 +21,8 @@ pub struct Failures<'a> {
     pub events: &'a [stripe_event::Model],
     /// Payments recorded with an issue (wrong amount, after a cancel, a second payment).
     pub payments: &'a [payment::Model],
+    /// Addresses the mail server refused for good, not fixed yet, with their orders.
+    pub rejected_mail: &'a [(email::Model, order::Model)],
 }
 
 pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<&str>) -> Markup {
@@ -28,6 +30,7 @@ pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<
         orders,
         events,
         payments,
+        rejected_mail,
     } = found;
     layout(
         "Failures",
@@ -71,6 +74,27 @@ pub fn failures(csrf: &str, filter: &Filter, found: Failures<'_>, flash: Option<
                                 form.inline method="post" action=(format!("/admin/orders/{}/cancel", path_segment(&o.id))) {
                                     input type="hidden" name="csrf" value=(csrf);
                                     button type="submit" { "Cancel" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Addresses the mail server refused (" (rejected_mail.len()) ")" }
+            @if rejected_mail.is_empty() { p.muted { "None." } } @else {
+                p.muted { "These payers were not mailed their pay link. Fix the address and paylink mails the new one." }
+                table id="rejected-mail" {
+                    tr { th { "order" } th { "address" } th { "the server said" } th { "new address" } }
+                    @for (mail, o) in rejected_mail {
+                        tr data-order=(o.id) {
+                            td { a href=(format!("/admin/orders/{}", path_segment(&o.id))) { (o.external_ref) } br; span.muted { (o.payer_name) } }
+                            td { (mail.recipient) }
+                            td.error { (mail.reply.as_deref().unwrap_or("")) }
+                            td {
+                                form.inline method="post" action=(format!("/admin/orders/{}/payer_email", path_segment(&o.id))) {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="email" name="email" required placeholder="payer@example.org";
+                                    " " button.primary type="submit" { "Fix and resend" }
                                 }
                             }
                         }
