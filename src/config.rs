@@ -308,13 +308,20 @@ impl Settings {
     }
 
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let settings: Settings = figment.extract().map_err(|e| {
+        let mut settings: Settings = figment.extract().map_err(|e| {
             let key = e.path.join(".");
             ConfigError(format!(
                 "{key}: {e} (set PAYLINK__{})",
                 key.replace('.', "__").to_uppercase()
             ))
         })?;
+        // An empty URL is no URL: sending off, as docker-compose.yml writes it when the
+        // variable is unset.
+        settings.email.smtp_url = settings
+            .email
+            .smtp_url
+            .take()
+            .filter(|url| !secrecy::ExposeSecret::expose_secret(url).trim().is_empty());
         settings.validate()?;
         Ok(settings)
     }
@@ -703,6 +710,14 @@ mod tests {
         assert_eq!(shipped.sweep_rate(), 4, "20 % of 20/s");
         let slow = Settings::built_in().merge(("stripe.rate_limit_per_sec", 3));
         assert_eq!(Settings::from_figment(slow).expect("valid").sweep_rate(), 1);
+    }
+
+    #[test]
+    fn an_empty_smtp_url_is_sending_off() {
+        let figment = Settings::built_in().merge(("email.smtp_url", " "));
+        let settings = Settings::from_figment(figment).expect("valid");
+        assert!(settings.email.smtp_url.is_none());
+        assert!(settings.mail_settings().expect("no error").is_none());
     }
 
     #[test]

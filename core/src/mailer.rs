@@ -6,6 +6,9 @@
 //! `smtp://user:pass@host:587` must be encrypted with STARTTLS unless the host is loopback (a
 //! local relay, the tests' mail sink); `smtps://host:465` is TLS from the first byte. Either
 //! way the password travels only inside TLS, and it is held as a secret (never logged).
+//! `smtp://host:1025?tls=off` is plain SMTP to a host that is not loopback, asked for by name:
+//! for a catcher such as Mailpit on a private network (the compose demo). It carries no
+//! credentials, and production refuses it (docs/email.md, "Setting up sending").
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -79,9 +82,17 @@ impl Smtp {
                 SmtpUrlError(format!("cannot set up TLS for the mail server {host}: {e}"))
             })
         };
+        let tls_off = asks_for_plain_smtp(&url)?;
+        if tls_off && (url.scheme() != "smtp" || !url.username().is_empty()) {
+            return Err(SmtpUrlError(
+                "PAYLINK__EMAIL__SMTP_URL's ?tls=off is for smtp:// without a user or password \
+                 (a password never travels in clear)"
+                    .into(),
+            ));
+        }
         let (tls, default_port) = match url.scheme() {
             "smtps" => (Tls::Wrapper(tls_for(&host)?), 465),
-            "smtp" if loopback => (Tls::None, 25),
+            "smtp" if loopback || tls_off => (Tls::None, 25),
             "smtp" => (Tls::Required(tls_for(&host)?), 587),
             other => {
                 return Err(SmtpUrlError(format!(
@@ -270,6 +281,27 @@ fn percent_decode(s: &str) -> Option<String> {
         .map(|decoded| decoded.into_owned())
 }
 
+/// Whether `raw` asks for plain SMTP by name (`?tls=off`); production refuses such a URL.
+pub fn turns_tls_off(raw: &SecretString) -> bool {
+    url::Url::parse(raw.expose_secret())
+        .ok()
+        .is_some_and(|url| asks_for_plain_smtp(&url).unwrap_or(false))
+}
+
+/// `?tls=off`, the one query a mail server URL may carry; anything else is an error naming it.
+fn asks_for_plain_smtp(url: &url::Url) -> Result<bool, SmtpUrlError> {
+    let pairs: Vec<_> = url.query_pairs().collect();
+    match pairs.as_slice() {
+        [] => Ok(false),
+        [(key, value)] if key == "tls" && value == "off" => Ok(true),
+        _ => Err(SmtpUrlError(format!(
+            "PAYLINK__EMAIL__SMTP_URL has the query ?{}; the only one it takes is ?tls=off \
+             (plain SMTP to a catcher on a private network)",
+            url.query().unwrap_or_default()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +335,27 @@ mod tests {
         assert!(e.contains("scheme http://"), "{e}");
         let e = smtp("not a url").unwrap_err().0;
         assert!(e.contains("not a URL"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn plain_smtp_elsewhere_is_asked_for_by_name_and_carries_no_password() {
+        assert_eq!(
+            smtp("smtp://mailpit:1025?tls=off").unwrap().server,
+            "mailpit:1025"
+        );
+        assert!(turns_tls_off(&SecretString::from(
+            "smtp://mailpit:1025?tls=off"
+        )));
+        assert!(!turns_tls_off(&SecretString::from("smtp://mailpit:1025")));
+        let e = smtp("smtp://u:hunter2@mailpit:1025?tls=off").unwrap_err().0;
+        assert!(
+            e.contains("never travels in clear") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let e = smtp("smtps://mailpit?tls=off").unwrap_err().0;
+        assert!(e.contains("?tls=off is for smtp://"), "{e}");
+        let e = smtp("smtp://mailpit:1025?tls=no").unwrap_err().0;
+        assert!(e.contains("the query ?tls=no"), "{e}");
     }
 
     #[tokio::test]

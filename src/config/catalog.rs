@@ -230,7 +230,7 @@ pub const ENTRIES: &[Entry] = &[
         "email.smtp_url",
         "secret",
         "no mail is sent, and asking for it (`send_email`) is a 422 naming this setting",
-        "the mail server: `smtp://user:pass@host:587` (STARTTLS, required unless the host is loopback) or `smtps://user:pass@host:465` (TLS); from the environment only (docs/email.md)",
+        "the mail server: `smtp://user:pass@host:587` (STARTTLS, required unless the host is loopback or the URL ends `?tls=off`, which production refuses) or `smtps://user:pass@host:465` (TLS); from the environment only (docs/email.md)",
     ),
     unset(
         "email.from",

@@ -58,6 +58,19 @@ impl Settings {
                 paylink_core::store::redact_url(&self.stripe.api_base)
             )));
         }
+        if self
+            .email
+            .smtp_url
+            .as_ref()
+            .is_some_and(paylink_core::mailer::turns_tls_off)
+        {
+            return Err(ConfigError(
+                "PAYLINK__EMAIL__SMTP_URL asks for plain SMTP (?tls=off), which production \
+                 refuses: payers' pay URLs would cross the network in clear. Use smtp:// \
+                 (STARTTLS) or smtps:// (TLS), or a relay on loopback"
+                    .into(),
+            ));
+        }
         if role == Role::Workers {
             return Ok(());
         }
@@ -131,6 +144,11 @@ mod tests {
                 ("public_base_url", "http://127.0.0.1:8080"),
                 Role::Workers,
                 "PAYLINK__PUBLIC_BASE_URL",
+            ),
+            (
+                ("email.smtp_url", "smtp://mailpit:1025?tls=off"),
+                Role::Workers,
+                "PAYLINK__EMAIL__SMTP_URL",
             ),
         ] {
             let error = production(&[change])
