@@ -1,12 +1,13 @@
 //! An order's story for the operator, in time order and plain words: what happened, what or
 //! who caused it, and the Stripe object involved. Read from the order, every Payment Link it
-//! had (one per amount), every change asked of it (`order_changes`) and every payment recorded
-//! for it.
+//! had (one per amount), every change asked of it (`order_changes`), every payment recorded
+//! for it, every mail to its payer (`emails`) and what the host application was told.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _};
 
 use crate::domain::format_money;
+use crate::store::email::{self, MailState};
 use crate::store::order_change::{Change, ChangedBy};
 use crate::store::{
     blast, order, order_change, outbound_delivery, outbound_event, payment, payment_link,
@@ -211,8 +212,75 @@ pub async fn of_order<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Ve
             stripe: None,
         });
     }
+    steps.extend(mails_to_the_payer(db, &o.id).await?);
     steps.extend(told_the_host(db, &o.id).await?);
     steps.sort_by_key(|s| s.at);
+    Ok(steps)
+}
+
+/// Two steps per mail at most: asked for, and what the mail server made of it (nothing yet
+/// while it is queued or being sent).
+async fn mails_to_the_payer<C: ConnectionTrait>(
+    db: &C,
+    order_id: &str,
+) -> Result<Vec<Step>, DbErr> {
+    let mut steps = Vec::new();
+    for mail in email::for_order(db, order_id).await? {
+        let to = &mail.recipient;
+        let again = mail.sent_again_on_request();
+        steps.push(Step {
+            at: mail.created_at,
+            what: if again {
+                format!("Pay-link mail asked for again, to {to}")
+            } else {
+                format!("Pay-link mail queued for {to}")
+            },
+            by: if again {
+                "Send again (API or dashboard)".into()
+            } else {
+                "paylink, once the link was made".into()
+            },
+            stripe: None,
+        });
+        let reply = mail.reply.as_deref().unwrap_or("no reply recorded");
+        let tries = mail.attempts;
+        let outcome = match mail.state {
+            MailState::Queued | MailState::Sending => None,
+            MailState::Sent => Some((
+                mail.sent_at.unwrap_or(mail.updated_at),
+                format!("Pay-link mail sent to {to}"),
+                format!("the mail server: {reply}"),
+            )),
+            MailState::Rejected => Some((
+                mail.updated_at,
+                format!("Mail to {to} refused: {reply}"),
+                "the mail server (no more mail to this address)".into(),
+            )),
+            MailState::Deferred => Some((
+                mail.updated_at,
+                format!("Mail to {to} not taken yet after {tries} tries: {reply}"),
+                "the mail server; paylink tries again".into(),
+            )),
+            MailState::Failed => Some((
+                mail.updated_at,
+                format!("Mail to {to} given up after {tries} tries: {reply}"),
+                "the mail server".into(),
+            )),
+            MailState::Suppressed => Some((
+                mail.updated_at,
+                format!("Mail to {to} not sent: {reply}"),
+                "paylink".into(),
+            )),
+        };
+        if let Some((at, what, by)) = outcome {
+            steps.push(Step {
+                at,
+                what,
+                by,
+                stripe: None,
+            });
+        }
+    }
     Ok(steps)
 }
 

@@ -109,7 +109,7 @@ pub(crate) async fn mixed_blast(
     .collect();
     let blast = post_blast(app, "September dues", rows).await;
     let blast_id = blast["id"].as_str().unwrap().to_owned();
-    wait_for_blast(app, &blast_id, Duration::from_secs(30)).await;
+    wait_for_blast(app, &blast_id, Duration::from_secs(60)).await;
     let result: Value = app
         .get_json(&format!("/v1/blasts/{blast_id}/orders?page=1"))
         .await

@@ -76,6 +76,16 @@ fn new_row(order_id: &str, purpose: String, recipient: &str, message_id: String)
     }
 }
 
+/// The start of the purpose of a mail sent again on request.
+const AGAIN: &str = "again:";
+
+impl Model {
+    /// Whether this mail was asked for again (Send again), not written by the feeder.
+    pub fn sent_again_on_request(&self) -> bool {
+        self.purpose.starts_with(AGAIN)
+    }
+}
+
 /// The automatic pay-link mail's purpose for an address.
 fn pay_link_purpose(recipient: &str) -> String {
     format!("{PAY_LINK}:{}", recipient.to_lowercase())
@@ -148,7 +158,7 @@ pub async fn queue_again<C: ConnectionTrait>(
         id: Set(id.clone()),
         ..new_row(
             &found.id,
-            format!("again:{id}"),
+            format!("{AGAIN}{id}"),
             &found.payer_email,
             message_id,
         )
