@@ -84,6 +84,21 @@ fn order(product: &str, external_ref: &str, email: &str, name: &str) -> Value {
     })
 }
 
+/// Creates an order whose payer is mailed; answers it as the API shows it.
+async fn mailed_order(
+    app: &TestApp,
+    product: &str,
+    external_ref: &str,
+    email: &str,
+    name: &str,
+) -> Value {
+    let response = app
+        .post_json("/v1/orders", &order(product, external_ref, email, name))
+        .await;
+    assert_eq!(response.status(), 201, "order {external_ref} created");
+    response.json().await.unwrap()
+}
+
 /// The order's mails once one of them is in `state`.
 async fn mail_in_state(app: &TestApp, order_id: &str, state: &str, within: Duration) -> Value {
     eventually(within, || async {
@@ -198,15 +213,7 @@ async fn a_refused_address_is_rejected_with_the_reply_and_never_mailed_again() {
     sink.refuse_recipient("gone@example.com");
     let app = app_mailing(&sink, 10).await;
     let product = app.create_product("monthly").await;
-    let created: Value = app
-        .post_json(
-            "/v1/orders",
-            &order(&product, "r-1", "gone@example.com", "Gone"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = mailed_order(&app, &product, "r-1", "gone@example.com", "Gone").await;
     let id = created["id"].as_str().unwrap().to_owned();
 
     let emails = mail_in_state(&app, &id, "rejected", Duration::from_secs(30)).await;
@@ -241,15 +248,7 @@ async fn a_421_is_tried_again_and_then_sent() {
     sink.defer_next(1);
     let app = app_mailing(&sink, 10).await;
     let product = app.create_product("monthly").await;
-    let created: Value = app
-        .post_json(
-            "/v1/orders",
-            &order(&product, "d-1", "later@example.com", "Later"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = mailed_order(&app, &product, "d-1", "later@example.com", "Later").await;
     let id = created["id"].as_str().unwrap();
     let deferred = mail_in_state(&app, id, "deferred", Duration::from_secs(30)).await;
     assert!(
@@ -269,15 +268,7 @@ async fn a_connection_dropped_after_data_is_tried_again_with_the_same_message_id
     sink.drop_after_data_next(1);
     let app = app_mailing(&sink, 10).await;
     let product = app.create_product("monthly").await;
-    let created: Value = app
-        .post_json(
-            "/v1/orders",
-            &order(&product, "x-1", "flaky@example.com", "Flaky"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = mailed_order(&app, &product, "x-1", "flaky@example.com", "Flaky").await;
     let id = created["id"].as_str().unwrap();
     let sent = mail_in_state(&app, id, "sent", Duration::from_secs(45)).await;
     let arrived = sink.messages_to("flaky@example.com");
@@ -518,15 +509,7 @@ async fn a_fixed_address_gets_exactly_one_mail() {
     sink.refuse_recipient("typo@exampel.com");
     let app = app_mailing(&sink, 10).await;
     let product = app.create_product("monthly").await;
-    let created: Value = app
-        .post_json(
-            "/v1/orders",
-            &order(&product, "f-1", "typo@exampel.com", "Fixed"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = mailed_order(&app, &product, "f-1", "typo@exampel.com", "Fixed").await;
     let id = created["id"].as_str().unwrap().to_owned();
     mail_in_state(&app, &id, "rejected", Duration::from_secs(30)).await;
 
@@ -716,15 +699,7 @@ async fn the_dashboard_shows_each_mail_and_sends_again() {
     let app = app_mailing(&sink, 20).await;
     let product = app.create_product("monthly").await;
     let blast_id = mailed_blast(&app, &product, 3, "dash").await;
-    let created: Value = app
-        .post_json(
-            "/v1/orders",
-            &order(&product, "dash-x", "bounced@example.com", "B"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = mailed_order(&app, &product, "dash-x", "bounced@example.com", "B").await;
     sink.wait_for(3, Duration::from_secs(30)).await.unwrap();
     let bounced = created["id"].as_str().unwrap();
     mail_in_state(&app, bounced, "rejected", Duration::from_secs(30)).await;
@@ -790,15 +765,7 @@ async fn a_refused_address_is_listed_and_fixed_from_the_failures_page() {
     sink.refuse_recipient("wrong@exampel.org");
     let app = app_mailing(&sink, 20).await;
     let product = app.create_product("monthly").await;
-    let created: Value = app
-        .post_json(
-            "/v1/orders",
-            &order(&product, "fix-1", "wrong@exampel.org", "Wren"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = mailed_order(&app, &product, "fix-1", "wrong@exampel.org", "Wren").await;
     let id = created["id"].as_str().unwrap().to_owned();
     mail_in_state(&app, &id, "rejected", Duration::from_secs(30)).await;
 

@@ -66,23 +66,46 @@ pub(super) async fn change_payer_email(
         Ok(email) => email,
         Err(e) => return Ok(unprocessable(&e.message)),
     };
-    let notice = match paylink_core::orders::change_payer_email(
+    let changed = paylink_core::orders::change_payer_email(
         &state.db,
         &id,
         email,
         paylink_core::orders::ChangedBy::Dashboard,
     )
-    .await
-    {
-        Ok(_) => {
-            tracing::info!(order_id = %id, "operator fixed a payer's address");
-            Notice::AddressChanged
-        }
+    .await;
+    if changed.is_ok() {
+        tracing::info!(order_id = %id, "operator fixed a payer's address");
+    }
+    after_change(
+        &id,
+        changed,
+        [
+            Notice::AddressChanged,
+            Notice::MailNotPending,
+            Notice::AddressRaced,
+        ],
+    )
+}
+
+/// Where a change made from the dashboard lands: the order's page with the notice for what
+/// came of it (`[done, not pending any more, raced by another change]`), or "not found".
+fn after_change<T>(
+    id: &OrderId,
+    changed: Result<T, ChangeError>,
+    [done, not_pending, raced]: [Notice; 3],
+) -> Page {
+    let notice = match changed {
+        Ok(_) => done,
         Err(ChangeError::NotFound(_)) => return Ok(not_found("order")),
-        Err(ChangeError::NotPending(..)) => Notice::MailNotPending,
-        Err(ChangeError::Raced(_)) => Notice::AddressRaced,
+        Err(ChangeError::NotPending(..)) => not_pending,
+        Err(ChangeError::Raced(_)) => raced,
         Err(ChangeError::Database(e)) => return Err(e.into()),
     };
+    back_to_order(id, notice)
+}
+
+/// The order's page, with `notice` on top.
+fn back_to_order(id: &OrderId, notice: Notice) -> Page {
     Ok(Redirect::to(&format!(
         "/admin/orders/{}?notice={}",
         views::path_segment(id.as_str()),
@@ -109,12 +132,7 @@ pub(super) async fn send_email(
         Err(MailError::Invalid(e)) => return Ok(unprocessable(&e.message)),
         Err(MailError::Database(e)) => return Err(e.into()),
     };
-    Ok(Redirect::to(&format!(
-        "/admin/orders/{}?notice={}",
-        views::path_segment(id.as_str()),
-        notice.code()
-    ))
-    .into_response())
+    back_to_order(&id, notice)
 }
 
 #[derive(Deserialize)]
@@ -171,30 +189,26 @@ pub(super) async fn change_amount(
         Ok(amount) => amount,
         Err(message) => return Ok(unprocessable(&message)),
     };
-    let notice = match paylink_core::orders::change_amount(
+    let changed = paylink_core::orders::change_amount(
         &state.db,
         &state.queue,
         &id,
         amount,
         paylink_core::orders::ChangedBy::Dashboard,
     )
-    .await
-    {
-        Ok(_) => {
-            tracing::info!(order_id = %id, amount_cents = amount.get(), "operator changed an order's amount");
-            Notice::AmountChanged
-        }
-        Err(ChangeError::NotFound(_)) => return Ok(not_found("order")),
-        Err(ChangeError::NotPending(..)) => Notice::AmountNotPending,
-        Err(ChangeError::Raced(_)) => Notice::AmountRaced,
-        Err(ChangeError::Database(e)) => return Err(e.into()),
-    };
-    Ok(Redirect::to(&format!(
-        "/admin/orders/{}?notice={}",
-        views::path_segment(id.as_str()),
-        notice.code()
-    ))
-    .into_response())
+    .await;
+    if changed.is_ok() {
+        tracing::info!(order_id = %id, amount_cents = amount.get(), "operator changed an order's amount");
+    }
+    after_change(
+        &id,
+        changed,
+        [
+            Notice::AmountChanged,
+            Notice::AmountNotPending,
+            Notice::AmountRaced,
+        ],
+    )
 }
 
 #[cfg(test)]
