@@ -140,6 +140,11 @@ pub async fn run(
     if answer.status == 429 {
         headers.insert("stripe-should-retry", HeaderValue::from_static("true"));
     }
+    // And `false` with most 500s, a replay's included: the same key would only replay the 500
+    // (Stripe's Node library, `_shouldRetry`). A new key is what helps.
+    if answer.status >= 500 {
+        headers.insert("stripe-should-retry", HeaderValue::from_static("false"));
+    }
     response
 }
 

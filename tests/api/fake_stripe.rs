@@ -29,7 +29,7 @@ fn unlimited() -> FakeConfig {
     }
 }
 
-async fn post(url: &str, path: &str, body: &str, key: Option<&str>) -> (u16, Value, bool) {
+async fn post_response(url: &str, path: &str, body: &str, key: Option<&str>) -> reqwest::Response {
     let mut request = Client::new()
         .post(format!("{url}v1/{path}"))
         .bearer_auth("sk_test_x")
@@ -38,7 +38,11 @@ async fn post(url: &str, path: &str, body: &str, key: Option<&str>) -> (u16, Val
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
     }
-    let response = request.send().await.unwrap();
+    request.send().await.unwrap()
+}
+
+async fn post(url: &str, path: &str, body: &str, key: Option<&str>) -> (u16, Value, bool) {
+    let response = post_response(url, path, body, key).await;
     let replayed = response.headers().contains_key("idempotent-replayed");
     (
         response.status().as_u16(),
@@ -93,9 +97,14 @@ async fn an_injected_500_is_replayed_for_its_key() {
         ..FakeConfig::default()
     })
     .await;
-    let (status, error, _) = post(&url, "payment_links", LINK, Some("k500")).await;
-    assert_eq!(status, 500);
+    let first = post_response(&url, "payment_links", LINK, Some("k500")).await;
+    assert_eq!(first.status(), 500);
+    // As with most of Stripe's 500s: the same key would only replay it.
+    assert_eq!(first.headers()["stripe-should-retry"], "false");
+    let error: Value = first.json().await.unwrap();
     assert_eq!(error["error"]["type"], "api_error");
+    let replay = post_response(&url, "payment_links", LINK, Some("k500")).await;
+    assert_eq!(replay.headers()["stripe-should-retry"], "false");
     let (status, _, replayed) = post(&url, "payment_links", LINK, Some("k500")).await;
     assert_eq!(status, 500, "Stripe replays a saved 500 for the same key");
     assert!(replayed);

@@ -65,9 +65,13 @@ impl From<super::HttpError> for StripeFailure {
             } => match (should_retry, status) {
                 // The key, whatever else Stripe says: fixed, the same request works.
                 (_, 401 | 403) => StripeFailure::KeyRefused { status, message },
-                // `Stripe-Should-Retry` overrides the status, either way.
-                (Some(false), _) => StripeFailure::Refused { status, message },
+                // A 5xx whatever `Stripe-Should-Retry` says: Stripe sends `false` with most
+                // 500s, meaning only that the same key would replay the 500 (its Node
+                // library's `_shouldRetry` says so). The outcome is unknown: a new key, and
+                // the orphan sweep for a link the hidden failure made.
                 (_, 500..=599) => StripeFailure::Server { status, message },
+                // Below 500 the header overrides the status, either way.
+                (Some(false), _) => StripeFailure::Refused { status, message },
                 (Some(true), _) | (None, 409 | 424 | 429) => StripeFailure::RetryLater {
                     status,
                     message,
@@ -115,13 +119,9 @@ mod tests {
     }
 
     #[test]
-    fn stripe_should_retry_overrides_the_status() {
+    fn stripe_should_retry_overrides_the_status_below_500() {
         assert!(matches!(
             api(429, Some(false)),
-            StripeFailure::Refused { .. }
-        ));
-        assert!(matches!(
-            api(503, Some(false)),
             StripeFailure::Refused { .. }
         ));
         assert!(matches!(
@@ -132,6 +132,20 @@ mod tests {
             !api(400, Some(true)).needs_new_key(),
             "nothing was saved for the key"
         );
+    }
+
+    #[test]
+    fn a_5xx_is_a_server_failure_whatever_stripe_should_retry_says() {
+        for status in [500, 502, 503] {
+            for should_retry in [None, Some(false), Some(true)] {
+                let failure = api(status, should_retry);
+                assert!(
+                    matches!(failure, StripeFailure::Server { status: s, .. } if s == status),
+                    "{status} {should_retry:?}"
+                );
+                assert!(failure.is_retryable() && failure.needs_new_key());
+            }
+        }
     }
 
     #[test]
