@@ -82,6 +82,18 @@ impl StripeError {
         )
     }
 
+    /// Stripe's 400 for a `Stripe-Version` it never published ("Invalid Stripe API version:
+    /// 2019-2-19", as its client libraries' issue trackers quote it).
+    pub fn invalid_version(version: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request_error",
+            None,
+            &format!("Invalid Stripe API version: {version}"),
+            None,
+        )
+    }
+
     /// Stripe's 401 for a key it does not hold, the key masked as Stripe masks it.
     pub fn invalid_api_key(key: &str) -> Self {
         Self::new(

@@ -20,6 +20,7 @@ mod pipeline;
 mod sessions;
 mod spec;
 mod state;
+mod versions;
 mod webhook_endpoints;
 
 use std::net::SocketAddr;

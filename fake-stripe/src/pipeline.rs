@@ -154,6 +154,7 @@ fn execute(
     op: impl FnOnce(&mut State, &Value) -> Result<Value, StripeError>,
 ) -> Result<Answer, StripeError> {
     authenticate(call.headers, &state.config.api_keys)?;
+    check_version(call.headers)?;
     if !state.admit(call.endpoint) {
         state.stats.rate_limited += 1;
         return Err(StripeError::rate_limited());
@@ -272,6 +273,21 @@ fn authenticate(headers: &HeaderMap, api_keys: &[String]) -> Result<(), StripeEr
         Ok(())
     } else {
         Err(StripeError::invalid_api_key(key))
+    }
+}
+
+/// A `Stripe-Version` that names a version Stripe published, or none (the account's default).
+fn check_version(headers: &HeaderMap) -> Result<(), StripeError> {
+    match headers.get("stripe-version") {
+        None => Ok(()),
+        Some(value) => {
+            let version = String::from_utf8_lossy(value.as_bytes());
+            if crate::versions::known(version.trim()) {
+                Ok(())
+            } else {
+                Err(StripeError::invalid_version(&version))
+            }
+        }
     }
 }
 

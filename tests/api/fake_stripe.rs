@@ -685,6 +685,37 @@ async fn a_retry_while_the_first_request_is_still_going_gets_409() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stripe_version_stripe_never_published_is_refused_with_its_400() {
+    let url = fake(FakeConfig::default()).await;
+    let with_version = |version: &'static str| {
+        let url = url.clone();
+        async move {
+            let response = Client::new()
+                .get(format!("{url}v1/payment_links"))
+                .bearer_auth("sk_test_x")
+                .header("stripe-version", version)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, error) = with_version("2019-2-19").await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+    assert_eq!(
+        error["error"]["message"],
+        "Invalid Stripe API version: 2019-2-19"
+    );
+    // The version paylink speaks (async-stripe's), and none at all (the account's default).
+    let (status, _) = with_version(paylink_core::stripe::api_version()).await;
+    assert_eq!(status, 200);
+    let (status, _) = get(&url, "payment_links").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_carries_no_retry_after() {
     let url = fake(FakeConfig {
         rate_limit_per_sec: 1,
