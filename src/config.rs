@@ -103,6 +103,9 @@ pub struct StripeConfig {
     /// How far a delivery's signed timestamp may be from now.
     pub webhook_tolerance_secs: u64,
     pub rate_limit_per_sec: u32,
+    /// Stripe's limit on `POST /v1/payment_links` alone (25/s by default, in either mode),
+    /// which a blast meets first; `paylink doctor` warns when `rate_limit_per_sec` is above it.
+    pub payment_links_limit_per_sec: u32,
     pub request_timeout_ms: u64,
 }
 

@@ -123,6 +123,10 @@ pub const ENTRIES: &[Entry] = &[
         "Stripe requests/s, all worker processes (and pay-URL clicks) together, shared through Redis (in-process with the embedded queue)",
     ),
     set(
+        "stripe.payment_links_limit_per_sec",
+        "Stripe's own limit on creating Payment Links, per second (25 in test and live mode unless Stripe granted the account more); `paylink doctor` warns when `stripe.rate_limit_per_sec` is above it",
+    ),
+    set(
         "stripe.request_timeout_ms",
         "one Stripe request's time limit; past it the request is retried with the same idempotency key",
     ),

@@ -194,6 +194,7 @@ fn rate_limit(settings: &Settings, mode: Mode, report: &mut Report) {
     let ours = settings.stripe.rate_limit_per_sec;
     let limit = mode.rate_limit();
     let comfortable = (f64::from(limit) * HEADROOM).floor() as u32;
+    let links = settings.stripe.payment_links_limit_per_sec;
     if ours > limit {
         report.fail(
             "rate limit",
@@ -202,6 +203,15 @@ fn rate_limit(settings: &Settings, mode: Mode, report: &mut Report) {
                 mode.name()
             ),
             format!("set it to {comfortable} or less."),
+        );
+    } else if ours > links {
+        // Every mint is a POST /v1/payment_links: a blast meets this limit before the mode's.
+        report.warn(
+            "rate limit",
+            format!(
+                "{ours}/s is above the {links}/s Stripe allows for creating Payment Links (per endpoint, {} mode): a blast will meet 429s. Set PAYLINK__STRIPE__RATE_LIMIT_PER_SEC to {links} or less, or PAYLINK__STRIPE__PAYMENT_LINKS_LIMIT_PER_SEC to the limit Stripe granted the account",
+                mode.name()
+            ),
         );
     } else if ours > comfortable {
         report.warn(

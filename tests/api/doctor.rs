@@ -362,6 +362,34 @@ async fn tables(url: &str) -> Vec<String> {
 
 /// The doctor checks a database it must leave as found: against an empty one it says the
 /// migrations are missing, and creates nothing (not even the migrations table).
+/// Live mode allows 100 requests/s in all but 25/s for creating Payment Links, which every mint
+/// is: 80/s is a warning naming both ways out, unless the account was granted more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_above_stripes_payment_link_limit_is_a_warning_in_live_mode_too() {
+    let app = spawn_app().await;
+    let live = [
+        ("PAYLINK_ENV", "production"),
+        ("PAYLINK__STRIPE__SECRET_KEY", "sk_live_doctor_0001"),
+        ("PAYLINK__STRIPE__RATE_LIMIT_PER_SEC", "80"),
+    ];
+    let (_, out) = run(doctor(&app, &[], &live));
+    let warned = line(&out, "warn", "rate limit").expect(&out);
+    assert!(
+        warned.contains("25/s")
+            && warned.contains("Payment Links")
+            && warned.contains("PAYLINK__STRIPE__PAYMENT_LINKS_LIMIT_PER_SEC"),
+        "{warned}"
+    );
+    let granted = [
+        live[0],
+        live[1],
+        live[2],
+        ("PAYLINK__STRIPE__PAYMENT_LINKS_LIMIT_PER_SEC", "100"),
+    ];
+    let (_, out) = run(doctor(&app, &[], &granted));
+    assert!(line(&out, "ok", "rate limit").is_some(), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_doctor_creates_no_table_in_an_empty_database() {
     let app = spawn_app().await;
