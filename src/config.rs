@@ -403,8 +403,7 @@ impl Settings {
     /// Whether the Stripe key is a live one (`sk_live_…` or `rk_live_…`): real money.
     pub fn live_stripe_key(&self) -> bool {
         self.stripe.secret_key.as_ref().is_some_and(|k| {
-            let k = secrecy::ExposeSecret::expose_secret(k);
-            k.starts_with("sk_live_") || k.starts_with("rk_live_")
+            paylink_core::stripe::key_is_live(secrecy::ExposeSecret::expose_secret(k))
         })
     }
 

@@ -3,7 +3,9 @@
 //! events paylink processes, a pinned API version, its secret), and the rate limit's headroom.
 
 use paylink_core::store::redact_url;
-use paylink_core::stripe::{CHECKOUT_EVENT_TYPES, StripeApi, StripeFailure, api_version};
+use paylink_core::stripe::{
+    CHECKOUT_EVENT_TYPES, StripeApi, StripeFailure, api_version, mode_name,
+};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
@@ -50,6 +52,18 @@ const HEADROOM: f64 = 0.8;
 
 /// Runs the checks; returns a client Stripe accepted (`None` when the key cannot be used).
 pub async fn check(
+    settings: &Settings,
+    db: Option<&DatabaseConnection>,
+    report: &mut Report,
+) -> Option<StripeApi> {
+    let stripe = with_the_key(settings, db, report).await;
+    // What the database holds, whatever Stripe answers now.
+    event_mode(db, report, settings.live_stripe_key()).await;
+    stripe
+}
+
+/// The checks that need a key Stripe takes.
+async fn with_the_key(
     settings: &Settings,
     db: Option<&DatabaseConnection>,
     report: &mut Report,
@@ -326,6 +340,32 @@ async fn endpoint(
         ),
     }
     secret(db, report).await;
+}
+
+/// Events from the other mode settle nothing (docs/stripe.md, "Test and live apart"); any that
+/// came mean a webhook secret of the other mode's endpoint is configured.
+async fn event_mode(db: Option<&DatabaseConnection>, report: &mut Report, live: bool) {
+    let Some(db) = db else {
+        report.skip("event mode", "needs the database");
+        return;
+    };
+    let (ours, theirs) = (mode_name(live), mode_name(!live));
+    match paylink_core::store::stripe_event::from_the_other_mode(db).await {
+        Ok((0, _)) => report.ok(
+            "event mode",
+            format!("every event stored is from {ours} mode, as the key is"),
+        ),
+        // A warning, not a failure: they settled nothing, and they stay stored after the fix.
+        Ok((count, latest)) => report.warn(
+            "event mode",
+            format!(
+                "{count} event(s) from {theirs} mode reached paylink and settled nothing (the latest {}, {}): PAYLINK__STRIPE__WEBHOOK_SECRETS has held the signing secret of a {theirs}-mode endpoint. Keep only the {ours}-mode endpoint's secret, and point the {theirs}-mode endpoint at a {theirs}-mode deployment or delete it; the events are listed on /admin/failures",
+                latest.as_ref().map_or("", |e| e.id.as_str()),
+                latest.as_ref().map_or_else(String::new, |e| e.received_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+            ),
+        ),
+        Err(e) => report.fail("event mode", format!("could not read the stored events: {e}"), "check the database check above."),
+    }
 }
 
 /// Stripe never shows an endpoint's secret again after creating it: what can be known is

@@ -156,6 +156,7 @@ async fn a_healthy_setup_passes_every_check_and_the_test_links_are_switched_off(
         "webhook endpoint",
         "webhook events",
         "webhook version",
+        "event mode",
         "test link monthly",
         "test link tournament",
         "test link jersey",
@@ -362,6 +363,35 @@ async fn tables(url: &str) -> Vec<String> {
 
 /// The doctor checks a database it must leave as found: against an empty one it says the
 /// migrations are missing, and creates nothing (not even the migrations table).
+/// A live-mode event under a test key settled nothing; the doctor names the secret that let it
+/// in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_from_the_other_mode_is_a_warning_naming_the_webhook_secrets() {
+    let app = spawn_app().await;
+    let (_, out) = run(doctor(&app, &[], &[]));
+    assert!(line(&out, "ok", "event mode").is_some(), "{out}");
+
+    let order = app.minted_order("jersey", 1500).await;
+    let mut live = completed_event(&order, "paid");
+    live["livemode"] = json!(true);
+    let id = live["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.send_stripe_webhook(&live).await.status(), 200);
+    let outcome = paylink_testkit::eventually(std::time::Duration::from_secs(10), || async {
+        app.event_outcome(&id).await
+    })
+    .await;
+    assert_eq!(outcome.as_deref(), Some("wrong_mode"));
+
+    let (_, out) = run(doctor(&app, &[], &[]));
+    let warned = line(&out, "warn", "event mode").expect(&out);
+    assert!(
+        warned.contains("1 event(s) from live mode")
+            && warned.contains(&id)
+            && warned.contains("PAYLINK__STRIPE__WEBHOOK_SECRETS"),
+        "{warned}"
+    );
+}
+
 /// Live mode allows 100 requests/s in all but 25/s for creating Payment Links, which every mint
 /// is: 80/s is a warning naming both ways out, unless the account was granted more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

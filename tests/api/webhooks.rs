@@ -417,6 +417,42 @@ async fn unknown_orders_and_unhandled_types_are_recorded_not_retried() {
     assert_eq!(outcome.as_deref(), Some("ignored"));
 }
 
+/// A live-mode event reaching a deployment whose key is a test key (a live endpoint's secret
+/// left in its settings) settles nothing, and the operator sees why; the same payment in the
+/// key's own mode then settles as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_from_the_other_mode_settles_nothing_and_is_listed() {
+    let app = spawn_app().await;
+    let order = app.minted_order("jersey", 3000).await;
+    let mut live = completed_event(&order, "paid");
+    live["livemode"] = json!(true);
+    live["data"]["object"]["livemode"] = json!(true);
+    let live_id = live["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.send_stripe_webhook(&live).await.status(), 200);
+    let outcome = eventually(Duration::from_secs(10), || async {
+        app.event_outcome(&live_id).await
+    })
+    .await;
+    assert_eq!(outcome.as_deref(), Some("wrong_mode"));
+    let order_id = order["id"].as_str().unwrap();
+    assert_eq!(app.get_order(order_id).await["status"], "pending");
+    let failures = app.admin_page("/admin/failures").await;
+    assert!(failures.contains(&live_id), "{failures}");
+    assert!(
+        failures.contains("live-mode event, and paylink's key is a test-mode key"),
+        "{failures}"
+    );
+
+    let test = completed_event(&order, "paid");
+    assert_eq!(app.send_stripe_webhook(&test).await.status(), 200);
+    let paid = eventually(Duration::from_secs(10), || async {
+        let found = app.get_order(order_id).await;
+        (found["status"] == "paid").then_some(found)
+    })
+    .await;
+    assert!(paid.is_some(), "the test-mode payment settles");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_while_the_database_is_unavailable_gets_503() {
     let app = intake_only().await;

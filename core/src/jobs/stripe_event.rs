@@ -31,7 +31,21 @@ impl crate::queue::Job for StripeEvent {
 struct Envelope {
     #[serde(rename = "type")]
     event_type: String,
+    /// Stripe's mode for the event (required in Stripe's description of an event).
+    livemode: Option<bool>,
     data: EventData,
+}
+
+impl Envelope {
+    /// The mode the event, or else its object, says it is from.
+    fn live(&self) -> Option<bool> {
+        self.livemode.or_else(|| {
+            self.data
+                .object
+                .get("livemode")
+                .and_then(serde_json::Value::as_bool)
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +84,16 @@ async fn handle(job: StripeEvent, ctx: &JobContext, queue: &JobQueue) -> Result<
             return Err(format!("stripe_event {}: {message}", job.event_id).into());
         }
     };
-    stripe_event::mark_processed(&ctx.db, &job.event_id, outcome, None).await?;
+    let why = (outcome == Outcome::WrongMode).then(|| {
+        let ours = crate::stripe::mode_name(ctx.stripe.live());
+        let theirs = crate::stripe::mode_name(!ctx.stripe.live());
+        format!(
+            "a {theirs}-mode event, and paylink's key is a {ours}-mode key: it settled nothing. \
+             PAYLINK__STRIPE__WEBHOOK_SECRETS holds the signing secret of a {theirs}-mode \
+             endpoint; keep only the {ours}-mode endpoint's"
+        )
+    });
+    stripe_event::mark_processed(&ctx.db, &job.event_id, outcome, why.as_deref()).await?;
     tracing::info!(event_id = %job.event_id, event_type = %event.event_type, outcome = outcome.to_value(), "stripe event processed");
     Ok(())
 }
@@ -86,6 +109,13 @@ pub async fn process(
     let Ok(envelope) = serde_json::from_str::<Envelope>(payload) else {
         return Ok(Outcome::Unreadable);
     };
+    // A test card's payment must never settle a live order, nor the reverse.
+    if envelope
+        .live()
+        .is_some_and(|live| live != ctx.stripe.live())
+    {
+        return Ok(Outcome::WrongMode);
+    }
     if envelope.event_type.starts_with("checkout.session.") && !envelope.data.object.is_object() {
         // Kept with this outcome and listed for the operator, never guessed at.
         return Ok(Outcome::Unreadable);

@@ -57,11 +57,20 @@ pub enum Outcome {
     /// Not the JSON Stripe sends: kept and listed for the operator, never guessed at.
     #[sea_orm(string_value = "unreadable")]
     Unreadable,
+    /// From the other mode than paylink's key (a test event under a live key, or the reverse):
+    /// settles nothing, listed for the operator (a webhook secret of the other mode's endpoint
+    /// is configured).
+    #[sea_orm(string_value = "wrong_mode")]
+    WrongMode,
 }
 
 impl Outcome {
     /// The outcomes an operator should look at.
-    pub const NEED_AN_OPERATOR: [Outcome; 2] = [Outcome::UnknownOrder, Outcome::Unreadable];
+    pub const NEED_AN_OPERATOR: [Outcome; 3] = [
+        Outcome::UnknownOrder,
+        Outcome::Unreadable,
+        Outcome::WrongMode,
+    ];
 }
 
 impl From<Issue> for Outcome {
@@ -249,6 +258,18 @@ pub async fn stamp_enqueued<C: ConnectionTrait>(
 
 /// When the intake last stored an event delivered by Stripe (one whose signature verified with
 /// a configured secret); `None` when none ever came.
+/// How many events came from the other mode than the key's ([`Outcome::WrongMode`]), and the
+/// latest of them.
+pub async fn from_the_other_mode<C: ConnectionTrait>(
+    db: &C,
+) -> Result<(u64, Option<Model>), DbErr> {
+    use sea_orm::{PaginatorTrait as _, QueryOrder};
+    let wrong = || Entity::find().filter(Column::Outcome.eq(Outcome::WrongMode));
+    let count = wrong().count(db).await?;
+    let latest = wrong().order_by_desc(Column::ReceivedAt).one(db).await?;
+    Ok((count, latest))
+}
+
 pub async fn last_delivered_at<C: ConnectionTrait>(db: &C) -> Result<Option<DateTime<Utc>>, DbErr> {
     use sea_orm::{QueryOrder, QuerySelect};
     Entity::find()

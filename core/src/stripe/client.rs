@@ -107,6 +107,11 @@ impl StripeApi {
     }
 
     /// The counts of this process's Stripe requests (flushed to the database by its owner).
+    /// Whether paylink's key is a live one (Stripe's live mode).
+    pub fn live(&self) -> bool {
+        self.client.live()
+    }
+
     pub fn tally(&self) -> &Tally {
         &self.tally
     }

@@ -72,6 +72,11 @@ impl StripeHttp {
         })
     }
 
+    /// Whether the key is a live one: the mode of everything Stripe answers it with.
+    pub fn live(&self) -> bool {
+        super::key_is_live(self.secret.expose_secret())
+    }
+
     async fn send(&self, req: CustomizedStripeRequest) -> Result<Bytes, HttpError> {
         let (request, config) = req.into_pieces();
         let method = match request.method {
