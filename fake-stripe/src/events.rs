@@ -1,7 +1,10 @@
 //! Events: every one kept and listed by `GET /v1/events` (newest first, as Stripe lists them for
-//! catching up on missed deliveries), and delivered to the configured webhook URL the way Stripe
-//! does: `Stripe-Signature: t=…,v1=…`, retried with backoff until the endpoint answers 2xx, each
-//! event on its own (so deliveries may arrive out of order).
+//! catching up on missed deliveries), and delivered the way Stripe does, to the configured
+//! webhook URL and to every enabled endpoint registered through `/v1/webhook_endpoints` whose
+//! `enabled_events` has `*` or the event's type: `Stripe-Signature: t=…,v1=…` with each
+//! target's own secret, retried with backoff until it answers 2xx, each event and target on its
+//! own (so deliveries may arrive out of order). `pending_webhooks` counts the targets not yet
+//! answered.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +35,7 @@ pub fn generate(
     object: &Value,
     deliver: bool,
 ) -> (Value, bool) {
+    let targets = 1 + registered_targets(state, event_type).len();
     let event = json!({
         "id": new_id("evt"),
         "object": "event",
@@ -39,8 +43,9 @@ pub fn generate(
         "created": now(),
         "data": {"object": object},
         "livemode": false,
-        // Set to 0 once delivered; an event never delivered stays pending, as at Stripe.
-        "pending_webhooks": 1,
+        // Less one per target that took it; an event never delivered stays pending, as at
+        // Stripe. The configured URL counts as one even while unset.
+        "pending_webhooks": targets,
         "request": {"id": null, "idempotency_key": null},
         "type": event_type
     });
@@ -62,56 +67,109 @@ pub fn signature(secret: &str, timestamp: i64, payload: &str) -> Option<String> 
     ))
 }
 
-/// Delivers `event` in the background, retrying until the endpoint takes it.
+/// The registered endpoints `event_type` goes to: enabled, and `*` or the type among their
+/// `enabled_events`; each with its signing secret.
+fn registered_targets(state: &State, event_type: &str) -> Vec<(String, String)> {
+    state
+        .webhook_endpoint_order
+        .iter()
+        .filter_map(|id| {
+            let endpoint = state.webhook_endpoints.get(id)?;
+            let wanted = endpoint["status"] == "enabled"
+                && endpoint["enabled_events"].as_array().is_some_and(|events| {
+                    events
+                        .iter()
+                        .any(|e| e == "*" || e.as_str() == Some(event_type))
+                });
+            let secret = state.webhook_endpoint_secrets.get(id)?;
+            let url = endpoint["url"].as_str()?;
+            wanted.then(|| (url.to_owned(), secret.clone()))
+        })
+        .collect()
+}
+
+/// Where one delivery goes.
+#[derive(Clone)]
+enum Target {
+    /// `FakeConfig::webhook_url` with `webhook_secret`, read again at each attempt.
+    Configured,
+    /// An endpoint registered through `/v1/webhook_endpoints`: its URL and secret.
+    Registered { url: String, secret: String },
+}
+
+/// Delivers `event` in the background to every target, retrying each until it takes it.
 pub fn deliver(fake: Arc<FakeStripe>, event: Value) {
-    tokio::spawn(async move {
-        let payload = event.to_string();
-        let client = reqwest::Client::new();
-        for attempt in 0..DELIVERY_ATTEMPTS {
-            if attempt > 0 {
-                let backoff = Duration::from_millis(100u64 << attempt.min(6));
-                tokio::time::sleep(backoff).await;
-            }
-            let (url, secret) = {
+    let registered = {
+        let state = fake.lock();
+        registered_targets(&state, event["type"].as_str().unwrap_or_default())
+    };
+    for (url, secret) in registered {
+        tokio::spawn(deliver_to(
+            fake.clone(),
+            event.clone(),
+            Target::Registered { url, secret },
+        ));
+    }
+    tokio::spawn(deliver_to(fake, event, Target::Configured));
+}
+
+async fn deliver_to(fake: Arc<FakeStripe>, event: Value, target: Target) {
+    let payload = event.to_string();
+    let client = reqwest::Client::new();
+    let configured = matches!(target, Target::Configured);
+    for attempt in 0..DELIVERY_ATTEMPTS {
+        if attempt > 0 {
+            let backoff = Duration::from_millis(100u64 << attempt.min(6));
+            tokio::time::sleep(backoff).await;
+        }
+        let (url, secret) = match &target {
+            Target::Configured => {
                 let state = fake.lock();
                 (
                     state.config.webhook_url.clone(),
                     state.config.webhook_secret.clone(),
                 )
-            };
-            let (Some(url), Some(secret)) = (url, secret) else {
-                continue;
-            };
-            let Some(header) = signature(&secret, now(), &payload) else {
-                continue;
-            };
-            let sent = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("stripe-signature", header)
-                .body(payload.clone())
-                .timeout(Duration::from_secs(10))
-                .send()
-                .await;
-            let mut state = fake.lock();
-            match sent {
-                Ok(response) if response.status().is_success() => {
-                    state.stats.events_delivered += 1;
-                    if let Some(stored) = state
-                        .events
-                        .iter_mut()
-                        .rev()
-                        .find(|e| e["id"] == event["id"])
-                    {
-                        stored["pending_webhooks"] = json!(0);
-                    }
-                    return;
-                }
-                _ => state.stats.event_delivery_failures += 1,
             }
+            Target::Registered { url, secret } => (Some(url.clone()), Some(secret.clone())),
+        };
+        let (Some(url), Some(secret)) = (url, secret) else {
+            continue;
+        };
+        let Some(header) = signature(&secret, now(), &payload) else {
+            continue;
+        };
+        let sent = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("stripe-signature", header)
+            .body(payload.clone())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        let mut state = fake.lock();
+        match sent {
+            Ok(response) if response.status().is_success() => {
+                if configured {
+                    state.stats.events_delivered += 1;
+                } else {
+                    state.stats.endpoint_deliveries += 1;
+                }
+                if let Some(stored) = state
+                    .events
+                    .iter_mut()
+                    .rev()
+                    .find(|e| e["id"] == event["id"])
+                {
+                    let pending = stored["pending_webhooks"].as_u64().unwrap_or(1);
+                    stored["pending_webhooks"] = json!(pending.saturating_sub(1));
+                }
+                return;
+            }
+            _ if configured => state.stats.event_delivery_failures += 1,
+            _ => state.stats.endpoint_delivery_failures += 1,
         }
-        tracing::warn!(event = %event["id"], "the stand-in gave up delivering an event");
-    });
+    }
+    tracing::warn!(event = %event["id"], "the stand-in gave up delivering an event");
 }
 
 /// `GET /v1/events`: every event generated, delivered or not, newest first.

@@ -90,6 +90,10 @@ pub struct Stats {
     pub events_dropped: u64,
     /// Delivery attempts the webhook endpoint did not answer with 2xx.
     pub event_delivery_failures: u64,
+    /// Deliveries to endpoints registered through `/v1/webhook_endpoints` that got a 2xx, and
+    /// attempts that did not (the configured `webhook_url` is counted above).
+    pub endpoint_deliveries: u64,
+    pub endpoint_delivery_failures: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -131,6 +135,8 @@ pub struct State {
     pub session_order: Vec<String>,
     /// Webhook endpoints by id, as reads return them (without `secret`).
     pub webhook_endpoints: HashMap<String, Value>,
+    /// Each endpoint's signing secret, by endpoint id: what its deliveries are signed with.
+    pub webhook_endpoint_secrets: HashMap<String, String>,
     /// Webhook endpoint ids in creation order (lists are newest first).
     pub webhook_endpoint_order: Vec<String>,
     /// Every event generated, delivered or not, in creation order.

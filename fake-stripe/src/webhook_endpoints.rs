@@ -1,7 +1,8 @@
 //! Stripe's webhook endpoints (`/v1/webhook_endpoints`): created, listed newest first,
 //! retrieved, updated and deleted as Stripe does, the signing `secret` answered once, on
-//! creation, and never by a read. The stand-in still delivers its events to
-//! `FakeConfig::webhook_url`, not to these endpoints.
+//! creation, and never by a read. Every event goes to each enabled endpoint whose
+//! `enabled_events` has `*` or its type, signed with that endpoint's secret, as well as to
+//! `FakeConfig::webhook_url` (the tests' fixed URL, signed with `webhook_secret`).
 
 use std::sync::Arc;
 
@@ -43,11 +44,13 @@ pub async fn create(AxumState(fake): Fake, headers: HeaderMap, body: String) -> 
             metadata(&json!({}), p),
         );
         state.webhook_endpoints.insert(id.clone(), endpoint.clone());
-        state.webhook_endpoint_order.push(id);
+        state.webhook_endpoint_order.push(id.clone());
+        // 32 random alphanumerics, as Stripe's signing secrets carry after `whsec_`.
+        let secret = format!("whsec_{}", objects::random_alphanumerics(32));
+        state.webhook_endpoint_secrets.insert(id, secret.clone());
         // The only answer that carries the signing secret.
         let mut created = endpoint;
-        // 32 random alphanumerics, as Stripe's signing secrets carry after `whsec_`.
-        created["secret"] = json!(format!("whsec_{}", objects::random_alphanumerics(32)));
+        created["secret"] = json!(secret);
         Ok(created)
     })
     .await
@@ -163,6 +166,7 @@ pub async fn delete(
             .remove(&id)
             .ok_or_else(|| missing(&id))?;
         state.webhook_endpoint_order.retain(|other| *other != id);
+        state.webhook_endpoint_secrets.remove(&id);
         Ok(json!({"id": id, "object": "webhook_endpoint", "deleted": true}))
     })
     .await

@@ -1152,3 +1152,115 @@ async fn drop_customer_creation_makes_links_ignore_what_was_asked() {
     .await;
     assert_eq!(earlier["customer_creation"], "always");
 }
+
+/// A receiver with one path per endpoint name: what reached each (path, signature, body).
+type Received = Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+async fn recording_receiver() -> (String, Received) {
+    let received: Received = Arc::default();
+    let kept = received.clone();
+    let router = axum::Router::new().route(
+        "/{name}",
+        axum::routing::post(
+            move |axum::extract::Path(name): axum::extract::Path<String>,
+                  headers: axum::http::HeaderMap,
+                  body: String| {
+                let signature = headers
+                    .get("stripe-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                kept.lock().unwrap().push((name, signature, body));
+                async { "ok" }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}"), received)
+}
+
+/// Stripe delivers each event to every enabled endpoint that asked for its type (or `*`),
+/// signed with that endpoint's own secret; a deleted endpoint gets nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_go_to_every_registered_endpoint_that_asked_for_them() {
+    let url = fake(unlimited()).await;
+    let (base, received) = recording_receiver().await;
+    let mut secrets = std::collections::HashMap::new();
+    let mut ids = std::collections::HashMap::new();
+    for (name, events) in [
+        ("completed", "enabled_events[]=checkout.session.completed"),
+        ("other", "enabled_events[]=payment_link.updated"),
+        ("all", "enabled_events[]=*"),
+    ] {
+        let (status, endpoint, _) = post(
+            &url,
+            "webhook_endpoints",
+            &format!("url={base}/{name}&{events}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{endpoint}");
+        secrets.insert(name, endpoint["secret"].as_str().unwrap().to_owned());
+        ids.insert(name, endpoint["id"].as_str().unwrap().to_owned());
+    }
+    let link = new_link(&url, "").await;
+    let (_, event_id) = pay(&url, &link, json!({})).await;
+    let arrived = paylink_testkit::eventually(Duration::from_secs(10), || async {
+        let got = received.lock().unwrap().clone();
+        (got.len() >= 2).then_some(got)
+    })
+    .await
+    .expect("deliveries to the two endpoints that asked");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let arrived_now = received.lock().unwrap().clone();
+    assert_eq!(arrived_now.len(), 2, "not to `other`: {arrived_now:?}");
+    let mut names: Vec<&str> = arrived.iter().map(|(n, _, _)| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["all", "completed"]);
+    for (name, signature, body) in &arrived {
+        let event: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(event["id"], event_id.as_str());
+        let t: i64 = signature
+            .split(',')
+            .find_map(|part| part.strip_prefix("t="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            signature,
+            &paylink_testkit::sign(&secrets[name.as_str()], t, body),
+            "signed with {name}'s own secret"
+        );
+    }
+    // Both took it; what is pending is the configured URL, unset here.
+    let (_, events) = get(&url, "events").await;
+    let event = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == event_id.as_str())
+        .unwrap();
+    assert_eq!(event["pending_webhooks"], 1, "{event}");
+
+    let response = Client::new()
+        .delete(format!("{url}v1/webhook_endpoints/{}", ids["all"]))
+        .bearer_auth("sk_test_x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    pay(&url, &link, json!({})).await;
+    paylink_testkit::eventually(Duration::from_secs(10), || async {
+        (received.lock().unwrap().len() >= 3).then_some(())
+    })
+    .await
+    .expect("the third delivery");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let last: Vec<String> = received.lock().unwrap()[2..]
+        .iter()
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    assert_eq!(last, ["completed"], "the deleted endpoint got nothing more");
+}
