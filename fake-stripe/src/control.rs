@@ -36,6 +36,8 @@ pub struct ConfigPatch {
     idempotency_ttl_secs: Option<u64>,
     /// The only keys accepted from now on; `[]` accepts any test key again.
     api_keys: Option<Vec<String>>,
+    /// Restricted keys' permissions from now on (replacing the whole map); `{}` lifts them.
+    key_permissions: Option<std::collections::BTreeMap<String, Vec<String>>>,
     drop_customer_creation: Option<bool>,
 }
 
@@ -99,6 +101,9 @@ pub async fn set_config(AxumState(fake): Fake, Json(patch): Json<ConfigPatch>) -
     if let Some(v) = patch.api_keys {
         config.api_keys = v;
     }
+    if let Some(v) = patch.key_permissions {
+        config.key_permissions = v;
+    }
     if let Some(v) = patch.drop_customer_creation {
         config.drop_customer_creation = v;
     }
@@ -124,6 +129,16 @@ fn config_view(config: &FakeConfig) -> Value {
                     .iter()
                     .map(|k| mask_key(k))
                     .collect::<Vec<_>>()
+            ),
+        );
+        fields.insert(
+            "key_permissions".into(),
+            json!(
+                config
+                    .key_permissions
+                    .iter()
+                    .map(|(k, permissions)| (mask_key(k), permissions.clone()))
+                    .collect::<std::collections::BTreeMap<_, _>>()
             ),
         );
     }

@@ -94,6 +94,20 @@ impl StripeError {
         )
     }
 
+    /// Stripe's 403 for a restricted key without the permission a request needs.
+    pub fn missing_permission(key: &str, permission: &str) -> Self {
+        Self::new(
+            403,
+            "invalid_request_error",
+            None,
+            &format!(
+                "The provided key '{}' does not have the required permissions for this endpoint on account 'acct_fake'. Having the '{permission}' permission would allow this request to continue.",
+                mask_key(key)
+            ),
+            None,
+        )
+    }
+
     /// Stripe's 401 for a key it does not hold, the key masked as Stripe masks it.
     pub fn invalid_api_key(key: &str) -> Self {
         Self::new(

@@ -153,8 +153,9 @@ fn execute(
     call: &Call<'_>,
     op: impl FnOnce(&mut State, &Value) -> Result<Value, StripeError>,
 ) -> Result<Answer, StripeError> {
-    authenticate(call.headers, &state.config.api_keys)?;
+    let key = authenticate(call.headers, &state.config.api_keys)?;
     check_version(call.headers)?;
+    check_permission(&key, call.endpoint, &state.config.key_permissions)?;
     if !state.admit(call.endpoint) {
         state.stats.rate_limited += 1;
         return Err(StripeError::rate_limited());
@@ -255,7 +256,8 @@ fn checked_op(
 /// Stripe's authentication: a bearer key the account holds. Here that is any test key
 /// (`sk_test_…`, or a restricted `rk_test_…`), or only `api_keys` when that is set; live keys
 /// never (the stand-in is test mode only).
-fn authenticate(headers: &HeaderMap, api_keys: &[String]) -> Result<(), StripeError> {
+/// The request's key, when the stand-in takes it.
+fn authenticate(headers: &HeaderMap, api_keys: &[String]) -> Result<String, StripeError> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -270,9 +272,45 @@ fn authenticate(headers: &HeaderMap, api_keys: &[String]) -> Result<(), StripeEr
     let test_key = key.starts_with("sk_test_") || key.starts_with("rk_test_");
     let held = api_keys.is_empty() || api_keys.iter().any(|k| k == key);
     if test_key && held {
-        Ok(())
+        Ok(key.to_owned())
     } else {
         Err(StripeError::invalid_api_key(key))
+    }
+}
+
+/// The permission `endpoint` (`GET /v1/events`) needs of a restricted key: the resource's
+/// `rak_…_read` for a GET, `rak_…_write` for the rest.
+fn permission_for(endpoint: &str) -> String {
+    let (method, path) = endpoint.split_once(' ').unwrap_or(("GET", endpoint));
+    let resource = match path.trim_start_matches("/v1/") {
+        p if p.starts_with("payment_links") => "payment_link",
+        p if p.starts_with("checkout/sessions") => "checkout_session",
+        p if p.starts_with("events") => "event",
+        p if p.starts_with("webhook_endpoints") => "webhook_endpoint",
+        p if p.starts_with("prices") => "price",
+        p if p.starts_with("products") => "product",
+        other => other.split('/').next().unwrap_or(other),
+    };
+    let access = if method == "GET" { "read" } else { "write" };
+    format!("rak_{resource}_{access}")
+}
+
+/// A restricted key given a set of permissions may only do what they allow (write includes
+/// read); any other key, everything.
+fn check_permission(
+    key: &str,
+    endpoint: &str,
+    permissions: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<(), StripeError> {
+    let Some(given) = permissions.get(key) else {
+        return Ok(());
+    };
+    let needed = permission_for(endpoint);
+    let write = needed.replace("_read", "_write");
+    if given.iter().any(|p| *p == needed || *p == write) {
+        Ok(())
+    } else {
+        Err(StripeError::missing_permission(key, &needed))
     }
 }
 

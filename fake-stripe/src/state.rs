@@ -45,6 +45,11 @@ pub struct FakeConfig {
     /// Stripe's 401 with the key masked. Empty: any test key (`sk_test_…`, `rk_test_…`). Live
     /// keys (`sk_live_…`, `rk_live_…`) are refused either way.
     pub api_keys: Vec<String>,
+    /// Restricted keys (`rk_test_…`) and the permissions each was given, as Stripe names them
+    /// in its 403 (`rak_payment_link_write`, `rak_event_read`, …; write includes read). A
+    /// request outside its key's set is Stripe's 403 naming the permission that would allow
+    /// it. A key not listed here may do everything.
+    pub key_permissions: std::collections::BTreeMap<String, Vec<String>>,
     /// Payment Links are created (and stored) with `customer_creation: if_required`, Stripe's
     /// default, whatever the request asked: a link that differs from what was asked, for a
     /// check that reads links back to catch.
@@ -68,6 +73,7 @@ impl Default for FakeConfig {
             drop_webhook_rate: 0.0,
             idempotency_ttl_secs: 86_400,
             api_keys: Vec::new(),
+            key_permissions: std::collections::BTreeMap::new(),
             drop_customer_creation: false,
         }
     }

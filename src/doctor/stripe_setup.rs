@@ -4,7 +4,7 @@
 
 use paylink_core::store::redact_url;
 use paylink_core::stripe::{
-    CHECKOUT_EVENT_TYPES, StripeApi, StripeFailure, api_version, mode_name,
+    CHECKOUT_EVENT_TYPES, PERMISSIONS, StripeApi, StripeFailure, api_version, mode_name,
 };
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
@@ -37,9 +37,10 @@ impl Mode {
 }
 
 /// The checks after the key's own, in order.
-const STRIPE_CHECKS: [&str; 6] = [
+const STRIPE_CHECKS: [&str; 7] = [
     "rate limit",
     "stripe accepts key",
+    "permissions",
     "webhook endpoint",
     "webhook events",
     "webhook version",
@@ -112,8 +113,49 @@ async fn with_the_key(
             return None;
         }
     };
+    permissions(&stripe, report).await;
     endpoint(settings, db, &endpoints, report).await;
     Some(stripe)
+}
+
+/// One harmless read of each resource paylink uses (docs/stripe.md, "A restricted key"): a
+/// restricted key without one of them fails naming it and what needs it.
+async fn permissions(stripe: &StripeApi, report: &mut Report) {
+    let mut missing = Vec::new();
+    for permission in &PERMISSIONS {
+        match stripe.probe(permission).await {
+            Ok(()) => {}
+            Err(StripeFailure::KeyRefused { status: 403, .. }) => missing.push(permission),
+            Err(other) => {
+                report.fail(
+                    "permissions",
+                    format!("reading {} failed: {other}.", permission.resource),
+                    "run the doctor again; if it persists, check the network to Stripe.",
+                );
+                return;
+            }
+        }
+    }
+    if missing.is_empty() {
+        let read: Vec<&str> = PERMISSIONS.iter().map(|p| p.resource).collect();
+        report.ok(
+            "permissions",
+            format!(
+                "the key reads {} (creating Payment Links: --create-test-link)",
+                read.join(", ")
+            ),
+        );
+        return;
+    }
+    let named: Vec<String> = missing
+        .iter()
+        .map(|p| format!("{} ({}: {})", p.resource, p.access, p.why))
+        .collect();
+    report.fail(
+        "permissions",
+        format!("Stripe refused the key reading {}.", named.join("; ")),
+        "give the restricted key those permissions in the Dashboard (Developers → API keys → the key → Edit), or use the secret key; docs/stripe.md lists every permission paylink needs.",
+    );
 }
 
 /// The key's kind from its prefix (never printing the key), and whether it fits the environment.
@@ -191,7 +233,7 @@ fn refused(settings: &Settings, failure: &StripeFailure, report: &mut Report) {
         ),
         Some(403) => (
             format!("the key may not read webhook endpoints: {failure}."),
-            "give the restricted key read access to Webhook Endpoints (and write access to Payment Links), or use the secret key.".to_owned(),
+            "give the restricted key Webhook Endpoints: Read and the other permissions docs/stripe.md lists (Payment Links: Write, Checkout Sessions: Read, Events: Read), or use the secret key.".to_owned(),
         ),
         _ => (
             format!(
@@ -288,7 +330,7 @@ async fn endpoint(
                 CHECKOUT_EVENT_TYPES.join(", ")
             ),
         );
-        for check in &STRIPE_CHECKS[3..] {
+        for check in &STRIPE_CHECKS[4..] {
             report.skip(check, "needs the endpoint");
         }
         return;

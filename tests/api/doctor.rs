@@ -153,6 +153,7 @@ async fn a_healthy_setup_passes_every_check_and_the_test_links_are_switched_off(
         "stripe key",
         "rate limit",
         "stripe accepts key",
+        "permissions",
         "webhook endpoint",
         "webhook events",
         "webhook version",
@@ -363,6 +364,39 @@ async fn tables(url: &str) -> Vec<String> {
 
 /// The doctor checks a database it must leave as found: against an empty one it says the
 /// migrations are missing, and creates nothing (not even the migrations table).
+/// A restricted key given everything but Events read (the event sweep's): the doctor names
+/// the missing permission and what needs it; given it too, the check passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_key_without_events_read_is_named_by_the_doctor() {
+    let app = spawn_app().await;
+    let restricted = "rk_test_doctor_restricted_0001";
+    let mut given = vec![
+        "rak_payment_link_write",
+        "rak_checkout_session_read",
+        "rak_webhook_endpoint_read",
+    ];
+    app.fake_config(json!({ "key_permissions": { restricted: given } }))
+        .await;
+    let key = [("PAYLINK__STRIPE__SECRET_KEY", restricted)];
+    let (code, out) = run(doctor(&app, &[], &key));
+    assert_eq!(code, 1, "{out}");
+    let failed = line(&out, "FAIL", "permissions").expect(&out);
+    assert!(
+        failed.contains("Events (Read: the event sweep")
+            && !failed.contains("Payment Links (")
+            && failed.contains("Fix:"),
+        "{failed}"
+    );
+    assert!(line(&out, "ok", "stripe accepts key").is_some(), "{out}");
+
+    given.push("rak_event_read");
+    app.fake_config(json!({ "key_permissions": { restricted: given } }))
+        .await;
+    let (_, out) = run(doctor(&app, &[], &key));
+    assert!(line(&out, "ok", "permissions").is_some(), "{out}");
+    app.fake_config(json!({ "key_permissions": {} })).await;
+}
+
 /// A live-mode event under a test key settled nothing; the doctor names the secret that let it
 /// in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

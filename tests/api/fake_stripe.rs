@@ -1264,3 +1264,52 @@ async fn events_go_to_every_registered_endpoint_that_asked_for_them() {
         .collect();
     assert_eq!(last, ["completed"], "the deleted endpoint got nothing more");
 }
+
+/// A restricted key may do only what it was given (write includes read); the rest is Stripe's
+/// 403 naming the permission that would allow it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_key_gets_stripes_403_outside_its_permissions() {
+    let url = fake(unlimited()).await;
+    let key = "rk_test_restricted_abcd";
+    control(
+        &url,
+        "config",
+        json!({"key_permissions": {key: ["rak_event_read", "rak_webhook_endpoint_write"]}}),
+    )
+    .await;
+    let as_key = |method: reqwest::Method, path: &str| {
+        Client::new()
+            .request(method, format!("{url}v1/{path}"))
+            .bearer_auth(key)
+            .send()
+    };
+    assert_eq!(
+        as_key(reqwest::Method::GET, "events")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        as_key(reqwest::Method::GET, "webhook_endpoints")
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "write includes read"
+    );
+    let refused = as_key(reqwest::Method::GET, "payment_links").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("'rak_payment_link_read' permission would allow")
+            && message.contains("rk_test_")
+            && !message.contains(key),
+        "{message}"
+    );
+    // Another key is not restricted by this one's set.
+    let (status, _) = get(&url, "payment_links").await;
+    assert_eq!(status, 200);
+}
